@@ -1,0 +1,215 @@
+/**
+ * The only reader of process.env (DESIGN.md §8). Every variable is validated at start-up; a bad
+ * value stops the server with one message naming each bad variable. Values are never echoed, so
+ * a malformed secret cannot leak through the error.
+ */
+import path from "node:path";
+import { z } from "zod";
+
+/** KIE's documented hosts (kie-api.md "Hosts and auth"). */
+export const KIE_DEFAULT_BASE_URL = "https://api.kie.ai";
+export const KIE_DEFAULT_UPLOAD_BASE_URL = "https://kieai.redpandaai.co";
+export const KIE_DEFAULT_FILE_HOSTS = [
+  "tempfile.aiquickdraw.com",
+  "tempfileb.aiquickdraw.com",
+  "tempfile.redpandaai.co",
+] as const;
+
+const boolean = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ error: "must be an integer" })
+    .int({ error: "must be an integer" })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .transform((u) => u.replace(/\/+$/, ""));
+
+const commaList = z.string().transform((s) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
+
+const hostList = commaList.pipe(
+  z.array(
+    z
+      .string()
+      .regex(/^[a-z0-9.-]+(:\d+)?$/i, { error: "must be a comma list of host names" })
+      .transform((h) => h.toLowerCase()),
+  ),
+);
+
+const secret = z.string().min(1);
+
+const envSchema = z.object({
+  PORT: integer(1, 65535).default(3000),
+  APP_URL: httpUrl.optional(),
+  DATA_DIR: z.string().min(1).default(".data"),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, { error: "must be a postgres:// connection string" })
+    .optional(),
+  KIE_API_KEY: secret.optional(),
+  KIE_BASE_URL: httpUrl.optional(),
+  KIE_UPLOAD_BASE_URL: httpUrl.optional(),
+  KIE_MODEL: z.string().min(1).default("google/nano-banana"),
+  KIE_EDIT_MODEL: z.string().min(1).default("google/nano-banana-edit"),
+  KIE_REQUEST_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+  KIE_POLL_BUDGET_MS: integer(0, 3_600_000).default(90_000),
+  KIE_TIMEOUT_MS: integer(1_000, 86_400_000).default(180_000),
+  KIE_USE_ASYNC: boolean.default(true),
+  KIE_DEBUG_ROUTE: boolean.default(false),
+  KIE_WEBHOOK_HMAC_KEY: secret.optional(),
+  KIE_SIM_PORT: integer(0, 65535).default(0),
+  SUPABASE_URL: httpUrl.optional(),
+  SUPABASE_ANON_KEY: secret.optional(),
+  SUPABASE_JWT_SECRET: secret.optional(),
+  ADMIN_EMAILS: commaList.pipe(z.array(z.email({ error: "must be a comma list of emails" }))).default([]),
+  CREDITS_INITIAL: integer(0, 1_000_000).default(10),
+  CREDITS_PER_GENERATION: integer(0, 1_000_000).default(1),
+  RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(10),
+  RATE_LIMIT_IP_PER_MINUTE: integer(1, 1_000_000).default(60),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, { error: "must be a redis:// URL" })
+    .optional(),
+  MAX_UPLOAD_BYTES: integer(1, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+  IMAGE_PROXY_ALLOWED_HOSTS: hostList.optional(),
+  METRICS_TOKEN: secret.optional(),
+  CRON_SECRET: secret.optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type KieMode = "simulator" | "kie";
+export type AuthMode = "supabase" | "dev";
+
+export interface AppConfig {
+  port: number;
+  appUrl?: string;
+  dataDir: string;
+  databaseUrl?: string;
+  kie: {
+    /** "simulator" when KIE_API_KEY is unset: the app talks to kie-sim. */
+    mode: KieMode;
+    apiKey: string;
+    /**
+     * Undefined in simulator mode when no KIE_BASE_URL was given: the server starts an embedded
+     * kie-sim and uses its address.
+     */
+    baseUrl?: string;
+    uploadBaseUrl?: string;
+    model: string;
+    editModel: string;
+    requestTimeoutMs: number;
+    pollBudgetMs: number;
+    timeoutMs: number;
+    useAsync: boolean;
+    debugRoute: boolean;
+    webhookHmacKey?: string;
+    simPort: number;
+  };
+  auth: {
+    mode: AuthMode;
+    supabaseUrl?: string;
+    supabaseAnonKey?: string;
+    supabaseJwtSecret?: string;
+    adminEmails: string[];
+  };
+  credits: { initial: number; perGeneration: number };
+  rateLimit: { perUserPerMinute: number; perIpPerMinute: number };
+  redisUrl?: string;
+  maxUploadBytes: number;
+  imageProxyAllowedHosts: string[];
+  metricsToken?: string;
+  cronSecret?: string;
+  logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+}
+
+/** Key the simulator accepts when the operator gave none; it is not a secret. */
+export const SIMULATOR_API_KEY = "kie-sim-local-key";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; problem: string }[]) {
+    super(
+      `Invalid configuration: ${problems.map((p) => `${p.variable} ${p.problem}`).join("; ")}. ` +
+        "Fix these environment variables and start again.",
+    );
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  // An empty variable (`FOO=`) means "unset", as most operators expect.
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .map((key) => [key, env[key]?.trim()] as const)
+      .filter(([, value]) => value !== undefined && value !== ""),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({
+      variable: String(issue.path[0] ?? "environment"),
+      problem: issue.message,
+    }));
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const mode: KieMode = e.KIE_API_KEY ? "kie" : "simulator";
+  const baseUrl = e.KIE_BASE_URL ?? (mode === "kie" ? KIE_DEFAULT_BASE_URL : undefined);
+  const uploadBaseUrl =
+    e.KIE_UPLOAD_BASE_URL ?? (mode === "kie" ? KIE_DEFAULT_UPLOAD_BASE_URL : e.KIE_BASE_URL);
+
+  return {
+    port: e.PORT,
+    appUrl: e.APP_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    kie: {
+      mode,
+      apiKey: e.KIE_API_KEY ?? SIMULATOR_API_KEY,
+      baseUrl,
+      uploadBaseUrl,
+      model: e.KIE_MODEL,
+      editModel: e.KIE_EDIT_MODEL,
+      requestTimeoutMs: e.KIE_REQUEST_TIMEOUT_MS,
+      pollBudgetMs: e.KIE_POLL_BUDGET_MS,
+      timeoutMs: e.KIE_TIMEOUT_MS,
+      useAsync: e.KIE_USE_ASYNC,
+      debugRoute: e.KIE_DEBUG_ROUTE,
+      webhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
+      simPort: e.KIE_SIM_PORT,
+    },
+    auth: {
+      mode: e.SUPABASE_URL || e.SUPABASE_JWT_SECRET ? "supabase" : "dev",
+      supabaseUrl: e.SUPABASE_URL,
+      supabaseAnonKey: e.SUPABASE_ANON_KEY,
+      supabaseJwtSecret: e.SUPABASE_JWT_SECRET,
+      adminEmails: e.ADMIN_EMAILS.map((a) => a.toLowerCase()),
+    },
+    credits: { initial: e.CREDITS_INITIAL, perGeneration: e.CREDITS_PER_GENERATION },
+    rateLimit: { perUserPerMinute: e.RATE_LIMIT_PER_MINUTE, perIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE },
+    redisUrl: e.REDIS_URL,
+    maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    imageProxyAllowedHosts: e.IMAGE_PROXY_ALLOWED_HOSTS ?? [...KIE_DEFAULT_FILE_HOSTS],
+    metricsToken: e.METRICS_TOKEN,
+    cronSecret: e.CRON_SECRET,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+const cache = globalThis as typeof globalThis & { __nanoBananaConfig?: AppConfig };
+
+/** The process-wide config, validated once. Throws ConfigError on a bad environment. */
+export function getConfig(): AppConfig {
+  cache.__nanoBananaConfig ??= loadConfig();
+  return cache.__nanoBananaConfig;
+}

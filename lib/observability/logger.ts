@@ -1,0 +1,53 @@
+import pino, { type Logger } from "pino";
+
+export type { Logger };
+
+/**
+ * Paths pino blanks before a line is written. Secrets never reach a log (DESIGN.md §6): auth and
+ * cookie headers, API keys, tokens and passwords wherever they appear in a logged object.
+ */
+export const REDACT_PATHS = [
+  "authorization",
+  "cookie",
+  "apiKey",
+  "token",
+  "accessToken",
+  "password",
+  "secret",
+  "*.authorization",
+  "*.Authorization",
+  "*.cookie",
+  "*.Cookie",
+  "*.apiKey",
+  "*.token",
+  "*.accessToken",
+  "*.refreshToken",
+  "*.password",
+  "*.secret",
+  "*.jwtSecret",
+  "*.callBackUrl",
+  "headers.authorization",
+  "headers.cookie",
+  'headers["set-cookie"]',
+  "req.headers.authorization",
+  "req.headers.cookie",
+];
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where lines go; defaults to stdout. Tests pass a stream to assert on what was written. */
+  destination?: pino.DestinationStream;
+  base?: Record<string, unknown>;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? "info",
+      base: options.base ?? { service: "nano-banana-studio" },
+      redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    options.destination,
+  );
+}
