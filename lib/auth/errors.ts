@@ -1,0 +1,68 @@
+/**
+ * Domain errors of lib/auth. The HTTP layer maps them by `code` (DESIGN.md §3):
+ * `unauthorized` → 401, `upstream_error` → 502. Messages are fixed strings: they never carry the
+ * token, the signing secret or the token's claims, so they are safe to log and to show.
+ */
+
+/** Why a request was refused; for logs and metrics, not for the client to branch on. */
+export type UnauthorizedReason =
+  /** No bearer header and no session cookie. */
+  | "missing_token"
+  /** Not a compact JWS, or over the size limit, or an unreadable header. */
+  | "malformed_token"
+  /** `alg` is none, unknown, or of a family no configured verifier accepts. */
+  | "unsupported_algorithm"
+  /** Signature, key, audience or required-claim check failed. */
+  | "invalid_token"
+  | "token_expired";
+
+const MESSAGES: Record<UnauthorizedReason, string> = {
+  missing_token: "Sign-in required: no access token was sent.",
+  malformed_token: "The access token is malformed.",
+  unsupported_algorithm: "The access token is signed with an algorithm this server does not accept.",
+  invalid_token: "The access token is invalid.",
+  token_expired: "The access token has expired; sign in again.",
+};
+
+export abstract class AuthError extends Error {
+  abstract readonly code: string;
+}
+
+export class UnauthorizedError extends AuthError {
+  readonly code = "unauthorized" as const;
+
+  constructor(
+    readonly reason: UnauthorizedReason,
+    /** Extra operator-facing context, e.g. a misconfiguration hint. Never token material. */
+    readonly hint?: string,
+  ) {
+    super(MESSAGES[reason]);
+    this.name = "UnauthorizedError";
+  }
+}
+
+/**
+ * The signing keys could not be fetched (Supabase JWKS down, slow, or answering garbage). Not a
+ * 401: the token may be fine, and a 401 would make clients throw their session away.
+ */
+export class AuthProviderUnavailableError extends AuthError {
+  readonly code = "upstream_error" as const;
+
+  constructor(
+    /** What failed (timeout, HTTP status, network error), for the operator's log. */
+    readonly detail?: string,
+  ) {
+    super("The sign-in provider's signing keys could not be fetched; try again shortly.");
+    this.name = "AuthProviderUnavailableError";
+  }
+}
+
+/** Options given to createAuthenticator (or a dev secret on disk) are unusable. Start-up error. */
+export class AuthConfigurationError extends AuthError {
+  readonly code = "auth_configuration" as const;
+
+  constructor(message: string) {
+    super(message);
+    this.name = "AuthConfigurationError";
+  }
+}

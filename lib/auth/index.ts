@@ -1,0 +1,42 @@
+/** lib/auth: request → user. Framework-free; route handlers pass the Request (DESIGN.md §2, §3). */
+export {
+  ASYMMETRIC_ALGORITHMS,
+  type Authenticator,
+  type AuthenticatorOptions,
+  type AuthMode,
+  createAuthenticator,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  type HasHeaders,
+  type JwksOptions,
+  MAX_TOKEN_LENGTH,
+  SECRET_ALGORITHMS,
+} from "./authenticator";
+export {
+  clearSessionCookie,
+  parseCookieHeader,
+  readSupabaseAccessToken,
+  SESSION_COOKIE_NAME,
+  type SessionCookieOptions,
+  sessionCookie,
+  supabaseAuthCookieName,
+} from "./cookies";
+export {
+  DEV_SECRET_FILE_NAME,
+  DEV_TOKEN_DEFAULT_TTL_SECONDS,
+  DEV_TOKEN_ISSUER,
+  type DevSignIn,
+  type DevToken,
+  devSignInSchema,
+  devUserId,
+  type IssueDevTokenOptions,
+  issueDevToken,
+  loadOrCreateDevSecret,
+} from "./dev";
+export {
+  AuthConfigurationError,
+  AuthError,
+  AuthProviderUnavailableError,
+  UnauthorizedError,
+  type UnauthorizedReason,
+} from "./errors";
+export { type AuthUser, isAdminEmail, normalizeEmail } from "./user";

@@ -1,0 +1,349 @@
+import { inspect } from "node:util";
+import { exportJWK, exportSPKI } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  type Authenticator,
+  AuthProviderUnavailableError,
+  createAuthenticator,
+  UnauthorizedError,
+  type UnauthorizedReason,
+} from "@/lib/auth";
+import {
+  type JwksServer,
+  makeSigningKey,
+  type SigningKey,
+  signHs256,
+  signWith,
+  startJwksServer,
+  supabaseClaims,
+  USER_ID,
+  unsignedToken,
+} from "./helpers";
+
+const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+
+let server: JwksServer;
+let es256: SigningKey;
+let rs256: SigningKey;
+
+beforeAll(async () => {
+  es256 = await makeSigningKey("es-key-1", "ES256");
+  rs256 = await makeSigningKey("rs-key-1", "RS256");
+  server = await startJwksServer([es256.publicJwk, rs256.publicJwk]);
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+function supabaseAuth(overrides: Partial<Parameters<typeof createAuthenticator>[0]> = {}): Authenticator {
+  return createAuthenticator({
+    mode: "supabase",
+    supabaseUrl: server.url,
+    supabaseJwtSecret: JWT_SECRET,
+    jwks: { cooldownMs: 0 },
+    ...overrides,
+  });
+}
+
+async function refusal(auth: Authenticator, token: string): Promise<UnauthorizedError> {
+  const error = await auth.verifyAccessToken(token).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, "token should have been refused").toBeInstanceOf(UnauthorizedError);
+  return error as UnauthorizedError;
+}
+
+describe("verifyAccessToken: the issue's matrix (Supabase mode, JWKS and secret both configured)", () => {
+  interface Case {
+    name: string;
+    token: () => Promise<string>;
+    accepted: boolean;
+    reason?: UnauthorizedReason;
+  }
+
+  const cases: Case[] = [
+    { name: "valid HS256", token: () => signHs256(supabaseClaims(), JWT_SECRET), accepted: true },
+    { name: "valid ES256 from the JWKS", token: () => signWith(es256, supabaseClaims()), accepted: true },
+    {
+      name: "expired",
+      token: () => signHs256(supabaseClaims({ exp: Math.floor(Date.now() / 1000) - 3600 }), JWT_SECRET),
+      accepted: false,
+      reason: "token_expired",
+    },
+    {
+      name: "wrong aud",
+      token: () => signHs256(supabaseClaims({ aud: "anon" }), JWT_SECRET),
+      accepted: false,
+      reason: "invalid_token",
+    },
+    {
+      name: "wrong key (HS256, another secret)",
+      token: () => signHs256(supabaseClaims(), "another-secret-that-is-also-long-enough-to-use"),
+      accepted: false,
+      reason: "invalid_token",
+    },
+    {
+      name: "wrong key (ES256 signed by a key not in the JWKS, same kid)",
+      token: async () => {
+        const impostor = await makeSigningKey(es256.kid, "ES256");
+        return signWith(impostor, supabaseClaims());
+      },
+      accepted: false,
+      reason: "invalid_token",
+    },
+    {
+      name: "alg none",
+      token: async () => unsignedToken(supabaseClaims()),
+      accepted: false,
+      reason: "unsupported_algorithm",
+    },
+    {
+      name: "tampered payload (other sub, original HS256 signature)",
+      token: async () => {
+        const [header, , signature] = (await signHs256(supabaseClaims(), JWT_SECRET)).split(".");
+        const forged = Buffer.from(
+          JSON.stringify(supabaseClaims({ sub: "11111111-2222-4333-8444-555555555555" })),
+        ).toString("base64url");
+        return `${header}.${forged}.${signature}`;
+      },
+      accepted: false,
+      reason: "invalid_token",
+    },
+    {
+      name: "tampered payload (ES256)",
+      token: async () => {
+        const [header, , signature] = (await signWith(es256, supabaseClaims())).split(".");
+        const forged = Buffer.from(JSON.stringify(supabaseClaims({ email: "admin@example.com" }))).toString(
+          "base64url",
+        );
+        return `${header}.${forged}.${signature}`;
+      },
+      accepted: false,
+      reason: "invalid_token",
+    },
+    { name: "garbage", token: async () => "not-a-jwt", accepted: false, reason: "malformed_token" },
+    {
+      name: "garbage in JWT shape",
+      token: async () => "aaaa.bbbb.cccc",
+      accepted: false,
+      reason: "malformed_token",
+    },
+    { name: "empty", token: async () => "", accepted: false, reason: "malformed_token" },
+    {
+      name: "alg confusion: HS256 signed with the ES256 public key (SPKI PEM) as the secret",
+      token: async () => {
+        const pem = await exportSPKI(es256.publicKey);
+        const claims = supabaseClaims();
+        const { SignJWT } = await import("jose");
+        return new SignJWT(claims)
+          .setProtectedHeader({ alg: "HS256", kid: es256.kid })
+          .sign(new TextEncoder().encode(pem));
+      },
+      accepted: false,
+      reason: "invalid_token",
+    },
+    {
+      name: "alg confusion: HS256 signed with the RS256 public key (JWK JSON) as the secret",
+      token: async () => {
+        const jwkText = JSON.stringify(await exportJWK(rs256.publicKey));
+        const { SignJWT } = await import("jose");
+        return new SignJWT(supabaseClaims())
+          .setProtectedHeader({ alg: "HS256", kid: rs256.kid })
+          .sign(new TextEncoder().encode(jwkText));
+      },
+      accepted: false,
+      reason: "invalid_token",
+    },
+  ];
+
+  for (const testCase of cases) {
+    it(`${testCase.accepted ? "accepts" : "refuses"}: ${testCase.name}`, async () => {
+      const auth = supabaseAuth();
+      const token = await testCase.token();
+      if (testCase.accepted) {
+        await expect(auth.verifyAccessToken(token)).resolves.toEqual({
+          id: USER_ID,
+          email: "user@example.com",
+          isAdmin: false,
+        });
+        return;
+      }
+      const error = await refusal(auth, token);
+      expect(error.reason).toBe(testCase.reason);
+      expect(error.code).toBe("unauthorized");
+      // Nothing secret leaks through the error, however it is printed.
+      const printed = [error.message, error.hint ?? "", inspect(error), JSON.stringify(error)].join("\n");
+      if (token) {
+        expect(printed).not.toContain(token);
+        for (const part of token.split(".").filter((p) => p.length > 8)) expect(printed).not.toContain(part);
+      }
+      expect(printed).not.toContain(JWT_SECRET);
+    });
+  }
+
+  it("only the two valid tokens pass the whole matrix", async () => {
+    const auth = supabaseAuth();
+    const passed: string[] = [];
+    for (const testCase of cases) {
+      const ok = await auth.verifyAccessToken(await testCase.token()).then(
+        () => true,
+        () => false,
+      );
+      if (ok) passed.push(testCase.name);
+    }
+    expect(passed).toEqual(["valid HS256", "valid ES256 from the JWKS"]);
+  });
+});
+
+describe("each verifier accepts only its own algorithms", () => {
+  it("with only a JWKS, an HS256 token is refused, even one signed with the public key", async () => {
+    const auth = supabaseAuth({ supabaseJwtSecret: undefined });
+    const pem = await exportSPKI(es256.publicKey);
+    const { SignJWT } = await import("jose");
+    const confused = await new SignJWT(supabaseClaims())
+      .setProtectedHeader({ alg: "HS256", kid: es256.kid })
+      .sign(new TextEncoder().encode(pem));
+    const error = await refusal(auth, confused);
+    expect(error.reason).toBe("unsupported_algorithm");
+    expect(error.hint).toMatch(/SUPABASE_JWT_SECRET/);
+    await expect(auth.verifyAccessToken(await signWith(es256, supabaseClaims()))).resolves.toMatchObject({
+      id: USER_ID,
+    });
+  });
+
+  it("with only a secret, an ES256 token is refused and the JWKS is never fetched", async () => {
+    const before = server.fetches;
+    const auth = supabaseAuth({ supabaseUrl: undefined });
+    const error = await refusal(auth, await signWith(es256, supabaseClaims()));
+    expect(error.reason).toBe("unsupported_algorithm");
+    expect(server.fetches).toBe(before);
+    await expect(
+      auth.verifyAccessToken(await signHs256(supabaseClaims(), JWT_SECRET)),
+    ).resolves.toMatchObject({
+      id: USER_ID,
+    });
+  });
+
+  it("accepts RS256 from the JWKS, and refuses HS384/HS512 signed with the right secret", async () => {
+    const auth = supabaseAuth();
+    await expect(auth.verifyAccessToken(await signWith(rs256, supabaseClaims()))).resolves.toMatchObject({
+      id: USER_ID,
+    });
+    const { SignJWT } = await import("jose");
+    const hs512 = await new SignJWT(supabaseClaims())
+      .setProtectedHeader({ alg: "HS512" })
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    expect((await refusal(auth, hs512)).reason).toBe("unsupported_algorithm");
+  });
+});
+
+describe("claims", () => {
+  it("requires sub as a user UUID, and exp", async () => {
+    const auth = supabaseAuth();
+    const { sub: _sub, ...withoutSub } = supabaseClaims();
+    const { exp: _exp, ...withoutExp } = supabaseClaims();
+    expect((await refusal(auth, await signHs256(withoutSub, JWT_SECRET))).reason).toBe("invalid_token");
+    expect((await refusal(auth, await signHs256(withoutExp, JWT_SECRET))).reason).toBe("invalid_token");
+    const notUuid = await signHs256(supabaseClaims({ sub: "service_role" }), JWT_SECRET);
+    expect((await refusal(auth, notUuid)).reason).toBe("invalid_token");
+  });
+
+  it("refuses a Supabase anon/service key (no aud, no sub) used as an access token", async () => {
+    const auth = supabaseAuth();
+    const anonKey = await signHs256(
+      { iss: "supabase", ref: "abcd", role: "anon", iat: 1, exp: 4e9 },
+      JWT_SECRET,
+    );
+    expect((await refusal(auth, anonKey)).reason).toBe("invalid_token");
+  });
+
+  it("tolerates a few seconds of clock skew but not more", async () => {
+    const auth = supabaseAuth({ clockToleranceSeconds: 30 });
+    const now = Math.floor(Date.now() / 1000);
+    const justExpired = await signHs256(supabaseClaims({ exp: now - 5 }), JWT_SECRET);
+    await expect(auth.verifyAccessToken(justExpired)).resolves.toMatchObject({ id: USER_ID });
+    const longExpired = await signHs256(supabaseClaims({ exp: now - 120 }), JWT_SECRET);
+    expect((await refusal(auth, longExpired)).reason).toBe("token_expired");
+  });
+
+  it("returns no email when the token has none", async () => {
+    const auth = supabaseAuth();
+    const { email: _email, ...noEmail } = supabaseClaims();
+    await expect(auth.verifyAccessToken(await signHs256(noEmail, JWT_SECRET))).resolves.toEqual({
+      id: USER_ID,
+      isAdmin: false,
+    });
+  });
+});
+
+describe("the remote JWKS", () => {
+  it("is fetched once and cached across verifications", async () => {
+    const own = await startJwksServer([es256.publicJwk]);
+    try {
+      const auth = createAuthenticator({ mode: "supabase", supabaseUrl: own.url });
+      for (let i = 0; i < 3; i++) await auth.verifyAccessToken(await signWith(es256, supabaseClaims()));
+      expect(own.fetches).toBe(1);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("refetches on an unknown kid, so a rotated key is accepted", async () => {
+    const own = await startJwksServer([es256.publicJwk]);
+    try {
+      const auth = createAuthenticator({ mode: "supabase", supabaseUrl: own.url, jwks: { cooldownMs: 0 } });
+      await auth.verifyAccessToken(await signWith(es256, supabaseClaims()));
+      expect(own.fetches).toBe(1);
+
+      const rotated = await makeSigningKey("es-key-2", "ES256");
+      own.keys = [rotated.publicJwk];
+      await expect(auth.verifyAccessToken(await signWith(rotated, supabaseClaims()))).resolves.toMatchObject({
+        id: USER_ID,
+      });
+      expect(own.fetches).toBe(2);
+
+      // The old key was withdrawn from the JWKS: its tokens no longer pass.
+      const withdrawn = await refusal(auth, await signWith(es256, supabaseClaims()));
+      expect(withdrawn.reason).toBe("invalid_token");
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("refuses a kid that is still unknown after the refetch, as unauthorized", async () => {
+    const own = await startJwksServer([es256.publicJwk]);
+    try {
+      const auth = createAuthenticator({ mode: "supabase", supabaseUrl: own.url, jwks: { cooldownMs: 0 } });
+      const stranger = await makeSigningKey("unknown-kid", "ES256");
+      expect((await refusal(auth, await signWith(stranger, supabaseClaims()))).reason).toBe("invalid_token");
+    } finally {
+      await own.close();
+    }
+  });
+
+  it("unreachable or failing keys are an upstream problem, not a 401", async () => {
+    const own = await startJwksServer([es256.publicJwk]);
+    const token = await signWith(es256, supabaseClaims());
+    try {
+      own.mode = "error";
+      const failing = createAuthenticator({ mode: "supabase", supabaseUrl: own.url });
+      const error = await failing.verifyAccessToken(token).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuthProviderUnavailableError);
+      expect((error as AuthProviderUnavailableError).code).toBe("upstream_error");
+
+      own.mode = "hang";
+      const hanging = createAuthenticator({
+        mode: "supabase",
+        supabaseUrl: own.url,
+        jwks: { timeoutMs: 200 },
+      });
+      const timeout = await hanging.verifyAccessToken(token).catch((e: unknown) => e);
+      expect(timeout).toBeInstanceOf(AuthProviderUnavailableError);
+      expect(inspect(timeout)).not.toContain(token);
+    } finally {
+      await own.close();
+    }
+  });
+});
