@@ -1,0 +1,305 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { inspect } from "node:util";
+import { createServerClient, serializeCookieHeader } from "@supabase/ssr";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createAuthenticator,
+  issueDevToken,
+  SESSION_COOKIE_NAME,
+  supabaseAuthCookieName,
+  UnauthorizedError,
+} from "@/lib/auth";
+import { signHs256, supabaseClaims, USER_ID } from "./helpers";
+
+const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
+const OTHER_USER = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+
+function request(headers: Record<string, string>): Request {
+  return new Request("http://localhost/api/credits", { headers });
+}
+
+async function refusal(promise: Promise<unknown>): Promise<UnauthorizedError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, "request should have been refused").toBeInstanceOf(UnauthorizedError);
+  return error as UnauthorizedError;
+}
+
+/**
+ * Stands in for a Supabase project so the real @supabase/ssr server client can "sign in" and
+ * write its session cookies: setSession() asks GET /auth/v1/user before saving the session.
+ */
+let supabase: { url: string; close(): Promise<void> };
+
+beforeAll(async () => {
+  const server = http.createServer((req, res) => {
+    if (req.url !== "/auth/v1/user") {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        id: USER_ID,
+        aud: "authenticated",
+        role: "authenticated",
+        email: "user@example.com",
+        app_metadata: { provider: "email" },
+        // Large and non-ASCII, so the session cookie is split into chunks at encoded boundaries.
+        user_metadata: { bio: "é🍌".repeat(1500) },
+        created_at: "2025-01-01T00:00:00Z",
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  supabase = {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+});
+
+afterAll(async () => {
+  await supabase.close();
+});
+
+/** The `Cookie` header a browser sends back after @supabase/ssr signed it in with `accessToken`. */
+async function supabaseBrowserCookies(
+  accessToken: string,
+  cookieEncoding: "base64url" | "raw",
+): Promise<string> {
+  const written: { name: string; value: string }[] = [];
+  const client = createServerClient(supabase.url, "anon-key", {
+    cookieEncoding,
+    // supabase-js builds a realtime client eagerly; Node 20 has no WebSocket, and none is used here.
+    realtime: { transport: class {} as never },
+    cookies: {
+      getAll: () => [],
+      setAll: (cookies) => {
+        written.push(...cookies);
+      },
+    },
+  });
+  const { error } = await client.auth.setSession({
+    access_token: accessToken,
+    refresh_token: "refresh-token",
+  });
+  expect(error).toBeNull();
+  expect(written.length).toBeGreaterThan(0);
+  return written.map(({ name, value }) => serializeCookieHeader(name, value, {}).split(";")[0]).join("; ");
+}
+
+describe("authenticate: where the token comes from", () => {
+  const auth = () => createAuthenticator({ mode: "supabase", supabaseJwtSecret: JWT_SECRET });
+
+  it("reads the bearer header", async () => {
+    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    await expect(auth().authenticate(request({ authorization: `Bearer ${token}` }))).resolves.toMatchObject({
+      id: USER_ID,
+    });
+    await expect(auth().authenticate(request({ authorization: `bearer  ${token} ` }))).resolves.toMatchObject(
+      {
+        id: USER_ID,
+      },
+    );
+  });
+
+  it("prefers the bearer header over the cookie", async () => {
+    const bearer = await signHs256(supabaseClaims(), JWT_SECRET);
+    const cookie = await signHs256(supabaseClaims({ sub: OTHER_USER }), JWT_SECRET);
+    const user = await auth().authenticate(
+      request({ authorization: `Bearer ${bearer}`, cookie: `${SESSION_COOKIE_NAME}=${cookie}` }),
+    );
+    expect(user.id).toBe(USER_ID);
+  });
+
+  it("does not fall back to a valid cookie when the bearer token is bad", async () => {
+    const cookie = await signHs256(supabaseClaims({ sub: OTHER_USER }), JWT_SECRET);
+    const error = await refusal(
+      auth().authenticate(
+        request({ authorization: "Bearer nonsense", cookie: `${SESSION_COOKIE_NAME}=${cookie}` }),
+      ),
+    );
+    expect(error.reason).toBe("malformed_token");
+  });
+
+  it("uses the cookie when the Authorization header is another scheme (e.g. a proxy's Basic auth)", async () => {
+    const cookie = await signHs256(supabaseClaims(), JWT_SECRET);
+    const user = await auth().authenticate(
+      request({
+        authorization: "Basic dXNlcjpwYXNz",
+        cookie: `theme=dark; ${SESSION_COOKIE_NAME}=${cookie}`,
+      }),
+    );
+    expect(user.id).toBe(USER_ID);
+  });
+
+  it("refuses a request with no credentials, with a message that names no token", async () => {
+    const error = await refusal(auth().authenticate(request({ cookie: "theme=dark" })));
+    expect(error.reason).toBe("missing_token");
+    expect(error.message).toMatch(/sign-in required/i);
+  });
+
+  it("refuses an empty bearer", async () => {
+    expect((await refusal(auth().authenticate(request({ authorization: "Bearer" })))).reason).toBe(
+      "malformed_token",
+    );
+  });
+
+  it("never puts the presented token into the error", async () => {
+    const expired = await signHs256(
+      supabaseClaims({ exp: Math.floor(Date.now() / 1000) - 3600 }),
+      JWT_SECRET,
+    );
+    const attempts: Record<string, string>[] = [
+      { authorization: `Bearer ${expired}` },
+      { cookie: `${SESSION_COOKIE_NAME}=${expired}` },
+    ];
+    for (const headers of attempts) {
+      const error = await refusal(auth().authenticate(request(headers)));
+      expect(error.reason).toBe("token_expired");
+      const printed = `${error.message}\n${inspect(error)}\n${JSON.stringify(error)}`;
+      expect(printed).not.toContain(expired);
+      expect(printed).not.toContain(expired.split(".")[2]);
+      expect(printed).not.toContain(JWT_SECRET);
+    }
+  });
+});
+
+describe("authenticate: @supabase/ssr session cookies", () => {
+  it("reads the chunked, base64- prefixed cookie written by @supabase/ssr", async () => {
+    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const cookieHeader = await supabaseBrowserCookies(token, "base64url");
+    const name = supabaseAuthCookieName(supabase.url);
+    expect(cookieHeader).toContain(`${name}.0=base64-`);
+    expect(cookieHeader).toContain(`${name}.1=`);
+
+    const auth = createAuthenticator({
+      mode: "supabase",
+      supabaseUrl: supabase.url,
+      supabaseJwtSecret: JWT_SECRET,
+    });
+    await expect(auth.authenticate(request({ cookie: `a=b; ${cookieHeader}; c=d` }))).resolves.toEqual({
+      id: USER_ID,
+      email: "user@example.com",
+      isAdmin: false,
+    });
+  });
+
+  it("reads the raw-JSON (URI-encoded) variant", async () => {
+    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const cookieHeader = await supabaseBrowserCookies(token, "raw");
+    expect(cookieHeader).not.toContain("base64-");
+    const auth = createAuthenticator({
+      mode: "supabase",
+      supabaseUrl: supabase.url,
+      supabaseJwtSecret: JWT_SECRET,
+    });
+    await expect(auth.authenticate(request({ cookie: cookieHeader }))).resolves.toMatchObject({
+      id: USER_ID,
+    });
+  });
+
+  it("finds the cookie without the project URL (secret-only config)", async () => {
+    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const cookieHeader = await supabaseBrowserCookies(token, "base64url");
+    const auth = createAuthenticator({ mode: "supabase", supabaseJwtSecret: JWT_SECRET });
+    await expect(auth.authenticate(request({ cookie: cookieHeader }))).resolves.toMatchObject({
+      id: USER_ID,
+    });
+  });
+
+  it("refuses when a chunk is missing (a partial cookie write)", async () => {
+    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const cookieHeader = await supabaseBrowserCookies(token, "base64url");
+    const withoutChunk1 = cookieHeader
+      .split("; ")
+      .filter((c) => !c.includes(".1="))
+      .join("; ");
+    const auth = createAuthenticator({
+      mode: "supabase",
+      supabaseUrl: supabase.url,
+      supabaseJwtSecret: JWT_SECRET,
+    });
+    expect((await refusal(auth.authenticate(request({ cookie: withoutChunk1 })))).reason).toBe(
+      "missing_token",
+    );
+  });
+
+  it("a stale cookie of ours does not hide a valid Supabase session", async () => {
+    const fresh = await signHs256(supabaseClaims(), JWT_SECRET);
+    const stale = await signHs256(
+      supabaseClaims({ sub: OTHER_USER, exp: Math.floor(Date.now() / 1000) - 3600 }),
+      JWT_SECRET,
+    );
+    const cookieHeader = await supabaseBrowserCookies(fresh, "base64url");
+    const auth = createAuthenticator({
+      mode: "supabase",
+      supabaseUrl: supabase.url,
+      supabaseJwtSecret: JWT_SECRET,
+    });
+    const user = await auth.authenticate(
+      request({ cookie: `${SESSION_COOKIE_NAME}=${stale}; ${cookieHeader}` }),
+    );
+    expect(user.id).toBe(USER_ID);
+  });
+
+  it("dev mode ignores Supabase cookies", async () => {
+    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const cookieHeader = await supabaseBrowserCookies(token, "base64url");
+    const auth = createAuthenticator({ mode: "dev", devSecret: new Uint8Array(32).fill(7) });
+    expect((await refusal(auth.authenticate(request({ cookie: cookieHeader })))).reason).toBe(
+      "missing_token",
+    );
+  });
+});
+
+describe("admins", () => {
+  it("flags emails in adminEmails, case-insensitively, and no one else", async () => {
+    const auth = createAuthenticator({
+      mode: "supabase",
+      supabaseJwtSecret: JWT_SECRET,
+      adminEmails: ["Boss@Example.com"],
+    });
+    const admin = await signHs256(supabaseClaims({ email: "boss@EXAMPLE.com" }), JWT_SECRET);
+    const user = await signHs256(supabaseClaims({ email: "user@example.com" }), JWT_SECRET);
+    const { email: _email, ...noEmail } = supabaseClaims();
+    await expect(auth.verifyAccessToken(admin)).resolves.toMatchObject({ isAdmin: true });
+    await expect(auth.verifyAccessToken(user)).resolves.toMatchObject({ isAdmin: false });
+    await expect(auth.verifyAccessToken(await signHs256(noEmail, JWT_SECRET))).resolves.toMatchObject({
+      isAdmin: false,
+    });
+  });
+
+  it("applies to dev sign-in too", async () => {
+    const devSecret = new Uint8Array(32).fill(9);
+    const auth = createAuthenticator({ mode: "dev", devSecret, adminEmails: ["boss@example.com"] });
+    const issued = await issueDevToken({ email: "BOSS@example.com" }, devSecret, {
+      adminEmails: ["boss@example.com"],
+    });
+    expect(issued.user.isAdmin).toBe(true);
+    await expect(
+      auth.authenticate(request({ cookie: `${SESSION_COOKIE_NAME}=${issued.accessToken}` })),
+    ).resolves.toEqual(issued.user);
+  });
+});
+
+describe("configuration", () => {
+  it("refuses contradictory or incomplete options at construction", () => {
+    expect(() => createAuthenticator({ mode: "supabase" })).toThrow(/supabaseUrl or supabaseJwtSecret/);
+    expect(() => createAuthenticator({ mode: "dev" })).toThrow(/devSecret/);
+    expect(() => createAuthenticator({ mode: "dev", devSecret: new Uint8Array(8) })).toThrow(
+      /at least 32 bytes/,
+    );
+    expect(() =>
+      createAuthenticator({ mode: "dev", devSecret: new Uint8Array(32), supabaseJwtSecret: JWT_SECRET }),
+    ).toThrow(/no Supabase settings/);
+    expect(() => createAuthenticator({ mode: "supabase", supabaseUrl: "ftp://example.com" })).toThrow(/http/);
+  });
+});
