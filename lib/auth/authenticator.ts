@@ -21,7 +21,12 @@ import {
   supabaseAuthCookieName,
 } from "./cookies";
 import { assertDevSecret, DEV_TOKEN_ISSUER } from "./dev";
-import { AuthConfigurationError, AuthError, AuthProviderUnavailableError, UnauthorizedError } from "./errors";
+import {
+  AuthConfigurationError,
+  AuthenticationError,
+  AuthProviderUnavailableError,
+  UnauthorizedError,
+} from "./errors";
 import { type AuthUser, isAdminEmail } from "./user";
 
 export type AuthMode = "supabase" | "dev";
@@ -272,7 +277,7 @@ function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: number): V
 }
 
 function toAuthError(error: unknown): Error {
-  if (error instanceof AuthError) return error;
+  if (error instanceof AuthenticationError) return error;
   if (error instanceof errors.JWTExpired) return new UnauthorizedError("token_expired");
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
     return new UnauthorizedError("unsupported_algorithm");

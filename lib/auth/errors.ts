@@ -24,11 +24,11 @@ const MESSAGES: Record<UnauthorizedReason, string> = {
   token_expired: "The access token has expired; sign in again.",
 };
 
-export abstract class AuthError extends Error {
+export abstract class AuthenticationError extends Error {
   abstract readonly code: string;
 }
 
-export class UnauthorizedError extends AuthError {
+export class UnauthorizedError extends AuthenticationError {
   readonly code = "unauthorized" as const;
 
   constructor(
@@ -45,7 +45,7 @@ export class UnauthorizedError extends AuthError {
  * The signing keys could not be fetched (Supabase JWKS down, slow, or answering garbage). Not a
  * 401: the token may be fine, and a 401 would make clients throw their session away.
  */
-export class AuthProviderUnavailableError extends AuthError {
+export class AuthProviderUnavailableError extends AuthenticationError {
   readonly code = "upstream_error" as const;
 
   constructor(
@@ -58,7 +58,7 @@ export class AuthProviderUnavailableError extends AuthError {
 }
 
 /** Options given to createAuthenticator (or a dev secret on disk) are unusable. Start-up error. */
-export class AuthConfigurationError extends AuthError {
+export class AuthConfigurationError extends AuthenticationError {
   readonly code = "auth_configuration" as const;
 
   constructor(message: string) {

@@ -34,7 +34,7 @@ export {
 } from "./dev";
 export {
   AuthConfigurationError,
-  AuthError,
+  AuthenticationError,
   AuthProviderUnavailableError,
   UnauthorizedError,
   type UnauthorizedReason,
