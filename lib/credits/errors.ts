@@ -1,0 +1,33 @@
+/** Base class of credit-ledger errors. */
+export class CreditsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The balance does not cover the cost; nothing was reserved (HTTP 402 insufficient_credits). */
+export class InsufficientCreditsError extends CreditsError {
+  readonly code = "insufficient_credits";
+
+  constructor(
+    readonly balance: number,
+    readonly cost: number,
+  ) {
+    super(`Insufficient credits: this needs ${cost}, the balance is ${balance}.`);
+  }
+}
+
+/** The user has no credit account: they have not made an authenticated request yet. */
+export class UnknownUserError extends CreditsError {
+  constructor(readonly userId: string) {
+    super(`No credit account for user "${userId}"; accounts are created on the user's first request.`);
+  }
+}
+
+/** The generation already has a reservation; a job reserves exactly once. Nothing was changed. */
+export class AlreadyReservedError extends CreditsError {
+  constructor(readonly generationId: string) {
+    super(`Generation ${generationId} already has a credit reservation.`);
+  }
+}

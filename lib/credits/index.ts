@@ -1,0 +1,14 @@
+export { AlreadyReservedError, CreditsError, InsufficientCreditsError, UnknownUserError } from "./errors";
+export {
+  balance,
+  capture,
+  type EnsureAccountOptions,
+  ensureAccount,
+  type GrantInput,
+  grant,
+  initialGrantReference,
+  type ReserveInput,
+  release,
+  reserve,
+  type SettlementResult,
+} from "./ledger";

@@ -1,0 +1,196 @@
+/**
+ * The database schema (DESIGN.md §4, §5). Every table lives in the private `nano_banana` schema,
+ * which Supabase's Data API does not expose (it serves `public`), and has row level security
+ * enabled with no policies, so even an exposed schema would return nothing to anon/authenticated
+ * roles. The app connects as the owner, which RLS does not restrict.
+ *
+ * Change a table here, then run `npx drizzle-kit generate --name <what_changed>` and commit the
+ * new SQL in lib/db/migrations/ (applied at start-up by openDatabase).
+ */
+import { sql } from "drizzle-orm";
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+export const nanoBanana = pgSchema("nano_banana");
+
+const createdAt = () => timestamp("created_at", { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true }).notNull().defaultNow();
+
+/** A signed-in person. `id` is the auth subject (Supabase user id, or the dev sign-in subject). */
+export const users = nanoBanana
+  .table(
+    "users",
+    {
+      id: text("id").primaryKey(),
+      email: text("email"),
+      createdAt: createdAt(),
+    },
+    // Not unique: an email can move between auth subjects; the operator CLI reports ambiguity.
+    (t) => [index("users_email_lower_idx").on(sql`lower(${t.email})`)],
+  )
+  .enableRLS();
+
+export const creditAccounts = nanoBanana
+  .table(
+    "credit_accounts",
+    {
+      userId: text("user_id")
+        .primaryKey()
+        .references(() => users.id),
+      balance: integer("balance").notNull(),
+      updatedAt: updatedAt(),
+    },
+    (t) => [check("credit_accounts_balance_not_negative", sql`${t.balance} >= 0`)],
+  )
+  .enableRLS();
+
+export const GENERATION_TYPES = ["text_to_image", "image_edit"] as const;
+export type GenerationType = (typeof GENERATION_TYPES)[number];
+
+export const GENERATION_STATUSES = ["pending", "processing", "succeeded", "failed", "timeout"] as const;
+export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
+/** Statuses a job can still leave; every other status is final and has `settled_at`. */
+export const OPEN_GENERATION_STATUSES = [
+  "pending",
+  "processing",
+] as const satisfies readonly GenerationStatus[];
+
+export const generations = nanoBanana
+  .table(
+    "generations",
+    {
+      id: uuid("id").primaryKey().defaultRandom(),
+      userId: text("user_id")
+        .notNull()
+        .references(() => users.id),
+      /** KIE's taskId, written after createTask succeeds; null while unknown (DESIGN.md §5). */
+      kieTaskId: text("kie_task_id").unique("generations_kie_task_id_unique"),
+      type: text("type", { enum: GENERATION_TYPES }).notNull(),
+      model: text("model").notNull(),
+      prompt: text("prompt").notNull(),
+      params: jsonb("params").$type<Record<string, unknown>>().notNull().default({}),
+      status: text("status", { enum: GENERATION_STATUSES }).notNull().default("pending"),
+      resultUrls: jsonb("result_urls").$type<string[]>(),
+      errorCode: text("error_code"),
+      errorMessage: text("error_message"),
+      cost: integer("cost").notNull(),
+      /** Hash of the per-job callback secret; the secret itself is only in KIE's callBackUrl. */
+      callbackTokenHash: text("callback_token_hash"),
+      idempotencyKey: text("idempotency_key"),
+      requestId: text("request_id"),
+      /** Single-flight refresh lease (DESIGN.md §5); null until the first refresh. */
+      refreshedAt: timestamp("refreshed_at", { withTimezone: true }),
+      createdAt: createdAt(),
+      updatedAt: updatedAt(),
+      settledAt: timestamp("settled_at", { withTimezone: true }),
+    },
+    (t) => [
+      // NULLS FIRST is what a plain `ORDER BY created_at DESC, id DESC` asks for, so the index serves it.
+      index("generations_user_newest_idx").on(
+        t.userId,
+        t.createdAt.desc().nullsFirst(),
+        t.id.desc().nullsFirst(),
+      ),
+      index("generations_status_created_idx").on(t.status, t.createdAt),
+      check("generations_type_valid", sql`${t.type} in ('text_to_image', 'image_edit')`),
+      check(
+        "generations_status_valid",
+        sql`${t.status} in ('pending', 'processing', 'succeeded', 'failed', 'timeout')`,
+      ),
+      check("generations_cost_not_negative", sql`${t.cost} >= 0`),
+      // A job is settled exactly when it has left pending/processing: settle() must set both.
+      check(
+        "generations_settled_iff_final",
+        sql`(${t.status} in ('pending', 'processing')) = (${t.settledAt} is null)`,
+      ),
+    ],
+  )
+  .enableRLS();
+
+export const CREDIT_LEDGER_KINDS = ["reserve", "capture", "release", "grant"] as const;
+export type CreditLedgerKind = (typeof CREDIT_LEDGER_KINDS)[number];
+
+/**
+ * Append-only record of every credit movement (a trigger refuses UPDATE and DELETE). `amount` is
+ * a magnitude; its effect on the balance depends on `kind`: grant +amount, reserve −amount,
+ * release +amount (gives a reserve back), capture 0 (keeps it). So for every account:
+ * balance = Σgrant − Σreserve + Σrelease.
+ */
+export const creditLedger = nanoBanana
+  .table(
+    "credit_ledger",
+    {
+      id: uuid("id").primaryKey().defaultRandom(),
+      userId: text("user_id")
+        .notNull()
+        .references(() => users.id),
+      generationId: uuid("generation_id").references(() => generations.id),
+      kind: text("kind", { enum: CREDIT_LEDGER_KINDS }).notNull(),
+      amount: integer("amount").notNull(),
+      /** Makes a grant idempotent, e.g. "initial:<userId>"; null for ordinary grants and job rows. */
+      reference: text("reference"),
+      createdAt: createdAt(),
+    },
+    (t) => [
+      unique("credit_ledger_generation_kind_unique").on(t.generationId, t.kind),
+      unique("credit_ledger_reference_unique").on(t.reference),
+      // The "never both" backstop: one settlement (capture or release) per generation.
+      uniqueIndex("credit_ledger_one_settlement_per_generation")
+        .on(t.generationId)
+        .where(sql`${t.kind} in ('capture', 'release')`),
+      index("credit_ledger_user_idx").on(t.userId, t.createdAt),
+      check("credit_ledger_kind_valid", sql`${t.kind} in ('reserve', 'capture', 'release', 'grant')`),
+      check("credit_ledger_amount_not_negative", sql`${t.amount} >= 0`),
+      check(
+        "credit_ledger_generation_matches_kind",
+        sql`(${t.kind} = 'grant') = (${t.generationId} is null)`,
+      ),
+    ],
+  )
+  .enableRLS();
+
+export const IDEMPOTENCY_STATES = ["in_progress", "completed"] as const;
+export type IdempotencyState = (typeof IDEMPOTENCY_STATES)[number];
+
+export const idempotencyKeys = nanoBanana
+  .table(
+    "idempotency_keys",
+    {
+      userId: text("user_id")
+        .notNull()
+        .references(() => users.id),
+      key: text("key").notNull(),
+      requestFingerprint: text("request_fingerprint").notNull(),
+      state: text("state", { enum: IDEMPOTENCY_STATES }).notNull().default("in_progress"),
+      responseStatus: integer("response_status"),
+      responseBody: jsonb("response_body").$type<unknown>(),
+      generationId: uuid("generation_id").references(() => generations.id, { onDelete: "set null" }),
+      createdAt: createdAt(),
+      expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    },
+    (t) => [
+      primaryKey({ name: "idempotency_keys_pk", columns: [t.userId, t.key] }),
+      index("idempotency_keys_expires_idx").on(t.expiresAt),
+      check("idempotency_keys_state_valid", sql`${t.state} in ('in_progress', 'completed')`),
+      check("idempotency_keys_key_length", sql`char_length(${t.key}) between 1 and 255`),
+    ],
+  )
+  .enableRLS();
+
+export type User = typeof users.$inferSelect;
+export type CreditAccount = typeof creditAccounts.$inferSelect;
+export type Generation = typeof generations.$inferSelect;
+export type NewGeneration = typeof generations.$inferInsert;
+export type CreditLedgerEntry = typeof creditLedger.$inferSelect;
+export type IdempotencyKey = typeof idempotencyKeys.$inferSelect;
