@@ -1,0 +1,62 @@
+/**
+ * `npm run sim`: runs kie-sim on its own, configured by KIE_SIM_* (sim/config.ts), until SIGINT or
+ * SIGTERM. Point the app at it with KIE_BASE_URL and KIE_UPLOAD_BASE_URL.
+ */
+import { KieSimConfigError, type KieSimLogLevel, loadKieSimConfig } from "./config";
+import { type KieSimLogger, startKieSim } from "./server";
+
+const LEVELS: Record<KieSimLogLevel, number> = { info: 0, warn: 1, error: 2, silent: 3 };
+
+function consoleLogger(level: KieSimLogLevel): KieSimLogger | false {
+  if (level === "silent") return false;
+  const line = (name: string, fields: Record<string, unknown>, message: string) =>
+    JSON.stringify({ time: new Date().toISOString(), level: name, msg: message, ...fields });
+  const min = LEVELS[level];
+  return {
+    info: (fields, message) => {
+      if (min <= LEVELS.info) console.log(line("info", fields, message));
+    },
+    warn: (fields, message) => {
+      if (min <= LEVELS.warn) console.warn(line("warn", fields, message));
+    },
+    error: (fields, message) => console.error(line("error", fields, message)),
+  };
+}
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadKieSimConfig>;
+  try {
+    config = loadKieSimConfig(process.env);
+  } catch (error) {
+    if (error instanceof KieSimConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const sim = await startKieSim({ ...config.options, logger: consoleLogger(config.logLevel) });
+  console.log(`kie-sim listening on ${sim.url}`);
+  console.log(`  use it from the app: KIE_BASE_URL=${sim.url} KIE_UPLOAD_BASE_URL=${sim.url}`);
+  console.log(`  control API: ${sim.url}/__sim/stats (see sim/README.md)`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`kie-sim: ${signal} received, closing`);
+    sim.close().then(
+      () => process.exit(0),
+      (error) => {
+        console.error("kie-sim: close failed", error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+main().catch((error) => {
+  console.error("kie-sim failed to start:", error instanceof Error ? error.message : error);
+  process.exit(1);
+});

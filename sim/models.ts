@@ -1,0 +1,255 @@
+/**
+ * The models kie-sim accepts, as one table (kie-api.md "Other Nano Banana models"): adding a model
+ * is one entry. Validation is stricter than KIE in one way on purpose: an input field the model
+ * does not take is refused, because real KIE would silently ignore it and a mapper bug (say,
+ * `image_size` sent to nano-banana-pro) would go unnoticed until production.
+ */
+
+export const BASE_ASPECT_RATIOS = [
+  "1:1",
+  "9:16",
+  "16:9",
+  "3:4",
+  "4:3",
+  "3:2",
+  "2:3",
+  "5:4",
+  "4:5",
+  "21:9",
+  "auto",
+] as const;
+
+export interface SimModelSpec {
+  id: string;
+  promptMax: number;
+  images?: { field: "image_urls" | "image_input"; max: number; maxBytes: number; required: boolean };
+  aspectField: "image_size" | "aspect_ratio";
+  aspectValues: readonly string[];
+  defaultAspect: string;
+  outputFormats: readonly string[];
+  defaultOutputFormat: string;
+  resolutions?: readonly string[];
+  booleanFields: readonly string[];
+  /** KIE credits charged per task (simulated; not KIE's price list). */
+  credits: (resolution: string) => number;
+}
+
+const MB = 1024 * 1024;
+
+export const SIM_MODELS: readonly SimModelSpec[] = [
+  {
+    id: "google/nano-banana",
+    promptMax: 5000,
+    aspectField: "image_size",
+    aspectValues: BASE_ASPECT_RATIOS,
+    defaultAspect: "auto",
+    outputFormats: ["png", "jpeg"],
+    defaultOutputFormat: "png",
+    booleanFields: [],
+    credits: () => 4,
+  },
+  {
+    id: "google/nano-banana-edit",
+    promptMax: 5000,
+    images: { field: "image_urls", max: 10, maxBytes: 10 * MB, required: true },
+    aspectField: "image_size",
+    aspectValues: BASE_ASPECT_RATIOS,
+    defaultAspect: "auto",
+    outputFormats: ["png", "jpeg"],
+    defaultOutputFormat: "png",
+    booleanFields: [],
+    credits: () => 4,
+  },
+  {
+    id: "nano-banana-pro",
+    promptMax: 10_000,
+    images: { field: "image_input", max: 8, maxBytes: 30 * MB, required: false },
+    aspectField: "aspect_ratio",
+    aspectValues: BASE_ASPECT_RATIOS,
+    defaultAspect: "1:1",
+    outputFormats: ["png", "jpg"],
+    defaultOutputFormat: "png",
+    resolutions: ["1K", "2K", "4K"],
+    booleanFields: [],
+    credits: (resolution) => (resolution === "4K" ? 24 : 18),
+  },
+  {
+    id: "nano-banana-2",
+    promptMax: 20_000,
+    images: { field: "image_input", max: 14, maxBytes: 30 * MB, required: false },
+    aspectField: "aspect_ratio",
+    aspectValues: [...BASE_ASPECT_RATIOS, "1:4", "4:1", "1:8", "8:1"],
+    defaultAspect: "auto",
+    outputFormats: ["jpg", "png"],
+    defaultOutputFormat: "jpg",
+    resolutions: ["1K", "2K", "4K"],
+    booleanFields: ["google_search"],
+    credits: (resolution) => (resolution === "4K" ? 18 : resolution === "2K" ? 12 : 8),
+  },
+];
+
+export function findModel(id: string): SimModelSpec | undefined {
+  return SIM_MODELS.find((m) => m.id === id);
+}
+
+/** What a task needs to be drawn, independent of the model's field names. */
+export interface NormalizedTaskInput {
+  prompt: string;
+  format: "png" | "jpeg";
+  aspect: string;
+  /** 1 for 1K, 2 for 2K, 4 for 4K. */
+  resolutionFactor: number;
+  resolution: string;
+  imageUrls: string[];
+  maxImageBytes: number;
+  credits: number;
+}
+
+export class InputValidationError extends Error {
+  constructor(
+    readonly code: 400 | 422,
+    message: string,
+  ) {
+    super(message);
+    this.name = "InputValidationError";
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === "http:" || url.protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+/** Validates a createTask body like KIE (code 422 naming the field) and normalizes its input. */
+export function validateCreateTask(body: unknown): {
+  model: SimModelSpec;
+  callBackUrl?: string;
+  input: NormalizedTaskInput;
+} {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new InputValidationError(400, "request body must be a JSON object");
+  }
+  const b = body as Record<string, unknown>;
+  if (b.model === undefined || b.model === null || b.model === "") {
+    throw new InputValidationError(422, "model is required");
+  }
+  if (typeof b.model !== "string") throw new InputValidationError(422, "model must be a string");
+  const model = findModel(b.model);
+  if (!model) {
+    throw new InputValidationError(
+      422,
+      `model '${b.model}' is not supported (supported: ${SIM_MODELS.map((m) => m.id).join(", ")})`,
+    );
+  }
+  let callBackUrl: string | undefined;
+  if (b.callBackUrl !== undefined && b.callBackUrl !== null && b.callBackUrl !== "") {
+    if (typeof b.callBackUrl !== "string" || !isHttpUrl(b.callBackUrl)) {
+      throw new InputValidationError(422, "callBackUrl must be an http(s) URL");
+    }
+    callBackUrl = b.callBackUrl;
+  }
+  if (typeof b.input !== "object" || b.input === null || Array.isArray(b.input)) {
+    throw new InputValidationError(422, "input is required and must be an object");
+  }
+  const input = b.input as Record<string, unknown>;
+
+  const allowed = new Set<string>([
+    "prompt",
+    "output_format",
+    model.aspectField,
+    ...(model.images ? [model.images.field] : []),
+    ...(model.resolutions ? ["resolution"] : []),
+    ...model.booleanFields,
+  ]);
+  const unknown = Object.keys(input).filter((k) => !allowed.has(k));
+  if (unknown.length > 0) {
+    throw new InputValidationError(
+      422,
+      `input.${unknown[0]} is not a parameter of model ${model.id} (accepted: ${[...allowed].join(", ")})`,
+    );
+  }
+
+  const prompt = input.prompt;
+  if (typeof prompt !== "string" || prompt.trim() === "") {
+    throw new InputValidationError(422, "input.prompt is required");
+  }
+  if (prompt.length > model.promptMax) {
+    throw new InputValidationError(422, `input.prompt exceeds ${model.promptMax} characters`);
+  }
+
+  const format = input.output_format ?? model.defaultOutputFormat;
+  if (typeof format !== "string" || !model.outputFormats.includes(format)) {
+    throw new InputValidationError(
+      422,
+      `input.output_format must be one of ${model.outputFormats.join(", ")}`,
+    );
+  }
+
+  const aspect = input[model.aspectField] ?? model.defaultAspect;
+  if (typeof aspect !== "string" || !model.aspectValues.includes(aspect)) {
+    throw new InputValidationError(
+      422,
+      `input.${model.aspectField} must be one of ${model.aspectValues.join(", ")}`,
+    );
+  }
+
+  let resolution = "1K";
+  if (model.resolutions) {
+    const r = input.resolution ?? "1K";
+    if (typeof r !== "string" || !model.resolutions.includes(r)) {
+      throw new InputValidationError(422, `input.resolution must be one of ${model.resolutions.join(", ")}`);
+    }
+    resolution = r;
+  }
+
+  for (const field of model.booleanFields) {
+    if (input[field] !== undefined && typeof input[field] !== "boolean") {
+      throw new InputValidationError(422, `input.${field} must be a boolean`);
+    }
+  }
+
+  const imageUrls: string[] = [];
+  if (model.images) {
+    const { field, max, required } = model.images;
+    const raw = input[field];
+    if (raw === undefined || raw === null) {
+      if (required) throw new InputValidationError(422, `input.${field} is required for model ${model.id}`);
+    } else {
+      if (!Array.isArray(raw)) throw new InputValidationError(422, `input.${field} must be an array of URLs`);
+      if (required && raw.length === 0) {
+        throw new InputValidationError(422, `input.${field} needs at least one image URL`);
+      }
+      if (raw.length > max) {
+        throw new InputValidationError(
+          422,
+          `input.${field} has ${raw.length} images; at most ${max} are allowed`,
+        );
+      }
+      for (const [i, url] of raw.entries()) {
+        if (typeof url !== "string" || !isHttpUrl(url)) {
+          throw new InputValidationError(422, `input.${field}[${i}] must be an http(s) URL`);
+        }
+        imageUrls.push(url);
+      }
+    }
+  }
+
+  return {
+    model,
+    callBackUrl,
+    input: {
+      prompt,
+      format: format === "png" ? "png" : "jpeg",
+      aspect,
+      resolution,
+      resolutionFactor: resolution === "4K" ? 4 : resolution === "2K" ? 2 : 1,
+      imageUrls,
+      maxImageBytes: model.images?.maxBytes ?? 10 * MB,
+      credits: model.credits(resolution),
+    },
+  };
+}
