@@ -1,0 +1,5 @@
+export * from "./dto";
+export * from "./errors";
+export * from "./KieClient";
+export * from "./models";
+export * from "./retry";
