@@ -1,0 +1,33 @@
+import { devSignInSchema, issueDevToken, sessionCookie } from "@/lib/auth";
+import { ensureAccount } from "@/lib/credits";
+import { readJson } from "@/lib/http/body";
+import { ApiError } from "@/lib/http/errors";
+import { json, route } from "@/lib/http/route";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+const SESSION_TTL_SECONDS = 7 * 24 * 60 * 60;
+
+/** Local sign-in for the embedded mode: any email, a Supabase-format token. 404 with Supabase. */
+export const POST = route("auth.dev", async ({ request, app, log }) => {
+  if (app.config.auth.mode !== "dev" || !app.devSecret) throw new ApiError("not_found");
+  const { email } = await readJson(request, devSignInSchema);
+  const token = await issueDevToken({ email }, app.devSecret, {
+    ttlSeconds: SESSION_TTL_SECONDS,
+    adminEmails: app.config.auth.adminEmails,
+  });
+  await ensureAccount(app.database.db, token.user.id, {
+    initialCredits: app.config.credits.initial,
+    email: token.user.email,
+  });
+  log.info({ userId: token.user.id }, "dev sign-in");
+  const secure = app.config.appUrl?.startsWith("https://") ?? false;
+  return json(
+    { success: true, accessToken: token.accessToken, user: token.user, expiresAt: token.expiresAt },
+    200,
+    {
+      "Set-Cookie": sessionCookie(token.accessToken, { secure, maxAgeSeconds: SESSION_TTL_SECONDS }),
+    },
+  );
+});

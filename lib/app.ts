@@ -1,0 +1,130 @@
+/**
+ * The composition root: turns the validated config into the running pieces (logger, database,
+ * KIE client, authenticator) once per process. Route handlers and the instrumentation hook call
+ * getApp(); nothing here runs at import time, so `next build` can import every route safely.
+ */
+import { type AppConfig, getConfig, type KieMode } from "@/config";
+import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "@/lib/auth";
+import { type Database, openDatabase } from "@/lib/db";
+import { type IKieClient, KieClient } from "@/lib/kie";
+import { createLogger, type Logger } from "@/lib/observability/logger";
+
+export interface App {
+  config: AppConfig;
+  logger: Logger;
+  kie: IKieClient;
+  kieMode: KieMode;
+  /** Origin of the simulator this process started itself, if any (the image proxy trusts it). */
+  simulatorOrigin?: string;
+  database: Database;
+  auth: Authenticator;
+  /** The dev-mode signing secret; undefined in Supabase mode. */
+  devSecret?: Uint8Array;
+  close(): Promise<void>;
+}
+
+interface Closable {
+  close(): Promise<void> | void;
+}
+
+async function createApp(config: AppConfig): Promise<App> {
+  const logger = createLogger({ level: config.logLevel });
+  const toClose: Closable[] = [];
+  try {
+    let { baseUrl, uploadBaseUrl } = config.kie;
+    let simulatorOrigin: string | undefined;
+    if (!baseUrl) {
+      // Loaded lazily: production (real KIE) never loads the simulator or its image code.
+      const { startKieSim } = await import("@/sim/server");
+      const sim = await startKieSim({
+        port: config.kie.simPort,
+        host: "127.0.0.1",
+        logger: logger.child({ component: "kie-sim" }),
+      });
+      toClose.push(sim);
+      baseUrl = sim.url;
+      uploadBaseUrl = sim.url;
+      simulatorOrigin = new URL(sim.url).origin;
+      logger.info({ url: sim.url }, "KIE_API_KEY is not set: using the embedded KIE simulator");
+    }
+
+    const kie = new KieClient({
+      apiKey: config.kie.apiKey,
+      baseUrl,
+      uploadBaseUrl: uploadBaseUrl ?? baseUrl,
+      requestTimeoutMs: config.kie.requestTimeoutMs,
+      textModel: config.kie.model,
+      editModel: config.kie.editModel,
+      logger: logger.child({ component: "kie" }),
+    });
+    toClose.push(kie);
+
+    const database = await openDatabase({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      logger: logger.child({ component: "db" }),
+    });
+    toClose.push(database);
+
+    const devSecret = config.auth.mode === "dev" ? loadOrCreateDevSecret(config.dataDir) : undefined;
+    const auth = createAuthenticator({
+      mode: config.auth.mode,
+      supabaseUrl: config.auth.supabaseUrl,
+      supabaseJwtSecret: config.auth.supabaseJwtSecret,
+      adminEmails: config.auth.adminEmails,
+      devSecret,
+    });
+    if (config.auth.mode === "dev") {
+      logger.warn(
+        "Dev sign-in is ON (no SUPABASE_URL or SUPABASE_JWT_SECRET): anyone can sign in with any email. " +
+          "Configure Supabase before exposing this server.",
+      );
+    }
+
+    return {
+      config,
+      logger,
+      kie,
+      kieMode: config.kie.mode,
+      simulatorOrigin,
+      database,
+      auth,
+      devSecret,
+      close: () => closeAll(toClose),
+    };
+  } catch (error) {
+    await closeAll(toClose);
+    throw error;
+  }
+}
+
+async function closeAll(items: Closable[]): Promise<void> {
+  for (const item of items.reverse()) {
+    try {
+      await item.close();
+    } catch {
+      // Shutting down: one failed close must not keep the others open.
+    }
+  }
+}
+
+const holder = globalThis as typeof globalThis & { __nanoBananaApp?: Promise<App> };
+
+/** The process-wide app, created on first use. A failed start is not cached, so a retry can succeed. */
+export function getApp(): Promise<App> {
+  if (!holder.__nanoBananaApp) {
+    const starting = createApp(getConfig());
+    holder.__nanoBananaApp = starting;
+    starting.catch(() => {
+      if (holder.__nanoBananaApp === starting) holder.__nanoBananaApp = undefined;
+    });
+  }
+  return holder.__nanoBananaApp;
+}
+
+/** Stops what getApp() started (SIGTERM). */
+export async function shutdownApp(): Promise<void> {
+  const current = holder.__nanoBananaApp;
+  holder.__nanoBananaApp = undefined;
+  if (current) await (await current.catch(() => undefined))?.close();
+}

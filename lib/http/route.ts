@@ -1,0 +1,96 @@
+/**
+ * The one wrapper every route handler goes through: request id in and out, the app instance, a
+ * child logger, timing, and the error table (errors.ts) turning any throw into DESIGN.md §3's
+ * JSON error shape. Handlers stay thin: parse → call lib → map.
+ */
+import { type App, getApp } from "@/lib/app";
+import type { Logger } from "@/lib/observability/logger";
+import { classifyError, PUBLIC_ERRORS } from "./errors";
+import { requestIdFrom } from "./requestId";
+
+export interface RouteContext<Params> {
+  request: Request;
+  requestId: string;
+  app: App;
+  log: Logger;
+  params: Params;
+}
+
+type Handler<Params> = (context: RouteContext<Params>) => Promise<Response>;
+
+/** JSON answer that is never cached by a browser or proxy (every answer here is per-user). */
+export function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
+  const response = Response.json(body, { status, headers });
+  response.headers.set("Cache-Control", "no-store");
+  return response;
+}
+
+function errorResponse(error: unknown, requestId: string, log?: Logger): Response {
+  const classified = classifyError(error);
+  log?.[classified.logLevel](
+    { err: error, code: classified.code, status: classified.status },
+    "request failed",
+  );
+  const headers: Record<string, string> = {};
+  if (classified.retryAfterSeconds !== undefined)
+    headers["Retry-After"] = String(classified.retryAfterSeconds);
+  return json(
+    {
+      success: false,
+      error: {
+        code: classified.code,
+        message: classified.message,
+        requestId,
+        ...(classified.retryAfterSeconds !== undefined && {
+          retryAfterSeconds: classified.retryAfterSeconds,
+        }),
+        ...(classified.taskId !== undefined && { taskId: classified.taskId }),
+      },
+    },
+    classified.status,
+    headers,
+  );
+}
+
+export function route<Params = Record<string, never>>(name: string, handler: Handler<Params>) {
+  return async (request: Request, segment?: { params?: Promise<Params> }): Promise<Response> => {
+    const requestId = requestIdFrom(request);
+    const started = performance.now();
+    let app: App;
+    try {
+      app = await getApp();
+    } catch (error) {
+      console.error(
+        `[${requestId}] the app could not start:`,
+        error instanceof Error ? error.message : error,
+      );
+      const response = json(
+        {
+          success: false,
+          error: {
+            code: "service_unavailable",
+            message: PUBLIC_ERRORS.service_unavailable.message,
+            requestId,
+          },
+        },
+        503,
+      );
+      response.headers.set("X-Request-Id", requestId);
+      return response;
+    }
+    const log = app.logger.child({ requestId, route: name });
+    let response: Response;
+    try {
+      const params = ((await segment?.params) ?? {}) as Params;
+      response = await handler({ request, requestId, app, log, params });
+    } catch (error) {
+      response = errorResponse(error, requestId, log);
+    }
+    response.headers.set("X-Request-Id", requestId);
+    log.info(
+      { method: request.method, status: response.status, elapsedMs: Math.round(performance.now() - started) },
+      "request",
+    );
+    return response;
+  };
+}

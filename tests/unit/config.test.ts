@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, KIE_DEFAULT_BASE_URL, KIE_DEFAULT_UPLOAD_BASE_URL, loadConfig } from "@/config";
+
+describe("config", () => {
+  it("runs on embedded defaults with an empty environment", () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.kie.mode).toBe("simulator");
+    expect(config.kie.baseUrl).toBeUndefined(); // the server starts its own simulator
+    expect(config.auth.mode).toBe("dev");
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.credits).toEqual({ initial: 10, perGeneration: 1 });
+    expect(config.rateLimit).toEqual({ perUserPerMinute: 10, perIpPerMinute: 60 });
+    expect(config.maxUploadBytes).toBe(10 * 1024 * 1024);
+    expect(config.kie).toMatchObject({
+      model: "google/nano-banana",
+      editModel: "google/nano-banana-edit",
+      requestTimeoutMs: 30_000,
+      pollBudgetMs: 90_000,
+      timeoutMs: 180_000,
+      useAsync: true,
+      debugRoute: false,
+    });
+    expect(config.imageProxyAllowedHosts).toContain("tempfile.aiquickdraw.com");
+  });
+
+  it("switches to real KIE with KIE_API_KEY and to Supabase auth with either Supabase variable", () => {
+    const kie = loadConfig({ KIE_API_KEY: "sk-live" });
+    expect(kie.kie).toMatchObject({
+      mode: "kie",
+      baseUrl: KIE_DEFAULT_BASE_URL,
+      uploadBaseUrl: KIE_DEFAULT_UPLOAD_BASE_URL,
+    });
+    expect(loadConfig({ SUPABASE_URL: "https://abc.supabase.co" }).auth.mode).toBe("supabase");
+    expect(loadConfig({ SUPABASE_JWT_SECRET: "s3cret" }).auth.mode).toBe("supabase");
+  });
+
+  it("treats an empty variable as unset and trims trailing slashes from URLs", () => {
+    const config = loadConfig({ KIE_API_KEY: "", PORT: "", KIE_BASE_URL: "http://127.0.0.1:8787/" });
+    expect(config.kie.mode).toBe("simulator");
+    expect(config.port).toBe(3000);
+    expect(config.kie.baseUrl).toBe("http://127.0.0.1:8787");
+    expect(config.kie.uploadBaseUrl).toBe("http://127.0.0.1:8787");
+  });
+
+  it("names every bad variable in one message", () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: "eighty",
+        KIE_USE_ASYNC: "perhaps",
+        APP_URL: "ftp://example.com",
+        ADMIN_EMAILS: "ops@example.com, not-an-email",
+        DATABASE_URL: "mysql://db",
+      });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as ConfigError).message;
+    for (const name of ["PORT", "KIE_USE_ASYNC", "APP_URL", "ADMIN_EMAILS", "DATABASE_URL"]) {
+      expect(message).toContain(name);
+    }
+    expect((error as ConfigError).problems).toHaveLength(5);
+  });
+
+  it("never prints the value of a bad variable, so a secret cannot leak through the error", () => {
+    const secretLookingValue = "postgres-password-hunter2";
+    expect(() =>
+      loadConfig({ DATABASE_URL: secretLookingValue, KIE_REQUEST_TIMEOUT_MS: "sk-abc123" }),
+    ).toThrow(ConfigError);
+    try {
+      loadConfig({ DATABASE_URL: secretLookingValue, KIE_REQUEST_TIMEOUT_MS: "sk-abc123" });
+    } catch (error) {
+      expect(String(error)).not.toContain(secretLookingValue);
+      expect(String(error)).not.toContain("sk-abc123");
+      expect(JSON.stringify(error)).not.toContain(secretLookingValue);
+    }
+  });
+
+  it("parses booleans, lists and bounds", () => {
+    const config = loadConfig({
+      KIE_USE_ASYNC: "false",
+      KIE_DEBUG_ROUTE: "1",
+      ADMIN_EMAILS: "Ops@Example.com, boss@example.com",
+      IMAGE_PROXY_ALLOWED_HOSTS: "Images.Example.com, cdn.example.com:8443",
+    });
+    expect(config.kie.useAsync).toBe(false);
+    expect(config.kie.debugRoute).toBe(true);
+    expect(config.auth.adminEmails).toEqual(["ops@example.com", "boss@example.com"]);
+    expect(config.imageProxyAllowedHosts).toEqual(["images.example.com", "cdn.example.com:8443"]);
+    expect(() => loadConfig({ PORT: "70000" })).toThrow(/PORT/);
+    expect(() => loadConfig({ CREDITS_PER_GENERATION: "-1" })).toThrow(/CREDITS_PER_GENERATION/);
+  });
+});
