@@ -12,10 +12,10 @@ import {
   reserve,
   UnknownUserError,
 } from "@/lib/credits";
-import { type AppDatabase, creditLedger, generations } from "@/lib/db";
+import { type AppDatabase, creditLedger, type DbExecutor, generations } from "@/lib/db";
 import { describeEachDatabase } from "@/tests/helpers/database";
 
-async function newGeneration(db: AppDatabase, userId: string, cost = 1): Promise<string> {
+async function newGeneration(db: DbExecutor, userId: string, cost = 1): Promise<string> {
   const [row] = await db
     .insert(generations)
     .values({ userId, type: "text_to_image", model: "google/nano-banana", prompt: "a banana", cost })
@@ -123,6 +123,20 @@ describeEachDatabase("credit ledger", (getDb) => {
         AlreadyReservedError,
       );
       expect(await balance(db(), "u1")).toBe(3);
+      await expectLedgerMatchesBalance(db(), "u1");
+    });
+
+    it("joins the caller's transaction: the job row and its reserve commit or fail together", async () => {
+      await ensureAccount(db(), "u1", { initialCredits: 1 });
+      const createJob = () =>
+        db().transaction(async (tx) => {
+          const generationId = await newGeneration(tx, "u1");
+          return reserve(tx, { userId: "u1", cost: 1, generationId });
+        });
+      expect(await createJob()).toEqual({ remaining: 0 });
+      await expect(createJob()).rejects.toBeInstanceOf(InsufficientCreditsError);
+      expect(await db().select().from(generations)).toHaveLength(1);
+      expect(await balance(db(), "u1")).toBe(0);
       await expectLedgerMatchesBalance(db(), "u1");
     });
 
