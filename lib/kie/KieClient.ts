@@ -339,12 +339,12 @@ export class KieClient implements IKieClient {
     });
   }
 
-  uploadFromUrl(url: string, opts: UploadFromUrlOptions): Promise<UploadedFile> {
+  async uploadFromUrl(url: string, opts: UploadFromUrlOptions): Promise<UploadedFile> {
+    const extension = /\.(png|jpe?g|webp)$/i.exec(URL.canParse(url) ? new URL(url).pathname : "")?.[0] ?? "";
     const json = JSON.stringify({
       fileUrl: url,
       uploadPath: opts.uploadPath ?? this.#defaultUploadPath,
-      fileName:
-        opts.fileName ?? `${randomUUID()}${/\.(png|jpe?g|webp)$/i.exec(new URL(url).pathname)?.[0] ?? ""}`,
+      fileName: opts.fileName ?? `${randomUUID()}${extension}`,
     });
     return this.#call({
       endpoint: "fileUrlUpload",
@@ -506,6 +506,7 @@ export class KieClient implements IKieClient {
 
   async #call<T>(spec: CallSpec<T>): Promise<T> {
     const maxRetries = spec.maxRetries ?? this.#maxRetries;
+    const started = this.#now();
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.#attempt(spec, attempt);
@@ -517,7 +518,14 @@ export class KieClient implements IKieClient {
         const reason = `${error.kind}${error.code !== undefined ? ` ${error.code}` : ""}`;
         this.#onEvent?.({ type: "retry", endpoint: spec.endpoint, attempt: attempt + 1, delayMs, reason });
         this.#logger?.warn(
-          { requestId: spec.opts.requestId, endpoint: spec.endpoint, attempt: attempt + 1, delayMs, reason },
+          {
+            requestId: spec.opts.requestId,
+            endpoint: spec.endpoint,
+            attempt: attempt + 1,
+            delayMs,
+            reason,
+            elapsedMs: this.#now() - started,
+          },
           "kie request retry",
         );
         await this.#sleep(delayMs, spec.opts.signal);

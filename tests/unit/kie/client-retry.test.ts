@@ -76,6 +76,31 @@ describe("retries of idempotent calls", () => {
     ]);
   });
 
+  it("logs each retry with its delay, reason and the elapsed time", async () => {
+    kit = makeKit({ random: () => 1, retryBaseDelayMs: 100 });
+    kit.api.intercept(CREDIT).reply(503, "busy").times(2);
+    kit.api.intercept(CREDIT).reply(200, ok(1), JSON_HEADERS);
+    await kit.client.getAccountCredits(CALL);
+    expect(kit.logs.filter((l) => l.msg === "kie request retry").map((l) => l.obj)).toEqual([
+      {
+        requestId: "req-retry",
+        endpoint: "credit",
+        attempt: 1,
+        delayMs: 100,
+        reason: "service 503",
+        elapsedMs: 0,
+      },
+      {
+        requestId: "req-retry",
+        endpoint: "credit",
+        attempt: 2,
+        delayMs: 200,
+        reason: "service 503",
+        elapsedMs: 100,
+      },
+    ]);
+  });
+
   it("does not retry errors a retry cannot fix", async () => {
     kit = makeKit({ maxRetries: 3 });
     kit.api.intercept(CREDIT).reply(200, { code: 401, msg: "bad key" }, JSON_HEADERS);
