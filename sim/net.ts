@@ -12,9 +12,10 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return delay(ms, undefined, { signal });
+/** Waits at least `ms` by Date.now() (Node timers may fire a millisecond early); rejects on abort. */
+export async function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) await delay(deadline - Date.now(), undefined, { signal });
 }
 
 /**

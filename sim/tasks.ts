@@ -141,6 +141,10 @@ export class TaskEngine {
     return sleep(ms, this.deps.signal);
   }
 
+  private waitUntil(deadline: number): Promise<void> {
+    return sleep(deadline - Date.now(), this.deps.signal);
+  }
+
   private setState(task: SimTask, state: KieTaskState): void {
     task.record.state = state;
     task.record.updateTime = Date.now();
@@ -150,14 +154,14 @@ export class TaskEngine {
     const total = task.directives.delayMs ?? this.deps.stepMs * 3;
     const step = total / 3;
     const started = task.record.createTime;
-    await this.wait(step);
+    await this.waitUntil(started + step);
     this.setState(task, "queuing");
-    await this.wait(started + 2 * step - Date.now());
+    await this.waitUntil(started + 2 * step);
     this.setState(task, "generating");
     if (task.directives.never) return;
 
     const outcome = await this.produce(task);
-    await this.wait(started + total - Date.now());
+    await this.waitUntil(started + total);
 
     if (task.directives.callback.kind === "early") {
       // The callback goes out while recordInfo still says "generating": a receiver that re-reads
