@@ -221,3 +221,9 @@ export async function startFileHost(files: Record<string, { body: Buffer | strin
       }),
   };
 }
+
+/** Waits (bounded by a poll count) until `condition` holds; for counters updated just after an answer. */
+export async function eventually(condition: () => boolean, maxPolls = 500): Promise<void> {
+  for (let i = 0; i < maxPolls && !condition(); i++) await sleep(10);
+  if (!condition()) throw new Error("condition never became true");
+}
