@@ -4,6 +4,8 @@
  * token, the signing secret or the token's claims, so they are safe to log and to show.
  */
 
+import { brand } from "@/lib/brand";
+
 /** Why a request was refused; for logs and metrics, not for the client to branch on. */
 export type UnauthorizedReason =
   /** No bearer header and no session cookie. */
@@ -66,3 +68,8 @@ export class AuthConfigurationError extends AuthenticationError {
     this.name = "AuthConfigurationError";
   }
 }
+
+brand(AuthenticationError, "auth.AuthenticationError");
+brand(UnauthorizedError, "auth.UnauthorizedError");
+brand(AuthProviderUnavailableError, "auth.AuthProviderUnavailableError");
+brand(AuthConfigurationError, "auth.AuthConfigurationError");

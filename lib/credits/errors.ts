@@ -1,4 +1,6 @@
 /** Base class of credit-ledger errors. */
+
+import { brand } from "@/lib/brand";
 export class CreditsError extends Error {
   constructor(message: string) {
     super(message);
@@ -31,3 +33,8 @@ export class AlreadyReservedError extends CreditsError {
     super(`Generation ${generationId} already has a credit reservation.`);
   }
 }
+
+brand(CreditsError, "credits.CreditsError");
+brand(InsufficientCreditsError, "credits.InsufficientCreditsError");
+brand(UnknownUserError, "credits.UnknownUserError");
+brand(AlreadyReservedError, "credits.AlreadyReservedError");

@@ -1,4 +1,6 @@
 /** Errors from opening or preparing the database. */
+
+import { brand } from "@/lib/brand";
 export class DatabaseError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -32,3 +34,6 @@ export class DatabaseLockedError extends DatabaseError {
     );
   }
 }
+
+brand(DatabaseError, "db.DatabaseError");
+brand(DatabaseLockedError, "db.DatabaseLockedError");

@@ -3,8 +3,10 @@
  * `error.code` and the message a user sees. Operator problems (KIE's key or credits, an auth
  * provider outage) get a generic message; the detail goes to the log only.
  */
+
 import { ZodError } from "zod";
 import { AuthenticationError, AuthProviderUnavailableError, UnauthorizedError } from "@/lib/auth";
+import { brand } from "@/lib/brand";
 import { InsufficientCreditsError } from "@/lib/credits";
 import { KieError, RateLimitError, TaskFailedError, TimeoutError } from "@/lib/kie";
 
@@ -194,3 +196,5 @@ export function classifyError(error: unknown): ClassifiedError {
     logLevel: "error",
   };
 }
+
+brand(ApiError, "http.ApiError");

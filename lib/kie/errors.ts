@@ -7,6 +7,8 @@
  * low-level causes (socket errors) are replaced by sanitized copies.
  */
 
+import { brand } from "@/lib/brand";
+
 /** KIE endpoints, as named in logs and metrics. */
 export type KieEndpoint =
   | "createTask"
@@ -320,3 +322,15 @@ export function isAmbiguousCreateFailure(error: unknown): boolean {
   // A caller abort mid-request is just as ambiguous.
   return !(error instanceof KieError);
 }
+
+brand(KieError, "kie.KieError");
+brand(AuthError, "kie.AuthError");
+brand(RateLimitError, "kie.RateLimitError");
+brand(ValidationError, "kie.ValidationError");
+brand(ServiceError, "kie.ServiceError");
+brand(MalformedResponseError, "kie.MalformedResponseError");
+brand(TimeoutError, "kie.TimeoutError");
+brand(NotFoundError, "kie.NotFoundError");
+brand(TaskFailedError, "kie.TaskFailedError");
+brand(AccountError, "kie.AccountError");
+brand(NetworkError, "kie.NetworkError");

@@ -11,7 +11,7 @@ describe("npm start on embedded defaults", () => {
   let app: RunningApp;
   let browser: Browser;
   const dataDir = mkdtempSync(path.join(tmpdir(), "nb-e2e-data-"));
-  const firstToken = "";
+  let firstToken = "";
 
   beforeAll(async () => {
     app = await startApp(
@@ -52,6 +52,7 @@ describe("npm start on embedded defaults", () => {
     expect(signIn.status).toBe(200);
     expect(signIn.headers.get("set-cookie")).toMatch(/HttpOnly/i);
     const { accessToken } = await signIn.json();
+    firstToken = accessToken;
     const credits = await fetch(`${app.url}/api/credits`, {
       headers: { authorization: `Bearer ${accessToken}` },
     });
