@@ -59,6 +59,10 @@ const envSchema = z.object({
     .string()
     .regex(/^\d+\/\d+(ms|s|m)$/, { error: "must look like 20/10s (requests/window; window in ms, s or m)" })
     .optional(),
+  KIE_SIM_CONTROL_API: z
+    .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+    .transform((v) => v === "true" || v === "1" || v === "yes")
+    .default(true),
   KIE_SIM_LOG_LEVEL: z.enum(["info", "warn", "error", "silent"]).default("info"),
 });
 
@@ -129,6 +133,7 @@ export function loadKieSimConfig(env: Record<string, string | undefined>): KieSi
       maxStoredBytes: e.KIE_SIM_MAX_STORED_MB ? e.KIE_SIM_MAX_STORED_MB * 1024 * 1024 : undefined,
       maxUploadBytes: e.KIE_SIM_MAX_UPLOAD_MB ? e.KIE_SIM_MAX_UPLOAD_MB * 1024 * 1024 : undefined,
       createTaskRateLimit,
+      controlApi: e.KIE_SIM_CONTROL_API,
     },
   };
 }

@@ -331,7 +331,11 @@ class KieSim {
 
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error) => {
-        if (!this.abort.signal.aborted) {
+        if (this.abort.signal.aborted) {
+          // Closing: whatever was in flight is cut off on purpose.
+        } else if (req.destroyed || res.destroyed) {
+          this.logger.info({ path: req.url }, "kie-sim client went away before the answer");
+        } else {
           this.logger.error({ err: String(error), path: req.url }, "kie-sim request crashed");
         }
         if (!res.headersSent && !res.destroyed) {

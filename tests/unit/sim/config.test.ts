@@ -27,6 +27,7 @@ describe("kie-sim environment", () => {
       KIE_SIM_MAX_UPLOAD_MB: "1",
       KIE_SIM_RATE_LIMIT: "20/10s",
       KIE_SIM_LOG_LEVEL: "warn",
+      KIE_SIM_CONTROL_API: "false",
     });
     expect(logLevel).toBe("warn");
     expect(options).toEqual({
@@ -44,6 +45,7 @@ describe("kie-sim environment", () => {
       maxStoredBytes: 2 * 1024 * 1024,
       maxUploadBytes: 1024 * 1024,
       createTaskRateLimit: { limit: 20, windowMs: 10_000 },
+      controlApi: false,
     });
   });
 
