@@ -6,6 +6,8 @@
 import { type AppConfig, getConfig, type KieMode } from "@/config";
 import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "@/lib/auth";
 import { type Database, openDatabase } from "@/lib/db";
+import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
+import { GenerationService, JobEvents } from "@/lib/generation";
 import { type IKieClient, KieClient } from "@/lib/kie";
 import { createLogger, type Logger } from "@/lib/observability/logger";
 
@@ -18,6 +20,7 @@ export interface App {
   simulatorOrigin?: string;
   database: Database;
   auth: Authenticator;
+  generations: GenerationService;
   /** The dev-mode signing secret; undefined in Supabase mode. */
   devSecret?: Uint8Array;
   close(): Promise<void>;
@@ -81,6 +84,30 @@ async function createApp(config: AppConfig): Promise<App> {
       );
     }
 
+    const events = new JobEvents();
+    toClose.push(events);
+    if (database.kind === "postgres") {
+      // Other instances settle jobs too: their NOTIFYs wake this instance's waiting requests.
+      await events.listen(database.pool, JOB_SETTLED_CHANNEL, logger.child({ component: "job-events" }));
+    }
+    const generations = new GenerationService({
+      db: database.db,
+      kie,
+      events,
+      logger: logger.child({ component: "generation" }),
+      settings: {
+        costPerGeneration: config.credits.perGeneration,
+        initialCredits: config.credits.initial,
+        textModel: config.kie.model,
+        editModel: config.kie.editModel,
+        pollBudgetMs: config.kie.pollBudgetMs,
+        jobTimeoutMs: config.kie.timeoutMs,
+        appUrl: config.appUrl,
+        webhookHmacKey: config.kie.webhookHmacKey,
+        notifyAcrossInstances: database.kind === "postgres",
+      },
+    });
+
     return {
       config,
       logger,
@@ -89,6 +116,7 @@ async function createApp(config: AppConfig): Promise<App> {
       simulatorOrigin,
       database,
       auth,
+      generations,
       devSecret,
       close: () => closeAll(toClose),
     };

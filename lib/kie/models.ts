@@ -120,33 +120,39 @@ export const imageInputSchema = z
  * Unknown keys are rejected (strict object) so a typo such as `aspect_ratio` is a 400 the caller
  * sees, rather than a silently ignored option that still costs a credit.
  */
-export const imageGenerationSchema = z
-  .strictObject({
-    prompt: z
-      .string({ error: "prompt must be a string" })
-      .trim()
-      .min(1, { error: "prompt must not be blank" })
-      .max(MAX_PROMPT_CHARS, { error: `prompt must be at most ${MAX_PROMPT_CHARS} characters` }),
-    model: z
-      .enum(OFFERED_MODEL_IDS, { error: `model must be one of: ${OFFERED_MODEL_IDS.join(", ")}` })
-      .optional(),
-    aspectRatio: z
-      .enum(ASPECT_RATIOS, { error: `aspectRatio must be one of: ${ASPECT_RATIOS.join(", ")}` })
-      .optional(),
-    randomSeed: z.int({ error: "randomSeed must be an integer" }).optional(),
-    outputFormat: z.enum(OUTPUT_FORMATS, { error: "outputFormat must be png or jpeg" }).optional(),
-    images: z
-      .array(imageInputSchema, { error: "images must be an array of strings" })
-      .max(MAX_IMAGES_PER_REQUEST, { error: `at most ${MAX_IMAGES_PER_REQUEST} images are allowed` })
-      .optional(),
-  })
-  .superRefine((request, ctx) => {
-    if (!request.model) return;
-    const spec: KieModelSpec = KIE_MODELS[request.model];
-    const imageCount = request.images?.length ?? 0;
-    if (imageCount === 0 && !spec.acceptsTextOnly) {
-      ctx.addIssue({ code: "custom", path: ["model"], message: `${request.model} needs at least one image` });
-    }
-  });
+export const imageGenerationFieldsSchema = z.strictObject({
+  prompt: z
+    .string({ error: "prompt must be a string" })
+    .trim()
+    .min(1, { error: "prompt must not be blank" })
+    .max(MAX_PROMPT_CHARS, { error: `prompt must be at most ${MAX_PROMPT_CHARS} characters` }),
+  model: z
+    .enum(OFFERED_MODEL_IDS, { error: `model must be one of: ${OFFERED_MODEL_IDS.join(", ")}` })
+    .optional(),
+  aspectRatio: z
+    .enum(ASPECT_RATIOS, { error: `aspectRatio must be one of: ${ASPECT_RATIOS.join(", ")}` })
+    .optional(),
+  randomSeed: z.int({ error: "randomSeed must be an integer" }).optional(),
+  outputFormat: z.enum(OUTPUT_FORMATS, { error: "outputFormat must be png or jpeg" }).optional(),
+  images: z
+    .array(imageInputSchema, { error: "images must be an array of strings" })
+    .max(MAX_IMAGES_PER_REQUEST, { error: `at most ${MAX_IMAGES_PER_REQUEST} images are allowed` })
+    .optional(),
+});
+
+/**
+ * A model that only edits needs an image. `imageCount` counts every image of the request: URLs,
+ * data URIs and uploaded files (multipart requests carry files outside `images`).
+ */
+export function modelImageProblem(model: string | undefined, imageCount: number): string | undefined {
+  const spec = model ? getModelSpec(model) : undefined;
+  if (spec && imageCount === 0 && !spec.acceptsTextOnly) return `${model} needs at least one image`;
+  return undefined;
+}
+
+export const imageGenerationSchema = imageGenerationFieldsSchema.superRefine((request, ctx) => {
+  const problem = modelImageProblem(request.model, request.images?.length ?? 0);
+  if (problem) ctx.addIssue({ code: "custom", path: ["model"], message: problem });
+});
 
 export type ImageGenerationRequest = z.infer<typeof imageGenerationSchema>;

@@ -1,0 +1,207 @@
+/**
+ * SQL for generation jobs (DESIGN.md §4, §5). Every state change is one conditional statement, so
+ * any number of instances, polls, callbacks and reconciler sweeps can race on one job and only
+ * one of them wins each step.
+ */
+import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { capture, release } from "@/lib/credits";
+import type { DbExecutor } from "./client";
+import { queryRows } from "./rows";
+import {
+  type Generation,
+  type GenerationStatus,
+  generations,
+  type NewGeneration,
+  OPEN_GENERATION_STATUSES,
+} from "./schema";
+
+/** Postgres NOTIFY channel announcing a settled job (its id is the payload). */
+export const JOB_SETTLED_CHANNEL = "nano_banana_job_settled";
+
+export async function insertGeneration(db: DbExecutor, values: NewGeneration): Promise<Generation> {
+  const [row] = await db.insert(generations).values(values).returning();
+  if (!row) throw new Error("insert into generations returned no row");
+  return row;
+}
+
+export async function findGeneration(db: DbExecutor, id: string): Promise<Generation | undefined> {
+  const [row] = await db.select().from(generations).where(eq(generations.id, id));
+  return row;
+}
+
+/** A user's job by our id or by KIE's task id; someone else's job is not found. */
+export async function findUserGeneration(
+  db: DbExecutor,
+  userId: string,
+  taskId: string,
+): Promise<Generation | undefined> {
+  const byId = isUuid(taskId) ? eq(generations.id, taskId) : undefined;
+  const [row] = await db
+    .select()
+    .from(generations)
+    .where(
+      and(
+        eq(generations.userId, userId),
+        byId ? or(byId, eq(generations.kieTaskId, taskId)) : eq(generations.kieTaskId, taskId),
+      ),
+    )
+    .limit(1);
+  return row;
+}
+
+/** Records KIE's task id, once: a job is bound to at most one KIE task. */
+export async function attachKieTask(db: DbExecutor, id: string, kieTaskId: string): Promise<boolean> {
+  const rows = await db
+    .update(generations)
+    .set({ kieTaskId, updatedAt: sql`now()` })
+    .where(and(eq(generations.id, id), isNull(generations.kieTaskId)))
+    .returning({ id: generations.id });
+  return rows.length === 1;
+}
+
+/** pending → processing when KIE reports work started; never touches a settled job. */
+export async function markProcessing(db: DbExecutor, id: string): Promise<void> {
+  await db
+    .update(generations)
+    .set({ status: "processing", updatedAt: sql`now()` })
+    .where(and(eq(generations.id, id), eq(generations.status, "pending")));
+}
+
+/**
+ * The single-flight refresh lease: true for exactly one caller per `intervalMs` per job, the one
+ * allowed to read KIE; everyone else answers from the row.
+ */
+export async function claimRefreshLease(db: DbExecutor, id: string, intervalMs: number): Promise<boolean> {
+  const rows = await db
+    .update(generations)
+    .set({ refreshedAt: sql`now()` })
+    .where(
+      and(
+        eq(generations.id, id),
+        inArray(generations.status, OPEN_GENERATION_STATUSES),
+        or(
+          isNull(generations.refreshedAt),
+          lt(generations.refreshedAt, sql`now() - make_interval(secs => ${intervalMs / 1000})`),
+        ),
+      ),
+    )
+    .returning({ id: generations.id });
+  return rows.length === 1;
+}
+
+export type SettledStatus = Exclude<GenerationStatus, "pending" | "processing">;
+
+export interface SettleInput {
+  status: SettledStatus;
+  resultUrls?: string[];
+  errorCode?: string;
+  errorMessage?: string;
+}
+
+/**
+ * Ends a job exactly once (DESIGN.md §4): the conditional UPDATE decides who settles; the winner
+ * captures (succeeded) or releases (failed, timeout) the reserve in the same transaction and
+ * announces it. Returns the settled row, or undefined when someone else settled first.
+ */
+export async function settleGeneration(
+  db: DbExecutor,
+  id: string,
+  input: SettleInput,
+  options: { notify: boolean },
+): Promise<Generation | undefined> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(generations)
+      .set({
+        status: input.status,
+        resultUrls: input.resultUrls ?? null,
+        errorCode: input.errorCode ?? null,
+        errorMessage: input.errorMessage ?? null,
+        settledAt: sql`now()`,
+        updatedAt: sql`now()`,
+      })
+      .where(and(eq(generations.id, id), inArray(generations.status, OPEN_GENERATION_STATUSES)))
+      .returning();
+    if (!row) return undefined;
+    if (input.status === "succeeded") await capture(tx, id);
+    else await release(tx, id);
+    if (options.notify) await tx.execute(sql`SELECT pg_notify(${JOB_SETTLED_CHANNEL}, ${id})`);
+    return row;
+  });
+}
+
+/**
+ * A success KIE reports after we gave up (status timeout, credits released): the image is kept
+ * on the job as a free late delivery, never charged (DESIGN.md §5 decision, docs/JOBS.md).
+ */
+export async function attachLateResult(db: DbExecutor, id: string, resultUrls: string[]): Promise<boolean> {
+  const rows = await db
+    .update(generations)
+    .set({ resultUrls, updatedAt: sql`now()` })
+    .where(and(eq(generations.id, id), eq(generations.status, "timeout"), isNull(generations.resultUrls)))
+    .returning({ id: generations.id });
+  return rows.length === 1;
+}
+
+/**
+ * Claims up to `limit` open jobs older than `minAgeMs` whose last refresh is older than
+ * `intervalMs`, for one reconciler sweep. SKIP LOCKED lets several instances sweep at once
+ * without taking the same job; the claim is the refresh lease, so polls skip these jobs too.
+ */
+export async function claimStaleGenerations(
+  db: DbExecutor,
+  options: { limit: number; minAgeMs: number; intervalMs: number },
+): Promise<Generation[]> {
+  return db.transaction(async (tx) => {
+    const stale = await queryRows<{ id: string }>(
+      tx,
+      sql`
+        SELECT id FROM ${generations}
+        WHERE status IN ('pending', 'processing')
+          AND created_at < now() - make_interval(secs => ${options.minAgeMs / 1000})
+          AND (refreshed_at IS NULL OR refreshed_at < now() - make_interval(secs => ${options.intervalMs / 1000}))
+        ORDER BY created_at
+        LIMIT ${options.limit}
+        FOR UPDATE SKIP LOCKED`,
+    );
+    if (stale.length === 0) return [];
+    return tx
+      .update(generations)
+      .set({ refreshedAt: sql`now()` })
+      .where(
+        inArray(
+          generations.id,
+          stale.map((row) => row.id),
+        ),
+      )
+      .returning();
+  });
+}
+
+export interface GenerationPageCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** A user's jobs, newest first, `limit` at a time after `cursor` (keyset pagination). */
+export async function listUserGenerations(
+  db: DbExecutor,
+  userId: string,
+  options: { limit: number; cursor?: GenerationPageCursor },
+): Promise<Generation[]> {
+  const after = options.cursor
+    ? sql`(${generations.createdAt}, ${generations.id}) < (${options.cursor.createdAt.toISOString()}::timestamptz, ${options.cursor.id}::uuid)`
+    : undefined;
+  return db
+    .select()
+    .from(generations)
+    .where(after ? and(eq(generations.userId, userId), after) : eq(generations.userId, userId))
+    .orderBy(desc(generations.createdAt), desc(generations.id))
+    .limit(options.limit);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,12 @@
+export { JobEvents } from "./events";
+export {
+  type CallbackInput,
+  type CallbackVerdict,
+  type CreateGenerationInput,
+  type CreateGenerationResult,
+  GenerationService,
+  type GenerationServiceDeps,
+  type GenerationSettings,
+  type LocalImageFile,
+} from "./service";
+export { type JobView, publicTaskId, toJobView } from "./view";

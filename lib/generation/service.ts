@@ -1,0 +1,570 @@
+/**
+ * The generation use case, framework-free (DESIGN.md §4, §5): create a job, refresh it from KIE,
+ * settle it exactly once, take KIE's callbacks and sweep what is left pending. No HTTP here: the
+ * route handlers translate requests in and results out.
+ */
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { balance, ensureAccount, reserve } from "@/lib/credits";
+import type { AppDatabase } from "@/lib/db";
+import {
+  attachKieTask,
+  attachLateResult,
+  claimRefreshLease,
+  claimStaleGenerations,
+  findGeneration,
+  findUserGeneration,
+  type GenerationPageCursor,
+  insertGeneration,
+  isUuid,
+  listUserGenerations,
+  markProcessing,
+  type SettleInput,
+  settleGeneration,
+} from "@/lib/db/generations";
+import type { Generation } from "@/lib/db/schema";
+import {
+  fullJitterDelay,
+  getModelSpec,
+  type IKieClient,
+  type ImageGenerationRequest,
+  isAmbiguousCreateFailure,
+  KieError,
+  parseKieCallback,
+  TaskFailedError,
+  type TaskRecord,
+} from "@/lib/kie";
+import type { Logger } from "@/lib/observability/logger";
+import type { JobEvents } from "./events";
+import { type JobView, toJobView } from "./view";
+
+export interface GenerationSettings {
+  costPerGeneration: number;
+  initialCredits: number;
+  textModel: string;
+  editModel: string;
+  /** KIE_POLL_BUDGET_MS: how long a sync request waits. */
+  pollBudgetMs: number;
+  /** KIE_TIMEOUT_MS: an unfinished job is then `timeout` and its credits are released. */
+  jobTimeoutMs: number;
+  /** APP_URL: when set, KIE is given a callBackUrl and polling of KIE backs off. */
+  appUrl?: string;
+  webhookHmacKey?: string;
+  /** Whether settle() also sends a Postgres NOTIFY (several instances may be waiting). */
+  notifyAcrossInstances: boolean;
+}
+
+export interface LocalImageFile {
+  data: Blob;
+  mimeType: string;
+  fileName?: string;
+}
+
+export interface CreateGenerationInput {
+  userId: string;
+  email?: string;
+  /** Validated; `images` holds only https URLs (data URIs and uploads arrive as `files`). */
+  request: ImageGenerationRequest;
+  files: LocalImageFile[];
+  mode: "sync" | "async";
+  requestId: string;
+  /** Aborts a sync wait (the client went away); the job itself carries on. */
+  signal?: AbortSignal;
+  idempotencyKey?: string;
+  /**
+   * Runs once the credits are reserved and before anything is sent to KIE; throwing refuses the
+   * request and returns the credits (the per-user rate limit counts only admitted generations).
+   */
+  admit?: () => Promise<void>;
+}
+
+export type CreateGenerationResult =
+  /** Sync mode: the job ended (succeeded or failed) within the budget. */
+  | { outcome: "settled"; job: JobView; remainingCredits: number; warnings: string[] }
+  /** Async mode. */
+  | { outcome: "accepted"; job: JobView; remainingCredits: number; pollAfterMs: number; warnings: string[] }
+  /** Sync mode: the budget ran out; the job keeps settling in the background. */
+  | { outcome: "budget_exhausted"; job: JobView; remainingCredits: number; warnings: string[] };
+
+export interface CallbackInput {
+  jobId: string | null;
+  token: string | null;
+  body: unknown;
+  /** KIE's X-Webhook-Timestamp / X-Webhook-Signature, when the account signs callbacks. */
+  timestamp?: string | null;
+  signature?: string | null;
+  requestId: string;
+}
+
+export type CallbackVerdict =
+  | { accepted: true; process: () => Promise<void> }
+  | { accepted: false; reason: "not_found" | "forbidden" | "bad_signature" | "bad_body" };
+
+export interface GenerationServiceDeps {
+  db: AppDatabase;
+  kie: IKieClient;
+  events: JobEvents;
+  logger: Logger;
+  settings: GenerationSettings;
+  /** Observes every settlement once (metrics). */
+  onSettled?: (job: Generation) => void;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** How long after createTask a callback is expected before KIE is polled instead. */
+const CALLBACK_GRACE_MS = 15_000;
+/** Reconciler: leave young jobs to their own waiters and pollers. */
+const RECONCILE_MIN_AGE_MS = 20_000;
+const RECONCILE_INTERVAL_MS = 20_000;
+/** A callback re-read collapses duplicates arriving within this window. */
+const CALLBACK_LEASE_MS = 1_000;
+/** KIE signs `<taskId>.<timestamp>`; older signatures are refused (replays). */
+const WEBHOOK_MAX_SKEW_MS = 5 * 60_000;
+const CALLBACK_PATH = "/api/kie/callback";
+const UPLOAD_PATH = "nano-banana-studio/uploads";
+
+export class GenerationService {
+  private readonly db: AppDatabase;
+  private readonly kie: IKieClient;
+  private readonly events: JobEvents;
+  private readonly logger: Logger;
+  private readonly settings: GenerationSettings;
+  private readonly onSettled?: (job: Generation) => void;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(deps: GenerationServiceDeps) {
+    this.db = deps.db;
+    this.kie = deps.kie;
+    this.events = deps.events;
+    this.logger = deps.logger;
+    this.settings = deps.settings;
+    this.onSettled = deps.onSettled;
+    this.now = deps.now ?? Date.now;
+    this.random = deps.random ?? Math.random;
+  }
+
+  private get callbacksEnabled(): boolean {
+    return this.settings.appUrl !== undefined;
+  }
+
+  // ------------------------------------------------------------------ create
+
+  async create(input: CreateGenerationInput): Promise<CreateGenerationResult> {
+    const log = this.logger.child({ requestId: input.requestId, userId: input.userId });
+    const { request } = input;
+    const imageCount = (request.images?.length ?? 0) + input.files.length;
+    const model = this.resolveModel(request.model, imageCount);
+    const cost = this.settings.costPerGeneration;
+
+    await ensureAccount(this.db, input.userId, {
+      initialCredits: this.settings.initialCredits,
+      email: input.email,
+    });
+
+    // The job row and its reserve are written together, before anything reaches KIE (§5).
+    const jobId = randomUUID();
+    const callbackToken = this.callbacksEnabled ? randomBytes(32).toString("base64url") : undefined;
+    const { remaining } = await this.db.transaction(async (tx) => {
+      await insertGeneration(tx, {
+        id: jobId,
+        userId: input.userId,
+        type: imageCount > 0 ? "image_edit" : "text_to_image",
+        model,
+        prompt: request.prompt,
+        params: {
+          aspectRatio: request.aspectRatio,
+          outputFormat: request.outputFormat,
+          randomSeed: request.randomSeed,
+          imageUrls: request.images ?? [],
+          uploadedImages: input.files.length,
+        },
+        cost,
+        callbackTokenHash: callbackToken ? hashToken(callbackToken) : null,
+        idempotencyKey: input.idempotencyKey,
+        requestId: input.requestId,
+      });
+      return reserve(tx, { userId: input.userId, cost, generationId: jobId });
+    });
+    log.info({ jobId, model, cost, remaining, mode: input.mode }, "generation accepted, credits reserved");
+
+    const failBeforeKie = async (error: unknown, errorCode: string): Promise<never> => {
+      await this.settle(jobId, { status: "failed", errorCode, errorMessage: messageOf(error) });
+      throw error;
+    };
+
+    if (input.admit) await input.admit().catch((error) => failBeforeKie(error, "rate_limited"));
+
+    const uploadedUrls = await Promise.all(
+      input.files.map((file) =>
+        this.kie
+          .uploadFile(
+            { data: file.data, mimeType: file.mimeType, fileName: file.fileName },
+            { requestId: input.requestId, uploadPath: UPLOAD_PATH },
+          )
+          .then((uploaded) => uploaded.downloadUrl),
+      ),
+    ).catch((error) => failBeforeKie(error, "upstream_error"));
+
+    let created: { taskId: string; warnings: string[] };
+    try {
+      created = await this.kie.generateImage(
+        {
+          ...request,
+          model: model as ImageGenerationRequest["model"],
+          images: undefined,
+          imageUrls: [...(request.images ?? []), ...uploadedUrls],
+        },
+        {
+          requestId: input.requestId,
+          callBackUrl: callbackToken ? this.callbackUrl(jobId, callbackToken) : undefined,
+        },
+      );
+    } catch (error) {
+      if (isAmbiguousCreateFailure(error) && this.callbacksEnabled) {
+        // KIE may have created (and will charge for) the task: its callback can still attach it;
+        // otherwise the reconciler releases the credits after KIE_TIMEOUT_MS.
+        log.warn({ jobId, err: error }, "createTask failed ambiguously; job left pending for its callback");
+        throw error;
+      }
+      return failBeforeKie(error, "upstream_error");
+    }
+    await attachKieTask(this.db, jobId, created.taskId);
+    log.info({ jobId, kieTaskId: created.taskId }, "KIE task created");
+
+    let job = (await findGeneration(this.db, jobId)) as Generation;
+    if (input.mode === "async") {
+      return {
+        outcome: "accepted",
+        job: toJobView(job),
+        remainingCredits: remaining,
+        pollAfterMs: this.pollAfterMs(job),
+        warnings: created.warnings,
+      };
+    }
+
+    job = await this.waitForSettlement(job, this.settings.pollBudgetMs, input.signal);
+    const remainingCredits = (await balance(this.db, input.userId)) ?? 0;
+    if (job.status === "pending" || job.status === "processing") {
+      log.warn({ jobId, budgetMs: this.settings.pollBudgetMs }, "sync wait budget ran out; job continues");
+      return {
+        outcome: "budget_exhausted",
+        job: toJobView(job),
+        remainingCredits,
+        warnings: created.warnings,
+      };
+    }
+    return { outcome: "settled", job: toJobView(job), remainingCredits, warnings: created.warnings };
+  }
+
+  private resolveModel(requested: string | undefined, imageCount: number): string {
+    const model = requested ?? (imageCount > 0 ? this.settings.editModel : this.settings.textModel);
+    const spec = getModelSpec(model);
+    // A text-only model given images becomes its edit pair (google/nano-banana → -edit).
+    return imageCount > 0 && spec && !spec.images && spec.editModel ? spec.editModel : model;
+  }
+
+  /** Sync mode: woken by any settlement; polls KIE (single-flight) only as the fallback. */
+  private async waitForSettlement(
+    job: Generation,
+    budgetMs: number,
+    signal?: AbortSignal,
+  ): Promise<Generation> {
+    const deadline = this.now() + budgetMs;
+    let current = job;
+    for (let attempt = 0; isOpen(current); attempt++) {
+      const left = deadline - this.now();
+      if (left <= 0) break;
+      const delay = Math.min(left, this.fallbackPollDelay(current, attempt));
+      const settled = await this.events
+        .waitForSettled(current.id, delay, signal)
+        .catch(() => "aborted" as const);
+      if (settled === "aborted") break;
+      current = settled
+        ? ((await findGeneration(this.db, current.id)) ?? current)
+        : await this.refresh(current, { leaseMs: 0 });
+    }
+    return current;
+  }
+
+  private fallbackPollDelay(job: Generation, attempt: number): number {
+    if (this.callbacksEnabled) {
+      const untilGraceEnds = job.createdAt.getTime() + CALLBACK_GRACE_MS - this.now();
+      if (untilGraceEnds > 0) return untilGraceEnds;
+    }
+    // Full jitter with a floor: spread out, but never a hammering loop.
+    return Math.max(750, fullJitterDelay(attempt, { baseMs: 1_500, maxMs: 10_000 }, this.random));
+  }
+
+  // ------------------------------------------------------------------ read
+
+  /** The user's job (by our id or KIE's task id), refreshed from KIE at most once per interval. */
+  async getForUser(
+    userId: string,
+    taskId: string,
+  ): Promise<{ job: JobView; remainingCredits: number; pollAfterMs?: number } | undefined> {
+    const found = await findUserGeneration(this.db, userId, taskId);
+    if (!found) return undefined;
+    const job = isOpen(found) ? await this.refresh(found) : found;
+    return {
+      job: toJobView(job),
+      remainingCredits: (await balance(this.db, userId)) ?? 0,
+      pollAfterMs: isOpen(job) ? this.pollAfterMs(job) : undefined,
+    };
+  }
+
+  async list(
+    userId: string,
+    options: { limit: number; cursor?: GenerationPageCursor },
+  ): Promise<{ jobs: JobView[]; next?: GenerationPageCursor }> {
+    const rows = await listUserGenerations(this.db, userId, { ...options, limit: options.limit + 1 });
+    const page = rows.slice(0, options.limit);
+    const last = page.at(-1);
+    return {
+      jobs: page.map(toJobView),
+      next: rows.length > options.limit && last ? { createdAt: last.createdAt, id: last.id } : undefined,
+    };
+  }
+
+  /** A hint for pollers that grows with the job's age: young jobs change fast, old ones slowly. */
+  pollAfterMs(job: Generation): number {
+    const age = this.now() - job.createdAt.getTime();
+    if (age < 10_000) return 1_000;
+    if (age < 30_000) return 2_000;
+    if (age < 120_000) return 5_000;
+    return 10_000;
+  }
+
+  /** Minimum time between two KIE reads of one job, across all clients and instances. */
+  private refreshIntervalMs(job: Generation): number {
+    return this.pollAfterMs(job);
+  }
+
+  // ------------------------------------------------------------------ refresh and settle
+
+  /**
+   * Brings an open job up to date: times it out when KIE_TIMEOUT_MS has passed, otherwise reads
+   * KIE if this caller wins the refresh lease (everyone else answers from the row).
+   */
+  async refresh(
+    job: Generation,
+    options: { leaseMs?: number; leaseHeld?: boolean } = {},
+  ): Promise<Generation> {
+    if (!isOpen(job)) return job;
+    const age = this.now() - job.createdAt.getTime();
+    if (age >= this.settings.jobTimeoutMs) return this.expire(job);
+    if (!job.kieTaskId) return job; // createTask not answered yet (or ambiguous): nothing to read
+    if (!options.leaseHeld) {
+      // While a callback is expected, KIE is only read once the callback is late.
+      if (this.callbacksEnabled && age < CALLBACK_GRACE_MS) return job;
+      const interval = options.leaseMs ?? this.refreshIntervalMs(job);
+      if (!(await claimRefreshLease(this.db, job.id, interval))) return job;
+    }
+    return this.readAndApply(job, job.kieTaskId);
+  }
+
+  private async readAndApply(job: Generation, kieTaskId: string): Promise<Generation> {
+    let record: TaskRecord;
+    try {
+      record = await this.kie.getTaskStatus(kieTaskId, { requestId: job.requestId ?? job.id });
+    } catch (error) {
+      this.logger.warn(
+        { jobId: job.id, kieTaskId, err: error },
+        "could not read the KIE task; will retry later",
+      );
+      return job;
+    }
+    return this.apply(job, record);
+  }
+
+  /** Applies what KIE says about the job's task. */
+  private async apply(job: Generation, record: TaskRecord): Promise<Generation> {
+    const elapsedMs = this.now() - job.createdAt.getTime();
+    if (record.state === "success") {
+      if (record.resultUrls.length === 0) {
+        return (
+          (await this.settle(job.id, {
+            status: "failed",
+            errorCode: "upstream_error",
+            errorMessage: "The image service reported success but returned no image.",
+          })) ?? job
+        );
+      }
+      this.logger.info({ jobId: job.id, kieTaskId: record.taskId, elapsedMs }, "KIE task succeeded");
+      return (await this.settle(job.id, { status: "succeeded", resultUrls: record.resultUrls })) ?? job;
+    }
+    if (record.state === "fail") {
+      this.logger.info(
+        { jobId: job.id, kieTaskId: record.taskId, failCode: record.failCode, elapsedMs },
+        "KIE task failed",
+      );
+      return (
+        (await this.settle(job.id, {
+          status: "failed",
+          errorCode: "generation_failed",
+          errorMessage: record.failMsg ?? "The image could not be generated.",
+        })) ?? job
+      );
+    }
+    if ((record.state === "queuing" || record.state === "generating") && job.status === "pending") {
+      this.logger.info({ jobId: job.id, state: record.state, elapsedMs }, "KIE task is running");
+      await markProcessing(this.db, job.id);
+      return { ...job, status: "processing" };
+    }
+    return job;
+  }
+
+  /** KIE_TIMEOUT_MS passed: one last look at KIE (deliver a finished image), else `timeout`. */
+  private async expire(job: Generation): Promise<Generation> {
+    if (job.kieTaskId) {
+      const looked = await this.readAndApply(job, job.kieTaskId);
+      if (!isOpen(looked)) return looked;
+    }
+    this.logger.warn(
+      { jobId: job.id, timeoutMs: this.settings.jobTimeoutMs },
+      "job timed out; credits released",
+    );
+    return (
+      (await this.settle(job.id, {
+        status: "timeout",
+        errorCode: "upstream_timeout",
+        errorMessage: "The image service did not finish in time. Your credits were returned.",
+      })) ??
+      (await findGeneration(this.db, job.id)) ??
+      job
+    );
+  }
+
+  /** Exactly once per job: the winner writes the outcome and captures or releases the credits. */
+  private async settle(jobId: string, input: SettleInput): Promise<Generation | undefined> {
+    const settled = await settleGeneration(this.db, jobId, input, {
+      notify: this.settings.notifyAcrossInstances,
+    });
+    if (!settled) return findGeneration(this.db, jobId);
+    this.events.settled(jobId);
+    this.onSettled?.(settled);
+    this.logger.info(
+      { jobId, status: settled.status, credits: settled.status === "succeeded" ? "captured" : "released" },
+      "job settled",
+    );
+    return settled;
+  }
+
+  // ------------------------------------------------------------------ callbacks
+
+  /**
+   * Checks a callback (per-job token in constant time, KIE's signature when configured) and
+   * returns the work to do. The body is never trusted: the work re-reads the task from KIE.
+   */
+  async verifyCallback(input: CallbackInput): Promise<CallbackVerdict> {
+    if (!input.jobId || !isUuid(input.jobId) || !input.token) return { accepted: false, reason: "not_found" };
+    const job = await findGeneration(this.db, input.jobId);
+    if (!job?.callbackTokenHash) return { accepted: false, reason: "not_found" };
+    if (!safeEqual(hashToken(input.token), job.callbackTokenHash))
+      return { accepted: false, reason: "forbidden" };
+    const parsed = parseKieCallback(input.body);
+    if (!parsed.ok) return { accepted: false, reason: "bad_body" };
+    if (
+      this.settings.webhookHmacKey &&
+      !this.signatureValid(parsed.taskId, input.timestamp, input.signature)
+    ) {
+      return { accepted: false, reason: "bad_signature" };
+    }
+    const token = input.token;
+    return { accepted: true, process: () => this.processCallback(job, parsed.taskId, token) };
+  }
+
+  private async processCallback(job: Generation, taskId: string, token: string): Promise<void> {
+    const current = (await findGeneration(this.db, job.id)) ?? job;
+    if (current.kieTaskId && current.kieTaskId !== taskId) {
+      this.logger.warn({ jobId: job.id, taskId }, "callback names another task than the job's; ignored");
+      return;
+    }
+    if (!current.kieTaskId) {
+      // createTask failed ambiguously: attach the task only if KIE's own record of it carries
+      // this job's callBackUrl (a forged body cannot make us adopt someone else's task).
+      const record = await this.kie.getTaskStatus(taskId, { requestId: current.requestId ?? current.id });
+      if (record.callBackUrl !== this.callbackUrl(current.id, token)) {
+        this.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
+        return;
+      }
+      if (!(await attachKieTask(this.db, current.id, taskId))) return;
+      await this.apply({ ...current, kieTaskId: taskId }, record);
+      return;
+    }
+    if (current.status === "timeout") {
+      // Late success after we gave up: deliver the image, free of charge.
+      const record = await this.kie.getTaskStatus(taskId, { requestId: current.requestId ?? current.id });
+      if (record.state === "success" && record.resultUrls.length > 0) {
+        await attachLateResult(this.db, current.id, record.resultUrls);
+        this.logger.info({ jobId: current.id }, "late result attached to a timed-out job (not charged)");
+      }
+      return;
+    }
+    if (!isOpen(current)) return; // duplicate or late callback: already settled
+    if (!(await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS))) return;
+    await this.readAndApply(current, taskId);
+  }
+
+  private signatureValid(taskId: string, timestamp?: string | null, signature?: string | null): boolean {
+    if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
+    if (Math.abs(this.now() - Number(timestamp) * 1000) > WEBHOOK_MAX_SKEW_MS) return false;
+    const expected = createHmac("sha256", this.settings.webhookHmacKey as string)
+      .update(`${taskId}.${timestamp}`)
+      .digest("base64");
+    return safeEqual(expected, signature);
+  }
+
+  private callbackUrl(jobId: string, token: string): string {
+    const url = new URL(CALLBACK_PATH, `${this.settings.appUrl}/`);
+    url.searchParams.set("job", jobId);
+    url.searchParams.set("token", token);
+    return url.toString();
+  }
+
+  // ------------------------------------------------------------------ reconciler
+
+  /**
+   * One sweep: claims stale open jobs (SKIP LOCKED, so instances share the work) and refreshes
+   * each — which also times out the ones past KIE_TIMEOUT_MS and releases their credits.
+   */
+  async reconcile(options: { limit?: number } = {}): Promise<{ examined: number; settled: number }> {
+    const claimed = await claimStaleGenerations(this.db, {
+      limit: options.limit ?? 50,
+      minAgeMs: RECONCILE_MIN_AGE_MS,
+      intervalMs: RECONCILE_INTERVAL_MS,
+    });
+    let settled = 0;
+    for (const job of claimed) {
+      try {
+        const after = await this.refresh(job, { leaseHeld: true });
+        if (!isOpen(after)) settled++;
+      } catch (error) {
+        this.logger.error({ jobId: job.id, err: error }, "reconciler could not refresh a job");
+      }
+    }
+    if (claimed.length > 0) this.logger.info({ examined: claimed.length, settled }, "reconciler sweep");
+    return { examined: claimed.length, settled };
+  }
+}
+
+function isOpen(job: Generation): boolean {
+  return job.status === "pending" || job.status === "processing";
+}
+
+function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const left = createHash("sha256").update(a).digest();
+  const right = createHash("sha256").update(b).digest();
+  return timingSafeEqual(left, right) && a.length === b.length;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof TaskFailedError) return error.failMsg ?? error.message;
+  if (error instanceof KieError)
+    return `${error.endpoint}: ${error.kind}${error.code ? ` (${error.code})` : ""}`;
+  return error instanceof Error ? error.message.slice(0, 300) : "failed";
+}
