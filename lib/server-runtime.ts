@@ -1,11 +1,19 @@
 import { ConfigError } from "@/config";
 import { getApp, shutdownApp } from "@/lib/app";
 import { DatabaseLockedError } from "@/lib/db";
+import { startReconciler } from "@/lib/generation/reconciler";
+
+const RECONCILE_EVERY_MS = 10_000;
 
 /** Start-up and shutdown of the long-running server process (called from instrumentation.ts). */
 export async function startServerRuntime(): Promise<void> {
+  let reconciler: { stop: () => Promise<void> } | undefined;
   try {
     const app = await getApp();
+    reconciler = startReconciler(app.generations, {
+      everyMs: RECONCILE_EVERY_MS,
+      logger: app.logger.child({ component: "reconciler" }),
+    });
     app.logger.info(
       { kie: app.kieMode, db: app.database.kind, auth: app.config.auth.mode, port: app.config.port },
       "Nano Banana Studio is ready",
@@ -25,7 +33,9 @@ export async function startServerRuntime(): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    void shutdownApp().finally(() => process.exit(signal === "SIGINT" ? 130 : 0));
+    void (reconciler?.stop() ?? Promise.resolve())
+      .then(shutdownApp)
+      .finally(() => process.exit(signal === "SIGINT" ? 130 : 0));
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);

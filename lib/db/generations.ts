@@ -178,8 +178,8 @@ export async function claimStaleGenerations(
   });
 }
 
+/** Where the previous page ended: its last job (compared at the database's full time precision). */
 export interface GenerationPageCursor {
-  createdAt: Date;
   id: string;
 }
 
@@ -190,7 +190,7 @@ export async function listUserGenerations(
   options: { limit: number; cursor?: GenerationPageCursor },
 ): Promise<Generation[]> {
   const after = options.cursor
-    ? sql`(${generations.createdAt}, ${generations.id}) < (${options.cursor.createdAt.toISOString()}::timestamptz, ${options.cursor.id}::uuid)`
+    ? sql`(${generations.createdAt}, ${generations.id}) < (SELECT last.created_at, last.id FROM ${generations} AS last WHERE last.id = ${options.cursor.id}::uuid)`
     : undefined;
   return db
     .select()

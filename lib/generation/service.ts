@@ -322,7 +322,7 @@ export class GenerationService {
     const last = page.at(-1);
     return {
       jobs: page.map(toJobView),
-      next: rows.length > options.limit && last ? { createdAt: last.createdAt, id: last.id } : undefined,
+      next: rows.length > options.limit && last ? { id: last.id } : undefined,
     };
   }
 

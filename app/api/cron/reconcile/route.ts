@@ -1,0 +1,23 @@
+import { hasBearer } from "@/lib/http/bearer";
+import { ApiError } from "@/lib/http/errors";
+import { json, route } from "@/lib/http/route";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+/**
+ * One reconciler sweep, for a cron (serverless deployments have no long-lived timer). Needs
+ * `Authorization: Bearer <CRON_SECRET>`; without CRON_SECRET the route does not exist.
+ */
+const sweep = route("cron.reconcile", async ({ request, app }) => {
+  const secret = app.config.cronSecret;
+  if (!secret) throw new ApiError("not_found");
+  if (!hasBearer(request, secret))
+    throw new ApiError("unauthorized", "A valid CRON_SECRET bearer token is required.");
+  const result = await app.generations.reconcile({ limit: 200 });
+  return json({ success: true, ...result });
+});
+
+export const POST = sweep;
+// Vercel Cron calls with GET and the same bearer token.
+export const GET = sweep;

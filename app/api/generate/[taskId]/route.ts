@@ -1,0 +1,28 @@
+import { ApiError } from "@/lib/http/errors";
+import { json, route } from "@/lib/http/route";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+/** A job's status, owner only (anyone else gets the same 404 as for an unknown id). */
+export const GET = route<{ taskId: string }>("generate.status", async ({ request, app, params }) => {
+  const user = await app.auth.authenticate(request);
+  const found = await app.generations.getForUser(user.id, params.taskId);
+  if (!found) throw new ApiError("not_found", "No such task.");
+  const { job, remainingCredits, pollAfterMs } = found;
+  return json({
+    success: true,
+    taskId: job.taskId,
+    status: job.status,
+    ...(job.imageUrl && { imageUrl: job.imageUrl, images: job.images }),
+    ...(job.creditsUsed !== undefined && { creditsUsed: job.creditsUsed }),
+    remainingCredits,
+    ...(pollAfterMs !== undefined && { pollAfterMs }),
+    ...(job.error && { error: job.error }),
+    type: job.type,
+    model: job.model,
+    prompt: job.prompt,
+    createdAt: job.createdAt,
+    ...(job.settledAt && { settledAt: job.settledAt }),
+  });
+});

@@ -1,0 +1,39 @@
+import { after } from "next/server";
+import { z } from "zod";
+import { readJson } from "@/lib/http/body";
+import { ApiError } from "@/lib/http/errors";
+import { json, route } from "@/lib/http/route";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+const REFUSALS = {
+  not_found: ["not_found", "No such job."],
+  forbidden: ["forbidden", "The callback token does not match."],
+  bad_signature: ["unauthorized", "The webhook signature is missing, stale or wrong."],
+  bad_body: ["invalid_request", "The body is not a KIE callback."],
+} as const;
+
+/**
+ * KIE's completion callback (DESIGN.md §5). Checked (per-job token, optional HMAC) and answered
+ * at once; the job is then settled from a fresh read of the task, never from this body.
+ */
+export const POST = route("kie.callback", async ({ request, app, requestId, log }) => {
+  const query = new URL(request.url).searchParams;
+  const body = await readJson(request, z.unknown(), { maxBytes: 256 * 1024 });
+  const verdict = await app.generations.verifyCallback({
+    jobId: query.get("job"),
+    token: query.get("token"),
+    body,
+    timestamp: request.headers.get("x-webhook-timestamp"),
+    signature: request.headers.get("x-webhook-signature"),
+    requestId,
+  });
+  if (!verdict.accepted) {
+    const [code, message] = REFUSALS[verdict.reason];
+    log.warn({ reason: verdict.reason }, "callback refused");
+    throw new ApiError(code, message);
+  }
+  after(() => verdict.process().catch((error) => log.error({ err: error }, "callback processing failed")));
+  return json({ success: true });
+});
