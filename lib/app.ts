@@ -10,10 +10,12 @@ import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
 import { GenerationService, JobEvents } from "@/lib/generation";
 import { type IKieClient, KieClient } from "@/lib/kie";
 import { createLogger, type Logger } from "@/lib/observability/logger";
+import { createMetrics, type Metrics } from "@/lib/observability/metrics";
 
 export interface App {
   config: AppConfig;
   logger: Logger;
+  metrics: Metrics;
   kie: IKieClient;
   kieMode: KieMode;
   /** Origin of the simulator this process started itself, if any (the image proxy trusts it). */
@@ -32,6 +34,7 @@ interface Closable {
 
 async function createApp(config: AppConfig): Promise<App> {
   const logger = createLogger({ level: config.logLevel });
+  const metrics = createMetrics();
   const toClose: Closable[] = [];
   try {
     let { baseUrl, uploadBaseUrl } = config.kie;
@@ -59,6 +62,7 @@ async function createApp(config: AppConfig): Promise<App> {
       textModel: config.kie.model,
       editModel: config.kie.editModel,
       logger: logger.child({ component: "kie" }),
+      onEvent: metrics.observeKieEvent,
     });
     toClose.push(kie);
 
@@ -111,6 +115,7 @@ async function createApp(config: AppConfig): Promise<App> {
     return {
       config,
       logger,
+      metrics,
       kie,
       kieMode: config.kie.mode,
       simulatorOrigin,

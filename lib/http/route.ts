@@ -25,7 +25,8 @@ export function json(body: unknown, status = 200, headers: HeadersInit = {}): Re
   return response;
 }
 
-function errorResponse(error: unknown, requestId: string, log?: Logger): Response {
+/** The §3 JSON error answer for any thrown error (also used to store a failed idempotent request). */
+export function errorResponse(error: unknown, requestId: string, log?: Logger): Response {
   const classified = classifyError(error);
   log?.[classified.logLevel](
     { err: error, code: classified.code, status: classified.status },
@@ -87,8 +88,15 @@ export function route<Params = Record<string, never>>(name: string, handler: Han
       response = errorResponse(error, requestId, log);
     }
     response.headers.set("X-Request-Id", requestId);
+    const elapsedMs = performance.now() - started;
+    app.metrics.observeHttpRequest({
+      route: name,
+      method: request.method,
+      status: response.status,
+      durationMs: elapsedMs,
+    });
     log.info(
-      { method: request.method, status: response.status, elapsedMs: Math.round(performance.now() - started) },
+      { method: request.method, status: response.status, elapsedMs: Math.round(elapsedMs) },
       "request",
     );
     return response;

@@ -1,0 +1,21 @@
+import { ApiError } from "@/lib/http/errors";
+import { route } from "@/lib/http/route";
+import { renderMetrics } from "@/lib/observability/metricsEndpoint";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+/** Prometheus text; bearer METRICS_TOKEN when it is set (DESIGN.md §3). */
+export const GET = route("metrics", async ({ request, app }) => {
+  const answer = await renderMetrics({
+    authorization: request.headers.get("authorization"),
+    token: app.config.metricsToken,
+    registry: app.metrics.registry,
+  });
+  if (!answer.authorized) {
+    throw new ApiError("unauthorized", "The metrics endpoint needs Authorization: Bearer <METRICS_TOKEN>.");
+  }
+  return new Response(answer.body, {
+    headers: { "Content-Type": answer.contentType, "Cache-Control": "no-store" },
+  });
+});
