@@ -5,6 +5,7 @@
  */
 import { type AppConfig, getConfig, type KieMode } from "@/config";
 import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "@/lib/auth";
+import { AccountRegistry } from "@/lib/credits";
 import { type Database, openDatabase } from "@/lib/db";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
 import { GenerationService, JobEvents } from "@/lib/generation";
@@ -23,6 +24,7 @@ export interface App {
   database: Database;
   auth: Authenticator;
   generations: GenerationService;
+  accounts: AccountRegistry;
   /** The dev-mode signing secret; undefined in Supabase mode. */
   devSecret?: Uint8Array;
   close(): Promise<void>;
@@ -94,14 +96,22 @@ async function createApp(config: AppConfig): Promise<App> {
       // Other instances settle jobs too: their NOTIFYs wake this instance's waiting requests.
       await events.listen(database.pool, JOB_SETTLED_CHANNEL, logger.child({ component: "job-events" }));
     }
+    const accounts = new AccountRegistry(database.db, { initialCredits: config.credits.initial });
     const generations = new GenerationService({
       db: database.db,
       kie,
       events,
+      accounts,
       logger: logger.child({ component: "generation" }),
+      observer: {
+        reserved: (cost) => metrics.credits.inc({ kind: "reserved" }, cost),
+        settled: (job) => {
+          metrics.generations.inc({ outcome: job.status, type: job.type });
+          metrics.credits.inc({ kind: job.status === "succeeded" ? "captured" : "released" }, job.cost);
+        },
+      },
       settings: {
         costPerGeneration: config.credits.perGeneration,
-        initialCredits: config.credits.initial,
         textModel: config.kie.model,
         editModel: config.kie.editModel,
         pollBudgetMs: config.kie.pollBudgetMs,
@@ -122,6 +132,7 @@ async function createApp(config: AppConfig): Promise<App> {
       database,
       auth,
       generations,
+      accounts,
       devSecret,
       close: () => closeAll(toClose),
     };

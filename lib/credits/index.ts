@@ -1,3 +1,4 @@
+export { AccountRegistry } from "./accounts";
 export { AlreadyReservedError, CreditsError, InsufficientCreditsError, UnknownUserError } from "./errors";
 export {
   balance,

@@ -4,7 +4,7 @@
  * route handlers translate requests in and results out.
  */
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
-import { balance, ensureAccount, reserve } from "@/lib/credits";
+import { type AccountRegistry, balance, reserve } from "@/lib/credits";
 import type { AppDatabase } from "@/lib/db";
 import {
   attachKieTask,
@@ -39,7 +39,6 @@ import { type JobView, toJobView } from "./view";
 
 export interface GenerationSettings {
   costPerGeneration: number;
-  initialCredits: number;
   textModel: string;
   editModel: string;
   /** KIE_POLL_BUDGET_MS: how long a sync request waits. */
@@ -99,14 +98,21 @@ export type CallbackVerdict =
   | { accepted: true; process: () => Promise<void> }
   | { accepted: false; reason: "not_found" | "forbidden" | "bad_signature" | "bad_body" };
 
+export interface GenerationObserver {
+  reserved(cost: number): void;
+  settled(job: Generation): void;
+}
+
 export interface GenerationServiceDeps {
   db: AppDatabase;
   kie: IKieClient;
   events: JobEvents;
   logger: Logger;
   settings: GenerationSettings;
-  /** Observes every settlement once (metrics). */
-  onSettled?: (job: Generation) => void;
+  /** Creates a user's credit account (with the initial grant) on first sight. */
+  accounts: AccountRegistry;
+  /** Sees each reservation and each settlement exactly once (metrics). */
+  observer?: GenerationObserver;
   now?: () => number;
   random?: () => number;
 }
@@ -129,7 +135,8 @@ export class GenerationService {
   private readonly events: JobEvents;
   private readonly logger: Logger;
   private readonly settings: GenerationSettings;
-  private readonly onSettled?: (job: Generation) => void;
+  private readonly accounts: AccountRegistry;
+  private readonly observer?: GenerationObserver;
   private readonly now: () => number;
   private readonly random: () => number;
 
@@ -139,7 +146,8 @@ export class GenerationService {
     this.events = deps.events;
     this.logger = deps.logger;
     this.settings = deps.settings;
-    this.onSettled = deps.onSettled;
+    this.accounts = deps.accounts;
+    this.observer = deps.observer;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
   }
@@ -157,10 +165,7 @@ export class GenerationService {
     const model = this.resolveModel(request.model, imageCount);
     const cost = this.settings.costPerGeneration;
 
-    await ensureAccount(this.db, input.userId, {
-      initialCredits: this.settings.initialCredits,
-      email: input.email,
-    });
+    await this.accounts.ensure(input.userId, input.email);
 
     // The job row and its reserve are written together, before anything reaches KIE (§5).
     const jobId = randomUUID();
@@ -186,6 +191,7 @@ export class GenerationService {
       });
       return reserve(tx, { userId: input.userId, cost, generationId: jobId });
     });
+    this.observer?.reserved(cost);
     log.info({ jobId, model, cost, remaining, mode: input.mode }, "generation accepted, credits reserved");
 
     const failBeforeKie = async (error: unknown, errorCode: string): Promise<never> => {
@@ -442,7 +448,7 @@ export class GenerationService {
     });
     if (!settled) return findGeneration(this.db, jobId);
     this.events.settled(jobId);
-    this.onSettled?.(settled);
+    this.observer?.settled(settled);
     this.logger.info(
       { jobId, status: settled.status, credits: settled.status === "succeeded" ? "captured" : "released" },
       "job settled",

@@ -1,4 +1,4 @@
-import { balance, ensureAccount } from "@/lib/credits";
+import { balance } from "@/lib/credits";
 import { json, route } from "@/lib/http/route";
 
 export const runtime = "nodejs";
@@ -7,9 +7,6 @@ export const dynamic = "force-dynamic";
 /** The signed-in user's credit balance (a new user is granted CREDITS_INITIAL first). */
 export const GET = route("credits", async ({ request, app }) => {
   const user = await app.auth.authenticate(request);
-  await ensureAccount(app.database.db, user.id, {
-    initialCredits: app.config.credits.initial,
-    email: user.email,
-  });
+  await app.accounts.ensure(user.id, user.email);
   return json({ success: true, balance: (await balance(app.database.db, user.id)) ?? 0 });
 });

@@ -1,5 +1,4 @@
 import { devSignInSchema, issueDevToken, sessionCookie } from "@/lib/auth";
-import { ensureAccount } from "@/lib/credits";
 import { readJson } from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
 import { json, route } from "@/lib/http/route";
@@ -17,10 +16,7 @@ export const POST = route("auth.dev", async ({ request, app, log }) => {
     ttlSeconds: SESSION_TTL_SECONDS,
     adminEmails: app.config.auth.adminEmails,
   });
-  await ensureAccount(app.database.db, token.user.id, {
-    initialCredits: app.config.credits.initial,
-    email: token.user.email,
-  });
+  await app.accounts.ensure(token.user.id, token.user.email);
   log.info({ userId: token.user.id }, "dev sign-in");
   const secure = app.config.appUrl?.startsWith("https://") ?? false;
   return json(
