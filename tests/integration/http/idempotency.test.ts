@@ -1,0 +1,150 @@
+import { sql } from "drizzle-orm";
+import { expect, it } from "vitest";
+import { queryRows, users } from "@/lib/db";
+import { ApiError } from "@/lib/http/errors";
+import { IDEMPOTENT_REPLAYED_HEADER, requestFingerprint, withIdempotency } from "@/lib/http/idempotency";
+import { json } from "@/lib/http/route";
+import { describeEachDatabase } from "@/tests/helpers/database";
+
+describeEachDatabase("withIdempotency", (getDb) => {
+  const db = () => getDb().db;
+  const fingerprint = requestFingerprint({ prompt: "a banana" });
+
+  /** A handler that counts its runs and answers what `answer` says. */
+  function handler(answer: () => Promise<Response>) {
+    const calls = { count: 0 };
+    const run = async () => {
+      calls.count++;
+      return answer();
+    };
+    return { calls, run };
+  }
+
+  const request = (over: Partial<Parameters<typeof withIdempotency>[0]> = {}) => ({
+    db: db(),
+    userId: "u1",
+    key: "key-1",
+    fingerprint,
+    requestId: "req-1",
+    ...over,
+  });
+
+  async function seedUser() {
+    await db().insert(users).values({ id: "u1" });
+  }
+
+  it("runs once and replays the first response to a retry", async () => {
+    await seedUser();
+    const { calls, run } = handler(async () =>
+      json({ success: true, taskId: "t1", status: "pending", statusUrl: "/api/generate/t1" }, 202, {
+        Location: "/api/generate/t1",
+      }),
+    );
+    const first = await withIdempotency(request(), run);
+    const second = await withIdempotency(request({ requestId: "req-2" }), run);
+
+    expect(calls.count).toBe(1);
+    expect(first.headers.get(IDEMPOTENT_REPLAYED_HEADER)).toBeNull();
+    expect(second.status).toBe(202);
+    expect(second.headers.get(IDEMPOTENT_REPLAYED_HEADER)).toBe("true");
+    expect(second.headers.get("location")).toBe("/api/generate/t1");
+    expect(await second.json()).toEqual(await first.json());
+  });
+
+  it("answers 422 idempotency_key_reused to the same key with another request", async () => {
+    await seedUser();
+    const { calls, run } = handler(async () => json({ success: true, taskId: "t1" }));
+    await withIdempotency(request(), run);
+    await expect(
+      withIdempotency(request({ fingerprint: requestFingerprint({ prompt: "a pear" }) }), run),
+    ).rejects.toMatchObject({ code: "idempotency_key_reused" });
+    expect(calls.count).toBe(1);
+  });
+
+  it("answers 409 idempotency_key_in_progress while the first request runs", async () => {
+    await seedUser();
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const first = withIdempotency(request(), async () => {
+      started();
+      await finished;
+      return json({ success: true, taskId: "t1" });
+    });
+    await running;
+    const second = withIdempotency(request(), async () => json({ never: true }));
+    await expect(second).rejects.toBeInstanceOf(ApiError);
+    await expect(second).rejects.toMatchObject({ code: "idempotency_key_in_progress" });
+    finish();
+    expect((await first).status).toBe(200);
+  });
+
+  it.each([
+    ["429 rate_limited", () => json({ success: false, error: { code: "rate_limited" } }, 429)],
+    [
+      "402 insufficient_credits",
+      () => json({ success: false, error: { code: "insufficient_credits" } }, 402),
+    ],
+    [
+      "a thrown upstream error (502)",
+      () => {
+        throw new ApiError("upstream_error");
+      },
+    ],
+    [
+      "a thrown unexpected error (500)",
+      () => {
+        throw new Error("bug");
+      },
+    ],
+  ])("lets the client retry with the same key after %s", async (_what, fail) => {
+    await seedUser();
+    let attempt = 0;
+    const run = async () => (++attempt === 1 ? fail() : json({ success: true, taskId: "t2" }));
+    const first = await withIdempotency(request(), run);
+    expect(first.status).toBeGreaterThanOrEqual(400);
+    const retry = await withIdempotency(request(), run);
+    expect(retry.status).toBe(200);
+    expect(attempt).toBe(2);
+    expect((await withIdempotency(request(), run)).headers.get(IDEMPOTENT_REPLAYED_HEADER)).toBe("true");
+  });
+
+  it("stores an error that names a job, so a retry cannot start a second one", async () => {
+    await seedUser();
+    const { calls, run } = handler(async () => {
+      throw new ApiError("upstream_timeout", undefined, { taskId: "job-1" });
+    });
+    const first = await withIdempotency(request(), run);
+    const retry = await withIdempotency(request({ requestId: "req-2" }), run);
+    expect(calls.count).toBe(1);
+    expect(retry.status).toBe(504);
+    const body = await retry.json();
+    expect(body).toEqual(await first.json());
+    expect(body).toMatchObject({ success: false, error: { code: "upstream_timeout", taskId: "job-1" } });
+  });
+
+  it("keeps keys apart per user", async () => {
+    await db()
+      .insert(users)
+      .values([{ id: "u1" }, { id: "u2" }]);
+    const { calls, run } = handler(async () => json({ success: true, taskId: `t${calls.count}` }));
+    await withIdempotency(request({ userId: "u1" }), run);
+    const other = await withIdempotency(request({ userId: "u2", fingerprint: "another" }), run);
+    expect(calls.count).toBe(2);
+    expect(other.headers.get(IDEMPOTENT_REPLAYED_HEADER)).toBeNull();
+  });
+
+  it("does nothing without a key", async () => {
+    await seedUser();
+    const { calls, run } = handler(async () => json({ success: true }));
+    await withIdempotency(request({ key: undefined }), run);
+    await withIdempotency(request({ key: undefined }), run);
+    expect(calls.count).toBe(2);
+    expect(await queryRows(db(), sql`SELECT 1 FROM nano_banana.idempotency_keys`)).toEqual([]);
+  });
+});

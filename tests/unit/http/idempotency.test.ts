@@ -1,0 +1,110 @@
+import { describe, expect, it } from "vitest";
+import { ApiError } from "@/lib/http/errors";
+import {
+  IDEMPOTENT_REPLAYED_HEADER,
+  idempotencyKeyFrom,
+  isReplayable,
+  replayResponse,
+  requestFingerprint,
+  sha256Hex,
+} from "@/lib/http/idempotency";
+
+const withKey = (key: string) =>
+  new Request("http://localhost/api/generate", { method: "POST", headers: { "Idempotency-Key": key } });
+
+describe("idempotencyKeyFrom", () => {
+  it("is undefined without the header and the key itself with one", () => {
+    expect(idempotencyKeyFrom(new Request("http://localhost/"))).toBeUndefined();
+    expect(idempotencyKeyFrom(withKey("order-42:retry ok"))).toBe("order-42:retry ok");
+    expect(idempotencyKeyFrom(withKey("k".repeat(255)))).toBe("k".repeat(255));
+  });
+
+  it.each([
+    ["longer than 255 characters", "k".repeat(256)],
+    ["empty", ""],
+    ["not ASCII", "clé"],
+    ["a control character", "a\tb"],
+  ])("answers 400 invalid_request to a key that is %s", (_why, key) => {
+    let thrown: unknown;
+    try {
+      idempotencyKeyFrom(withKey(key));
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ApiError);
+    expect(thrown).toMatchObject({ code: "invalid_request" });
+    expect((thrown as Error).message).toContain("Idempotency-Key");
+  });
+});
+
+describe("requestFingerprint", () => {
+  it("ignores key order at every depth", () => {
+    const a = requestFingerprint({
+      prompt: "a cat",
+      options: { aspectRatio: "1:1", seed: 7 },
+      images: ["x", "y"],
+    });
+    const b = requestFingerprint({
+      images: ["x", "y"],
+      options: { seed: 7, aspectRatio: "1:1" },
+      prompt: "a cat",
+    });
+    expect(a).toBe(b);
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("changes with any value, with array order, and with a file's content", () => {
+    const base = { prompt: "a cat", images: ["x", "y"], files: [sha256Hex(new Uint8Array([1, 2, 3]))] };
+    const fingerprints = new Set([
+      requestFingerprint(base),
+      requestFingerprint({ ...base, prompt: "a dog" }),
+      requestFingerprint({ ...base, images: ["y", "x"] }),
+      requestFingerprint({ ...base, files: [sha256Hex(new Uint8Array([1, 2, 4]))] }),
+      requestFingerprint({ ...base, extra: 1 }),
+      requestFingerprint({ ...base, prompt: undefined }),
+    ]);
+    expect(fingerprints.size).toBe(6);
+  });
+
+  it("treats an absent field and an undefined one alike, as JSON does", () => {
+    expect(requestFingerprint({ prompt: "p", seed: undefined })).toBe(requestFingerprint({ prompt: "p" }));
+  });
+});
+
+describe("isReplayable", () => {
+  it("stores successes and anything that names a task", () => {
+    expect(isReplayable(200, { success: true, taskId: "t" })).toBe(true);
+    expect(isReplayable(202, { success: true, taskId: "t" })).toBe(true);
+    expect(isReplayable(504, { success: false, error: { code: "upstream_timeout", taskId: "t" } })).toBe(
+      true,
+    );
+    expect(isReplayable(422, { success: false, error: { code: "generation_failed", taskId: "t" } })).toBe(
+      true,
+    );
+  });
+
+  it("leaves retryable failures, where nothing happened, to be tried again", () => {
+    expect(isReplayable(429, { success: false, error: { code: "rate_limited" } })).toBe(false);
+    expect(isReplayable(402, { success: false, error: { code: "insufficient_credits" } })).toBe(false);
+    expect(isReplayable(502, { success: false, error: { code: "upstream_error" } })).toBe(false);
+    expect(isReplayable(500, null)).toBe(false);
+  });
+});
+
+describe("replayResponse", () => {
+  it("answers the stored status and body, marked as replayed", async () => {
+    const response = replayResponse({ status: 200, body: { success: true, taskId: "t", images: ["u"] } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get(IDEMPOTENT_REPLAYED_HEADER)).toBe("true");
+    expect(response.headers.get("cache-control")).toBe("no-store");
+    expect(await response.json()).toEqual({ success: true, taskId: "t", images: ["u"] });
+  });
+
+  it("gives a replayed 202 its Location back", () => {
+    const response = replayResponse({
+      status: 202,
+      body: { success: true, taskId: "t", status: "pending", statusUrl: "/api/generate/t" },
+    });
+    expect(response.headers.get("location")).toBe("/api/generate/t");
+  });
+});
