@@ -34,13 +34,22 @@ interface Closable {
   close(): Promise<void> | void;
 }
 
-async function createApp(config: AppConfig): Promise<App> {
-  const logger = createLogger({ level: config.logLevel });
+export interface CreateAppOptions {
+  /** An already open database (tests: in-memory PGlite or a throwaway Postgres); not closed by the app. */
+  database?: Database;
+  /** Trust this simulator origin in the image proxy (tests that run their own kie-sim). */
+  simulatorOrigin?: string;
+  /** Where log lines go (tests read them back); default stdout at LOG_LEVEL. */
+  logger?: Logger;
+}
+
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = createMetrics();
   const toClose: Closable[] = [];
   try {
     let { baseUrl, uploadBaseUrl } = config.kie;
-    let simulatorOrigin: string | undefined;
+    let simulatorOrigin = options.simulatorOrigin;
     if (!baseUrl) {
       // Loaded lazily: production (real KIE) never loads the simulator or its image code.
       const { startKieSim } = await import("@/sim/server");
@@ -68,12 +77,14 @@ async function createApp(config: AppConfig): Promise<App> {
     });
     toClose.push(kie);
 
-    const database = await openDatabase({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
-      logger: logger.child({ component: "db" }),
-    });
-    toClose.push(database);
+    const database =
+      options.database ??
+      (await openDatabase({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        logger: logger.child({ component: "db" }),
+      }));
+    if (!options.database) toClose.push(database);
 
     const devSecret = config.auth.mode === "dev" ? loadOrCreateDevSecret(config.dataDir) : undefined;
     const auth = createAuthenticator({
@@ -164,6 +175,11 @@ export function getApp(): Promise<App> {
     });
   }
   return holder.__nanoBananaApp;
+}
+
+/** Makes getApp() — and so every route handler — use `app` (tests drive the handlers directly). */
+export function installApp(app: App | undefined): void {
+  holder.__nanoBananaApp = app ? Promise.resolve(app) : undefined;
 }
 
 /** Stops what getApp() started (SIGTERM). */

@@ -34,6 +34,12 @@ export const POST = route("kie.callback", async ({ request, app, requestId, log 
     log.warn({ reason: verdict.reason }, "callback refused");
     throw new ApiError(code, message);
   }
-  after(() => verdict.process().catch((error) => log.error({ err: error }, "callback processing failed")));
+  const work = () =>
+    verdict.process().catch((error) => log.error({ err: error }, "callback processing failed"));
+  try {
+    after(work); // keeps a serverless instance alive until the job is settled
+  } catch {
+    void work(); // outside a Next.js request scope (the handler driven directly)
+  }
   return json({ success: true });
 });
