@@ -9,6 +9,16 @@ import { AuthenticationError, AuthProviderUnavailableError, UnauthorizedError } 
 import { brand } from "@/lib/brand";
 import { InsufficientCreditsError } from "@/lib/credits";
 import { KieError, RateLimitError, TaskFailedError, TimeoutError } from "@/lib/kie";
+// The errors module only: the lib/security barrel would load sharp into every route.
+import {
+  FileTooLargeError,
+  ImageTooManyPixelsError,
+  InvalidDataUriError,
+  ProxyUpstreamError,
+  TooManyImagesError,
+  UnsafeUrlError,
+  UnsupportedMediaTypeError,
+} from "@/lib/security/errors";
 
 export const PUBLIC_ERRORS = {
   invalid_request: { status: 400, message: "The request is invalid." },
@@ -131,6 +141,40 @@ const RULES: Rule[] = [
       message: PUBLIC_ERRORS.insufficient_credits.message,
       logLevel: "info",
     }),
+  ],
+  // lib/security's messages are written for the user (limits, detected types; never a URL or address).
+  [
+    fromClass(FileTooLargeError),
+    (e: FileTooLargeError) => ({ code: "file_too_large", message: e.message, logLevel: "info" }),
+  ],
+  [
+    fromClass(UnsupportedMediaTypeError),
+    (e: UnsupportedMediaTypeError) => ({
+      code: "unsupported_media_type",
+      message: e.message,
+      logLevel: "info",
+    }),
+  ],
+  [
+    fromClass(ImageTooManyPixelsError),
+    (e: ImageTooManyPixelsError) => ({ code: "invalid_request", message: e.message, logLevel: "info" }),
+  ],
+  [
+    fromClass(TooManyImagesError),
+    (e: TooManyImagesError) => ({ code: "invalid_request", message: e.message, logLevel: "info" }),
+  ],
+  [
+    fromClass(InvalidDataUriError),
+    (e: InvalidDataUriError) => ({ code: "invalid_request", message: e.message, logLevel: "info" }),
+  ],
+  // A refused proxy URL may be someone probing for SSRF, or a host missing from the allow list.
+  [
+    fromClass(UnsafeUrlError),
+    (e: UnsafeUrlError) => ({ code: "invalid_request", message: e.message, logLevel: "warn" }),
+  ],
+  [
+    fromClass(ProxyUpstreamError),
+    (e: ProxyUpstreamError) => ({ code: "upstream_error", message: e.message, logLevel: "warn" }),
   ],
   [
     fromClass(RateLimitError),

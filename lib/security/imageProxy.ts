@@ -1,0 +1,230 @@
+/**
+ * Fetches an image for GET /api/image-proxy (DESIGN.md §6), framework-free: the URL and every
+ * redirect are checked before a connection is made, the connection itself refuses private
+ * addresses (urlGuard), nothing of the caller's request is forwarded, time and bytes are capped,
+ * and only PNG, JPEG and WebP (by magic bytes) are passed on.
+ *
+ * GIF is refused like everything else: the product shows generated and uploaded images, which are
+ * PNG, JPEG or WebP, and one accepted set for uploads and the proxy is easier to reason about.
+ */
+import { type Dispatcher, fetch } from "undici";
+import { ProxyUpstreamError, UnsafeUrlError, UnsupportedMediaTypeError } from "./errors";
+import { type AcceptedImageType, SNIFF_BYTES, sniffImageType } from "./mediaType";
+import { checkProxyUrl, createGuardedDispatcher, type ProxyUrlPolicy } from "./urlGuard";
+
+export const PROXY_DEFAULT_MAX_BYTES = 20 * 1024 * 1024;
+export const PROXY_DEFAULT_TIMEOUT_MS = 15_000;
+export const PROXY_DEFAULT_MAX_REDIRECTS = 3;
+
+/**
+ * Every header the proxy sends: no cookie, no authorization, no referer, nothing of the caller's.
+ * `identity` because images are compressed already, and a compressed body would make
+ * Content-Length say nothing about the bytes we will stream.
+ */
+export const PROXY_REQUEST_HEADERS: Readonly<Record<string, string>> = {
+  accept: "image/png,image/jpeg,image/webp;q=0.9",
+  "accept-encoding": "identity",
+  "user-agent": "NanoBananaStudio-ImageProxy/1.0",
+};
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+export interface FetchProxiedImageOptions extends ProxyUrlPolicy {
+  /** Cap on the image's bytes; default 20 MiB. */
+  maxBytes?: number;
+  /** Cap on the whole fetch, redirects and streaming included; default 15 s. */
+  timeoutMs?: number;
+  /** Default 3. */
+  maxRedirects?: number;
+  /** The caller gave up (the browser went away): stop fetching. */
+  signal?: AbortSignal;
+  /**
+   * Must be a createGuardedDispatcher() with the same trustedOrigin. Default: a new one for this
+   * call, closed when the body is done.
+   */
+  dispatcher?: Dispatcher;
+}
+
+export interface ProxiedImage {
+  /** The image's bytes; errors with ProxyUpstreamError if the byte or time cap is hit mid-way. */
+  body: ReadableStream<Uint8Array>;
+  /** By magic bytes, not by the upstream's Content-Type. */
+  contentType: AcceptedImageType;
+  /** The upstream's Content-Length, when it declared one. */
+  contentLength?: number;
+}
+
+/**
+ * Resolves once the image's first bytes have been sniffed; the rest streams through `body`.
+ *
+ * Throws UnsafeUrlError (refused URL, redirect target or resolved address; no request is made for
+ * a refused URL), ProxyUpstreamError (non-2xx, network, timeout, too large, too many redirects) or
+ * UnsupportedMediaTypeError (not PNG/JPEG/WebP).
+ */
+export async function fetchProxiedImage(
+  rawUrl: string,
+  options: FetchProxiedImageOptions,
+): Promise<ProxiedImage> {
+  const policy: ProxyUrlPolicy = { allowedHosts: options.allowedHosts, trustedOrigin: options.trustedOrigin };
+  const maxBytes = options.maxBytes ?? PROXY_DEFAULT_MAX_BYTES;
+  const timeoutMs = options.timeoutMs ?? PROXY_DEFAULT_TIMEOUT_MS;
+  const maxRedirects = options.maxRedirects ?? PROXY_DEFAULT_MAX_REDIRECTS;
+  let url = checkProxyUrl(rawUrl, policy);
+  options.signal?.throwIfAborted();
+
+  const ownsDispatcher = options.dispatcher === undefined;
+  const dispatcher = options.dispatcher ?? createGuardedDispatcher({ trustedOrigin: options.trustedOrigin });
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new ProxyUpstreamError("timeout")), timeoutMs);
+  const onCallerAbort = () => abort.abort(options.signal?.reason);
+  options.signal?.addEventListener("abort", onCallerAbort, { once: true });
+  let released = false;
+  const release = (failed: boolean) => {
+    if (released) return;
+    released = true;
+    clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onCallerAbort);
+    if (ownsDispatcher) void (failed ? dispatcher.destroy() : dispatcher.close()).catch(() => {});
+  };
+  const failure = (error: unknown) => upstreamFailure(error, abort.signal);
+
+  try {
+    let response: Awaited<ReturnType<typeof fetch>>;
+    for (let redirects = 0; ; redirects++) {
+      try {
+        response = await fetch(url, {
+          method: "GET",
+          headers: PROXY_REQUEST_HEADERS,
+          redirect: "manual",
+          referrerPolicy: "no-referrer",
+          credentials: "omit",
+          signal: abort.signal,
+          dispatcher,
+        });
+      } catch (error) {
+        throw failure(error);
+      }
+      if (!REDIRECT_STATUSES.has(response.status)) break;
+      await response.body?.cancel().catch(() => {});
+      if (redirects >= maxRedirects) throw new ProxyUpstreamError("too_many_redirects");
+      const location = response.headers.get("location");
+      if (!location) throw new ProxyUpstreamError("bad_redirect");
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new ProxyUpstreamError("bad_redirect", { detail: location.slice(0, 200) });
+      }
+      // The same checks as the first URL: a redirect to http, an IP or another host is refused.
+      url = checkProxyUrl(next.href, policy);
+    }
+
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => {});
+      throw new ProxyUpstreamError("status", { status: response.status });
+    }
+    const contentLength = declaredLength(response.headers);
+    if (contentLength !== undefined && contentLength > maxBytes) {
+      await response.body?.cancel().catch(() => {});
+      throw new ProxyUpstreamError("too_large", { detail: `Content-Length ${contentLength}` });
+    }
+    if (!response.body) throw new UnsupportedMediaTypeError("unrecognized");
+
+    const reader = response.body.getReader();
+    let head: Uint8Array;
+    let contentType: AcceptedImageType;
+    try {
+      head = await readHead(reader, SNIFF_BYTES, maxBytes);
+      contentType = await sniffImageType(head);
+    } catch (error) {
+      await reader.cancel().catch(() => {});
+      throw failure(error);
+    }
+
+    let received = head.byteLength;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (head.byteLength > 0) controller.enqueue(head);
+      },
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) {
+            release(false);
+            controller.close();
+            return;
+          }
+          received += value.byteLength;
+          if (received > maxBytes) throw new ProxyUpstreamError("too_large");
+          controller.enqueue(value);
+        } catch (error) {
+          const mapped = failure(error);
+          await reader.cancel(mapped).catch(() => {});
+          release(true);
+          controller.error(mapped);
+        }
+      },
+      async cancel(reason) {
+        await reader.cancel(reason).catch(() => {});
+        release(true);
+      },
+    });
+    return { body, contentType, contentLength };
+  } catch (error) {
+    release(true);
+    throw error;
+  }
+}
+
+/** Reads until `wanted` bytes or the end; errors past `maxBytes` (a head can be one huge chunk). */
+async function readHead(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  wanted: number,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  while (length < wanted) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    length += value.byteLength;
+    if (length > maxBytes) throw new ProxyUpstreamError("too_large");
+  }
+  const head = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    head.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return head;
+}
+
+function declaredLength(headers: Headers): number | undefined {
+  const encoding = headers.get("content-encoding");
+  if (encoding && encoding.toLowerCase() !== "identity") return undefined;
+  const value = headers.get("content-length");
+  if (value === null || !/^\d+$/.test(value.trim())) return undefined;
+  return Number(value);
+}
+
+/**
+ * What to throw for an error from fetch or the body: our time cap, the caller's abort (as is), a
+ * refusal by the guarded dispatcher (the `cause` of fetch's TypeError), our own errors, or a
+ * network failure.
+ */
+function upstreamFailure(error: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return signal.reason;
+  if (
+    error instanceof ProxyUpstreamError ||
+    error instanceof UnsafeUrlError ||
+    error instanceof UnsupportedMediaTypeError
+  ) {
+    return error;
+  }
+  for (let cause: unknown = error, depth = 0; cause instanceof Error && depth < 5; depth++) {
+    if (cause instanceof UnsafeUrlError) return cause;
+    cause = cause.cause;
+  }
+  return new ProxyUpstreamError("network", { cause: error });
+}
