@@ -1,0 +1,221 @@
+import { describe, expect, it } from "vitest";
+import { classifyError } from "@/lib/http/errors";
+import { checkProxyUrl, isForbiddenAddress, UnsafeUrlError, type UnsafeUrlReason } from "@/lib/security";
+
+describe("isForbiddenAddress", () => {
+  const forbidden: [string, string][] = [
+    ["127.0.0.1", "IPv4 loopback"],
+    ["127.255.255.254", "anywhere in 127/8"],
+    ["10.0.0.1", "private 10/8"],
+    ["172.16.0.1", "private 172.16/12 (start)"],
+    ["172.31.255.255", "private 172.16/12 (end)"],
+    ["192.168.1.1", "private 192.168/16"],
+    ["169.254.169.254", "cloud metadata (link-local)"],
+    ["169.254.0.1", "link-local"],
+    ["0.0.0.0", "unspecified"],
+    ["0.1.2.3", "this network 0/8"],
+    ["100.64.0.1", "carrier-grade NAT (start)"],
+    ["100.127.255.255", "carrier-grade NAT (end)"],
+    ["224.0.0.1", "multicast"],
+    ["239.255.255.250", "multicast (SSDP)"],
+    ["255.255.255.255", "broadcast"],
+    ["240.0.0.1", "reserved"],
+    ["192.0.0.8", "IETF protocol assignments"],
+    ["192.0.2.10", "TEST-NET-1"],
+    ["198.51.100.7", "TEST-NET-2"],
+    ["203.0.113.9", "TEST-NET-3"],
+    ["198.18.0.1", "benchmarking"],
+    ["192.88.99.1", "6to4 relay anycast"],
+    ["::1", "IPv6 loopback"],
+    ["0:0:0:0:0:0:0:1", "IPv6 loopback, long form"],
+    ["::", "IPv6 unspecified"],
+    ["[::1]", "IPv6 loopback in brackets"],
+    ["fe80::1", "IPv6 link-local"],
+    ["febf:ffff::1", "IPv6 link-local (end of fe80::/10)"],
+    ["fe80::1%eth0", "IPv6 link-local with a zone id"],
+    ["fc00::1", "unique-local fc00::/7"],
+    ["fd12:3456:789a::1", "unique-local fd00::/8"],
+    ["fec0::1", "deprecated site-local"],
+    ["ff02::1", "IPv6 multicast"],
+    ["::ffff:127.0.0.1", "IPv4-mapped loopback (dotted)"],
+    ["::ffff:7f00:1", "IPv4-mapped loopback (hex)"],
+    ["::ffff:a9fe:a9fe", "IPv4-mapped cloud metadata"],
+    ["::ffff:10.0.0.1", "IPv4-mapped private"],
+    ["0:0:0:0:0:ffff:c0a8:0101", "IPv4-mapped 192.168.1.1, long form"],
+    ["::127.0.0.1", "IPv4-compatible loopback (deprecated)"],
+    ["::7f00:1", "IPv4-compatible loopback in hex"],
+    ["::8.8.8.8", "IPv4-compatible public (deprecated form, refused)"],
+    ["64:ff9b::7f00:1", "NAT64 of 127.0.0.1"],
+    ["64:ff9b::10.1.2.3", "NAT64 of a private address"],
+    ["64:ff9b:1::1", "local-use NAT64 prefix"],
+    ["2002:7f00:1::1", "6to4 of 127.0.0.1"],
+    ["2002:a9fe:a9fe::", "6to4 of the metadata address"],
+    ["2002:c0a8:0101::1", "6to4 of 192.168.1.1"],
+    ["2001:db8::1", "IPv6 documentation"],
+    ["3fff::1", "IPv6 documentation 3fff::/20"],
+    ["2001::1", "Teredo"],
+    ["2001:2::1", "IPv6 benchmarking"],
+    ["100::1", "IPv6 discard-only"],
+    ["5f00::1", "SRv6 SIDs, outside global unicast"],
+    ["localhost", "not an IP address"],
+    ["", "empty"],
+    ["127.1", "shorthand (not an IP to node; refused)"],
+    ["2130706433", "integer form (not an IP to node; refused)"],
+  ];
+
+  it.each(forbidden)("refuses %s (%s)", (ip) => {
+    expect(isForbiddenAddress(ip)).toBe(true);
+  });
+
+  const allowed: [string, string][] = [
+    ["8.8.8.8", "public IPv4"],
+    ["1.1.1.1", "public IPv4"],
+    ["172.15.255.255", "just below 172.16/12"],
+    ["172.32.0.1", "just above 172.16/12"],
+    ["100.63.255.255", "just below CGNAT"],
+    ["100.128.0.1", "just above CGNAT"],
+    ["169.253.255.255", "just below link-local"],
+    ["11.0.0.1", "just above 10/8"],
+    ["223.255.255.255", "just below multicast"],
+    ["2606:4700:4700::1111", "public IPv6"],
+    ["2a00:1450:4001:80b::200e", "public IPv6"],
+    ["::ffff:8.8.8.8", "IPv4-mapped public"],
+    ["64:ff9b::808:808", "NAT64 of a public address"],
+    ["2002:808:808::1", "6to4 of a public address"],
+    ["2001:4860:4860::8888", "public IPv6 under 2001::/16 but outside 2001::/23"],
+  ];
+
+  it.each(allowed)("allows %s (%s)", (ip) => {
+    expect(isForbiddenAddress(ip)).toBe(false);
+  });
+});
+
+describe("checkProxyUrl", () => {
+  const policy = { allowedHosts: ["tempfile.aiquickdraw.com", "images.example.com:8443"] };
+
+  function reasonFor(
+    raw: string,
+    p: Parameters<typeof checkProxyUrl>[1] = policy,
+  ): UnsafeUrlReason | "accepted" {
+    try {
+      checkProxyUrl(raw, p);
+      return "accepted";
+    } catch (error) {
+      if (error instanceof UnsafeUrlError) return error.reason;
+      throw error;
+    }
+  }
+
+  it("accepts https on an allowed host, case-insensitively, and returns the parsed URL", () => {
+    const url = checkProxyUrl("https://TempFile.AIQuickDraw.com/workers/nano/a.png?x=1", policy);
+    expect(url.href).toBe("https://tempfile.aiquickdraw.com/workers/nano/a.png?x=1");
+    expect(reasonFor("https://tempfile.aiquickdraw.com:443/a.png")).toBe("accepted");
+    expect(reasonFor("https://images.example.com:8443/a.png")).toBe("accepted");
+  });
+
+  it.each([
+    ["http://tempfile.aiquickdraw.com/a.png", "scheme"],
+    ["file:///etc/passwd", "scheme"],
+    ["ftp://tempfile.aiquickdraw.com/a.png", "scheme"],
+    ["data:image/png;base64,iVBORw0KGgo=", "scheme"],
+    ["javascript:alert(1)", "scheme"],
+    ["gopher://tempfile.aiquickdraw.com:70/_GET", "scheme"],
+    ["ws://tempfile.aiquickdraw.com/a.png", "scheme"],
+  ] as const)("refuses a non-https scheme: %s", (raw, reason) => {
+    expect(reasonFor(raw)).toBe(reason);
+  });
+
+  it.each([
+    "https://127.0.0.1/a.png",
+    "https://10.0.0.5/a.png",
+    "https://192.168.0.1/a.png",
+    "https://169.254.169.254/latest/meta-data/",
+    "https://2130706433/a.png", // 127.0.0.1 as one integer
+    "https://0x7f000001/a.png", // …in hex
+    "https://0x7f.1/a.png", // …hex, short form
+    "https://0177.0.0.1/a.png", // …octal
+    "https://127.1/a.png", // …short form
+    "https://[::1]/a.png",
+    "https://[::ffff:127.0.0.1]/a.png",
+    "https://[::ffff:7f00:1]/a.png",
+    "https://[fe80::1]/a.png",
+    "https://8.8.8.8/a.png", // even a public one: only names are allowed
+  ])("refuses a literal IP in any encoding: %s", (raw) => {
+    expect(reasonFor(raw)).toBe("ip_literal");
+  });
+
+  it.each([
+    "https://localhost/a.png",
+    "https://evil.example/a.png",
+    "https://tempfile.aiquickdraw.com.evil.example/a.png",
+    "https://eviltempfile.aiquickdraw.com/a.png",
+    "https://sub.tempfile.aiquickdraw.com/a.png",
+    "https://tempfile.aiquickdraw.com./a.png", // trailing dot: not the exact name
+    "https://tempfile.aiquickdraw.com:8443/a.png", // allowed host, other port
+    "https://images.example.com/a.png", // allowed only on :8443
+  ])("refuses a host not on the list: %s", (raw) => {
+    expect(reasonFor(raw)).toBe("host_not_allowed");
+  });
+
+  it("refuses credentials in the URL", () => {
+    expect(reasonFor("https://user:secret@tempfile.aiquickdraw.com/a.png")).toBe("credentials");
+    expect(reasonFor("https://user@tempfile.aiquickdraw.com/a.png")).toBe("credentials");
+    // The classic confusion: the host is evil.example, "tempfile…" is a user name.
+    expect(reasonFor("https://tempfile.aiquickdraw.com@evil.example/a.png")).toBe("credentials");
+  });
+
+  it("refuses URLs over 2048 characters, and accepts one of exactly 2048", () => {
+    const base = "https://tempfile.aiquickdraw.com/";
+    expect(reasonFor(base + "a".repeat(2048 - base.length))).toBe("accepted");
+    expect(reasonFor(base + "a".repeat(2049 - base.length))).toBe("too_long");
+  });
+
+  it.each([
+    ["", "malformed"],
+    ["not a url", "malformed"],
+    ["//tempfile.aiquickdraw.com/a.png", "malformed"],
+    ["https://tempfile.aiquickdraw.com/a\n.png", "malformed"],
+    ["https://tempfile.aiquickdraw.com\t.evil.example/", "malformed"],
+    ["https://[::1/a.png", "malformed"],
+  ] as const)("refuses a malformed URL %j", (raw, reason) => {
+    expect(reasonFor(raw)).toBe(reason);
+  });
+
+  it("is a 400 invalid_request with a message that does not echo the URL", () => {
+    let caught: unknown;
+    try {
+      checkProxyUrl("https://169.254.169.254/latest/meta-data/iam", policy);
+    } catch (error) {
+      caught = error;
+    }
+    expect(classifyError(caught)).toMatchObject({ status: 400, code: "invalid_request" });
+    expect((caught as Error).message).not.toContain("169.254");
+  });
+
+  describe("the trusted simulator origin", () => {
+    const trusted = { allowedHosts: [], trustedOrigin: "http://127.0.0.1:4010" };
+
+    it("passes exactly that origin, although it is http and a loopback IP", () => {
+      expect(reasonFor("http://127.0.0.1:4010/images/a.png", trusted)).toBe("accepted");
+      expect(reasonFor("http://2130706433:4010/images/a.png", trusted)).toBe("accepted"); // same origin once parsed
+    });
+
+    it("passes nothing else on that machine", () => {
+      expect(reasonFor("http://127.0.0.1:4011/a.png", trusted)).toBe("scheme");
+      expect(reasonFor("https://127.0.0.1:4010/a.png", trusted)).toBe("ip_literal");
+      expect(reasonFor("http://localhost:4010/a.png", trusted)).toBe("scheme");
+      expect(reasonFor("http://[::1]:4010/a.png", trusted)).toBe("scheme");
+    });
+
+    it("still refuses credentials on the trusted origin", () => {
+      expect(reasonFor("http://user:pw@127.0.0.1:4010/a.png", trusted)).toBe("credentials");
+    });
+
+    it("ignores a trusted origin that has none (data:, file:)", () => {
+      expect(reasonFor("data:text/html,hi", { allowedHosts: [], trustedOrigin: "data:text/html,x" })).toBe(
+        "scheme",
+      );
+      expect(reasonFor("file:///etc/passwd", { allowedHosts: [], trustedOrigin: "file:///" })).toBe("scheme");
+    });
+  });
+});
