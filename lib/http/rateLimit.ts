@@ -1,0 +1,250 @@
+/**
+ * Rate limits for generate requests (DESIGN.md §2, §3): RATE_LIMIT_PER_MINUTE per user and
+ * RATE_LIMIT_IP_PER_MINUTE per client address, fixed one-minute windows. Over a limit → 429
+ * `rate_limited` with Retry-After.
+ *
+ * Store: in-process memory by default (one instance); with REDIS_URL the counts are shared by every
+ * instance. A Redis outage must not fail requests: each Redis limiter has an in-memory insurance
+ * limiter that takes over while Redis is unreachable, so limits become per instance (N instances
+ * allow up to N× the limit) until Redis answers again. That is logged once per outage.
+ */
+import { isIP } from "node:net";
+import { Redis } from "ioredis";
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
+import { ApiError } from "./errors";
+
+const WINDOW_SECONDS = 60;
+
+/** The logger calls this module makes (a pino logger fits). */
+export interface RateLimitLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface RateLimiterOptions {
+  /** Shared store (REDIS_URL); undefined keeps the counts in this process. */
+  redis?: { url: string } | undefined;
+  perUserPerMinute: number;
+  perIpPerMinute: number;
+  logger: RateLimitLogger;
+  /** Namespace of the Redis keys; default "nano-banana:rl". */
+  keyPrefix?: string;
+  /** Redis connect timeout; default 2000 ms. */
+  connectTimeoutMs?: number;
+  /** Longest wait for one Redis command before the insurance limiter answers; default 500 ms. */
+  commandTimeoutMs?: number;
+}
+
+export interface RateLimiter {
+  /** Counts one request against the IP's limit, then the user's (when given): both must pass. */
+  consume(subject: { userId?: string; ip: string }): Promise<void>;
+  /** Counts one request against the client address's limit. */
+  consumeIp(ip: string): Promise<void>;
+  /** Counts one request against the user's limit. */
+  consumeUser(userId: string): Promise<void>;
+  /** 429 when the user's limit for this window is already used up; counts nothing. */
+  checkUser(userId: string): Promise<void>;
+  /**
+   * Resolves true once the counts are shared (Redis connected; at once for the memory store), or
+   * false after `timeoutMs`. Start-up may await it so the first requests are counted in Redis.
+   */
+  ready(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+  for (const [name, value] of [
+    ["perUserPerMinute", options.perUserPerMinute],
+    ["perIpPerMinute", options.perIpPerMinute],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
+  }
+  const keyPrefix = options.keyPrefix ?? "nano-banana:rl";
+  const store = options.redis
+    ? redisStore(options.redis.url, options)
+    : { limiter: memoryLimiter, ready: async () => true, close: async () => {} };
+  const ipLimiter = store.limiter(`${keyPrefix}:ip`, options.perIpPerMinute);
+  const userLimiter = store.limiter(`${keyPrefix}:user`, options.perUserPerMinute);
+
+  const consumeIp = (ip: string) =>
+    consumeOrThrow(ipLimiter, ipBucket(ip), "Too many requests from your network.");
+  const consumeUser = (userId: string) =>
+    consumeOrThrow(userLimiter, userId, "You have reached your limit of generations per minute.");
+
+  return {
+    async consume({ userId, ip }) {
+      // The address first: a caller without a valid token is limited too, and an address that is
+      // over its limit does not use up the user's quota.
+      await consumeIp(ip);
+      if (userId !== undefined) await consumeUser(userId);
+    },
+    consumeIp,
+    consumeUser,
+    async checkUser(userId) {
+      const used = await userLimiter.get(userId);
+      if (used && used.consumedPoints >= options.perUserPerMinute) {
+        throw rateLimited("You have reached your limit of generations per minute.", used.msBeforeNext);
+      }
+    },
+    ready: (timeoutMs = 2000) => store.ready(timeoutMs),
+    close: store.close,
+  };
+}
+
+type Limiter = RateLimiterMemory | RateLimiterRedis;
+
+function memoryLimiter(keyPrefix: string, points: number): RateLimiterMemory {
+  return new RateLimiterMemory({ keyPrefix, points, duration: WINDOW_SECONDS });
+}
+
+function redisStore(url: string, options: RateLimiterOptions) {
+  const { logger } = options;
+  const client = new Redis(url, {
+    // Fail fast instead of queueing while disconnected: the insurance limiter answers meanwhile.
+    enableOfflineQueue: false,
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+    commandTimeout: options.commandTimeoutMs ?? 500,
+    maxRetriesPerRequest: 0,
+    // Keep reconnecting in the background, at most every 5 s.
+    retryStrategy: (attempt) => Math.min(attempt * 200, 5000),
+  });
+  let degraded = false;
+  let lastError: Error | undefined;
+  // Without an error listener ioredis prints every failed reconnect; the outage is logged once below.
+  client.on("error", (error: Error) => {
+    lastError = error;
+  });
+  client.on("ready", () => {
+    if (!degraded) return;
+    degraded = false;
+    logger.info({}, "rate limits: Redis is reachable again, limits are shared across instances again");
+  });
+  const onFallback = () => {
+    if (degraded) return;
+    degraded = true;
+    logger.warn(
+      { redisStatus: client.status, err: lastError?.message },
+      "rate limits: Redis is unavailable, limiting per instance in memory until it is back",
+    );
+  };
+
+  return {
+    limiter: (keyPrefix: string, points: number): RateLimiterRedis =>
+      new RateLimiterRedis({
+        storeClient: client,
+        keyPrefix,
+        points,
+        duration: WINDOW_SECONDS,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new InsuranceLimiter({ keyPrefix, points, duration: WINDOW_SECONDS }, onFallback),
+      }),
+    ready: (timeoutMs: number) =>
+      new Promise<boolean>((resolve) => {
+        if (client.status === "ready") return resolve(true);
+        const done = (value: boolean) => {
+          clearTimeout(timer);
+          client.off("ready", onReady);
+          resolve(value);
+        };
+        const onReady = () => done(true);
+        const timer = setTimeout(() => done(false), timeoutMs);
+        timer.unref();
+        client.on("ready", onReady);
+      }),
+    close: async () => {
+      if (client.status === "ready") {
+        await client.quit().catch(() => client.disconnect());
+      } else {
+        client.disconnect();
+      }
+    },
+  };
+}
+
+/** The in-memory stand-in for Redis; tells its owner whenever it has to answer. */
+class InsuranceLimiter extends RateLimiterMemory {
+  constructor(
+    options: ConstructorParameters<typeof RateLimiterMemory>[0],
+    private readonly onUse: () => void,
+  ) {
+    super(options);
+  }
+
+  override consume(...args: Parameters<RateLimiterMemory["consume"]>) {
+    this.onUse();
+    return super.consume(...args);
+  }
+
+  override get(...args: Parameters<RateLimiterMemory["get"]>) {
+    this.onUse();
+    return super.get(...args);
+  }
+}
+
+async function consumeOrThrow(limiter: Limiter, key: string, message: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) throw rateLimited(message, rejection.msBeforeNext);
+    throw rejection;
+  }
+}
+
+function rateLimited(message: string, msBeforeNext: number): ApiError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+  return new ApiError("rate_limited", `${message} Try again in ${retryAfterSeconds} s.`, {
+    retryAfterSeconds,
+  });
+}
+
+/**
+ * The client's address, for per-IP limits and logs.
+ *
+ * Trust assumption: the server runs behind a reverse proxy or platform (Vercel, nginx, a load
+ * balancer) that sets X-Forwarded-For to the real client address (or X-Real-IP), overwriting what
+ * the client sent. Exposed directly, a client can send any X-Forwarded-For (Next.js only fills it
+ * in when absent) and so pick its own per-IP bucket; the per-user limit still holds.
+ * Returns "unknown" when neither header holds an address (all such requests share one bucket).
+ */
+export function clientIp(request: Request): string {
+  const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0];
+  return normalizeIp(forwarded) ?? normalizeIp(request.headers.get("x-real-ip")) ?? "unknown";
+}
+
+function normalizeIp(raw: string | null | undefined): string | undefined {
+  let value = raw?.trim();
+  if (!value) return undefined;
+  // Some proxies add the port: "203.0.113.7:51234", "[2001:db8::1]:443".
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(value);
+  if (bracketed) value = bracketed[1]!;
+  else if (/^[\d.]+:\d+$/.test(value)) value = value.slice(0, value.lastIndexOf(":"));
+  return isIP(value) === 0 ? undefined : value.toLowerCase();
+}
+
+/**
+ * The per-IP bucket: an IPv4 address itself; for IPv6 its /64, since one subscriber usually holds
+ * a whole /64 and could otherwise rotate through addresses to escape the limit.
+ */
+export function ipBucket(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (isIP(ip) !== 6) return ip;
+  const groups = expandIpv6(ip);
+  return `${groups.slice(0, 4).join(":")}::/64`;
+}
+
+function expandIpv6(ip: string): string[] {
+  const [head = "", tail] = ip.toLowerCase().split("::");
+  const parse = (part: string) => (part ? part.split(":").flatMap(ipv6Group) : []);
+  const left = parse(head);
+  const right = tail === undefined ? [] : parse(tail);
+  const zeros = Array.from({ length: 8 - left.length - right.length }, () => "0");
+  return [...left, ...zeros, ...right];
+}
+
+/** One hextet, normalized ("00ab" → "ab"); an embedded IPv4 tail becomes two. */
+function ipv6Group(group: string): string[] {
+  if (!group.includes(".")) return [Number.parseInt(group, 16).toString(16)];
+  const [a, b, c, d] = group.split(".").map(Number) as [number, number, number, number];
+  return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+}
