@@ -9,6 +9,7 @@ import { AccountRegistry } from "@/lib/credits";
 import { type Database, openDatabase } from "@/lib/db";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
 import { GenerationService, JobEvents } from "@/lib/generation";
+import { createRateLimiter, type RateLimiter } from "@/lib/http/rateLimit";
 import { type IKieClient, KieClient } from "@/lib/kie";
 import { createLogger, type Logger } from "@/lib/observability/logger";
 import { createMetrics, type Metrics } from "@/lib/observability/metrics";
@@ -17,6 +18,8 @@ export interface App {
   config: AppConfig;
   logger: Logger;
   metrics: Metrics;
+  /** Generate requests per user and per IP (memory, or Redis shared by all instances). */
+  rateLimiter: RateLimiter;
   kie: IKieClient;
   kieMode: KieMode;
   /** Origin of the simulator this process started itself, if any (the image proxy trusts it). */
@@ -86,6 +89,18 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       }));
     if (!options.database) toClose.push(database);
 
+    const rateLimiter = createRateLimiter({
+      redis: config.redisUrl ? { url: config.redisUrl } : undefined,
+      perUserPerMinute: config.rateLimit.perUserPerMinute,
+      perIpPerMinute: config.rateLimit.perIpPerMinute,
+      logger: logger.child({ component: "rate-limit" }),
+    });
+    toClose.push(rateLimiter);
+    // Bounded: a Redis outage must not stop the start (the in-memory insurance limiter answers).
+    if (config.redisUrl && !(await rateLimiter.ready())) {
+      logger.warn("Redis (REDIS_URL) did not answer within 2 s: rate limits start per instance");
+    }
+
     const devSecret = config.auth.mode === "dev" ? loadOrCreateDevSecret(config.dataDir) : undefined;
     const auth = createAuthenticator({
       mode: config.auth.mode,
@@ -137,6 +152,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       config,
       logger,
       metrics,
+      rateLimiter,
       kie,
       kieMode: config.kie.mode,
       simulatorOrigin,
