@@ -1,35 +1,33 @@
 /**
  * The metrics route and the route wrapper's request metrics, with a minimal app in place of the
- * process-wide one (getApp() returns whatever __nanoBananaApp holds): no server, no database.
+ * process-wide one (installApp): no server, no database.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { GET } from "@/app/api/metrics/route";
 import type { AppConfig } from "@/config";
-import type { App } from "@/lib/app";
+import { type App, installApp } from "@/lib/app";
 import { route } from "@/lib/http/route";
 import { createLogger } from "@/lib/observability/logger";
 import { createMetrics, type Metrics } from "@/lib/observability/metrics";
 
-const holder = globalThis as typeof globalThis & { __nanoBananaApp?: Promise<App> };
-
-function installApp(metricsToken?: string): Metrics {
+function installMinimalApp(metricsToken?: string): Metrics {
   const metrics = createMetrics({ defaultMetrics: false });
   const app = {
     config: { metricsToken } as AppConfig,
     logger: createLogger({ level: "silent" }),
     metrics,
   } as unknown as App;
-  holder.__nanoBananaApp = Promise.resolve(app);
+  installApp(app);
   return metrics;
 }
 
 afterEach(() => {
-  holder.__nanoBananaApp = undefined;
+  installApp(undefined);
 });
 
 describe("GET /api/metrics", () => {
   it("answers Prometheus text that counts the requests the wrapper saw", async () => {
-    installApp();
+    installMinimalApp();
     const ping = route("ping", async () => Response.json({ ok: true }, { status: 201 }));
     await ping(new Request("http://localhost/api/ping", { method: "POST" }));
     await ping(new Request("http://localhost/api/ping", { method: "POST" }));
@@ -44,7 +42,7 @@ describe("GET /api/metrics", () => {
   });
 
   it("records the status of a handler that threw", async () => {
-    const metrics = installApp();
+    const metrics = installMinimalApp();
     const broken = route("broken", async () => {
       throw new Error("boom");
     });
@@ -55,7 +53,7 @@ describe("GET /api/metrics", () => {
   });
 
   it("refuses a scraper without the token with the JSON 401, and accepts the right one", async () => {
-    installApp("metrics-token-1");
+    installMinimalApp("metrics-token-1");
     const refused = await GET(
       new Request("http://localhost/api/metrics", { headers: { authorization: "Bearer nope" } }),
     );
