@@ -1,0 +1,57 @@
+import type { Dispatcher } from "undici";
+import type { App } from "@/lib/app";
+import { ApiError } from "@/lib/http/errors";
+import { route } from "@/lib/http/route";
+// Not the lib/security barrel: the proxy has no use for sharp.
+import { fetchProxiedImage } from "@/lib/security/imageProxy";
+import { createGuardedDispatcher } from "@/lib/security/urlGuard";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+/** Images at a URL do not change (KIE names each file once); the browser may keep one for a day. */
+const CACHE_CONTROL = "private, max-age=86400";
+
+/** One guarded connection pool per app instance, so repeated images reuse connections. */
+const dispatchers = new WeakMap<App, Dispatcher>();
+
+/** In simulator mode, the exact origin of the simulator this process started (DESIGN.md §6). */
+function trustedOriginOf(app: App): string | undefined {
+  return app.kieMode === "simulator" ? app.simulatorOrigin : undefined;
+}
+
+function dispatcherFor(app: App): Dispatcher {
+  let dispatcher = dispatchers.get(app);
+  if (!dispatcher) {
+    dispatcher = createGuardedDispatcher({ trustedOrigin: trustedOriginOf(app) });
+    dispatchers.set(app, dispatcher);
+  }
+  return dispatcher;
+}
+
+/**
+ * GET /api/image-proxy?url=… — streams an image from an allowed host to a signed-in user, so the
+ * page can show KIE's results (and the simulator's) from our own origin.
+ */
+export const GET = route("image-proxy", async ({ request, app }) => {
+  await app.auth.authenticate(request);
+  const url = new URL(request.url).searchParams.get("url");
+  if (!url) throw new ApiError("invalid_request", "The url query parameter is required.");
+
+  const image = await fetchProxiedImage(url, {
+    allowedHosts: app.config.imageProxyAllowedHosts,
+    trustedOrigin: trustedOriginOf(app),
+    signal: request.signal,
+    dispatcher: dispatcherFor(app),
+  });
+  const headers = new Headers({
+    "Content-Type": image.contentType,
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Content-Disposition": "inline",
+    "Cache-Control": CACHE_CONTROL,
+  });
+  if (image.contentLength !== undefined) headers.set("Content-Length", String(image.contentLength));
+  return new Response(image.body, { status: 200, headers });
+});
