@@ -1,3 +1,4 @@
+export { JobInDoubtError } from "./errors";
 export { JobEvents } from "./events";
 export {
   type CallbackInput,

@@ -34,6 +34,7 @@ import {
   type TaskRecord,
 } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
+import { JobInDoubtError } from "./errors";
 import type { JobEvents } from "./events";
 import { type JobView, toJobView } from "./view";
 
@@ -231,7 +232,7 @@ export class GenerationService {
         // KIE may have created (and will charge for) the task: its callback can still attach it;
         // otherwise the reconciler releases the credits after KIE_TIMEOUT_MS.
         log.warn({ jobId, err: error }, "createTask failed ambiguously; job left pending for its callback");
-        throw error;
+        throw new JobInDoubtError(jobId, { cause: error });
       }
       return failBeforeKie(error, "upstream_error");
     }

@@ -8,6 +8,7 @@ import { ZodError } from "zod";
 import { AuthenticationError, AuthProviderUnavailableError, UnauthorizedError } from "@/lib/auth";
 import { brand } from "@/lib/brand";
 import { InsufficientCreditsError } from "@/lib/credits";
+import { JobInDoubtError } from "@/lib/generation/errors";
 import { KieError, RateLimitError, TaskFailedError, TimeoutError } from "@/lib/kie";
 // The errors module only: the lib/security barrel would load sharp into every route.
 import {
@@ -216,6 +217,16 @@ const RULES: Rule[] = [
         ? `The image service refused the request: ${e.kieMessage}`
         : PUBLIC_ERRORS.invalid_request.message,
       logLevel: "warn",
+    }),
+  ],
+  [
+    fromClass(JobInDoubtError),
+    (e: JobInDoubtError) => ({
+      code: "upstream_error",
+      message:
+        "The image service did not confirm the job. It may still finish: check its status with the taskId.",
+      taskId: e.taskId,
+      logLevel: "error",
     }),
   ],
   // Everything else from KIE (5xx, network, malformed answers, our key or KIE credits) is the

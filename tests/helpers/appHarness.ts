@@ -1,0 +1,174 @@
+/**
+ * Drives the real route handlers in-process, against a real kie-sim and a real database (in-memory
+ * PGlite, or a throwaway Postgres database when TEST_DATABASE_URL is set). Optionally serves them
+ * over HTTP on 127.0.0.1 so the simulator can deliver callbacks (APP_URL).
+ */
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import * as authDev from "@/app/api/auth/dev/route";
+import * as credits from "@/app/api/credits/route";
+import * as cronReconcile from "@/app/api/cron/reconcile/route";
+import * as generateStatus from "@/app/api/generate/[taskId]/route";
+import * as generateKie from "@/app/api/generate/kie/route";
+import * as generate from "@/app/api/generate/route";
+import * as generations from "@/app/api/generations/route";
+import * as health from "@/app/api/health/route";
+import * as imageProxy from "@/app/api/image-proxy/route";
+import * as kieCallback from "@/app/api/kie/callback/route";
+import * as metrics from "@/app/api/metrics/route";
+import { loadConfig } from "@/config";
+import { type App, createApp, installApp } from "@/lib/app";
+import type { Database } from "@/lib/db";
+import { createLogger } from "@/lib/observability/logger";
+import { type KieSimOptions, type RunningKieSim, startKieSim } from "@/sim/server";
+
+type Handler = (request: Request, segment: { params: Promise<never> }) => Promise<Response>;
+type RouteModule = Partial<Record<"GET" | "POST", Handler>>;
+
+/** Path patterns → route modules, as Next.js's app router maps them (static segments first). */
+const ROUTES: [RegExp, RouteModule, string[]][] = [
+  [/^\/api\/generate$/, generate, []],
+  [/^\/api\/generate\/kie$/, generateKie, []],
+  [/^\/api\/generate\/([^/]+)$/, generateStatus, ["taskId"]],
+  [/^\/api\/generations$/, generations, []],
+  [/^\/api\/credits$/, credits, []],
+  [/^\/api\/auth\/dev$/, authDev, []],
+  [/^\/api\/health$/, health, []],
+  [/^\/api\/image-proxy$/, imageProxy, []],
+  [/^\/api\/kie\/callback$/, kieCallback, []],
+  [/^\/api\/metrics$/, metrics, []],
+  [/^\/api\/cron\/reconcile$/, cronReconcile, []],
+];
+
+export interface HarnessOptions {
+  /** The database the app uses (from tests/helpers/database.ts); not closed by the harness. */
+  database: Database;
+  /** Extra environment for config.ts (e.g. KIE_POLL_BUDGET_MS, CREDITS_INITIAL). */
+  env?: Record<string, string>;
+  /** kie-sim options; fast defaults (small steps, small images). */
+  sim?: KieSimOptions;
+  /** Serve the handlers over HTTP and set APP_URL to it, so KIE callbacks reach the app. */
+  callbacks?: boolean;
+}
+
+export interface Harness {
+  app: App;
+  sim: RunningKieSim;
+  /** Base URL of the HTTP server (only with `callbacks`). */
+  url?: string;
+  /** Every log line the app wrote, as text. */
+  logs(): string;
+  /** Calls a route handler as Next.js would. `path` may carry a query string. */
+  fetch(path: string, init?: RequestInit & { token?: string }): Promise<Response>;
+  /** Dev sign-in: a fresh user (CREDITS_INITIAL credits) and their access token. */
+  signIn(email?: string): Promise<{ token: string; userId: string }>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startHarness(options: HarnessOptions): Promise<Harness> {
+  const sim = await startKieSim({
+    stepMs: 40,
+    recordDelayMs: 20,
+    imageScale: 0.125,
+    logger: false,
+    ...options.sim,
+  });
+  const dataDir = mkdtempSync(path.join(tmpdir(), "nb-harness-"));
+  let logText = "";
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logText += chunk.toString();
+      done();
+    },
+  });
+
+  let server: Server | undefined;
+  let url: string | undefined;
+  if (options.callbacks) {
+    server = createServer((req, res) => void serve(req, res));
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  }
+
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    KIE_BASE_URL: sim.url,
+    LOG_LEVEL: "debug",
+    ...(url && { APP_URL: url }),
+    ...options.env,
+  });
+  const app = await createApp(config, {
+    database: options.database,
+    simulatorOrigin: sim.url,
+    logger: createLogger({ level: "debug", destination: sink }),
+  });
+  installApp(app);
+
+  async function dispatch(request: Request): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    for (const [pattern, module, names] of ROUTES) {
+      const match = pattern.exec(pathname);
+      if (!match) continue;
+      const handler = module[request.method as "GET" | "POST"];
+      if (!handler) return new Response(null, { status: 405 });
+      const params = Object.fromEntries(
+        names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? "")]),
+      );
+      return handler(request, { params: Promise.resolve(params) as Promise<never> });
+    }
+    return new Response(null, { status: 404 });
+  }
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+    const request = new Request(`${url}${req.url}`, {
+      method: req.method,
+      headers: req.headers as Record<string, string>,
+      body: req.method === "GET" || req.method === "HEAD" ? undefined : body,
+    });
+    const response = await dispatch(request);
+    res.writeHead(response.status, Object.fromEntries(response.headers));
+    res.end(Buffer.from(await response.arrayBuffer()));
+  }
+
+  const harness: Harness = {
+    app,
+    sim,
+    url,
+    logs: () => logText,
+    fetch: (target, init = {}) => {
+      const { token, ...rest } = init;
+      const headers = new Headers(rest.headers);
+      if (token) headers.set("authorization", `Bearer ${token}`);
+      return dispatch(new Request(`http://localhost${target}`, { ...rest, headers }));
+    },
+    signIn: async (email = `user${++counter}-${Date.now()}@example.com`) => {
+      const response = await harness.fetch("/api/auth/dev", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email }),
+      });
+      if (response.status !== 200)
+        throw new Error(`sign-in failed: ${response.status} ${await response.text()}`);
+      const body = (await response.json()) as { accessToken: string; user: { id: string } };
+      return { token: body.accessToken, userId: body.user.id };
+    },
+    close: async () => {
+      installApp(undefined);
+      await app.close();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await sim.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
