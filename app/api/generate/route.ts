@@ -1,0 +1,51 @@
+import { parseGenerateRequest } from "@/lib/http/generateRequest";
+import { generationResponse, responseMode } from "@/lib/http/generateResponse";
+import { idempotencyKeyFrom, withIdempotency } from "@/lib/http/idempotency";
+import { clientIp } from "@/lib/http/rateLimit";
+import { route } from "@/lib/http/route";
+import { DEFAULT_MAX_PIXELS } from "@/lib/security/fileValidation";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+/**
+ * Generate or edit an image (DESIGN.md §3). Every step that can refuse the request runs before
+ * credits are reserved and before anything reaches KIE; lib/generation does the rest.
+ */
+export const POST = route("generate", async ({ request, app, requestId, log }) => {
+  const { config, rateLimiter } = app;
+  await rateLimiter.consumeIp(clientIp(request)); // 429 per IP, even before sign-in
+  const user = await app.auth.authenticate(request); // 401
+  const idempotencyKey = idempotencyKeyFrom(request); // 400 if malformed
+  const input = await parseGenerateRequest(request, {
+    maxUploadBytes: config.maxUploadBytes,
+    maxPixels: DEFAULT_MAX_PIXELS,
+  }); // 400 / 413 / 415
+  await rateLimiter.checkUser(user.id); // 429 once the user's generations this minute are used up
+
+  return withIdempotency(
+    {
+      db: app.database.db,
+      userId: user.id,
+      key: idempotencyKey,
+      fingerprint: input.fingerprint,
+      requestId,
+      log,
+    },
+    async () =>
+      generationResponse(
+        await app.generations.create({
+          userId: user.id,
+          email: user.email,
+          request: input.request,
+          files: input.files,
+          mode: responseMode(request, config.kie.useAsync),
+          requestId,
+          signal: request.signal,
+          idempotencyKey,
+          // Counted once the credits are reserved: refused and unpaid requests use no quota.
+          admit: () => rateLimiter.consumeUser(user.id),
+        }),
+      ),
+  );
+});

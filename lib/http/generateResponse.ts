@@ -1,0 +1,60 @@
+import type { CreateGenerationResult } from "@/lib/generation";
+import { ApiError } from "./errors";
+import { json } from "./route";
+
+/** `Prefer: respond-async` forces async, `Prefer: wait` forces sync (RFC 7240); else the default. */
+export function responseMode(request: Request, asyncByDefault: boolean): "sync" | "async" {
+  const prefer = request.headers.get("prefer")?.toLowerCase() ?? "";
+  const tokens = prefer.split(/[,;]/).map((token) => token.trim().split("=")[0]);
+  if (tokens.includes("respond-async")) return "async";
+  if (tokens.includes("wait")) return "sync";
+  return asyncByDefault ? "async" : "sync";
+}
+
+/** The public shape of a create result (DESIGN.md §3): 200, 202, or the job's error. */
+export function generationResponse(result: CreateGenerationResult): Response {
+  const { job, remainingCredits, warnings } = result;
+  const extra = warnings.length > 0 ? { warnings } : {};
+  if (result.outcome === "accepted") {
+    const statusUrl = `/api/generate/${encodeURIComponent(job.taskId)}`;
+    return json(
+      {
+        success: true,
+        taskId: job.taskId,
+        status: "pending",
+        statusUrl,
+        pollAfterMs: result.pollAfterMs,
+        remainingCredits,
+        ...extra,
+      },
+      202,
+      { Location: statusUrl },
+    );
+  }
+  if (result.outcome === "budget_exhausted") {
+    throw new ApiError("upstream_timeout", undefined, { taskId: job.taskId });
+  }
+  if (job.status !== "succeeded") {
+    const code =
+      job.status === "timeout"
+        ? "upstream_timeout"
+        : job.error?.code === "generation_failed"
+          ? "generation_failed"
+          : "upstream_error";
+    const message =
+      code === "generation_failed" && job.error?.message
+        ? `The image could not be generated: ${job.error.message}`
+        : undefined;
+    throw new ApiError(code, message, { taskId: job.taskId });
+  }
+  return json({
+    success: true,
+    taskId: job.taskId,
+    status: "succeeded",
+    imageUrl: job.imageUrl,
+    images: job.images,
+    creditsUsed: job.creditsUsed,
+    remainingCredits,
+    ...extra,
+  });
+}
