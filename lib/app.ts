@@ -8,6 +8,7 @@ import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "
 import { AccountRegistry } from "@/lib/credits";
 import { type Database, openDatabase } from "@/lib/db";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
+import { purgeExpiredIdempotencyKeys } from "@/lib/db/idempotency";
 import { GenerationService, JobEvents } from "@/lib/generation";
 import { createRateLimiter, type RateLimiter } from "@/lib/http/rateLimit";
 import { type IKieClient, KieClient } from "@/lib/kie";
@@ -30,6 +31,8 @@ export interface App {
   accounts: AccountRegistry;
   /** The dev-mode signing secret; undefined in Supabase mode. */
   devSecret?: Uint8Array;
+  /** One maintenance pass (reconciler timer and cron): settle stale jobs, drop expired idempotency keys. */
+  sweep(): Promise<{ examined: number; settled: number; idempotencyKeysPurged: number }>;
   close(): Promise<void>;
 }
 
@@ -122,7 +125,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       // Other instances settle jobs too: their NOTIFYs wake this instance's waiting requests.
       await events.listen(database.pool, JOB_SETTLED_CHANNEL, logger.child({ component: "job-events" }));
     }
-    const accounts = new AccountRegistry(database.db, { initialCredits: config.credits.initial });
+    const accounts = new AccountRegistry(database.db, {
+      initialCredits: config.credits.initial,
+      onGranted: (amount) => metrics.credits.inc({ kind: "granted" }, amount),
+    });
     const generations = new GenerationService({
       db: database.db,
       kie,
@@ -161,6 +167,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       generations,
       accounts,
       devSecret,
+      sweep: async () => {
+        const jobs = await generations.reconcile({ limit: 200 });
+        return { ...jobs, idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(database.db) };
+      },
       close: () => closeAll(toClose),
     };
   } catch (error) {

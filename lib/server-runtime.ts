@@ -10,7 +10,7 @@ export async function startServerRuntime(): Promise<void> {
   let reconciler: { stop: () => Promise<void> } | undefined;
   try {
     const app = await getApp();
-    reconciler = startReconciler(app.generations, {
+    reconciler = startReconciler(app.sweep, {
       everyMs: RECONCILE_EVERY_MS,
       logger: app.logger.child({ component: "reconciler" }),
     });

@@ -11,12 +11,21 @@ export class AccountRegistry {
 
   constructor(
     private readonly db: DbExecutor,
-    private readonly options: { initialCredits: number; maxRemembered?: number },
+    private readonly options: {
+      initialCredits: number;
+      maxRemembered?: number;
+      /** Called once per new account with the initial grant (metrics). */
+      onGranted?: (amount: number) => void;
+    },
   ) {}
 
   async ensure(userId: string, email?: string): Promise<void> {
     if (this.known.has(userId)) return;
-    await ensureAccount(this.db, userId, { initialCredits: this.options.initialCredits, email });
+    const { created } = await ensureAccount(this.db, userId, {
+      initialCredits: this.options.initialCredits,
+      email,
+    });
+    if (created) this.options.onGranted?.(this.options.initialCredits);
     if (this.known.size >= (this.options.maxRemembered ?? 50_000)) this.known.clear();
     this.known.add(userId);
   }

@@ -1,20 +1,18 @@
 import type { Logger } from "@/lib/observability/logger";
-import type { GenerationService } from "./service";
 
 /**
- * The in-process reconciler: a sweep every `everyMs` (never two at once) settles jobs nobody is
- * watching — closed tabs, lost callbacks, a crash mid-request — and times out the ones past
- * KIE_TIMEOUT_MS. Instances share the work through the database (SKIP LOCKED).
+ * The in-process maintenance timer: a sweep every `everyMs` (never two at once) settles jobs
+ * nobody is watching — closed tabs, lost callbacks, a crash mid-request — and times out the ones
+ * past KIE_TIMEOUT_MS. Instances share the work through the database (SKIP LOCKED).
  */
 export function startReconciler(
-  service: GenerationService,
+  sweep: () => Promise<unknown>,
   options: { everyMs: number; logger: Logger },
 ): { stop: () => Promise<void> } {
   let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
     if (running) return;
-    running = service
-      .reconcile()
+    running = sweep()
       .catch((error) => options.logger.error({ err: error }, "reconciler sweep failed"))
       .finally(() => {
         running = undefined;

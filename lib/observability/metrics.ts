@@ -39,7 +39,6 @@ export interface Metrics {
   kieRetries: Counter<"endpoint">;
   kieDuration: Histogram<"endpoint">;
   /** KIE task states seen while following a job (e.g. waiting → success). */
-  kieStateTransitions: Counter<"from" | "to">;
   /** Credits moved, by kind: inc({ kind }, amount). */
   credits: Counter<"kind">;
   /** For KieClientOptions.onEvent. */
@@ -95,12 +94,6 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     buckets: KIE_BUCKETS,
     registers,
   });
-  const kieStateTransitions = new Counter({
-    name: `${METRICS_PREFIX}kie_task_state_transitions_total`,
-    help: "KIE task state changes observed, by from and to state.",
-    labelNames: ["from", "to"] as const,
-    registers,
-  });
   const credits = new Counter({
     name: `${METRICS_PREFIX}credits_total`,
     help: "Credits moved, by kind (reserved, captured, released, granted).",
@@ -122,7 +115,6 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     kieCalls,
     kieRetries,
     kieDuration,
-    kieStateTransitions,
     credits,
     observeKieEvent(event) {
       if (event.type === "retry") {

@@ -101,14 +101,10 @@ describe("createMetrics", () => {
     metrics.generations.inc({ outcome: "succeeded", type: "text_to_image" });
     metrics.credits.inc({ kind: "reserved" }, 3);
     metrics.credits.inc({ kind: "captured" }, 3);
-    metrics.kieStateTransitions.inc({ from: "waiting", to: "success" });
     const after = await metrics.registry.metrics();
     expect(sample(after, 'nano_banana_generations_total{outcome="succeeded",type="text_to_image"}')).toBe(1);
     expect(sample(after, 'nano_banana_credits_total{kind="reserved"}')).toBe(3);
     expect(sample(after, 'nano_banana_credits_total{kind="captured"}')).toBe(3);
-    expect(sample(after, 'nano_banana_kie_task_state_transitions_total{from="waiting",to="success"}')).toBe(
-      1,
-    );
   });
 
   it("keeps each instance's registry to itself and includes process metrics by default", async () => {

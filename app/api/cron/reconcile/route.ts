@@ -14,8 +14,7 @@ const sweep = route("cron.reconcile", async ({ request, app }) => {
   if (!secret) throw new ApiError("not_found");
   if (!hasBearer(request, secret))
     throw new ApiError("unauthorized", "A valid CRON_SECRET bearer token is required.");
-  const result = await app.generations.reconcile({ limit: 200 });
-  return json({ success: true, ...result });
+  return json({ success: true, ...(await app.sweep()) });
 });
 
 export const POST = sweep;
