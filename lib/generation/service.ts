@@ -123,7 +123,7 @@ const CALLBACK_GRACE_MS = 15_000;
 /** Reconciler: leave young jobs to their own waiters and pollers. */
 const RECONCILE_MIN_AGE_MS = 20_000;
 const RECONCILE_INTERVAL_MS = 20_000;
-/** A callback re-read collapses duplicates arriving within this window. */
+/** Callbacks (or timeouts) arriving within this window collapse into one KIE read. */
 const CALLBACK_LEASE_MS = 1_000;
 /** KIE signs `<taskId>.<timestamp>`; older signatures are refused (replays). */
 const WEBHOOK_MAX_SKEW_MS = 5 * 60_000;
@@ -359,15 +359,16 @@ export class GenerationService {
   ): Promise<Generation> {
     if (!isOpen(job)) return job;
     const age = this.now() - job.createdAt.getTime();
-    if (age >= this.settings.jobTimeoutMs) return this.expire(job);
-    if (!job.kieTaskId) return job; // createTask not answered yet (or ambiguous): nothing to read
+    const expired = age >= this.settings.jobTimeoutMs;
     if (!options.leaseHeld) {
-      // While a callback is expected, KIE is only read once the callback is late.
-      if (this.callbacksEnabled && age < CALLBACK_GRACE_MS) return job;
-      const interval = options.leaseMs ?? this.refreshIntervalMs(job);
+      // Nothing to read before createTask answered; while a callback is expected, KIE is only
+      // read once the callback is late.
+      if (!expired && (!job.kieTaskId || (this.callbacksEnabled && age < CALLBACK_GRACE_MS))) return job;
+      const interval = expired ? CALLBACK_LEASE_MS : (options.leaseMs ?? this.refreshIntervalMs(job));
       if (!(await claimRefreshLease(this.db, job.id, interval))) return job;
     }
-    return this.readAndApply(job, job.kieTaskId);
+    if (expired) return this.expire(job);
+    return job.kieTaskId ? this.readAndApply(job, job.kieTaskId) : job;
   }
 
   private async readAndApply(job: Generation, kieTaskId: string): Promise<Generation> {
