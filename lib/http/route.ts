@@ -5,7 +5,7 @@
  */
 import { type App, getApp } from "@/lib/app";
 import type { Logger } from "@/lib/observability/logger";
-import { classifyError, PUBLIC_ERRORS } from "./errors";
+import { ApiError, classifyError } from "./errors";
 import { requestIdFrom } from "./requestId";
 
 export interface RouteContext<Params> {
@@ -65,17 +65,7 @@ export function route<Params = Record<string, never>>(name: string, handler: Han
         `[${requestId}] the app could not start:`,
         error instanceof Error ? error.message : error,
       );
-      const response = json(
-        {
-          success: false,
-          error: {
-            code: "service_unavailable",
-            message: PUBLIC_ERRORS.service_unavailable.message,
-            requestId,
-          },
-        },
-        503,
-      );
+      const response = errorResponse(new ApiError("service_unavailable"), requestId);
       response.headers.set("X-Request-Id", requestId);
       return response;
     }
