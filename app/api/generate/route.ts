@@ -16,12 +16,12 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
   const { config, rateLimiter } = app;
   await rateLimiter.consumeIp(clientIp(request)); // 429 per IP, even before sign-in
   const user = await app.auth.authenticate(request); // 401
+  await app.accounts.ensure(user.id, user.email); // a new user gets CREDITS_INITIAL, once
   const idempotencyKey = idempotencyKeyFrom(request); // 400 if malformed
   const input = await parseGenerateRequest(request, {
     maxUploadBytes: config.maxUploadBytes,
     maxPixels: DEFAULT_MAX_PIXELS,
   }); // 400 / 413 / 415
-  await rateLimiter.checkUser(user.id); // 429 once the user's generations this minute are used up
 
   return withIdempotency(
     {
@@ -32,8 +32,9 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
       requestId,
       log,
     },
-    async () =>
-      generationResponse(
+    async () => {
+      await rateLimiter.checkUser(user.id); // 429 once this minute's generations are used up (replays pass)
+      return generationResponse(
         await app.generations.create({
           userId: user.id,
           email: user.email,
@@ -46,6 +47,7 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
           // Counted once the credits are reserved: refused and unpaid requests use no quota.
           admit: () => rateLimiter.consumeUser(user.id),
         }),
-      ),
+      );
+    },
   );
 });
