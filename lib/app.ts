@@ -76,6 +76,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       baseUrl,
       uploadBaseUrl: uploadBaseUrl ?? baseUrl,
       requestTimeoutMs: config.kie.requestTimeoutMs,
+      // A user is waiting: a short Retry-After is worth honouring, a long one goes back to them as 429.
+      maxRetries: 2,
+      maxRetryAfterMs: 5_000,
       textModel: config.kie.model,
       editModel: config.kie.editModel,
       logger: logger.child({ component: "kie" }),
