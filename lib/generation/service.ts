@@ -97,7 +97,7 @@ export interface CallbackInput {
 
 export type CallbackVerdict =
   | { accepted: true; process: () => Promise<void> }
-  | { accepted: false; reason: "not_found" | "forbidden" | "bad_signature" | "bad_body" };
+  | { accepted: false; reason: "not_found" | "forbidden" | "bad_signature" | "bad_body" | "wrong_task" };
 
 export interface GenerationObserver {
   reserved(cost: number): void;
@@ -478,6 +478,8 @@ export class GenerationService {
     ) {
       return { accepted: false, reason: "bad_signature" };
     }
+    // A job is bound to one KIE task: a callback naming another is refused, not just ignored later.
+    if (job.kieTaskId && job.kieTaskId !== parsed.taskId) return { accepted: false, reason: "wrong_task" };
     const token = input.token;
     return { accepted: true, process: () => this.processCallback(job, parsed.taskId, token) };
   }

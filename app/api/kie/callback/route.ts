@@ -12,6 +12,7 @@ const REFUSALS = {
   forbidden: ["forbidden", "The callback token does not match."],
   bad_signature: ["unauthorized", "The webhook signature is missing, stale or wrong."],
   bad_body: ["invalid_request", "The body is not a KIE callback."],
+  wrong_task: ["forbidden", "The callback names another task than this job's."],
 } as const;
 
 /**
