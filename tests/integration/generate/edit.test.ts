@@ -1,0 +1,149 @@
+/**
+ * Image edits: local images (multipart files, data: URIs) are uploaded to KIE first and KIE's
+ * URLs for them are what the task is given; an https URL the user names is passed through as is.
+ *
+ * kie-sim runs with a public https base, so every URL it hands out (uploads, results) names a
+ * host that is never resolved: the sim serves its own URLs from memory, and this test reads the
+ * bytes back through the sim's real 127.0.0.1 address.
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type Harness, startHarness } from "../../helpers/appHarness";
+import { describeEachDatabase } from "../../helpers/database";
+import {
+  creditsOf,
+  dataUri,
+  generateJson,
+  generateMultipart,
+  getStatus,
+  kieInputOf,
+  kieWork,
+  pngImage,
+} from "./generateKit";
+
+const SIM_PUBLIC_BASE = "https://kie-sim.test";
+const UPLOAD_PREFIX = `${SIM_PUBLIC_BASE}/files/`;
+
+describeEachDatabase("POST /api/generate: image edits", (getDb) => {
+  let h: Harness;
+  let red: Buffer;
+  let blue: Buffer;
+  beforeAll(async () => {
+    h = await startHarness({ database: getDb(), sim: { publicUrl: SIM_PUBLIC_BASE } });
+    red = await pngImage(40, 30, { r: 220, g: 20, b: 20 });
+    blue = await pngImage(30, 40, { r: 20, g: 20, b: 220 });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** The bytes kie-sim stores behind one of its public URLs. */
+  async function bytesBehind(publicUrl: string): Promise<Buffer> {
+    const response = await fetch(publicUrl.replace(SIM_PUBLIC_BASE, h.sim.url));
+    expect(response.status).toBe(200);
+    return Buffer.from(await response.arrayBuffer());
+  }
+
+  function pngPart(form: FormData, bytes: Buffer, name: string) {
+    form.append("images", new Blob([new Uint8Array(bytes)], { type: "image/png" }), name);
+  }
+
+  it("multipart files are uploaded to KIE first; their KIE URLs are the task's image_urls, in order", async () => {
+    const { token } = await h.signIn();
+    const before = kieWork(h);
+    const form = new FormData();
+    form.append("prompt", "make it a banana");
+    form.append("aspectRatio", "4:3");
+    pngPart(form, red, "red.png");
+    pngPart(form, blue, "blue.png");
+    const res = await generateMultipart(h, form, { token, prefer: "wait" });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ status: "succeeded", creditsUsed: 1, remainingCredits: 9 });
+
+    const after = kieWork(h);
+    expect(after.uploads - before.uploads).toBe(2);
+    expect(after.createTask - before.createTask).toBe(1);
+
+    const { model, input } = kieInputOf(h, res.body.taskId);
+    expect(model).toBe("google/nano-banana-edit");
+    expect(input.image_size).toBe("4:3");
+    const urls = input.image_urls as string[];
+    expect(urls).toHaveLength(2);
+    for (const url of urls) expect(url.startsWith(UPLOAD_PREFIX)).toBe(true);
+    // KIE got the user's own bytes, in the order they were sent.
+    expect((await bytesBehind(urls[0]!)).equals(red)).toBe(true);
+    expect((await bytesBehind(urls[1]!)).equals(blue)).toBe(true);
+
+    const status = await getStatus(h, token, res.body.taskId);
+    expect(status.body).toMatchObject({ status: "succeeded", type: "image_edit" });
+  });
+
+  it("a JSON data: URI is uploaded to KIE first; its KIE URL is the task's image_url", async () => {
+    const { token } = await h.signIn();
+    const before = kieWork(h);
+    const res = await generateJson(
+      h,
+      { prompt: "recolour it", images: [dataUri("image/png", blue)] },
+      { token, prefer: "wait" },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.status).toBe("succeeded");
+    expect(kieWork(h).uploads - before.uploads).toBe(1);
+
+    const { model, input } = kieInputOf(h, res.body.taskId);
+    expect(model).toBe("google/nano-banana-edit");
+    const urls = input.image_urls as string[];
+    expect(urls).toHaveLength(1);
+    expect(urls[0]!.startsWith(UPLOAD_PREFIX)).toBe(true);
+    expect((await bytesBehind(urls[0]!)).equals(blue)).toBe(true);
+    // The data: URI itself never reaches KIE.
+    expect(JSON.stringify(input)).not.toContain("base64");
+  });
+
+  it("an https image URL is passed to KIE as is, with no upload", async () => {
+    const { token } = await h.signIn();
+    // A file already hosted by KIE (uploaded straight to the sim, not through the app).
+    const uploaded = await fetch(`${h.sim.url}/api/file-base64-upload`, {
+      method: "POST",
+      headers: { authorization: "Bearer test-uploader", "content-type": "application/json" },
+      body: JSON.stringify({ base64Data: dataUri("image/png", red), uploadPath: "elsewhere" }),
+    });
+    const hosted = ((await uploaded.json()) as { data: { downloadUrl: string } }).data.downloadUrl;
+    expect(hosted.startsWith(SIM_PUBLIC_BASE)).toBe(true);
+
+    const before = kieWork(h);
+    const res = await generateJson(
+      h,
+      { prompt: "use this one", images: [hosted] },
+      { token, prefer: "wait" },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.status).toBe("succeeded");
+    expect(kieWork(h).uploadCalls).toBe(before.uploadCalls);
+    expect(kieInputOf(h, res.body.taskId).input.image_urls).toEqual([hosted]);
+    expect(await creditsOf(h, token)).toBe(9);
+  });
+
+  it("a URL part and a file part together: the URL as is, then the uploaded file", async () => {
+    const { token } = await h.signIn();
+    const uploaded = await fetch(`${h.sim.url}/api/file-base64-upload`, {
+      method: "POST",
+      headers: { authorization: "Bearer test-uploader", "content-type": "application/json" },
+      body: JSON.stringify({ base64Data: dataUri("image/png", blue), uploadPath: "elsewhere" }),
+    });
+    const hosted = ((await uploaded.json()) as { data: { downloadUrl: string } }).data.downloadUrl;
+
+    const before = kieWork(h);
+    const form = new FormData();
+    form.append("prompt", "combine them");
+    form.append("images", hosted);
+    pngPart(form, red, "red.png");
+    const res = await generateMultipart(h, form, { token, prefer: "respond-async" });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(kieWork(h).uploads - before.uploads).toBe(1);
+    const urls = kieInputOf(h, res.body.taskId).input.image_urls as string[];
+    expect(urls).toHaveLength(2);
+    expect(urls[0]).toBe(hosted);
+    expect(urls[1]!.startsWith(UPLOAD_PREFIX)).toBe(true);
+    expect((await bytesBehind(urls[1]!)).equals(red)).toBe(true);
+  });
+});
