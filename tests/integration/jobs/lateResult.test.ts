@@ -1,0 +1,96 @@
+/**
+ * A result KIE delivers after the job timed out (docs/JOBS.md "Decisions"): the job stays
+ * `timeout`, its credits stay released (creditsUsed 0), and the image is attached as a free late
+ * delivery. A late failure changes nothing.
+ */
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { type Harness, startHarness } from "../../helpers/appHarness";
+import { describeEachDatabase } from "../../helpers/database";
+import {
+  creditsOf,
+  eventually,
+  isOpenStatus,
+  jobRow,
+  ledgerOf,
+  readStatus,
+  recordInfoReads,
+  simTask,
+  startJob,
+} from "./jobKit";
+
+describeEachDatabase("jobs: a result after the timeout", (getDb) => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ database: getDb(), callbacks: true, env: { KIE_TIMEOUT_MS: "1000" } });
+  });
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  /** Polls until the job reads `timeout` (KIE_TIMEOUT_MS is 1 s; the KIE task takes longer). */
+  async function timedOut(token: string, taskId: string) {
+    const answer = await eventually(
+      "the job to time out",
+      () => readStatus(h, token, taskId),
+      (a) => !isOpenStatus(a.status),
+      { attempts: 80, intervalMs: 50 },
+    );
+    expect(answer).toMatchObject({ status: "timeout", creditsUsed: 0, remainingCredits: 10 });
+    expect(answer.imageUrl).toBeUndefined();
+    expect(simTask(h, taskId).state).not.toMatch(/^(success|fail)$/);
+    return answer;
+  }
+
+  it("keeps the job timed out and free, and attaches the late image (once, even if KIE calls twice)", async () => {
+    const { token } = await h.signIn();
+    const { taskId } = await startJob(h, token, "[sim:delay=2500] [sim:callback=duplicate] a latecomer");
+    await timedOut(token, taskId);
+
+    const row = await eventually(
+      "the late image to be attached",
+      () => jobRow(getDb(), taskId),
+      (r) => r.resultUrls !== null,
+      { attempts: 200, intervalMs: 25 },
+    );
+    const resultUrl = simTask(h, taskId).resultUrl;
+    expect(row).toMatchObject({ status: "timeout", resultUrls: [resultUrl] });
+    await eventually(
+      "both callbacks",
+      () => h.sim.stats(),
+      (s) => s.callbacksSent === 2 && s.callbacksFailed === 0,
+    );
+
+    expect(await readStatus(h, token, taskId)).toMatchObject({
+      status: "timeout",
+      creditsUsed: 0,
+      remainingCredits: 10,
+      imageUrl: resultUrl,
+      images: [resultUrl],
+    });
+    expect(await ledgerOf(getDb(), row.id)).toEqual({ reserve: 1, release: 1 });
+    expect(await creditsOf(h, token)).toBe(10);
+  });
+
+  it("a failure after the timeout changes nothing", async () => {
+    const { token } = await h.signIn();
+    const { taskId } = await startJob(h, token, "[sim:delay=2000] [sim:fail] a late refusal");
+    await timedOut(token, taskId);
+    const readsAtTimeout = recordInfoReads(h);
+
+    await eventually(
+      "the failure callback",
+      () => simTask(h, taskId),
+      (t) => t.callbacksSent === 1,
+    );
+    await eventually(
+      "its re-read of KIE",
+      () => recordInfoReads(h),
+      (n) => n > readsAtTimeout,
+    );
+
+    const row = await jobRow(getDb(), taskId);
+    expect(row).toMatchObject({ status: "timeout", resultUrls: null, errorCode: "upstream_timeout" });
+    expect(await ledgerOf(getDb(), row.id)).toEqual({ reserve: 1, release: 1 });
+    expect(await creditsOf(h, token)).toBe(10);
+  });
+});
