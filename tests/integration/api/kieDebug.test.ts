@@ -65,7 +65,7 @@ describeEachDatabase("api: POST /api/generate/kie", (getDb) => {
     const record = await eventually(
       "the task to finish, read through the debug route",
       async () => (await (await debug(harness, { taskId: createdBody.taskId }, admin.token)).json()).record,
-      (r: { state: string }) => r.state === "success",
+      (r: { state: string; resultUrls?: string[] }) => r.state === "success",
       { attempts: 100, intervalMs: 30 },
     );
     expect(record).toMatchObject({ taskId: createdBody.taskId, state: "success" });
