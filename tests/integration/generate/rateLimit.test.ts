@@ -119,6 +119,31 @@ function rateLimitSuite(getDb: () => Database, store: Record<string, string>): v
     expect(reserves - releases).toBe(2);
   });
 
+  it("at the limit, a replay of an earlier request (same Idempotency-Key) still gets its answer", async () => {
+    const { token } = await userWithCredits(5);
+    const first = await generateJson(
+      h,
+      { prompt: "keyed" },
+      { token, prefer: "respond-async", idempotencyKey: "rl-1" },
+    );
+    expect(first.status).toBe(202);
+    expect((await generateJson(h, { prompt: "second" }, { token, prefer: "respond-async" })).status).toBe(
+      202,
+    );
+
+    const replay = await generateJson(
+      h,
+      { prompt: "keyed" },
+      { token, prefer: "respond-async", idempotencyKey: "rl-1" },
+    );
+    expect(replay.status, JSON.stringify(replay.body)).toBe(202);
+    expect(replay.body).toEqual(first.body);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    // New work is still refused.
+    expectRateLimited(await generateJson(h, { prompt: "third" }, { token, prefer: "respond-async" }));
+    expect(await creditsOf(h, token)).toBe(3);
+  });
+
   it("the limit is per user: another user is not affected", async () => {
     const first = await userWithCredits(3);
     const second = await userWithCredits(3);
