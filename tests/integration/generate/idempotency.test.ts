@@ -91,6 +91,31 @@ describeEachDatabase("POST /api/generate: Idempotency-Key", (getDb) => {
     expect(kindsOf(await jobLedgerOf(getDb(), userId))).toEqual(["capture", "reserve"]);
   });
 
+  it("five identical requests at the same instant: one job, one charge; the rest are 409 or its replay", async () => {
+    const { token, userId } = await h.signIn();
+    const before = kieWork(h).createTask;
+    const request = { prompt: "stampede" };
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        generateJson(h, request, { token, prefer: "respond-async", idempotencyKey: "stampede-1" }),
+      ),
+    );
+    const original = answers.filter((a) => a.status === 202 && a.headers.get("idempotent-replayed") === null);
+    expect(original, JSON.stringify(answers.map((a) => [a.status, a.body]))).toHaveLength(1);
+    for (const other of answers.filter((a) => a !== original[0])) {
+      if (other.status === 409) {
+        expect(other.body.error.code).toBe("idempotency_key_in_progress");
+      } else {
+        expect(other.status).toBe(202);
+        expect(other.body).toEqual(original[0]?.body);
+        expect(other.headers.get("idempotent-replayed")).toBe("true");
+      }
+    }
+    expect(kieWork(h).createTask - before).toBe(1);
+    expect(await creditsOf(h, token)).toBe(9);
+    expect(kindsOf(await jobLedgerOf(getDb(), userId))).toEqual(["reserve"]);
+  });
+
   it("a failed generation (it names a task) is replayed as the same 422, still uncharged", async () => {
     const { token } = await h.signIn();
     const before = kieWork(h).createTask;

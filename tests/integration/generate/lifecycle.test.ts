@@ -53,6 +53,13 @@ describeEachDatabase("POST /api/generate: job lifecycle", (getDb) => {
     expect(kindsOf(await jobLedgerOf(getDb(), userId))).toEqual(["capture", "reserve"]);
   });
 
+  it("without a Prefer header the answer is async (KIE_USE_ASYNC defaults to true)", async () => {
+    const { token } = await h.signIn();
+    const res = await generateJson(h, { prompt: "default mode" }, { token });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.status).toBe("pending");
+  });
+
   it("a request id sent by the client comes back on the answer", async () => {
     const { token } = await h.signIn();
     const res = await generateJson(

@@ -7,7 +7,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { PUBLIC_ERRORS } from "@/lib/http/errors";
 import { type Harness, startHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
-import { creditsOf, generateJson, jobLedgerOf, kieWork, kindsOf } from "./generateKit";
+import {
+  creditsOf,
+  generateJson,
+  generateMultipart,
+  jobLedgerOf,
+  kieWork,
+  kindsOf,
+  pngImage,
+} from "./generateKit";
 
 const GENERIC_502 = PUBLIC_ERRORS.upstream_error.message;
 
@@ -96,6 +104,34 @@ describeEachDatabase("POST /api/generate: KIE errors on createTask", (getDb) => 
         await expectNothingCharged(token, userId);
       });
     }
+  });
+
+  describe("uploads failing", () => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await startHarness({ database: getDb() });
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    it("KIE's upload host failing (after its retries) → 502, no task created, not charged", async () => {
+      const { token, userId } = await h.signIn();
+      h.sim.setFaults("upload:http=500");
+      const png = await pngImage();
+      const form = new FormData();
+      form.append("prompt", "edit me");
+      form.append("images", new Blob([new Uint8Array(png)], { type: "image/png" }), "a.png");
+      const before = kieWork(h);
+      const res = await generateMultipart(h, form, { token, prefer: "wait" });
+      h.sim.setFaults([]);
+      expect(res.status, JSON.stringify(res.body)).toBe(502);
+      expect(res.body.error).toMatchObject({ code: "upstream_error", message: GENERIC_502 });
+      expect(kieWork(h).uploadCalls - before.uploadCalls).toBeGreaterThanOrEqual(1);
+      expect(kieWork(h).createTask).toBe(before.createTask);
+      expect(await creditsOf(h, token)).toBe(10);
+      expect(kindsOf(await jobLedgerOf(getDb(), userId))).toEqual(["release", "reserve"]);
+    });
   });
 
   describe("the app's KIE key is not one KIE accepts", () => {
