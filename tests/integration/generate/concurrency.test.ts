@@ -3,7 +3,10 @@
  * exactly three 202 and nine 402, the balance ends at 0, and exactly three tasks reach KIE.
  * On Postgres the requests really run at once (a pool of connections); PGlite serialises them.
  */
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { issueDevToken } from "@/lib/auth";
+import { creditLedger } from "@/lib/db";
 import { type Harness, startHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import { creditsOf, generateJson, jobLedgerOf, kieWork, kindsOf } from "./generateKit";
@@ -55,5 +58,30 @@ describeEachDatabase("POST /api/generate: parallel requests on a small balance",
     expect(kieWork(h).createTask - before).toBe(BALANCE);
     expect(h.sim.tasks().length - tasksBefore).toBe(BALANCE);
     expect(kindsOf(await jobLedgerOf(getDb(), userId))).toEqual(Array(BALANCE).fill("reserve"));
+  });
+
+  it("the same, as the user's very first requests (no account yet): one initial grant, still three 202", async () => {
+    // A token issued without signing in: the first generate requests create the account.
+    const { accessToken: token, user } = await issueDevToken(
+      { email: `first-${Date.now()}@example.com` },
+      h.app.devSecret as Uint8Array,
+    );
+    const before = kieWork(h).createTask;
+    const answers = await Promise.all(
+      Array.from({ length: PARALLEL }, (_, i) =>
+        generateJson(h, { prompt: `first banana ${i}` }, { token, prefer: "respond-async" }),
+      ),
+    );
+    expect(answers.map((a) => a.status).sort(), JSON.stringify(answers.map((a) => a.body))).toEqual([
+      ...Array(BALANCE).fill(202),
+      ...Array(PARALLEL - BALANCE).fill(402),
+    ]);
+    expect(await creditsOf(h, token)).toBe(0);
+    expect(kieWork(h).createTask - before).toBe(BALANCE);
+    const grants = await getDb()
+      .db.select()
+      .from(creditLedger)
+      .where(and(eq(creditLedger.userId, user.id), eq(creditLedger.kind, "grant")));
+    expect(grants).toHaveLength(1);
   });
 });
