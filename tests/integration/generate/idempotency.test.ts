@@ -6,7 +6,16 @@
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { type Harness, startHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
-import { creditsOf, generateJson, jobLedgerOf, kieWork, kindsOf, waitFor } from "./generateKit";
+import {
+  creditsOf,
+  generateJson,
+  generateMultipart,
+  jobLedgerOf,
+  kieWork,
+  kindsOf,
+  pngImage,
+  waitFor,
+} from "./generateKit";
 
 describeEachDatabase("POST /api/generate: Idempotency-Key", (getDb) => {
   let h: Harness;
@@ -146,6 +155,34 @@ describeEachDatabase("POST /api/generate: Idempotency-Key", (getDb) => {
       expect(res.body.error.code).toBe("idempotency_key_reused");
     }
     expect(kieWork(h).createTask).toBe(before);
+    expect(await creditsOf(h, token)).toBe(9);
+  });
+
+  it("multipart: the same file replays; another file under the same key → 422; one upload, one task", async () => {
+    const { token } = await h.signIn();
+    const red = await pngImage(16, 16, { r: 255, g: 0, b: 0 });
+    const green = await pngImage(16, 16, { r: 0, g: 255, b: 0 });
+    const formWith = (image: Buffer) => {
+      const form = new FormData();
+      form.append("prompt", "edit once");
+      form.append("images", new Blob([new Uint8Array(image)], { type: "image/png" }), "photo.png");
+      return form;
+    };
+    const before = kieWork(h);
+    const options = { token, prefer: "respond-async", idempotencyKey: "upload-1" } as const;
+    const first = await generateMultipart(h, formWith(red), options);
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    const replay = await generateMultipart(h, formWith(red), options);
+    expect(replay.status).toBe(202);
+    expect(replay.body).toEqual(first.body);
+    expect(replay.headers.get("idempotent-replayed")).toBe("true");
+    const otherFile = await generateMultipart(h, formWith(green), options);
+    expect(otherFile.status, JSON.stringify(otherFile.body)).toBe(422);
+    expect(otherFile.body.error.code).toBe("idempotency_key_reused");
+
+    const after = kieWork(h);
+    expect(after.uploads - before.uploads).toBe(1);
+    expect(after.createTask - before.createTask).toBe(1);
     expect(await creditsOf(h, token)).toBe(9);
   });
 
