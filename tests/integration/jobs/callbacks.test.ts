@@ -97,9 +97,12 @@ describeEachDatabase("jobs: KIE callbacks", (getDb) => {
       (task) => task.state === "success",
     );
     const early = await readStatus(h, token, taskId);
-    // The task is done at KIE but its callback has not come yet: the poll answers from the row.
-    if (simTask(h, taskId).callbacksSent === 0) expect(isOpenStatus(early.status)).toBe(true);
-    expect(recordInfoReads(h)).toBe(0);
+    // The task is done at KIE but its callback has not come yet: the poll answers from the row,
+    // without reading KIE.
+    if (simTask(h, taskId).callbacksSent === 0) {
+      expect(isOpenStatus(early.status)).toBe(true);
+      expect(recordInfoReads(h)).toBe(0);
+    }
 
     const row = await settledRow(getDb(), taskId);
     expect(row.status).toBe("succeeded");

@@ -43,7 +43,7 @@ describeEachDatabase("jobs: a result after the timeout", (getDb) => {
 
   it("keeps the job timed out and free, and attaches the late image (once, even if KIE calls twice)", async () => {
     const { token } = await h.signIn();
-    const { taskId } = await startJob(h, token, "[sim:delay=2500] [sim:callback=duplicate] a latecomer");
+    const { taskId } = await startJob(h, token, "[sim:delay=3000] [sim:callback=duplicate] a latecomer");
     await timedOut(token, taskId);
 
     const row = await eventually(
@@ -73,7 +73,7 @@ describeEachDatabase("jobs: a result after the timeout", (getDb) => {
 
   it("a failure after the timeout changes nothing", async () => {
     const { token } = await h.signIn();
-    const { taskId } = await startJob(h, token, "[sim:delay=2000] [sim:fail] a late refusal");
+    const { taskId } = await startJob(h, token, "[sim:delay=2500] [sim:fail] a late refusal");
     await timedOut(token, taskId);
     const readsAtTimeout = recordInfoReads(h);
 
