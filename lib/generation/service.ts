@@ -499,7 +499,12 @@ export class GenerationService {
         return;
       }
       if (!(await attachKieTask(this.db, current.id, taskId))) return;
-      await this.apply({ ...current, kieTaskId: taskId }, record);
+      const applied = await this.apply({ ...current, kieTaskId: taskId }, record);
+      // Timed out before its task was found: a finished image is still delivered, free of charge.
+      if (applied.status === "timeout" && record.state === "success" && record.resultUrls.length > 0) {
+        await attachLateResult(this.db, current.id, record.resultUrls);
+        this.logger.info({ jobId: current.id }, "late result attached to a timed-out job (not charged)");
+      }
       return;
     }
     if (current.status === "timeout") {
