@@ -71,6 +71,46 @@ describeEachDatabase("jobs: a result after the timeout", (getDb) => {
     expect(await creditsOf(h, token)).toBe(10);
   });
 
+  it("also when createTask was ambiguous: the late callback attaches its task and image, free", async () => {
+    const { token } = await h.signIn();
+    h.sim.setFaults("createTask:reset;after;times=1");
+    const response = await h.fetch("/api/generate", {
+      method: "POST",
+      token,
+      headers: { "content-type": "application/json", prefer: "respond-async" },
+      body: JSON.stringify({ prompt: "[sim:delay=2500] lost, then found" }),
+    });
+    const body = await response.json();
+    expect(response.status, JSON.stringify(body)).toBe(502);
+    const jobId = body.error.taskId as string;
+    const [kieTask] = h.sim.tasks();
+
+    const answer = await eventually(
+      "the job to time out",
+      () => readStatus(h, token, jobId),
+      (a) => !isOpenStatus(a.status),
+      { attempts: 80, intervalMs: 50 },
+    );
+    expect(answer).toMatchObject({ status: "timeout", creditsUsed: 0, remainingCredits: 10 });
+    expect(h.sim.task(kieTask?.taskId as string)?.state).not.toBe("success");
+
+    const row = await eventually(
+      "the late image to be attached",
+      () => jobRow(getDb(), jobId),
+      (r) => r.resultUrls !== null,
+      { attempts: 200, intervalMs: 25 },
+    );
+    const resultUrl = h.sim.task(kieTask?.taskId as string)?.resultUrl;
+    expect(row).toMatchObject({ status: "timeout", kieTaskId: kieTask?.taskId, resultUrls: [resultUrl] });
+    expect(await readStatus(h, token, jobId)).toMatchObject({
+      status: "timeout",
+      creditsUsed: 0,
+      remainingCredits: 10,
+      imageUrl: resultUrl,
+    });
+    expect(await ledgerOf(getDb(), jobId)).toEqual({ reserve: 1, release: 1 });
+  });
+
   it("a failure after the timeout changes nothing", async () => {
     const { token } = await h.signIn();
     const { taskId } = await startJob(h, token, "[sim:delay=2500] [sim:fail] a late refusal");
