@@ -100,6 +100,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const config = loadConfig({
     DATA_DIR: dataDir,
     KIE_BASE_URL: sim.url,
+    KIE_UPLOAD_BASE_URL: sim.url,
     LOG_LEVEL: "debug",
     ...(url && { APP_URL: url }),
     ...options.env,
