@@ -30,6 +30,7 @@ import {
   isAmbiguousCreateFailure,
   KieError,
   parseKieCallback,
+  sleep,
   TaskFailedError,
   type TaskRecord,
 } from "@/lib/kie";
@@ -125,6 +126,8 @@ const RECONCILE_MIN_AGE_MS = 20_000;
 const RECONCILE_INTERVAL_MS = 20_000;
 /** Callbacks (or timeouts) arriving within this window collapse into one KIE read. */
 const CALLBACK_LEASE_MS = 1_000;
+/** Re-reads after a callback whose task KIE does not yet report as ended. */
+const CALLBACK_RECHECK_DELAYS_MS = [1_000, 2_000, 4_000];
 /** KIE signs `<taskId>.<timestamp>`; older signatures are refused (replays). */
 const WEBHOOK_MAX_SKEW_MS = 5 * 60_000;
 const CALLBACK_PATH = "/api/kie/callback";
@@ -399,7 +402,14 @@ export class GenerationService {
         );
       }
       this.logger.info({ jobId: job.id, kieTaskId: record.taskId, elapsedMs }, "KIE task succeeded");
-      return (await this.settle(job.id, { status: "succeeded", resultUrls: record.resultUrls })) ?? job;
+      const settled =
+        (await this.settle(job.id, { status: "succeeded", resultUrls: record.resultUrls })) ?? job;
+      if (settled.status === "timeout" && (await attachLateResult(this.db, job.id, record.resultUrls))) {
+        // We had given up (credits released): the image is delivered anyway, free of charge.
+        this.logger.info({ jobId: job.id }, "late result attached to a timed-out job (not charged)");
+        return { ...settled, resultUrls: record.resultUrls };
+      }
+      return settled;
     }
     if (record.state === "fail") {
       this.logger.info(
@@ -485,7 +495,8 @@ export class GenerationService {
   }
 
   private async processCallback(job: Generation, taskId: string, token: string): Promise<void> {
-    const current = (await findGeneration(this.db, job.id)) ?? job;
+    let current = (await findGeneration(this.db, job.id)) ?? job;
+    const requestId = current.requestId ?? current.id;
     if (current.kieTaskId && current.kieTaskId !== taskId) {
       this.logger.warn({ jobId: job.id, taskId }, "callback names another task than the job's; ignored");
       return;
@@ -493,32 +504,33 @@ export class GenerationService {
     if (!current.kieTaskId) {
       // createTask failed ambiguously: attach the task only if KIE's own record of it carries
       // this job's callBackUrl (a forged body cannot make us adopt someone else's task).
-      const record = await this.kie.getTaskStatus(taskId, { requestId: current.requestId ?? current.id });
+      const record = await this.kie.getTaskStatus(taskId, { requestId });
       if (record.callBackUrl !== this.callbackUrl(current.id, token)) {
         this.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
         return;
       }
       if (!(await attachKieTask(this.db, current.id, taskId))) return;
-      const applied = await this.apply({ ...current, kieTaskId: taskId }, record);
-      // Timed out before its task was found: a finished image is still delivered, free of charge.
-      if (applied.status === "timeout" && record.state === "success" && record.resultUrls.length > 0) {
-        await attachLateResult(this.db, current.id, record.resultUrls);
-        this.logger.info({ jobId: current.id }, "late result attached to a timed-out job (not charged)");
-      }
+      current = await this.apply({ ...current, kieTaskId: taskId }, record);
+    } else if (current.status === "timeout") {
+      // We gave up on it; a success is still delivered (free): apply() attaches it.
+      await this.apply(current, await this.kie.getTaskStatus(taskId, { requestId }));
       return;
+    } else {
+      if (!isOpen(current)) return; // duplicate or late callback: already settled
+      if (!(await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS))) return;
+      current = await this.readAndApply(current, taskId);
     }
-    if (current.status === "timeout") {
-      // Late success after we gave up: deliver the image, free of charge.
-      const record = await this.kie.getTaskStatus(taskId, { requestId: current.requestId ?? current.id });
-      if (record.state === "success" && record.resultUrls.length > 0) {
-        await attachLateResult(this.db, current.id, record.resultUrls);
-        this.logger.info({ jobId: current.id }, "late result attached to a timed-out job (not charged)");
+    // KIE calls back when a task has ended, but its record can lag behind: look again shortly
+    // rather than waiting for the callback grace period to end.
+    for (const delayMs of CALLBACK_RECHECK_DELAYS_MS) {
+      if (!isOpen(current)) return;
+      await sleep(delayMs);
+      if (await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS)) {
+        current = await this.readAndApply(current, taskId);
+      } else {
+        current = (await findGeneration(this.db, current.id)) ?? current;
       }
-      return;
     }
-    if (!isOpen(current)) return; // duplicate or late callback: already settled
-    if (!(await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS))) return;
-    await this.readAndApply(current, taskId);
   }
 
   private signatureValid(taskId: string, timestamp?: string | null, signature?: string | null): boolean {
@@ -546,7 +558,8 @@ export class GenerationService {
   async reconcile(options: { limit?: number } = {}): Promise<{ examined: number; settled: number }> {
     const claimed = await claimStaleGenerations(this.db, {
       limit: options.limit ?? 50,
-      minAgeMs: RECONCILE_MIN_AGE_MS,
+      // Young jobs are left to their waiters, unless they are already past KIE_TIMEOUT_MS.
+      minAgeMs: Math.min(RECONCILE_MIN_AGE_MS, this.settings.jobTimeoutMs),
       intervalMs: RECONCILE_INTERVAL_MS,
     });
     let settled = 0;
