@@ -1,0 +1,120 @@
+import { SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Harness, startHarness } from "../../helpers/appHarness";
+import { describeEachDatabase } from "../../helpers/database";
+
+const SUPABASE_SECRET = "super-secret-jwt-token-with-at-least-32-characters";
+
+async function supabaseToken(sub: string, email: string, secret = SUPABASE_SECRET): Promise<string> {
+  return new SignJWT({ email, role: "authenticated" })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(sub)
+    .setAudience("authenticated")
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(secret));
+}
+
+describeEachDatabase("sign-in and credits", (getDb) => {
+  describe("embedded mode (dev sign-in)", () => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await startHarness({ database: getDb() });
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    it("warns at start-up that dev sign-in is on", () => {
+      expect(h.logs()).toMatch(/Dev sign-in is ON/);
+    });
+
+    it("dev sign-in returns a token and an httpOnly SameSite=Lax session cookie; both authenticate", async () => {
+      const response = await h.fetch("/api/auth/dev", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "Someone@Example.com" }),
+      });
+      expect(response.status).toBe(200);
+      const body = await response.json();
+      expect(body.user).toMatchObject({ email: "someone@example.com" });
+      const cookie = response.headers.get("set-cookie") ?? "";
+      expect(cookie).toMatch(/HttpOnly/i);
+      expect(cookie).toMatch(/SameSite=Lax/i);
+      expect(cookie).toMatch(/Path=\//);
+
+      const byBearer = await h.fetch("/api/credits", { token: body.accessToken });
+      expect(await byBearer.json()).toEqual({ success: true, balance: 10 });
+      const byCookie = await h.fetch("/api/credits", { headers: { cookie: cookie.split(";")[0] ?? "" } });
+      expect(await byCookie.json()).toEqual({ success: true, balance: 10 });
+    });
+
+    it("the same email is the same user; the initial grant is given once", async () => {
+      const first = await h.signIn("repeat@example.com");
+      const second = await h.signIn("REPEAT@example.com");
+      expect(second.userId).toBe(first.userId);
+      const credits = await h.fetch("/api/credits", { token: second.token });
+      expect(await credits.json()).toEqual({ success: true, balance: 10 });
+    });
+
+    it("refuses a bad email with 400 and a missing or bad token with 401 in the §3 shape", async () => {
+      const bad = await h.fetch("/api/auth/dev", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "not-an-email" }),
+      });
+      expect(bad.status).toBe(400);
+      expect((await bad.json()).error.code).toBe("invalid_request");
+
+      for (const token of [
+        undefined,
+        "garbage",
+        await supabaseToken("0c4d1c1e-8f1e-4b8a-9a53-0e0f6d9c1a11", "x@y.z"),
+      ]) {
+        const response = await h.fetch("/api/credits", { token });
+        expect(response.status).toBe(401);
+        const body = await response.json();
+        expect(body).toMatchObject({ success: false, error: { code: "unauthorized" } });
+        expect(body.error.requestId).toBe(response.headers.get("x-request-id"));
+      }
+    });
+  });
+
+  describe("Supabase mode (SUPABASE_JWT_SECRET)", () => {
+    let h: Harness;
+    beforeAll(async () => {
+      h = await startHarness({
+        database: getDb(),
+        env: { SUPABASE_JWT_SECRET: SUPABASE_SECRET, CREDITS_INITIAL: "5" },
+      });
+    });
+    afterAll(async () => {
+      await h?.close();
+    });
+
+    it("has no dev sign-in: POST /api/auth/dev is 404", async () => {
+      const response = await h.fetch("/api/auth/dev", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "someone@example.com" }),
+      });
+      expect(response.status).toBe(404);
+      expect(h.logs()).not.toMatch(/Dev sign-in is ON/);
+    });
+
+    it("accepts a Supabase access token and opens the account with CREDITS_INITIAL", async () => {
+      const token = await supabaseToken("6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "member@example.com");
+      const response = await h.fetch("/api/credits", { token });
+      expect(await response.json()).toEqual({ success: true, balance: 5 });
+    });
+
+    it("refuses a token signed with another secret", async () => {
+      const forged = await supabaseToken(
+        "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+        "member@example.com",
+        "another-secret-that-is-also-long-enough-xx",
+      );
+      expect((await h.fetch("/api/credits", { token: forged })).status).toBe(401);
+    });
+  });
+});
