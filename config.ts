@@ -61,9 +61,9 @@ const envSchema = z.object({
   KIE_UPLOAD_BASE_URL: httpUrl.optional(),
   KIE_MODEL: z.string().min(1).default("google/nano-banana"),
   KIE_EDIT_MODEL: z.string().min(1).default("google/nano-banana-edit"),
-  KIE_REQUEST_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+  KIE_REQUEST_TIMEOUT_MS: integer(1, 600_000).default(30_000),
   KIE_POLL_BUDGET_MS: integer(0, 3_600_000).default(90_000),
-  KIE_TIMEOUT_MS: integer(1_000, 86_400_000).default(180_000),
+  KIE_TIMEOUT_MS: integer(1, 86_400_000).default(180_000),
   KIE_USE_ASYNC: boolean.default(true),
   KIE_DEBUG_ROUTE: boolean.default(false),
   KIE_WEBHOOK_HMAC_KEY: secret.optional(),
@@ -165,8 +165,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const e = parsed.data;
   const mode: KieMode = e.KIE_API_KEY ? "kie" : "simulator";
   const baseUrl = e.KIE_BASE_URL ?? (mode === "kie" ? KIE_DEFAULT_BASE_URL : undefined);
+  // KIE serves uploads from a host of their own; a KIE of your own (a proxy, a simulator) named by
+  // KIE_BASE_URL serves both unless KIE_UPLOAD_BASE_URL says otherwise.
+  const customBase = e.KIE_BASE_URL !== undefined && e.KIE_BASE_URL !== KIE_DEFAULT_BASE_URL;
   const uploadBaseUrl =
-    e.KIE_UPLOAD_BASE_URL ?? (mode === "kie" ? KIE_DEFAULT_UPLOAD_BASE_URL : e.KIE_BASE_URL);
+    e.KIE_UPLOAD_BASE_URL ??
+    (customBase ? e.KIE_BASE_URL : mode === "kie" ? KIE_DEFAULT_UPLOAD_BASE_URL : undefined);
 
   return {
     port: e.PORT,

@@ -35,6 +35,22 @@ describe("config", () => {
     expect(loadConfig({ SUPABASE_JWT_SECRET: "s3cret" }).auth.mode).toBe("supabase");
   });
 
+  it("sends uploads to a custom KIE_BASE_URL unless KIE_UPLOAD_BASE_URL is given", () => {
+    expect(loadConfig({ KIE_API_KEY: "k", KIE_BASE_URL: "http://127.0.0.1:9000" }).kie.uploadBaseUrl).toBe(
+      "http://127.0.0.1:9000",
+    );
+    expect(
+      loadConfig({
+        KIE_API_KEY: "k",
+        KIE_BASE_URL: "http://127.0.0.1:9000",
+        KIE_UPLOAD_BASE_URL: "http://127.0.0.1:9001",
+      }).kie.uploadBaseUrl,
+    ).toBe("http://127.0.0.1:9001");
+    expect(loadConfig({ KIE_API_KEY: "k", KIE_BASE_URL: KIE_DEFAULT_BASE_URL }).kie.uploadBaseUrl).toBe(
+      KIE_DEFAULT_UPLOAD_BASE_URL,
+    );
+  });
+
   it("treats an empty variable as unset and trims trailing slashes from URLs", () => {
     const config = loadConfig({ KIE_API_KEY: "", PORT: "", KIE_BASE_URL: "http://127.0.0.1:8787/" });
     expect(config.kie.mode).toBe("simulator");
