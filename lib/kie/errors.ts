@@ -309,17 +309,15 @@ export function isKieError(error: unknown): error is KieError {
 }
 
 /**
- * True when a failed createTask may nevertheless have created a (paid) task at KIE: a timeout,
- * a connection lost after sending, a 5xx, or an answer we could not read. Such a job must not be
- * re-created; it stays pending until a callback or the reconciler settles it (DESIGN.md §5).
+ * True when a failed createTask may nevertheless have created a (paid) task at KIE: the request
+ * was sent and then no answer came (a timeout, a connection lost after sending, or the caller
+ * aborting mid-request). Such a job must not be re-created; it stays pending until a callback or
+ * the reconciler settles it (DESIGN.md §5). An answer, even a 5xx or an unreadable one, is KIE
+ * (or a proxy before it) saying no: the job fails and its credits return (DESIGN.md §3).
  */
 export function isAmbiguousCreateFailure(error: unknown): boolean {
   if (error instanceof NetworkError) return error.sent;
-  if (error instanceof TimeoutError || error instanceof MalformedResponseError) return true;
-  // 455 (maintenance) and 505 (feature disabled) are explicit refusals; other server errors may
-  // come from a proxy after KIE received the request.
-  if (error instanceof ServiceError) return error.code !== 455 && error.code !== 505;
-  // A caller abort mid-request is just as ambiguous.
+  if (error instanceof TimeoutError) return true;
   return !(error instanceof KieError);
 }
 

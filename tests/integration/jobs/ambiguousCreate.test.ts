@@ -118,4 +118,21 @@ describeEachDatabase("jobs: ambiguous createTask", (getDb) => {
     expect(rows[0]).toMatchObject({ status: "failed", kieTaskId: null });
     expect(await ledgerOf(getDb(), rows[0]?.id as string)).toEqual({ reserve: 1, release: 1 });
   });
+
+  it.each([
+    ["an HTTP 500", "createTask:http=500;times=1"],
+    ["an unreadable answer", "createTask:malformed;times=1"],
+  ])(
+    "with callbacks, %s is a refusal, not a doubt: 502 and the credits come back at once",
+    async (_name, rule) => {
+      const harness = await startHarness({ database: getDb(), callbacks: true });
+      h = harness;
+      const { token } = await harness.signIn();
+      harness.sim.setFaults(rule);
+
+      const error = await generateExpecting502(harness, token, "refused outright");
+      expect(error.taskId).toBeUndefined();
+      expect(await creditsOf(harness, token)).toBe(10);
+    },
+  );
 });

@@ -108,7 +108,10 @@ describe("isAmbiguousCreateFailure", () => {
     expect(
       isAmbiguousCreateFailure(new TimeoutError({ endpoint: "createTask", scope: "request", timeoutMs: 1 })),
     ).toBe(true);
-    expect(isAmbiguousCreateFailure(errorForCode(500, { endpoint: "createTask" }))).toBe(true);
+    expect(isAmbiguousCreateFailure(new DOMException("aborted", "AbortError"))).toBe(true);
+    // An answer is a refusal, even a 5xx or an unreadable body (DESIGN.md §3: 502, not charged).
+    expect(isAmbiguousCreateFailure(errorForCode(500, { endpoint: "createTask" }))).toBe(false);
+    expect(isAmbiguousCreateFailure(new MalformedResponseError({ endpoint: "createTask" }))).toBe(false);
     expect(isAmbiguousCreateFailure(errorForCode(455, { endpoint: "createTask" }))).toBe(false);
     expect(isAmbiguousCreateFailure(errorForCode(429, { endpoint: "createTask" }))).toBe(false);
     expect(isAmbiguousCreateFailure(errorForCode(422, { endpoint: "createTask" }))).toBe(false);
