@@ -59,6 +59,12 @@ describe("npm start on embedded defaults", () => {
     expect(await credits.json()).toEqual({ success: true, balance: 10 });
   });
 
+  it("answers an unknown API path with a JSON 404", async () => {
+    const response = await fetch(`${app.url}/api/no-such-endpoint`);
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ success: false, error: { code: "not_found" } });
+  });
+
   it("serves the home page to a real browser", async () => {
     const page = await browser.newPage();
     await page.goto(app.url);
