@@ -292,18 +292,26 @@ export class GenerationService {
       if (settled === "aborted") break;
       current = settled
         ? ((await findGeneration(this.db, current.id)) ?? current)
-        : await this.refresh(current, { leaseMs: 0 });
+        : await this.refresh(current, { leaseMs: 0, callbackGraceMs: this.syncCallbackGraceMs });
     }
     return current;
   }
 
+  /**
+   * A waiting request gives the callback a third of its budget at most before it reads KIE
+   * itself: a short KIE_POLL_BUDGET_MS must still leave time to find a finished image.
+   */
+  private get syncCallbackGraceMs(): number {
+    return Math.min(CALLBACK_GRACE_MS, this.settings.pollBudgetMs / 3);
+  }
+
   private fallbackPollDelay(job: Generation, attempt: number): number {
     if (this.callbacksEnabled) {
-      const untilGraceEnds = job.createdAt.getTime() + CALLBACK_GRACE_MS - this.now();
+      const untilGraceEnds = job.createdAt.getTime() + this.syncCallbackGraceMs - this.now();
       if (untilGraceEnds > 0) return untilGraceEnds;
     }
     // Full jitter with a floor: spread out, but never a hammering loop.
-    return Math.max(750, fullJitterDelay(attempt, { baseMs: 1_500, maxMs: 10_000 }, this.random));
+    return Math.max(750, fullJitterDelay(attempt, { baseMs: 1_000, maxMs: 5_000 }, this.random));
   }
 
   // ------------------------------------------------------------------ read
@@ -358,7 +366,7 @@ export class GenerationService {
    */
   async refresh(
     job: Generation,
-    options: { leaseMs?: number; leaseHeld?: boolean } = {},
+    options: { leaseMs?: number; leaseHeld?: boolean; callbackGraceMs?: number } = {},
   ): Promise<Generation> {
     if (!isOpen(job)) return job;
     const age = this.now() - job.createdAt.getTime();
@@ -366,7 +374,8 @@ export class GenerationService {
     if (!options.leaseHeld) {
       // Nothing to read before createTask answered; while a callback is expected, KIE is only
       // read once the callback is late.
-      if (!expired && (!job.kieTaskId || (this.callbacksEnabled && age < CALLBACK_GRACE_MS))) return job;
+      const grace = options.callbackGraceMs ?? CALLBACK_GRACE_MS;
+      if (!expired && (!job.kieTaskId || (this.callbacksEnabled && age < grace))) return job;
       const interval = expired ? CALLBACK_LEASE_MS : (options.leaseMs ?? this.refreshIntervalMs(job));
       if (!(await claimRefreshLease(this.db, job.id, interval))) return job;
     }

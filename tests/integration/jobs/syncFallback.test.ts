@@ -1,0 +1,31 @@
+/**
+ * A waiting (sync) request with callbacks configured, whose callback never comes: it must still
+ * find the finished image by reading KIE itself within its budget (docs/JOBS.md).
+ */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type Harness, startHarness } from "../../helpers/appHarness";
+import { describeEachDatabase } from "../../helpers/database";
+
+describeEachDatabase("jobs: sync wait without the expected callback", (getDb) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ database: getDb(), callbacks: true, env: { KIE_POLL_BUDGET_MS: "4000" } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("answers 200 with the image although KIE never calls back", async () => {
+    const { token } = await h.signIn();
+    const response = await h.fetch("/api/generate", {
+      method: "POST",
+      token,
+      headers: { "content-type": "application/json", prefer: "wait" },
+      body: JSON.stringify({ prompt: "[sim:callback=none] a quiet banana" }),
+    });
+    const body = await response.json();
+    expect(response.status, JSON.stringify(body)).toBe(200);
+    expect(body).toMatchObject({ status: "succeeded", creditsUsed: 1 });
+    expect(h.sim.stats().callbacksSent).toBe(0);
+  });
+});
