@@ -163,7 +163,7 @@ export class GenerationService {
   // ------------------------------------------------------------------ create
 
   async create(input: CreateGenerationInput): Promise<CreateGenerationResult> {
-    const log = this.logger.child({ requestId: input.requestId, userId: input.userId });
+    const log = this.logger.child({ userId: input.userId });
     const { request } = input;
     const imageCount = (request.images?.length ?? 0) + input.files.length;
     const model = this.resolveModel(request.model, imageCount);

@@ -5,6 +5,7 @@
  */
 import { type App, getApp } from "@/lib/app";
 import type { Logger } from "@/lib/observability/logger";
+import { withRequestId } from "@/lib/observability/requestContext";
 import { ApiError, classifyError } from "./errors";
 import { requestIdFrom } from "./requestId";
 
@@ -69,7 +70,17 @@ export function route<Params = Record<string, never>>(name: string, handler: Han
       response.headers.set("X-Request-Id", requestId);
       return response;
     }
-    const log = app.logger.child({ requestId, route: name });
+    return withRequestId(requestId, () => serve(app, request, requestId, segment, started));
+  };
+
+  async function serve(
+    app: App,
+    request: Request,
+    requestId: string,
+    segment: { params?: Promise<Params> } | undefined,
+    started: number,
+  ): Promise<Response> {
+    const log = app.logger.child({ route: name });
     let response: Response;
     try {
       const params = ((await segment?.params) ?? {}) as Params;
@@ -90,5 +101,5 @@ export function route<Params = Record<string, never>>(name: string, handler: Han
       "request",
     );
     return response;
-  };
+  }
 }

@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { currentRequestId } from "./requestContext";
 
 export type { Logger };
 
@@ -47,6 +48,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: options.base ?? { service: "nano-banana-studio" },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Every line written while a request is served carries its id, however deep the caller.
+      mixin: () => {
+        const requestId = currentRequestId();
+        return requestId ? { requestId } : {};
+      },
     },
     options.destination,
   );
