@@ -3,7 +3,7 @@
  * settle it exactly once, take KIE's callbacks and sweep what is left pending. No HTTP here: the
  * route handlers translate requests in and results out.
  */
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
 import { type AccountRegistry, balance, reserve } from "@/lib/credits";
 import type { AppDatabase } from "@/lib/db";
 import {
@@ -35,6 +35,7 @@ import {
   type TaskRecord,
 } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
+import { secretsEqual } from "@/lib/security/secrets";
 import { JobInDoubtError } from "./errors";
 import type { JobEvents } from "./events";
 import { type JobView, toJobView } from "./view";
@@ -487,7 +488,7 @@ export class GenerationService {
     if (!input.jobId || !isUuid(input.jobId) || !input.token) return { accepted: false, reason: "not_found" };
     const job = await findGeneration(this.db, input.jobId);
     if (!job?.callbackTokenHash) return { accepted: false, reason: "not_found" };
-    if (!safeEqual(hashToken(input.token), job.callbackTokenHash))
+    if (!secretsEqual(hashToken(input.token), job.callbackTokenHash))
       return { accepted: false, reason: "forbidden" };
     const parsed = parseKieCallback(input.body);
     if (!parsed.ok) return { accepted: false, reason: "bad_body" };
@@ -548,7 +549,7 @@ export class GenerationService {
     const expected = createHmac("sha256", this.settings.webhookHmacKey as string)
       .update(`${taskId}.${timestamp}`)
       .digest("base64");
-    return safeEqual(expected, signature);
+    return secretsEqual(signature, expected);
   }
 
   private callbackUrl(jobId: string, token: string): string {
@@ -591,12 +592,6 @@ function isOpen(job: Generation): boolean {
 
 function hashToken(token: string): string {
   return createHash("sha256").update(token).digest("hex");
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const left = createHash("sha256").update(a).digest();
-  const right = createHash("sha256").update(b).digest();
-  return timingSafeEqual(left, right) && a.length === b.length;
 }
 
 function messageOf(error: unknown): string {

@@ -3,8 +3,8 @@
  * METRICS_TOKEN is set, the scraper must send `Authorization: Bearer <METRICS_TOKEN>`; when it is
  * not set, the endpoint is open (keep it off the public internet, e.g. at the proxy).
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { Registry } from "prom-client";
+import { bearerMatches } from "@/lib/security/secrets";
 
 export interface MetricsRequest {
   /** The request's Authorization header, or null. */
@@ -25,15 +25,4 @@ export async function renderMetrics(request: MetricsRequest): Promise<MetricsAns
     body: await request.registry.metrics(),
     contentType: request.registry.contentType,
   };
-}
-
-/**
- * Constant time in the token's content: both sides are hashed to equal-length digests first, so
- * neither a differing byte's position nor the length of the guess shows in the timing.
- */
-export function bearerMatches(authorization: string | null, token: string): boolean {
-  const presented = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? "")?.[1];
-  if (presented === undefined) return false;
-  const digest = (value: string) => createHash("sha256").update(value, "utf8").digest();
-  return timingSafeEqual(digest(presented), digest(token));
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createMetrics } from "@/lib/observability/metrics";
-import { bearerMatches, renderMetrics } from "@/lib/observability/metricsEndpoint";
+import { renderMetrics } from "@/lib/observability/metricsEndpoint";
+import { bearerMatches } from "@/lib/security/secrets";
 
 /** The value of one sample line, e.g. `name{a="b"} 3`, or undefined when absent. */
 function sample(text: string, series: string): number | undefined {

@@ -1,6 +1,6 @@
-import { hasBearer } from "@/lib/http/bearer";
 import { ApiError } from "@/lib/http/errors";
 import { json, route } from "@/lib/http/route";
+import { bearerMatches } from "@/lib/security/secrets";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -12,7 +12,7 @@ export const dynamic = "force-dynamic";
 const sweep = route("cron.reconcile", async ({ request, app }) => {
   const secret = app.config.cronSecret;
   if (!secret) throw new ApiError("not_found");
-  if (!hasBearer(request, secret))
+  if (!bearerMatches(request.headers.get("authorization"), secret))
     throw new ApiError("unauthorized", "A valid CRON_SECRET bearer token is required.");
   return json({ success: true, ...(await app.sweep()) });
 });
