@@ -3,7 +3,6 @@
  * validated request, the local image files to upload, and the fingerprint that Idempotency-Key
  * compares. Everything here fails before any credit is reserved or any call reaches KIE.
  */
-import { createHash } from "node:crypto";
 import type { LocalImageFile } from "@/lib/generation";
 import {
   type ImageGenerationRequest,
@@ -14,7 +13,7 @@ import {
 import { parseDataUri, validateImageCount, validateImageFile } from "@/lib/security/fileValidation";
 import { readJson } from "./body";
 import { ApiError } from "./errors";
-import { requestFingerprint } from "./idempotency";
+import { requestFingerprint, sha256Hex } from "./idempotency";
 
 export interface GenerateRequestLimits {
   /** MAX_UPLOAD_BYTES, per file. */
@@ -120,11 +119,7 @@ async function finish(
   if (problem) throw new ApiError("invalid_request", `The request is invalid: model: ${problem}.`);
   const request: ImageGenerationRequest = { ...fields, images: urls.length > 0 ? urls : undefined };
   const fileHashes = await Promise.all(
-    files.map(async (file) =>
-      createHash("sha256")
-        .update(new Uint8Array(await file.data.arrayBuffer()))
-        .digest("hex"),
-    ),
+    files.map(async (file) => sha256Hex(new Uint8Array(await file.data.arrayBuffer()))),
   );
   return { request, files, fingerprint: requestFingerprint({ request, files: fileHashes }) };
 }
