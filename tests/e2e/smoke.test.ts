@@ -69,6 +69,8 @@ describe("npm start on embedded defaults", () => {
     const page = await browser.newPage();
     await page.goto(app.url);
     await expect(page.locator("h1").textContent()).resolves.toContain("Nano Banana Studio");
+    // DESIGN.md §2: a visible badge while the simulator stands in for KIE.
+    await expect(page.locator(".badge").textContent()).resolves.toBe("simulator");
     await page.screenshot({ path: path.join(tmpdir(), "nano-banana-home.png") });
     await page.close();
   });
