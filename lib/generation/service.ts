@@ -515,7 +515,7 @@ export class GenerationService {
       // createTask failed ambiguously: attach the task only if KIE's own record of it carries
       // this job's callBackUrl (a forged body cannot make us adopt someone else's task).
       const record = await this.kie.getTaskStatus(taskId, { requestId });
-      if (record.callBackUrl !== this.callbackUrl(current.id, token)) {
+      if (!namesThisJob(record.callBackUrl, current.id, token)) {
         this.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
         return;
       }
@@ -588,6 +588,13 @@ export class GenerationService {
 
 function isOpen(job: Generation): boolean {
   return job.status === "pending" || job.status === "processing";
+}
+
+/** Whether a callBackUrl KIE recorded is this job's (compared by its parameters, not its spelling). */
+function namesThisJob(callBackUrl: string | undefined, jobId: string, token: string): boolean {
+  if (!callBackUrl || !URL.canParse(callBackUrl)) return false;
+  const params = new URL(callBackUrl).searchParams;
+  return params.get("job") === jobId && secretsEqual(params.get("token") ?? "", token);
 }
 
 function hashToken(token: string): string {
