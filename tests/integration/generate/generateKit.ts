@@ -7,6 +7,10 @@ import sharp from "sharp";
 import { creditLedger, type Database } from "@/lib/db";
 import type { Harness } from "../../helpers/appHarness";
 
+import { eventually } from "../../helpers/probes";
+
+export { creditsOf } from "../../helpers/probes";
+
 export interface Answer {
   status: number;
   headers: Headers;
@@ -78,13 +82,6 @@ export async function getStatus(h: Harness, token: string | undefined, taskId: s
   return answer(await h.fetch(`/api/generate/${encodeURIComponent(taskId)}`, { token }));
 }
 
-/** The balance GET /api/credits reports to the user. */
-export async function creditsOf(h: Harness, token: string): Promise<number> {
-  const { status, body } = await answer(await h.fetch("/api/credits", { token }));
-  if (status !== 200) throw new Error(`GET /api/credits answered ${status}: ${JSON.stringify(body)}`);
-  return body.balance as number;
-}
-
 export interface LedgerRow {
   kind: string;
   amount: number;
@@ -115,18 +112,15 @@ export function kieWork(h: Harness): { createTask: number; uploadCalls: number; 
   };
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Re-checks `condition` every `intervalMs` until it holds; throws after `timeoutMs`. */
+/** Re-checks `condition` every `intervalMs` until it holds; throws after about `timeoutMs`. */
 export async function waitFor(
   condition: () => boolean | Promise<boolean>,
   { timeoutMs = 10_000, intervalMs = 20, what = "condition" } = {},
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
+  await eventually(what, condition, (held) => held, {
+    attempts: Math.ceil(timeoutMs / intervalMs),
+    intervalMs,
+  });
 }
 
 const OPEN = new Set(["pending", "processing"]);

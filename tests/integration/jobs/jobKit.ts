@@ -8,6 +8,9 @@ import { expect } from "vitest";
 import { creditLedger, type Database, type Generation, generations } from "@/lib/db";
 import { isUuid } from "@/lib/db/generations";
 import type { Harness } from "../../helpers/appHarness";
+import { eventually } from "../../helpers/probes";
+
+export { creditsOf, eventually, pause } from "../../helpers/probes";
 
 export interface StatusBody {
   success: boolean;
@@ -44,13 +47,6 @@ export async function readStatus(h: Harness, token: string, taskId: string): Pro
   const body = await response.json();
   expect(response.status, JSON.stringify(body)).toBe(200);
   return body as StatusBody;
-}
-
-export async function creditsOf(h: Harness, token: string): Promise<number> {
-  const response = await h.fetch("/api/credits", { token });
-  const body = await response.json();
-  expect(response.status, JSON.stringify(body)).toBe(200);
-  return body.balance as number;
 }
 
 /** The job row by public task id (KIE's task id or our job id), read without refreshing it. */
@@ -95,29 +91,6 @@ export function recordInfoReads(h: Harness): number {
 
 export function isOpenStatus(status: string): boolean {
   return status === "pending" || status === "processing";
-}
-
-/**
- * Probes until `accept` holds, at most `attempts` times `intervalMs` apart; fails the test with
- * the last value otherwise. Deterministic bound, no open-ended waiting.
- */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T> | T,
-  accept: (value: T) => boolean,
-  { attempts = 200, intervalMs = 25 }: { attempts?: number; intervalMs?: number } = {},
-): Promise<T> {
-  let last: T | undefined;
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    last = await probe();
-    if (accept(last)) return last;
-    await pause(intervalMs);
-  }
-  throw new Error(`gave up waiting for ${what}; last value: ${JSON.stringify(last)}`);
-}
-
-export function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Waits until the job's row has settled (read from the database, so KIE is not read). */
