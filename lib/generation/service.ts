@@ -345,18 +345,16 @@ export class GenerationService {
     };
   }
 
-  /** A hint for pollers that grows with the job's age: young jobs change fast, old ones slowly. */
+  /**
+   * A hint for pollers that grows with the job's age (young jobs change fast, old ones slowly);
+   * also the refresh lease: the shortest time between two KIE reads of one job.
+   */
   pollAfterMs(job: Generation): number {
     const age = this.now() - job.createdAt.getTime();
     if (age < 10_000) return 1_000;
     if (age < 30_000) return 2_000;
     if (age < 120_000) return 5_000;
     return 10_000;
-  }
-
-  /** Minimum time between two KIE reads of one job, across all clients and instances. */
-  private refreshIntervalMs(job: Generation): number {
-    return this.pollAfterMs(job);
   }
 
   // ------------------------------------------------------------------ refresh and settle
@@ -377,7 +375,8 @@ export class GenerationService {
       // read once the callback is late.
       const grace = options.callbackGraceMs ?? CALLBACK_GRACE_MS;
       if (!expired && (!job.kieTaskId || (this.callbacksEnabled && age < grace))) return job;
-      const interval = expired ? CALLBACK_LEASE_MS : (options.leaseMs ?? this.refreshIntervalMs(job));
+      // KIE is read at most once per pollAfterMs per job, across all clients and instances.
+      const interval = expired ? CALLBACK_LEASE_MS : (options.leaseMs ?? this.pollAfterMs(job));
       if (!(await claimRefreshLease(this.db, job.id, interval))) return job;
     }
     if (expired) return this.expire(job);
