@@ -3,6 +3,8 @@
  * KIE client, authenticator) once per process. Route handlers and the instrumentation hook call
  * getApp(); nothing here runs at import time, so `next build` can import every route safely.
  */
+
+import type { Dispatcher } from "undici";
 import { type AppConfig, getConfig, type KieMode } from "@/config";
 import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "@/lib/auth";
 import { AccountRegistry } from "@/lib/credits";
@@ -14,6 +16,7 @@ import { createRateLimiter, type RateLimiter } from "@/lib/http/rateLimit";
 import { type IKieClient, KieClient } from "@/lib/kie";
 import { createLogger, type Logger } from "@/lib/observability/logger";
 import { createMetrics, type Metrics } from "@/lib/observability/metrics";
+import { createGuardedDispatcher } from "@/lib/security/urlGuard";
 
 export interface App {
   config: AppConfig;
@@ -23,8 +26,11 @@ export interface App {
   rateLimiter: RateLimiter;
   kie: IKieClient;
   kieMode: KieMode;
-  /** Origin of the simulator this process started itself, if any (the image proxy trusts it). */
-  simulatorOrigin?: string;
+  /**
+   * The image proxy's connection pool (it resolves DNS itself and refuses private addresses) and
+   * the one private origin it may reach: the simulator this process started (DESIGN.md §6).
+   */
+  imageProxy: { dispatcher: Dispatcher; trustedOrigin?: string };
   database: Database;
   auth: Authenticator;
   generations: GenerationService;
@@ -70,6 +76,13 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       simulatorOrigin = new URL(sim.url).origin;
       logger.info({ url: sim.url }, "KIE_API_KEY is not set: using the embedded KIE simulator");
     }
+
+    const proxyTrustedOrigin = config.kie.mode === "simulator" ? simulatorOrigin : undefined;
+    const imageProxy = {
+      dispatcher: createGuardedDispatcher({ trustedOrigin: proxyTrustedOrigin }),
+      trustedOrigin: proxyTrustedOrigin,
+    };
+    toClose.push(imageProxy.dispatcher);
 
     const kie = new KieClient({
       apiKey: config.kie.apiKey,
@@ -164,7 +177,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       rateLimiter,
       kie,
       kieMode: config.kie.mode,
-      simulatorOrigin,
+      imageProxy,
       database,
       auth,
       generations,

@@ -1,33 +1,13 @@
-import type { Dispatcher } from "undici";
-import type { App } from "@/lib/app";
 import { ApiError } from "@/lib/http/errors";
 import { route } from "@/lib/http/route";
 // Not the lib/security barrel: the proxy has no use for sharp.
 import { fetchProxiedImage } from "@/lib/security/imageProxy";
-import { createGuardedDispatcher } from "@/lib/security/urlGuard";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 /** Images at a URL do not change (KIE names each file once); the browser may keep one for a day. */
 const CACHE_CONTROL = "private, max-age=86400";
-
-/** One guarded connection pool per app instance, so repeated images reuse connections. */
-const dispatchers = new WeakMap<App, Dispatcher>();
-
-/** In simulator mode, the exact origin of the simulator this process started (DESIGN.md §6). */
-function trustedOriginOf(app: App): string | undefined {
-  return app.kieMode === "simulator" ? app.simulatorOrigin : undefined;
-}
-
-function dispatcherFor(app: App): Dispatcher {
-  let dispatcher = dispatchers.get(app);
-  if (!dispatcher) {
-    dispatcher = createGuardedDispatcher({ trustedOrigin: trustedOriginOf(app) });
-    dispatchers.set(app, dispatcher);
-  }
-  return dispatcher;
-}
 
 /**
  * GET /api/image-proxy?url=… — streams an image from an allowed host to a signed-in user, so the
@@ -40,9 +20,9 @@ export const GET = route("image-proxy", async ({ request, app }) => {
 
   const image = await fetchProxiedImage(url, {
     allowedHosts: app.config.imageProxyAllowedHosts,
-    trustedOrigin: trustedOriginOf(app),
+    trustedOrigin: app.imageProxy.trustedOrigin,
     signal: request.signal,
-    dispatcher: dispatcherFor(app),
+    dispatcher: app.imageProxy.dispatcher,
   });
   const headers = new Headers({
     "Content-Type": image.contentType,
