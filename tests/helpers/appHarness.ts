@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
 import * as authDev from "@/app/api/auth/dev/route";
+import * as authSignout from "@/app/api/auth/signout/route";
 import * as credits from "@/app/api/credits/route";
 import * as cronReconcile from "@/app/api/cron/reconcile/route";
 import * as generateStatus from "@/app/api/generate/[taskId]/route";
@@ -19,6 +20,7 @@ import * as generations from "@/app/api/generations/route";
 import * as health from "@/app/api/health/route";
 import * as imageProxy from "@/app/api/image-proxy/route";
 import * as kieCallback from "@/app/api/kie/callback/route";
+import * as me from "@/app/api/me/route";
 import * as metrics from "@/app/api/metrics/route";
 import { loadConfig } from "@/config";
 import { type App, createApp, installApp } from "@/lib/app";
@@ -37,6 +39,8 @@ const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/generations$/, generations, []],
   [/^\/api\/credits$/, credits, []],
   [/^\/api\/auth\/dev$/, authDev, []],
+  [/^\/api\/auth\/signout$/, authSignout, []],
+  [/^\/api\/me$/, me, []],
   [/^\/api\/health$/, health, []],
   [/^\/api\/image-proxy$/, imageProxy, []],
   [/^\/api\/kie\/callback$/, kieCallback, []],

@@ -57,6 +57,28 @@ describeEachDatabase("sign-in and credits", (getDb) => {
       expect(await credits.json()).toEqual({ success: true, balance: 10 });
     });
 
+    it("GET /api/me names the user, the balance and the modes; 401 without a session", async () => {
+      const { token, userId } = await h.signIn("who@example.com");
+      const response = await h.fetch("/api/me", { token });
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({
+        success: true,
+        user: { id: userId, email: "who@example.com", isAdmin: false },
+        balance: 10,
+        auth: "dev",
+        kie: "simulator",
+      });
+      expect((await h.fetch("/api/me")).status).toBe(401);
+    });
+
+    it("POST /api/auth/signout answers 204 and expires the session cookie", async () => {
+      const response = await h.fetch("/api/auth/signout", { method: "POST" });
+      expect(response.status).toBe(204);
+      const cookie = response.headers.get("set-cookie") ?? "";
+      expect(cookie).toMatch(/^nb_session=;/);
+      expect(cookie).toMatch(/Max-Age=0/);
+    });
+
     it("refuses a bad email with 400 and a missing or bad token with 401 in the §3 shape", async () => {
       const bad = await h.fetch("/api/auth/dev", {
         method: "POST",
