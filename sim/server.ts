@@ -1,5 +1,5 @@
 /**
- * kie-sim: a standalone HTTP server that speaks KIE's API as /work/shared/kie-api.md describes it
+ * kie-sim: a standalone HTTP server that speaks KIE's API as docs/KIE.md describes it
  * (jobs, uploads, account), draws real images, sends callbacks and injects faults on demand. It
  * backs the offline demo, CI and load tests; see sim/README.md. It imports nothing from lib/ so
  * the client and the simulator can only agree through the documented wire format.

@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import pretty from "pino-pretty";
 import { currentRequestId } from "./requestContext";
 
 export type { Logger };
@@ -39,6 +40,11 @@ export interface LoggerOptions {
   /** Where lines go; defaults to stdout. Tests pass a stream to assert on what was written. */
   destination?: pino.DestinationStream;
   base?: Record<string, unknown>;
+  /**
+   * Human-readable lines (pino-pretty) instead of JSON. Defaults to whether stdout is a terminal:
+   * an operator running `npm start` reads logs; a log shipper reads JSON lines.
+   */
+  pretty?: boolean;
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -54,6 +60,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         return requestId ? { requestId } : {};
       },
     },
-    options.destination,
+    options.destination ?? ((options.pretty ?? process.stdout.isTTY) ? prettyStdout() : undefined),
   );
+}
+
+/** Synchronous pino-pretty on stdout: no worker thread (transports do not survive bundling). */
+function prettyStdout(): pino.DestinationStream {
+  return pretty({
+    colorize: process.stdout.isTTY === true,
+    sync: true,
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: "pid,hostname,service",
+  });
 }
