@@ -3,28 +3,32 @@
  *
  *   npm run credits -- balance <userId|email>
  *   npm run credits -- grant <userId|email> <amount> [--reference <text>]
+ *   npm run credits -- audit
  *
  * Uses the app's configuration (DATABASE_URL, or the embedded database in DATA_DIR). The embedded
  * database allows one process per folder, so with it this refuses to run while the server does.
  * `--reference` makes a grant idempotent: repeating the command with the same reference adds
  * nothing. Exit codes: 0 done, 1 failed (unknown user, database in use or unreachable, bad
- * configuration), 2 wrong usage.
+ * configuration, or `audit` found the ledger unbalanced), 2 wrong usage. `audit` checks every
+ * account and job (lib/credits/audit.ts) and lists each problem it finds.
  */
 import pino from "pino";
 import { type AppConfig, ConfigError, getConfig } from "@/config";
-import { balance, ensureAccount, grant } from "@/lib/credits";
+import { auditLedger, balance, describeAudit, ensureAccount, grant } from "@/lib/credits";
 import { type Database, DatabaseLockedError, findUsersByIdOrEmail, openDatabase, type User } from "@/lib/db";
 import { createLogger } from "@/lib/observability/logger";
 
 const USAGE = `Usage:
   npm run credits -- balance <userId|email>
-  npm run credits -- grant <userId|email> <amount> [--reference <text>]`;
+  npm run credits -- grant <userId|email> <amount> [--reference <text>]
+  npm run credits -- audit`;
 
 const MAX_GRANT = 1_000_000;
 
 type Command =
   | { name: "balance"; who: string }
   | { name: "grant"; who: string; amount: number; reference?: string }
+  | { name: "audit" }
   | { name: "help" };
 
 /** A problem the operator must fix; `exitCode` 2 for usage, 1 otherwise. */
@@ -54,6 +58,7 @@ function parseArguments(args: string[]): Command {
   }
   const [name, who, amount, ...extra] = positional;
   if (name === "help") return { name: "help" };
+  if (name === "audit" && who === undefined && reference === undefined) return { name };
   if (name === "balance" && who && amount === undefined && reference === undefined) {
     return { name, who };
   }
@@ -105,6 +110,11 @@ async function run(command: Exclude<Command, { name: "help" }>, config: AppConfi
     throw error;
   }
   try {
+    if (command.name === "audit") {
+      const audit = await auditLedger(database.db, { maxProblems: 200 });
+      if (!audit.balanced) throw new CliError(describeAudit(audit), 1);
+      return describeAudit(audit);
+    }
     const user = await findUser(database, command.who);
     if (command.name === "balance") {
       const current = await balance(database.db, user.id);

@@ -1,4 +1,11 @@
 export { AccountRegistry } from "./accounts";
+export {
+  type AuditProblem,
+  type AuditProblemKind,
+  auditLedger,
+  describeAudit,
+  type LedgerAudit,
+} from "./audit";
 export { AlreadyReservedError, CreditsError, InsufficientCreditsError, UnknownUserError } from "./errors";
 export {
   balance,

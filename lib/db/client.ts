@@ -135,6 +135,11 @@ async function openPostgres(
   });
   // An idle connection dropped by the server must not crash the process; the pool replaces it.
   pool.on("error", (error) => options.logger?.warn({ err: error }, "idle database connection failed"));
+  // The pool only listens while a connection is idle: one that dies while checked out (inside a
+  // transaction) emits "error" with no listener, an uncaught exception. Its query already fails.
+  pool.on("connect", (client) =>
+    client.on("error", (error) => options.logger?.warn({ err: error }, "database connection lost")),
+  );
   try {
     await migratePostgresDatabase(pool, migrationsFolder, options.logger);
   } catch (error) {

@@ -3,9 +3,10 @@ import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { balance, ensureAccount } from "@/lib/credits";
-import { type Database, openDatabase, users } from "@/lib/db";
+import { creditAccounts, type Database, openDatabase, users } from "@/lib/db";
 import { createEmptyPostgresDatabase, TEST_DATABASE_URL } from "@/tests/helpers/database";
 
 const run = promisify(execFile);
@@ -106,6 +107,33 @@ function cliSuite(getTarget: () => Target) {
     }
     expect((await credits(target, "grant", "alice-id", "-4")).stderr).toContain("whole number");
     expect(await balanceIn(target, "alice-id")).toBe(18);
+  });
+
+  it("audit: exit 0 on a balanced ledger, exit 1 naming each problem otherwise", async () => {
+    const target = getTarget();
+    expect(await credits(target, "audit")).toMatchObject({
+      code: 0,
+      stdout: "Ledger balanced: 2 accounts, 0 jobs (0 open, holding 0 credits).\n",
+    });
+    // Damage the ledger as a bug would (a balance changed without a ledger row), then repair it.
+    const setBalance = async (value: number) => {
+      const database = await openTarget(target);
+      try {
+        await database.db
+          .update(creditAccounts)
+          .set({ balance: value })
+          .where(eq(creditAccounts.userId, "alice-id"));
+      } finally {
+        await database.close();
+      }
+    };
+    await setBalance(99);
+    const damaged = await credits(target, "audit");
+    await setBalance(18);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toContain("Ledger NOT balanced: 1 problem(s)");
+    expect(damaged.stderr).toContain("balance_mismatch: user alice-id: grants 18 − captures 0 − held 0 = 18");
+    expect((await credits(target, "audit", "alice-id")).code).toBe(2);
   });
 }
 
