@@ -79,7 +79,7 @@ export async function startFakeKie(): Promise<FakeKie> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
     let size = 0;
     const chunks: Buffer[] = [];
     const keep = path === "/api/v1/jobs/createTask";

@@ -14,9 +14,9 @@ export function percentile(values: number[], p: number): number {
 export const median = (values: number[]) => percentile(values, 50);
 export const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
-/** A Supabase-format access token (HS256, the project's SUPABASE_JWT_SECRET mode). */
+/** A Supabase-format access token (HS256, SUPABASE_JWT_SECRET mode); `userId` must be a UUID. */
 export async function mintToken(secret: string, userId: string): Promise<string> {
-  return new SignJWT({ role: "authenticated", email: `${userId}@bench.example` })
+  return new SignJWT({ role: "authenticated", email: `bench-${userId.slice(0, 8)}@example.com` })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(userId)
     .setAudience("authenticated")
@@ -94,7 +94,11 @@ export async function peakRssGrowth<T>(
 }
 
 /** Runs `count` tasks with at most `concurrency` in flight. */
-export async function pool<T>(count: number, concurrency: number, task: (i: number) => Promise<T>): Promise<T[]> {
+export async function pool<T>(
+  count: number,
+  concurrency: number,
+  task: (i: number) => Promise<T>,
+): Promise<T[]> {
   const results: T[] = new Array(count);
   let next = 0;
   await Promise.all(

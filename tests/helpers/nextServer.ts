@@ -22,7 +22,12 @@ export function hasProductionBuild(): boolean {
   return existsSync(path.join(root, ".next", "BUILD_ID"));
 }
 
-export async function startNextServer(port: number, env: Record<string, string>): Promise<NextServer> {
+export async function startNextServer(
+  port: number,
+  env: Record<string, string>,
+  options: { captureOutput?: boolean } = {},
+): Promise<NextServer> {
+  const capture = options.captureOutput ?? true;
   if (!hasProductionBuild()) throw new Error("no production build in .next/: run `npm run build` first");
   let output = "";
   const child: ChildProcess = spawn(
@@ -37,7 +42,8 @@ export async function startNextServer(port: number, env: Record<string, string>)
         LOG_LEVEL: "warn",
         ...env,
       },
-      stdio: ["ignore", "pipe", "pipe"],
+      // Benchmarks discard the output: keeping megabytes of log lines would distort them.
+      stdio: ["ignore", capture ? "pipe" : "ignore", capture ? "pipe" : "ignore"],
     },
   );
   child.stdout?.on("data", (chunk) => (output += chunk));

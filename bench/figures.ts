@@ -1,0 +1,172 @@
+/** What one bench run measures, and how each measurement is reported (target, baseline). */
+import type { Figure } from "./report";
+
+export function newMeasurements() {
+  return {
+    readsCb: [] as number[],
+    readsNoCb: [] as number[],
+    ttvNoCb: [] as number[],
+    ttvCb: [] as number[],
+    ttvWait: [] as number[],
+    waitSupported: true,
+    baseReads: [] as number[],
+    baseTtv: [] as number[],
+    fanReads: [] as number[],
+    fanMaxPerSecond: [] as number[],
+    fanRequests: [] as number[],
+    sharedReads: [] as number[],
+    bare: [] as number[],
+    credits: [] as number[],
+    overhead: [] as number[],
+    syncLatency: [] as number[],
+    throughput: [] as number[],
+    burstP99: [] as number[],
+    burstAccepted: [] as number[],
+    twoAccepted: [] as number[],
+    twoBalance: [] as number[],
+    uploadGrowth: [] as number[],
+    uploadStatus: [] as number[],
+    notes: [] as string[],
+  };
+}
+
+export type Measurements = ReturnType<typeof newMeasurements>;
+
+export const describeStatuses = (statuses: Record<number, number>) =>
+  Object.entries(statuses)
+    .map(([status, count]) => `${count} × ${status}`)
+    .join(", ");
+
+export function figuresOf(f: Measurements, problems: number): Figure[] {
+  return [
+    {
+      label: "KIE status reads per 10 s job, callbacks on",
+      unit: "reads",
+      runs: f.readsCb,
+      target: { op: "≤", value: 1.2 },
+      baseline: { label: "fixed 500 ms poller", runs: f.baseReads },
+    },
+    {
+      label: "KIE status reads per 10 s job, no callbacks",
+      unit: "reads",
+      runs: f.readsNoCb,
+      target: { op: "≤", value: 6 },
+      baseline: { label: "fixed 500 ms poller", runs: f.baseReads },
+    },
+    {
+      label: "time-to-visible p50, no callbacks (client follows pollAfterMs)",
+      unit: "ms",
+      runs: f.ttvNoCb,
+      target: { op: "≤", value: 2000 },
+      baseline: { label: "fixed 500 ms poller", runs: f.baseTtv },
+      digits: 0,
+    },
+    {
+      label: "time-to-visible p50, callbacks on (client follows pollAfterMs)",
+      unit: "ms",
+      runs: f.ttvCb,
+      baseline: { label: "fixed 500 ms poller", runs: f.baseTtv },
+      digits: 0,
+    },
+    {
+      label: "time-to-visible p50, `Prefer: wait` on the status route (callbacks on)",
+      unit: "ms",
+      runs: f.ttvWait,
+      target: { op: "≤", value: 50 },
+      baseline: { label: "fixed 500 ms poller", runs: f.baseTtv },
+      digits: 0,
+      caveat: f.waitSupported
+        ? undefined
+        : "✘ not served: no `Preference-Applied` (fell back to pollAfterMs)",
+    },
+    {
+      label: "sync gateway overhead p50 (latency − KIE's own), callbacks on",
+      unit: "ms",
+      runs: f.overhead,
+      target: { op: "≤", value: 10 },
+      baseline: { label: "bare Next route (`GET /api/models`) p50", runs: f.bare },
+    },
+    { label: "sync generate latency p50 (KIE finishes at once)", unit: "ms", runs: f.syncLatency },
+    {
+      label: "async `POST /api/generate` throughput, 16 in flight, Postgres",
+      unit: "req/s",
+      runs: f.throughput,
+      target: { op: "≥", value: 300 },
+      digits: 0,
+    },
+    {
+      label: "200 concurrent creates on a balance of 100: p99 latency",
+      unit: "ms",
+      runs: f.burstP99,
+      target: { op: "≤", value: 1000 },
+      digits: 0,
+    },
+    {
+      label: "200 concurrent creates on a balance of 100: accepted",
+      unit: "",
+      runs: f.burstAccepted,
+      target: { op: "=", value: 100 },
+      digits: 0,
+    },
+    {
+      label: "`GET /api/credits` p50 (one at a time)",
+      unit: "ms",
+      runs: f.credits,
+      target: { op: "≤", value: 2 },
+      baseline: { label: "bare Next route p50", runs: f.bare },
+      digits: 2,
+    },
+    {
+      label: "50 clients on one 10 s job (no callbacks): KIE reads for the job",
+      unit: "reads",
+      runs: f.fanReads,
+      baseline: { label: "one client per job", runs: f.readsNoCb },
+    },
+    {
+      label: "50 clients on one 10 s job: most KIE reads in any 1 s",
+      unit: "reads",
+      runs: f.fanMaxPerSecond,
+      target: { op: "≤", value: 1 },
+      digits: 0,
+    },
+    {
+      label: "50 clients on one 10 s job: client status requests",
+      unit: "req",
+      runs: f.fanRequests,
+      digits: 0,
+    },
+    {
+      label: "uploads, one request with 5 × ~10 MiB files: peak server RSS growth",
+      unit: "MiB",
+      runs: f.uploadGrowth,
+      target: { op: "≤", value: 75 },
+    },
+    {
+      label: "two instances, one Postgres: 100 concurrent creates on a balance of 50, accepted",
+      unit: "",
+      runs: f.twoAccepted,
+      target: { op: "=", value: 50 },
+      digits: 0,
+    },
+    {
+      label: "two instances, one Postgres: balance afterwards (no overdraft)",
+      unit: "",
+      runs: f.twoBalance,
+      target: { op: "=", value: 0 },
+      digits: 0,
+    },
+    {
+      label: "two instances, one Postgres: KIE reads for a 10 s job, 10 clients",
+      unit: "reads",
+      runs: f.sharedReads,
+      baseline: { label: "one client, one instance", runs: f.readsNoCb },
+    },
+    {
+      label: "ledger audit after the bench (both databases): problems",
+      unit: "",
+      runs: [problems],
+      target: { op: "=", value: 0 },
+      digits: 0,
+    },
+  ];
+}
