@@ -18,6 +18,7 @@ const SOURCES = [
   "sim",
   "config.ts",
   "instrumentation.ts",
+  "proxy.ts",
   "next.config.ts",
   "package-lock.json",
 ];

@@ -8,6 +8,7 @@ import type { Logger } from "@/lib/observability/logger";
 import { withRequestId } from "@/lib/observability/requestContext";
 import { ApiError, classifyError } from "./errors";
 import { requestIdFrom } from "./requestId";
+import { commonSecurityHeaders } from "./securityHeaders";
 
 export interface RouteContext<Params> {
   request: Request;
@@ -68,6 +69,7 @@ export function route<Params = Record<string, never>>(name: string, handler: Han
       );
       const response = errorResponse(new ApiError("service_unavailable"), requestId);
       response.headers.set("X-Request-Id", requestId);
+      response.headers.set("X-Content-Type-Options", "nosniff");
       return response;
     }
     return withRequestId(requestId, () => serve(app, request, requestId, segment, started));
@@ -89,6 +91,9 @@ export function route<Params = Record<string, never>>(name: string, handler: Han
       response = errorResponse(error, requestId, log);
     }
     response.headers.set("X-Request-Id", requestId);
+    for (const [header, value] of Object.entries(commonSecurityHeaders(app.config.appUrl))) {
+      response.headers.set(header, value);
+    }
     const elapsedMs = performance.now() - started;
     app.metrics.observeHttpRequest({
       route: name,

@@ -1,0 +1,43 @@
+/**
+ * Security headers for every page (DESIGN.md §6), set in this one place. Each request gets a fresh
+ * CSP nonce: the policy goes on the response, and on the request too, where Next.js reads the
+ * nonce and stamps it on its own scripts; `x-nonce` hands it to the layout (next-themes' script).
+ *
+ * API routes are left out on purpose: Next buffers the body of every request a proxy sees (up to
+ * 10 MB, truncating beyond), which would defeat the streamed body limits of lib/http/body.ts.
+ * lib/http/route.ts puts the same nosniff/Referrer-Policy/HSTS headers on every API answer.
+ */
+import { type NextRequest, NextResponse } from "next/server";
+import { type AppConfig, getConfig } from "@/config";
+import { createNonce, pageSecurityHeaders } from "@/lib/http/securityHeaders";
+
+export function proxy(request: NextRequest): NextResponse {
+  const nonce = createNonce();
+  const config = configOrNothing();
+  const headers = pageSecurityHeaders({
+    nonce,
+    // NODE_ENV is Next's own build switch (`next dev` vs a production build), not app configuration.
+    development: process.env.NODE_ENV === "development",
+    appUrl: config?.appUrl,
+    supabaseUrl: config?.auth.supabaseUrl,
+  });
+  const requestHeaders = new Headers(request.headers);
+  requestHeaders.set("x-nonce", nonce);
+  requestHeaders.set("Content-Security-Policy", headers["Content-Security-Policy"]!);
+  const response = NextResponse.next({ request: { headers: requestHeaders } });
+  for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
+  return response;
+}
+
+/** A bad environment is reported by the server's start; the page still gets the strict policy. */
+function configOrNothing(): AppConfig | undefined {
+  try {
+    return getConfig();
+  } catch {
+    return undefined;
+  }
+}
+
+export const config = {
+  matcher: ["/((?!api/|api$|_next/static/|_next/image/|favicon.ico).*)"],
+};
