@@ -8,7 +8,8 @@ export default defineConfig({
   test: {
     include: ["tests/faults/**/*.test.ts"],
     environment: "node",
-    testTimeout: 60_000,
+    // Generous: a shared, busy CI machine starts `next start` slowly; the scenarios end well before.
+    testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
     maxWorkers: 2,

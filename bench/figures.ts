@@ -84,7 +84,7 @@ export function figuresOf(f: Measurements, problems: number): Figure[] {
       unit: "ms",
       runs: f.overhead,
       target: { op: "≤", value: 10 },
-      baseline: { label: "bare Next route (`GET /api/models`) p50", runs: f.bare },
+      baseline: { label: "bare Next route (unknown `/api` path, JSON 404) p50", runs: f.bare },
     },
     { label: "sync generate latency p50 (KIE finishes at once)", unit: "ms", runs: f.syncLatency },
     {

@@ -19,11 +19,14 @@ import {
   timed,
 } from "./util";
 
-/** p50 of a route with no work behind it: what Next.js itself costs per request. */
+/**
+ * p50 of a route with no work behind it (an unknown /api path: the catch-all's JSON 404 — no
+ * database, no auth): what Next.js and the route wrapper cost per request.
+ */
 export async function bareRoute(base: string, count = 200): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < count + 20; i++) {
-    const { ms } = await timed(async () => (await fetch(`${base}/api/models`)).arrayBuffer());
+    const { ms } = await timed(async () => (await fetch(`${base}/api/bench-bare-route`)).arrayBuffer());
     if (i >= 20) times.push(ms);
   }
   return median(times);

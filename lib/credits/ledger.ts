@@ -8,7 +8,7 @@
  * status and capture/release in one transaction. Multi-statement functions use a nested
  * transaction (a savepoint inside a caller's transaction).
  */
-import { and, eq, gte, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { creditAccounts, creditLedger, type DbExecutor, queryRows, users } from "@/lib/db";
 import { AlreadyReservedError, InsufficientCreditsError, UnknownUserError } from "./errors";
 
@@ -76,27 +76,47 @@ export async function ensureAccount(
 /**
  * Takes `cost` credits from the balance for `generationId`, or throws InsufficientCreditsError
  * having written nothing.
+ *
+ * One statement (debit + ledger row): one round trip, and atomic on its own, so it needs no
+ * savepoint inside the caller's transaction. A second reserve for the same generation breaks the
+ * ledger's unique index, which fails the whole statement: its debit is never applied.
  */
 export async function reserve(db: DbExecutor, input: ReserveInput): Promise<{ remaining: number }> {
   assertCredits("cost", input.cost);
-  return db.transaction(async (tx) => {
-    const [debited] = await tx
-      .update(creditAccounts)
-      .set({ balance: sql`${creditAccounts.balance} - ${input.cost}`, updatedAt: sql`now()` })
-      .where(and(eq(creditAccounts.userId, input.userId), gte(creditAccounts.balance, input.cost)))
-      .returning({ balance: creditAccounts.balance });
-    if (!debited) {
-      throw new InsufficientCreditsError((await balance(tx, input.userId)) ?? 0, input.cost);
-    }
-    const recorded = await tx
-      .insert(creditLedger)
-      .values({ userId: input.userId, generationId: input.generationId, kind: "reserve", amount: input.cost })
-      .onConflictDoNothing()
-      .returning({ id: creditLedger.id });
-    // Throwing rolls the debit back with it.
-    if (recorded.length === 0) throw new AlreadyReservedError(input.generationId);
-    return { remaining: debited.balance };
-  });
+  let rows: { balance: number }[];
+  try {
+    rows = await queryRows<{ balance: number }>(
+      db,
+      sql`
+        WITH debited AS (
+          UPDATE ${creditAccounts}
+          SET balance = balance - ${input.cost}, updated_at = now()
+          WHERE user_id = ${input.userId} AND balance >= ${input.cost}
+          RETURNING user_id, balance
+        ), recorded AS (
+          INSERT INTO ${creditLedger} (user_id, generation_id, kind, amount)
+          SELECT user_id, ${input.generationId}, 'reserve', ${input.cost} FROM debited
+          RETURNING id
+        )
+        SELECT debited.balance FROM debited, recorded`,
+    );
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new AlreadyReservedError(input.generationId);
+    throw error;
+  }
+  const [debited] = rows;
+  if (!debited) throw new InsufficientCreditsError((await balance(db, input.userId)) ?? 0, input.cost);
+  return { remaining: debited.balance };
+}
+
+/** Postgres' unique_violation (23505), however the driver wraps it. */
+function isUniqueViolation(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error || (typeof e === "object" && e !== null); ) {
+    if ((e as { code?: unknown }).code === "23505") return true;
+    e = (e as { cause?: unknown }).cause;
+    if (e === undefined) break;
+  }
+  return false;
 }
 
 /** Keeps the reserved credits (the job delivered). Once per generation, and never after release. */

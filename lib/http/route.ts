@@ -20,10 +20,22 @@ export interface RouteContext<Params> {
 
 type Handler<Params> = (context: RouteContext<Params>) => Promise<Response>;
 
-/** JSON answer that is never cached by a browser or proxy (every answer here is per-user). */
+/** Below this, gzip costs the server more CPU than it saves bytes (measured, docs/BENCHMARKS.md). */
+const COMPRESS_FROM_BYTES = 1024;
+
+/**
+ * JSON answer that is never cached by a browser or proxy (every answer here is per-user). Next.js
+ * gzips every route handler's answer (it drops Content-Length, so its 1 KiB threshold never
+ * applies); `no-transform` on a small answer is the one signal its compression honours.
+ */
 export function json(body: unknown, status = 200, headers: HeadersInit = {}): Response {
-  const response = Response.json(body, { status, headers });
-  response.headers.set("Cache-Control", "no-store");
+  const text = JSON.stringify(body);
+  const response = new Response(text, { status, headers });
+  response.headers.set("Content-Type", "application/json");
+  response.headers.set(
+    "Cache-Control",
+    text.length < COMPRESS_FROM_BYTES ? "no-store, no-transform" : "no-store",
+  );
   return response;
 }
 

@@ -109,7 +109,7 @@ describe("faults: the server is killed (SIGKILL) mid-job and restarted", () => {
         await database.dispose();
       }
     },
-    120_000,
+    180_000,
   );
 
   async function crashOnPostgres(database: TestDatabase): Promise<void> {
@@ -181,7 +181,7 @@ describe("faults: the server is killed (SIGKILL) mid-job and restarted", () => {
     } finally {
       await database.close();
     }
-  });
+  }, 180_000);
 
   it("a client uploading slowly is served; one that gives up mid-upload is charged nothing", async () => {
     const port = await freePort();
@@ -234,5 +234,5 @@ describe("faults: the server is killed (SIGKILL) mid-job and restarted", () => {
       await fetch(`${server.url}/api/credits`, { headers: { authorization: `Bearer ${token}` } })
     ).json();
     expect(credits.balance).toBe(9);
-  });
+  }, 120_000);
 });
