@@ -20,6 +20,8 @@ export function newMeasurements() {
     overhead: [] as number[],
     syncLatency: [] as number[],
     throughput: [] as number[],
+    cpuPerCreate: [] as number[],
+    cpuShare: [] as number[],
     burstP99: [] as number[],
     burstAccepted: [] as number[],
     twoAccepted: [] as number[],
@@ -93,6 +95,17 @@ export function figuresOf(f: Measurements, problems: number): Figure[] {
       runs: f.throughput,
       target: { op: "≥", value: 300 },
       digits: 0,
+    },
+    {
+      label: "server CPU per async create during the throughput run (user + system)",
+      unit: "ms",
+      runs: f.cpuPerCreate,
+    },
+    {
+      label: "server CPU used during the throughput run, in cores (of 2, shared)",
+      unit: "cores",
+      runs: f.cpuShare,
+      digits: 2,
     },
     {
       label: "200 concurrent creates on a balance of 100: p99 latency",

@@ -11,6 +11,7 @@ import type { FakeKie } from "./fakeKie";
 import {
   authHeaders,
   type Client,
+  cpuMsOf,
   median,
   mintToken,
   peakRssGrowth,
@@ -70,9 +71,13 @@ export async function syncOverhead(
 /** Async creates with `inFlight` requests outstanding for `seconds` (after a 1 s warm-up). */
 export async function asyncThroughput(
   clients: Client[],
-  options: { inFlight: number; seconds: number },
-): Promise<{ perSecond: number; refused: number }> {
+  options: { inFlight: number; seconds: number; serverPid?: number },
+): Promise<{ perSecond: number; refused: number; cpuMsPerCreate: number; cpuShare: number }> {
   const warmUntil = Date.now() + 1_000;
+  let cpuAtWarm = Number.NaN;
+  const cpuTimer = setTimeout(() => {
+    cpuAtWarm = options.serverPid ? cpuMsOf(options.serverPid) : Number.NaN;
+  }, 1_000);
   const endAt = warmUntil + options.seconds * 1_000;
   let accepted = 0;
   let refused = 0;
@@ -88,7 +93,15 @@ export async function asyncThroughput(
       }
     }),
   );
-  return { perSecond: accepted / options.seconds, refused };
+  clearTimeout(cpuTimer);
+  // The server's CPU over the window: per create, and as a share of one core.
+  const cpuMs = options.serverPid ? cpuMsOf(options.serverPid) - cpuAtWarm : Number.NaN;
+  return {
+    perSecond: accepted / options.seconds,
+    refused,
+    cpuMsPerCreate: cpuMs / Math.max(1, accepted),
+    cpuShare: cpuMs / (options.seconds * 1_000),
+  };
 }
 
 /** A fresh user whose account starts with exactly `credits` (written the way a request would). */

@@ -174,7 +174,10 @@ async function main(): Promise<void> {
       const sync = await syncOverhead(kie, on(a, 1)[0]!);
       f.overhead.push(sync.overheadP50Ms);
       f.syncLatency.push(sync.latencyP50Ms);
-      f.throughput.push((await asyncThroughput(on(a), { inFlight: 16, seconds: 5 })).perSecond);
+      const load = await asyncThroughput(on(a), { inFlight: 16, seconds: 5, serverPid: a.pid });
+      f.throughput.push(load.perSecond);
+      f.cpuPerCreate.push(load.cpuMsPerCreate);
+      f.cpuShare.push(load.cpuShare);
       const burstResult = await burst(
         await userWithCredits(withCallbacks.database.db, secret, [a.url], 100),
         200,

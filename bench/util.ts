@@ -72,6 +72,18 @@ export function rssOf(pid: number): number {
   return total;
 }
 
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc; 100 ticks/s). */
+export function cpuMsOf(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Samples RSS every `everyMs` while `work` runs; returns the peak growth over the start. */
 export async function peakRssGrowth<T>(
   pid: number,
