@@ -56,15 +56,22 @@ export function isForbiddenAddress(ip: string): boolean {
   return true;
 }
 
+/** The first six groups of the /96 prefixes whose last 32 bits are the IPv4 address connected to. */
+const IPV4_TRANSLATION_PREFIXES: readonly (readonly number[])[] = [
+  [0, 0, 0, 0, 0, 0xffff], // ::ffff:a.b.c.d, IPv4-mapped: the connection goes to a.b.c.d
+  [0x64, 0xff9b, 0, 0, 0, 0], // 64:ff9b::a.b.c.d, NAT64 well-known prefix: a gateway forwards to a.b.c.d
+];
+
 function isForbiddenIPv6(g: number[]): boolean {
-  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g;
+  const [g0 = 0, g1 = 0, g2 = 0, , , , g6 = 0, g7 = 0] = g;
   const embedded = (high: number, low: number) =>
     FORBIDDEN_IPV4.check(`${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`, "ipv4");
 
-  // ::ffff:a.b.c.d (IPv4-mapped): the connection goes to a.b.c.d.
-  if (g0 === 0 && g1 === 0 && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0xffff) return embedded(g6, g7);
-  // 64:ff9b::a.b.c.d (NAT64 well-known prefix): a gateway forwards to a.b.c.d.
-  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return embedded(g6, g7);
+  // IPv4-mapped or NAT64: judged by the IPv4 address reached, which may be public. Only an exact
+  // /96 prefix qualifies; any other address falls to the IPv6 rules below.
+  if (IPV4_TRANSLATION_PREFIXES.some((prefix) => prefix.every((group, i) => g[i] === group))) {
+    return embedded(g6, g7);
+  }
   // 2002:aabb:ccdd::/48 (6to4): a relay forwards to aa.bb.cc.dd.
   if (g0 === 0x2002 && embedded(g1, g2)) return true;
 
@@ -131,6 +138,17 @@ export function normalizeTrustedOrigin(origin: string | undefined): string | und
   }
 }
 
+/**
+ * True when the URL's authority has a user-info part, even an empty one. The authority is what
+ * follows the scheme and any slashes (backslashes count as slashes for http(s), as in the WHATWG
+ * parser) up to the next slash, backslash, `?` or `#`; an `@` in it ends the user info.
+ */
+function userInfoPresent(raw: string): boolean {
+  const afterScheme = raw.replace(/^[a-z][a-z0-9+.-]*:[/\\]*/i, "");
+  const authority = afterScheme.split(/[/\\?#]/, 1)[0] ?? "";
+  return authority.includes("@");
+}
+
 function isIpLiteral(hostname: string): boolean {
   // The WHATWG parser has already turned 2130706433, 0x7f.1, 0177.0.0.1 and 127.1 into 127.0.0.1.
   return hostname.startsWith("[") || isIP(hostname) !== 0;
@@ -155,7 +173,8 @@ export function checkProxyUrl(raw: string, policy: ProxyUrlPolicy): URL {
   } catch {
     throw new UnsafeUrlError("malformed");
   }
-  if (url.username !== "" || url.password !== "") throw new UnsafeUrlError("credentials");
+  // Read from the text: the parser drops an empty user info (`https://@host`, `https://:@host`).
+  if (userInfoPresent(raw)) throw new UnsafeUrlError("credentials");
 
   const trustedOrigin = normalizeTrustedOrigin(policy.trustedOrigin);
   if (trustedOrigin !== undefined && url.origin === trustedOrigin) return url;
@@ -187,7 +206,28 @@ export function createGuardedDispatcher(options: GuardedDispatcherOptions = {}):
   const resolve: LookupFunction = options.lookup ?? (dnsLookup as LookupFunction);
   const connectOptions = { timeout: options.connectTimeoutMs ?? 10_000 };
 
-  const guardedLookup: LookupFunction = (hostname, lookupOptions, callback) => {
+  const guardedConnect = buildConnector({ ...connectOptions, lookup: guardLookup(resolve) });
+  const trustedConnect = trustedOrigin ? buildConnector(connectOptions) : undefined;
+
+  const connect: buildConnector.connector = (target, callback) => {
+    if (trustedConnect && originOf(target) === trustedOrigin) return trustedConnect(target, callback);
+    // An IP address is connected to directly, without a lookup: check it here.
+    if (isIP(target.hostname) !== 0 && isForbiddenAddress(target.hostname)) {
+      return callback(new UnsafeUrlError("forbidden_address", target.hostname), null);
+    }
+    return guardedConnect(target, callback);
+  };
+
+  return new Agent({ connect, keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000 });
+}
+
+/**
+ * Wraps a DNS lookup so that a name resolving to any forbidden address (or to none) fails with
+ * UnsafeUrlError("forbidden_address") instead of answering. Every address is asked for and checked,
+ * also when the caller wants one.
+ */
+export function guardLookup(resolve: LookupFunction): LookupFunction {
+  return (hostname, lookupOptions, callback) => {
     resolve(hostname, { ...lookupOptions, all: true }, (error, resolved) => {
       if (error) return callback(error, "");
       const addresses: LookupAddress[] = Array.isArray(resolved)
@@ -212,20 +252,6 @@ export function createGuardedDispatcher(options: GuardedDispatcherOptions = {}):
       return callback(null, first.address, first.family);
     });
   };
-
-  const guardedConnect = buildConnector({ ...connectOptions, lookup: guardedLookup });
-  const trustedConnect = trustedOrigin ? buildConnector(connectOptions) : undefined;
-
-  const connect: buildConnector.connector = (target, callback) => {
-    if (trustedConnect && originOf(target) === trustedOrigin) return trustedConnect(target, callback);
-    // An IP address is connected to directly, without a lookup: check it here.
-    if (isIP(target.hostname) !== 0 && isForbiddenAddress(target.hostname)) {
-      return callback(new UnsafeUrlError("forbidden_address", target.hostname), null);
-    }
-    return guardedConnect(target, callback);
-  };
-
-  return new Agent({ connect, keepAliveTimeout: options.keepAliveTimeoutMs ?? 10_000 });
 }
 
 function originOf(target: buildConnector.Options): string | undefined {

@@ -1,6 +1,9 @@
+import type { LookupAddress } from "node:dns";
+import type { LookupFunction } from "node:net";
 import { describe, expect, it } from "vitest";
 import { classifyError } from "@/lib/http/errors";
 import { checkProxyUrl, isForbiddenAddress, UnsafeUrlError, type UnsafeUrlReason } from "@/lib/security";
+import { guardLookup } from "@/lib/security/urlGuard";
 
 describe("isForbiddenAddress", () => {
   const forbidden: [string, string][] = [
@@ -217,5 +220,132 @@ describe("checkProxyUrl", () => {
       );
       expect(reasonFor("file:///etc/passwd", { allowedHosts: [], trustedOrigin: "file:///" })).toBe("scheme");
     });
+  });
+});
+
+describe("userinfo in the URL (gap 2)", () => {
+  const policy = { allowedHosts: ["tempfile.aiquickdraw.com"] };
+  const reason = (raw: string) => {
+    try {
+      checkProxyUrl(raw, policy);
+      return "accepted";
+    } catch (error) {
+      if (error instanceof UnsafeUrlError) return error.reason;
+      throw error;
+    }
+  };
+
+  it.each([
+    "https://:secret@tempfile.aiquickdraw.com/a.png", // a password without a user name
+    "https://:@tempfile.aiquickdraw.com/a.png", // empty credentials: the parser drops them silently
+    "https://@tempfile.aiquickdraw.com/a.png",
+    "https:user@tempfile.aiquickdraw.com/a.png", // no slashes: still an authority for https
+    "https:\\\\user@tempfile.aiquickdraw.com/a.png", // backslashes count as slashes for https
+  ])("refuses %s", (raw) => {
+    expect(reason(raw)).toBe("credentials");
+  });
+
+  it("accepts an @ after the authority (path, query, fragment)", () => {
+    expect(reason("https://tempfile.aiquickdraw.com/a@2x.png")).toBe("accepted");
+    expect(reason("https://tempfile.aiquickdraw.com/a.png?by=me@example.com")).toBe("accepted");
+    expect(reason("https://tempfile.aiquickdraw.com/a.png#me@x")).toBe("accepted");
+    expect(reason("https://tempfile.aiquickdraw.com\\a@2x.png")).toBe("accepted");
+  });
+});
+
+describe("IPv6 forms that embed an IPv4 address (gap 3)", () => {
+  // Only the exact IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) prefixes are judged by the
+  // embedded address. Any other bit set in the first 96 makes it a different address, which the
+  // IPv6 rules judge — here, a public IPv4 in the low bits must not make it allowed.
+  it.each([
+    "fe80::ffff:8.8.8.8",
+    "fc00:ff9b::808:808",
+    "1::ffff:808:808",
+    "0:1::ffff:808:808",
+    "0:0:1::ffff:808:808",
+    "0:0:0:1::ffff:808:808",
+    "0:0:0:0:1:ffff:808:808",
+    "::fffe:808:808",
+    "::ffff:0:808:808",
+    "65:ff9b::808:808",
+    "64:ff9a::808:808",
+    "64:ff9b:1::808:808",
+    "64:ff9b:0:1::808:808",
+    "64:ff9b::1:0:0:808:808",
+    "64:ff9b::1:0:808:808",
+    "64:ff9b::1:808:808",
+  ])("refuses %s", (ip) => {
+    expect(isForbiddenAddress(ip)).toBe(true);
+  });
+
+  it("judges 6to4 by both groups of its embedded address", () => {
+    expect(isForbiddenAddress("2002:808:808::1")).toBe(false);
+    expect(isForbiddenAddress("2002:7f00:808::1")).toBe(true); // 127.0.8.8
+    expect(isForbiddenAddress("2002:a9fe:a9fe::1")).toBe(true); // 169.254.169.254
+    expect(isForbiddenAddress("2003:7f00:1::1")).toBe(false); // not 6to4: a public 2000::/3 address
+  });
+});
+
+describe("guardLookup: the connect-time DNS check (gap 1)", () => {
+  type Answer = { error?: NodeJS.ErrnoException; resolved?: string | LookupAddress[] };
+  /** A DNS that answers `answer` for every name, and records the options it was asked with. */
+  function fakeDns(answer: Answer) {
+    const asked: unknown[] = [];
+    const lookup = ((_hostname: string, options: unknown, callback: (...args: unknown[]) => void) => {
+      asked.push(options);
+      callback(answer.error ?? null, answer.resolved ?? [], 4);
+    }) as unknown as LookupFunction;
+    return { lookup, asked };
+  }
+  function run(answer: Answer, all: boolean) {
+    const dns = fakeDns(answer);
+    return new Promise<{ error: unknown; address: unknown; family: unknown; asked: unknown[] }>((resolve) =>
+      guardLookup(dns.lookup)("images.example.com", { all }, (error, address, family) =>
+        resolve({ error, address, family, asked: dns.asked }),
+      ),
+    );
+  }
+  const publicV4 = { address: "8.8.8.8", family: 4 };
+  const publicV6 = { address: "2606:4700:4700::1111", family: 6 };
+
+  it("passes a public answer on, all of it or the first address", async () => {
+    const all = await run({ resolved: [publicV4, publicV6] }, true);
+    expect(all.error).toBeNull();
+    expect(all.address).toEqual([publicV4, publicV6]);
+    expect(all.asked).toEqual([{ all: true }]);
+    const first = await run({ resolved: [publicV6, publicV4] }, false);
+    expect(first).toMatchObject({ error: null, address: publicV6.address, family: 6 });
+    // Asked for every address even when the caller wants one: each must be checked.
+    expect(first.asked).toEqual([{ all: true }]);
+  });
+
+  it("accepts a resolver that answers one address as a string", async () => {
+    expect(await run({ resolved: "8.8.4.4" }, false)).toMatchObject({
+      error: null,
+      address: "8.8.4.4",
+      family: 4,
+    });
+  });
+
+  it.each([
+    ["a forbidden address", [{ address: "127.0.0.1", family: 4 }], "127.0.0.1"],
+    ["one forbidden address among public ones", [publicV4, { address: "::1", family: 6 }], "::1"],
+    ["no address at all", [], "no address"],
+    ["an empty string", "", "no address"],
+  ] as const)("refuses %s", async (_why, resolved, named) => {
+    for (const all of [true, false]) {
+      const result = await run({ resolved: resolved as string | LookupAddress[] }, all);
+      expect(result.error).toBeInstanceOf(UnsafeUrlError);
+      expect(result.error).toMatchObject({ reason: "forbidden_address" });
+      expect((result.error as UnsafeUrlError).detail).toBe(`images.example.com resolved to ${named}`);
+      expect(result.address).toBe("");
+    }
+  });
+
+  it("passes a DNS failure on unchanged", async () => {
+    const failure = Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" });
+    const result = await run({ error: failure }, true);
+    expect(result.error).toBe(failure);
+    expect(result.address).toBe("");
   });
 });
