@@ -12,7 +12,7 @@ import {
   reserve,
   UnknownUserError,
 } from "@/lib/credits";
-import { type AppDatabase, creditLedger, type DbExecutor, generations } from "@/lib/db";
+import { type AppDatabase, creditLedger, type DbExecutor, generations, users } from "@/lib/db";
 import { describeEachDatabase } from "@/tests/helpers/database";
 
 async function newGeneration(db: DbExecutor, userId: string, cost = 1): Promise<string> {
@@ -44,6 +44,8 @@ function settledCount(results: PromiseSettledResult<unknown>[]) {
 
 describeEachDatabase("credit ledger", (getDb) => {
   const db = () => getDb().db;
+  const emailOf = async (id: string) =>
+    (await db().select({ email: users.email }).from(users).where(eq(users.id, id)))[0]?.email ?? null;
 
   describe("ensureAccount", () => {
     it("creates the user with the initial credits, once", async () => {
@@ -75,6 +77,91 @@ describeEachDatabase("credit ledger", (getDb) => {
       const rows = await getDb().db.execute(sql`select email from nano_banana.users where id = 'u2'`);
       expect((rows as unknown as { rows: { email: string }[] }).rows[0]?.email).toBe("new@example.com");
       expect(await balance(db(), "u2")).toBe(3);
+    });
+
+    it("keeps the stored email when called without one, as the operator CLI does (gap 8)", async () => {
+      await ensureAccount(db(), "u3", { initialCredits: 3, email: "kept@example.com" });
+      expect(await ensureAccount(db(), "u3", { initialCredits: 3 })).toEqual({ created: false });
+      expect(await emailOf("u3")).toBe("kept@example.com");
+      // A user first seen without an email gets one later.
+      await ensureAccount(db(), "u4", { initialCredits: 3 });
+      expect(await emailOf("u4")).toBeNull();
+      await ensureAccount(db(), "u4", { initialCredits: 3, email: "late@example.com" });
+      expect(await emailOf("u4")).toBe("late@example.com");
+    });
+
+    it("creates each user's account on its own, with its own initial grant", async () => {
+      await ensureAccount(db(), "u1", { initialCredits: 10 });
+      expect(await ensureAccount(db(), "u2", { initialCredits: 4 })).toEqual({ created: true });
+      expect(await balance(db(), "u1")).toBe(10);
+      expect(await balance(db(), "u2")).toBe(4);
+      expect(await ledgerOf(db(), "u2")).toMatchObject([
+        { kind: "grant", amount: 4, reference: initialGrantReference("u2") },
+      ]);
+      expect(initialGrantReference("u2")).toBe("initial:u2");
+    });
+
+    it("rejects initial credits that are not a whole, non-negative int4 before writing", async () => {
+      for (const bad of [-1, 1.5, 2_147_483_648, Number.NaN]) {
+        await expect(ensureAccount(db(), "u1", { initialCredits: bad })).rejects.toBeInstanceOf(RangeError);
+      }
+      expect(await balance(db(), "u1")).toBeNull();
+      expect(await ensureAccount(db(), "u1", { initialCredits: 2_147_483_647 })).toEqual({ created: true });
+      expect(await ensureAccount(db(), "u0", { initialCredits: 0 })).toEqual({ created: true });
+      expect(await balance(db(), "u0")).toBe(0);
+    });
+  });
+
+  describe("another user's credits never move (gap 8)", () => {
+    /** u1 acts; u2 has an account and history of their own. */
+    async function twoUsers() {
+      await ensureAccount(db(), "u1", { initialCredits: 10 });
+      await ensureAccount(db(), "u2", { initialCredits: 10 });
+      const theirs = await newGeneration(db(), "u2", 3);
+      await reserve(db(), { userId: "u2", cost: 3, generationId: theirs });
+      return theirs;
+    }
+
+    it("reserve, capture and release touch only the payer", async () => {
+      const theirs = await twoUsers();
+      const captured = await newGeneration(db(), "u1", 2);
+      expect(await reserve(db(), { userId: "u1", cost: 2, generationId: captured })).toEqual({
+        remaining: 8,
+      });
+      const released = await newGeneration(db(), "u1", 4);
+      await reserve(db(), { userId: "u1", cost: 4, generationId: released });
+      expect(await capture(db(), captured)).toEqual({ applied: true, amount: 2 });
+      expect(await release(db(), released)).toEqual({ applied: true, amount: 4 });
+      expect(await balance(db(), "u1")).toBe(8);
+      expect(await balance(db(), "u2")).toBe(7);
+      expect((await ledgerOf(db(), "u2")).map((r) => r.kind).sort()).toEqual(["grant", "reserve"]);
+      await expectLedgerMatchesBalance(db(), "u1");
+      await expectLedgerMatchesBalance(db(), "u2");
+      // Their job is still theirs to settle.
+      expect(await release(db(), theirs)).toEqual({ applied: true, amount: 3 });
+      expect(await balance(db(), "u2")).toBe(10);
+    });
+
+    it("a grant credits only its user", async () => {
+      await twoUsers();
+      expect(await grant(db(), { userId: "u1", amount: 5, reference: "t-1" })).toEqual({
+        applied: true,
+        balance: 15,
+      });
+      expect(await balance(db(), "u2")).toBe(7);
+      expect(await grant(db(), { userId: "u2", amount: 1 })).toEqual({ applied: true, balance: 8 });
+      expect(await balance(db(), "u1")).toBe(15);
+      await expectLedgerMatchesBalance(db(), "u1");
+      await expectLedgerMatchesBalance(db(), "u2");
+    });
+
+    it("an insufficient balance reports the payer's balance", async () => {
+      await twoUsers();
+      const generationId = await newGeneration(db(), "u1", 11);
+      await expect(reserve(db(), { userId: "u1", cost: 11, generationId })).rejects.toMatchObject({
+        balance: 10,
+        cost: 11,
+      });
     });
   });
 

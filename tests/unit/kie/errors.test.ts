@@ -4,6 +4,7 @@ import {
   AuthError,
   errorForCode,
   isAmbiguousCreateFailure,
+  isKieError,
   KieError,
   MalformedResponseError,
   NetworkError,
@@ -138,5 +139,224 @@ describe("toJSON", () => {
       retryable: true,
     });
     expect(error.neverReachedKie).toBe(true);
+  });
+});
+
+describe("sanitizeKieText: what must never leak (gap 4)", () => {
+  it.each([
+    ["two spaces", "auth: Bearer  sk-live-abc failed"],
+    ["a tab", "auth: Bearer\tsk-live-abc failed"],
+    ["a newline", "auth: Bearer\nsk-live-abc failed"],
+    ["lower case", "auth: bearer sk-live-abc failed"],
+  ])("blanks a bearer token after %s", (_why, text) => {
+    const out = sanitizeKieText(text) ?? "";
+    expect(out).not.toContain("sk-live-abc");
+    expect(out).toBe("auth: Bearer [redacted] failed");
+  });
+
+  it("blanks only the token: quotes, commas and semicolons end it", () => {
+    expect(sanitizeKieText(`{"h":"Bearer abc","x":1}`)).toBe(`{"h":"Bearer [redacted]","x":1}`);
+    expect(sanitizeKieText("Bearer abc, then more; Bearer def;x")).toBe(
+      "Bearer [redacted], then more; Bearer [redacted];x",
+    );
+  });
+
+  it("blanks every occurrence of every known secret, and ignores an empty one", () => {
+    expect(sanitizeKieText("k1 and k1 and k2", ["k1", "", "k2"])).toBe(
+      "[redacted] and [redacted] and [redacted]",
+    );
+    // An empty secret (an unset key) must not redact between every character.
+    expect(sanitizeKieText("plain text", [""])).toBe("plain text");
+  });
+
+  it("keeps 300 characters as they are and cuts longer text to 300 with an ellipsis", () => {
+    const exactly = "a".repeat(300);
+    expect(sanitizeKieText(exactly)).toBe(exactly);
+    const cut = sanitizeKieText(`${"b".repeat(299)}cd`) ?? "";
+    expect(cut).toBe(`${"b".repeat(299)}…`);
+    expect(cut).toHaveLength(300);
+  });
+
+  it("turns runs of control characters and spaces into one space, and trims", () => {
+    expect(sanitizeKieText("  a\u0001\u0002\u007fb \n\n c  ")).toBe("a b c");
+  });
+});
+
+describe("retryable: unknown codes and errors built directly (gap 5)", () => {
+  it.each([
+    [600, false],
+    [700, false],
+    [399, false],
+    [200, false],
+    [1000, false],
+    [0, false],
+    [-1, false],
+    [450, false],
+    [599, true],
+    [555, true],
+  ])("code %i → retryable %s", (code, retryable) => {
+    const error = errorForCode(code, { endpoint: "recordInfo" });
+    expect(error.retryable).toBe(retryable);
+    if (code < 400 || code >= 600) {
+      expect(error).toBeInstanceOf(ServiceError);
+      expect(error.message).toBe(`KIE recordInfo: unexpected response code (code ${code})`);
+    }
+  });
+
+  it("a 4xx or 5xx outside the table says what kind it is", () => {
+    expect(errorForCode(418, { endpoint: "credit" }).message).toBe("KIE credit: request rejected (code 418)");
+    expect(errorForCode(503, { endpoint: "credit" }).message).toBe("KIE credit: server error (code 503)");
+  });
+
+  it("defaults each class's retryable, and keeps an explicit one", () => {
+    const endpoint = "recordInfo" as const;
+    expect(new KieError({ endpoint }).retryable).toBe(false);
+    expect(new KieError({ endpoint, retryable: true }).retryable).toBe(true);
+    expect(new RateLimitError({ endpoint }).retryable).toBe(true);
+    expect(new RateLimitError({ endpoint, retryable: false }).retryable).toBe(false);
+    expect(new MalformedResponseError({ endpoint, retryable: false }).retryable).toBe(false);
+    expect(new NetworkError({ endpoint, sent: true }).retryable).toBe(true);
+    expect(new NetworkError({ endpoint, sent: false, retryable: false }).retryable).toBe(false);
+    expect(new TimeoutError({ endpoint, scope: "request", timeoutMs: 5 }).retryable).toBe(true);
+    expect(new TimeoutError({ endpoint, scope: "poll_budget", timeoutMs: 5 }).retryable).toBe(false);
+    expect(new TimeoutError({ endpoint, scope: "request", timeoutMs: 5, retryable: false }).retryable).toBe(
+      false,
+    );
+    expect(new TaskFailedError({ endpoint }).retryable).toBe(false);
+  });
+
+  it("errorForCode takes retryable from the table only", () => {
+    const init = { endpoint: "recordInfo", retryable: true } as unknown as Parameters<typeof errorForCode>[1];
+    expect(errorForCode(400, init).retryable).toBe(false);
+  });
+});
+
+describe("messages and fields of errors built directly", () => {
+  const endpoint = "createTask" as const;
+
+  it("says where the failure came from: the HTTP status, else KIE's code", () => {
+    expect(new KieError({ endpoint }).message).toBe("KIE createTask: request failed");
+    expect(new KieError({ endpoint, httpStatus: 502 }).message).toBe(
+      "KIE createTask: request failed (HTTP 502)",
+    );
+    expect(new KieError({ endpoint, httpStatus: 200, code: 500 }).message).toBe(
+      "KIE createTask: server error (code 500)",
+    );
+    expect(new KieError({ endpoint, httpStatus: 200 }).message).toBe("KIE createTask: request failed");
+    expect(new KieError({ endpoint, code: 401, kieMessage: "bad key" }).message).toBe(
+      "KIE createTask: API key missing or invalid (code 401): bad key",
+    );
+    expect(new KieError({ endpoint, message: "own words", code: 401 }).message).toBe("own words");
+  });
+
+  it("keeps a cause only when one is given", () => {
+    const cause = new Error("socket hang up");
+    expect(new KieError({ endpoint, cause }).cause).toBe(cause);
+    expect("cause" in new KieError({ endpoint })).toBe(false);
+  });
+
+  it("names timeouts by scope", () => {
+    const request = new TimeoutError({ endpoint, scope: "request", timeoutMs: 1500 });
+    expect(request.message).toBe("KIE createTask: no response within 1500 ms");
+    const budget = new TimeoutError({ endpoint, scope: "poll_budget", timeoutMs: 9000, taskId: "t9" });
+    expect(budget.message).toBe("KIE task t9 did not finish within 9000 ms");
+    expect(new TimeoutError({ endpoint, scope: "poll_budget", timeoutMs: 1 }).message).toBe(
+      "KIE task ? did not finish within 1 ms",
+    );
+    expect(new TimeoutError({ endpoint, scope: "request", timeoutMs: 1, message: "m" }).message).toBe("m");
+    expect(JSON.parse(JSON.stringify(budget))).toMatchObject({
+      name: "TimeoutError",
+      kind: "timeout",
+      scope: "poll_budget",
+      timeoutMs: 9000,
+      taskId: "t9",
+      retryable: false,
+    });
+  });
+
+  it("describes a failed task with its code and message, whichever is known", () => {
+    expect(new TaskFailedError({ endpoint, taskId: "t1", failCode: "400", failMsg: "nsfw" }).message).toBe(
+      "KIE task t1 failed (400): nsfw",
+    );
+    expect(new TaskFailedError({ endpoint, kieMessage: "from kie" }).message).toBe(
+      "KIE task ? failed: from kie",
+    );
+    expect(new TaskFailedError({ endpoint, failMsg: "a", kieMessage: "b" }).message).toBe(
+      "KIE task ? failed: a",
+    );
+    expect(new TaskFailedError({ endpoint }).message).toBe("KIE task ? failed");
+    expect(new TaskFailedError({ endpoint, message: "own" }).message).toBe("own");
+    const json = JSON.parse(JSON.stringify(new TaskFailedError({ endpoint, failCode: "c", failMsg: "m" })));
+    expect(json).toMatchObject({ name: "TaskFailedError", kind: "task_failed", failCode: "c", failMsg: "m" });
+  });
+
+  it("describes a network error with its code and whether it was sent", () => {
+    expect(new NetworkError({ endpoint, sent: true, networkCode: "ECONNRESET" }).message).toBe(
+      "KIE createTask: network error (ECONNRESET)",
+    );
+    expect(new NetworkError({ endpoint, sent: false }).message).toBe(
+      "KIE createTask: network error, request not sent",
+    );
+    expect(new NetworkError({ endpoint, sent: true, message: "own" }).message).toBe("own");
+    expect(new NetworkError({ endpoint, sent: true }).neverReachedKie).toBe(false);
+  });
+
+  it("serializes every base field", () => {
+    const error = new RateLimitError({
+      endpoint: "recordInfo",
+      code: 429,
+      httpStatus: 429,
+      requestId: "r",
+      kieMessage: "slow down",
+      retryAfterMs: 2000,
+      taskId: "t",
+    });
+    expect(error.toJSON()).toEqual({
+      name: "RateLimitError",
+      kind: "rate_limit",
+      message: "KIE recordInfo: rate limited (HTTP 429): slow down",
+      code: 429,
+      httpStatus: 429,
+      endpoint: "recordInfo",
+      requestId: "r",
+      retryable: true,
+      kieMessage: "slow down",
+      retryAfterMs: 2000,
+      taskId: "t",
+    });
+  });
+
+  it.each([
+    [new KieError({ endpoint }), "service"],
+    [new AuthError({ endpoint }), "auth"],
+    [new ValidationError({ endpoint }), "validation"],
+    [new ServiceError({ endpoint }), "service"],
+    [new NotFoundError({ endpoint }), "not_found"],
+    [new AccountError({ endpoint }), "account"],
+  ] as const)("%o has kind %s", (error, kind) => {
+    expect(error.kind).toBe(kind);
+  });
+
+  it("tells KIE errors from others", () => {
+    expect(isKieError(new AuthError({ endpoint }))).toBe(true);
+    expect(isKieError(new Error("x"))).toBe(false);
+    expect(isKieError({ kind: "auth" })).toBe(false);
+  });
+
+  it("keeps sibling classes apart", () => {
+    const classes = [
+      AuthError,
+      RateLimitError,
+      ValidationError,
+      NotFoundError,
+      AccountError,
+      TaskFailedError,
+    ];
+    for (const A of classes) {
+      for (const B of classes) {
+        const error = A === TaskFailedError ? new TaskFailedError({ endpoint }) : new A({ endpoint });
+        expect(error instanceof B).toBe(A === B);
+      }
+    }
   });
 });

@@ -1,0 +1,219 @@
+/**
+ * lib/db/generations.ts statement by statement (DESIGN.md §4, §5): what each one does when it is
+ * allowed to act. tests/integration/db/guards.test.ts holds the refusals.
+ */
+import { eq, sql } from "drizzle-orm";
+import { expect, it } from "vitest";
+import { balance, ensureAccount, reserve } from "@/lib/credits";
+import { creditLedger, type Generation, generations } from "@/lib/db";
+import {
+  attachKieTask,
+  attachLateResult,
+  claimRefreshLease,
+  claimStaleGenerations,
+  findGeneration,
+  findUserGeneration,
+  insertGeneration,
+  isUuid,
+  markProcessing,
+  settleGeneration,
+} from "@/lib/db/generations";
+import { describeEachDatabase } from "@/tests/helpers/database";
+
+const SECOND = 1000;
+
+describeEachDatabase("generation statements", (getDb) => {
+  const db = () => getDb().db;
+
+  /** A job of u1, created `ageMs` ago (and refreshed `refreshedAgoMs` ago when given), with its reserve. */
+  async function job(options: { ageMs?: number; refreshedAgoMs?: number; cost?: number } = {}) {
+    await ensureAccount(db(), "u1", { initialCredits: 10 });
+    const row = await insertGeneration(db(), {
+      userId: "u1",
+      type: "text_to_image",
+      model: "google/nano-banana",
+      prompt: "a banana",
+      cost: options.cost ?? 1,
+      createdAt: new Date(Date.now() - (options.ageMs ?? 0)),
+      refreshedAt:
+        options.refreshedAgoMs === undefined ? undefined : new Date(Date.now() - options.refreshedAgoMs),
+    });
+    await reserve(db(), { userId: "u1", cost: row.cost, generationId: row.id });
+    return row;
+  }
+  const read = async (id: string) => (await findGeneration(db(), id)) as Generation;
+
+  it("attachKieTask binds the first KIE task, and only that one (gap 6)", async () => {
+    const { id } = await job();
+    expect(await attachKieTask(db(), id, "task-1")).toBe(true);
+    expect(await attachKieTask(db(), id, "task-2")).toBe(false);
+    expect((await read(id)).kieTaskId).toBe("task-1");
+    // A second job can have its own task, and a task id names one job only.
+    const other = await job();
+    expect(await attachKieTask(db(), other.id, "task-3")).toBe(true);
+    await expect(attachKieTask(db(), (await job()).id, "task-3")).rejects.toThrow();
+  });
+
+  it("markProcessing moves a pending job on, and leaves a settled one alone (gap 7)", async () => {
+    const pending = await job();
+    await markProcessing(db(), pending.id);
+    expect((await read(pending.id)).status).toBe("processing");
+
+    const settled = await job();
+    await settleGeneration(db(), settled.id, { status: "failed", errorCode: "x" }, { notify: false });
+    await markProcessing(db(), settled.id);
+    expect(await read(settled.id)).toMatchObject({ status: "failed", errorCode: "x" });
+  });
+
+  it("claimRefreshLease counts its interval in milliseconds (gap 7)", async () => {
+    const { id } = await job({ refreshedAgoMs: 3 * SECOND });
+    expect(await claimRefreshLease(db(), id, 10 * SECOND)).toBe(false); // refreshed 3 s ago < 10 s
+    expect(await claimRefreshLease(db(), id, 2 * SECOND)).toBe(true); // 3 s ago > 2 s
+    expect(await claimRefreshLease(db(), id, 2 * SECOND)).toBe(false); // just renewed
+    const fresh = await job();
+    expect(await claimRefreshLease(db(), fresh.id, 60 * SECOND)).toBe(true); // never refreshed
+    const processing = await job({ refreshedAgoMs: 60 * SECOND });
+    await markProcessing(db(), processing.id);
+    expect(await claimRefreshLease(db(), processing.id, SECOND)).toBe(true);
+  });
+
+  it("claimStaleGenerations takes the oldest `limit` jobs past minAge and the interval (gap 7)", async () => {
+    const oldest = await job({ ageMs: 50 * SECOND });
+    const older = await job({ ageMs: 40 * SECOND });
+    const old = await job({ ageMs: 30 * SECOND });
+    await job({ ageMs: 5 * SECOND }); // too young for minAge 20 s
+    const recentlyRefreshed = await job({ ageMs: 60 * SECOND, refreshedAgoMs: 2 * SECOND });
+    const longAgoRefreshed = await job({ ageMs: 45 * SECOND, refreshedAgoMs: 30 * SECOND });
+
+    const options = { minAgeMs: 20 * SECOND, intervalMs: 10 * SECOND };
+    const first = await claimStaleGenerations(db(), { ...options, limit: 2 });
+    expect(first.map((row) => row.id)).toEqual(expect.arrayContaining([oldest.id, longAgoRefreshed.id]));
+    expect(first).toHaveLength(2);
+    // The claim is the refresh lease: the same jobs are not claimed again within the interval.
+    for (const row of first) expect(row.refreshedAt?.getTime()).toBeGreaterThan(Date.now() - 5 * SECOND);
+    const second = await claimStaleGenerations(db(), { ...options, limit: 10 });
+    expect(second.map((row) => row.id).sort()).toEqual([older.id, old.id].sort());
+    expect(await claimStaleGenerations(db(), { ...options, limit: 10 })).toEqual([]);
+    expect((await read(recentlyRefreshed.id)).refreshedAt?.getTime()).toBeLessThan(Date.now() - SECOND);
+  });
+
+  it("claimStaleGenerations counts minAge in milliseconds", async () => {
+    const { id } = await job({ ageMs: 3 * SECOND });
+    expect(await claimStaleGenerations(db(), { limit: 5, minAgeMs: 10 * SECOND, intervalMs: 0 })).toEqual([]);
+    const claimed = await claimStaleGenerations(db(), { limit: 5, minAgeMs: 2 * SECOND, intervalMs: 0 });
+    expect(claimed.map((row) => row.id)).toEqual([id]);
+  });
+
+  it("settleGeneration captures a success and releases anything else, once", async () => {
+    const won = await job({ cost: 2 });
+    const settled = await settleGeneration(
+      db(),
+      won.id,
+      { status: "succeeded", resultUrls: ["https://x/a.png"] },
+      { notify: false },
+    );
+    expect(settled).toMatchObject({ id: won.id, status: "succeeded", resultUrls: ["https://x/a.png"] });
+    expect(settled?.errorCode).toBeNull();
+    expect(settled?.settledAt).toBeInstanceOf(Date);
+    expect(await balance(db(), "u1")).toBe(8);
+
+    for (const status of ["failed", "timeout"] as const) {
+      const lost = await job({ cost: 3 });
+      const row = await settleGeneration(
+        db(),
+        lost.id,
+        { status, errorCode: "upstream_error", errorMessage: "no" },
+        { notify: false },
+      );
+      expect(row).toMatchObject({
+        status,
+        errorCode: "upstream_error",
+        errorMessage: "no",
+        resultUrls: null,
+      });
+      expect(await balance(db(), "u1")).toBe(8);
+    }
+    const kinds = await db()
+      .select({ kind: creditLedger.kind, id: creditLedger.generationId })
+      .from(creditLedger)
+      .where(eq(creditLedger.generationId, won.id));
+    expect(kinds.map((k) => k.kind).sort()).toEqual(["capture", "reserve"]);
+  });
+
+  it("settleGeneration announces the settled job when asked", async () => {
+    const database = getDb();
+    const heard: string[] = [];
+    let stop: () => Promise<void>;
+    if (database.kind === "pglite") {
+      stop = await database.client.listen("nano_banana_job_settled", (payload) => void heard.push(payload));
+    } else {
+      const client = await database.pool.connect();
+      client.on("notification", (message) => heard.push(message.payload ?? ""));
+      await client.query("LISTEN nano_banana_job_settled");
+      stop = async () => {
+        await client.query("UNLISTEN *");
+        client.release();
+      };
+    }
+    try {
+      const quiet = await job();
+      await settleGeneration(db(), quiet.id, { status: "failed" }, { notify: false });
+      const loud = await job();
+      await settleGeneration(db(), loud.id, { status: "failed" }, { notify: true });
+      const deadline = Date.now() + 5 * SECOND;
+      while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(heard).toEqual([loud.id]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("attachLateResult keeps a late image on a timed-out job (gap 10)", async () => {
+    const { id } = await job();
+    await settleGeneration(db(), id, { status: "timeout" }, { notify: false });
+    expect(await attachLateResult(db(), id, ["https://x/late.png"])).toBe(true);
+    expect(await attachLateResult(db(), id, ["https://x/other.png"])).toBe(false);
+    expect(await read(id)).toMatchObject({ status: "timeout", resultUrls: ["https://x/late.png"] });
+    expect(await balance(db(), "u1")).toBe(10); // never charged
+  });
+
+  it("findUserGeneration finds a user's job by our id or KIE's, never someone else's (gap 10)", async () => {
+    const mine = await job();
+    await attachKieTask(db(), mine.id, "kie-task-1");
+    await ensureAccount(db(), "u2", { initialCredits: 1 });
+    expect((await findUserGeneration(db(), "u1", mine.id))?.id).toBe(mine.id);
+    expect((await findUserGeneration(db(), "u1", mine.id.toUpperCase()))?.id).toBe(mine.id);
+    expect((await findUserGeneration(db(), "u1", "kie-task-1"))?.id).toBe(mine.id);
+    expect(await findUserGeneration(db(), "u2", mine.id)).toBeUndefined();
+    expect(await findUserGeneration(db(), "u2", "kie-task-1")).toBeUndefined();
+    // Not a UUID: looked up as a KIE task id only (a uuid cast would fail the query).
+    expect(await findUserGeneration(db(), "u1", `${mine.id}x`)).toBeUndefined();
+    expect(await findUserGeneration(db(), "u1", `x${mine.id}`)).toBeUndefined();
+  });
+
+  it("a KIE task id shaped like a UUID still finds its job", async () => {
+    const mine = await job();
+    const kieId = "0f0e0d0c-0b0a-4908-8706-050403020100";
+    await attachKieTask(db(), mine.id, kieId);
+    expect((await findUserGeneration(db(), "u1", kieId))?.id).toBe(mine.id);
+    const [row] = await db().select({ n: sql<number>`count(*)::int` }).from(generations);
+    expect(row?.n).toBe(1);
+  });
+});
+
+it("isUuid accepts exactly a UUID, in either case (gap 10)", () => {
+  const id = "0f0e0d0c-0b0a-4908-8706-050403020100";
+  expect(isUuid(id)).toBe(true);
+  expect(isUuid(id.toUpperCase())).toBe(true);
+  for (const bad of [
+    `${id}0`,
+    `0${id}`,
+    `${id}\n`,
+    ` ${id}`,
+    id.slice(1),
+    id.replace(/-/g, ""),
+    `${id.slice(0, -1)}g`,
+  ]) {
+    expect(isUuid(bad)).toBe(false);
+  }
+});
