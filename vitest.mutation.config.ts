@@ -17,7 +17,7 @@ export default defineConfig({
       "tests/mutation/*.test.ts",
       // lib/security/urlGuard.ts
       "tests/unit/security/urlGuard.test.ts",
-      "tests/integration/security/imageProxy.test.ts",
+      "tests/integration/security/guardedDispatcher.test.ts",
       // lib/kie/errors.ts
       "tests/unit/kie/errors.test.ts",
       // lib/credits/ledger.ts, lib/db/generations.ts

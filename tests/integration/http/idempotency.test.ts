@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { queryRows, users } from "@/lib/db";
 import { ApiError } from "@/lib/http/errors";
 import { IDEMPOTENT_REPLAYED_HEADER, requestFingerprint, withIdempotency } from "@/lib/http/idempotency";
@@ -146,5 +146,106 @@ describeEachDatabase("withIdempotency", (getDb) => {
     await withIdempotency(request({ key: undefined }), run);
     expect(calls.count).toBe(2);
     expect(await queryRows(db(), sql`SELECT 1 FROM nano_banana.idempotency_keys`)).toEqual([]);
+  });
+  describe("when recording the outcome fails (gap 9)", () => {
+    /** The database, until `broken` is set: from then on every statement fails. */
+    function breakable() {
+      const state = { broken: false };
+      const real = db();
+      const proxy = new Proxy(real, {
+        get(target, name, receiver) {
+          if (name === "execute" && state.broken)
+            return async () => Promise.reject(new Error("connection lost"));
+          const value = Reflect.get(target, name, receiver);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      return { state, db: proxy };
+    }
+    function logger() {
+      const calls: [string, unknown[]][] = [];
+      const log = Object.fromEntries(
+        ["info", "warn", "error", "debug"].map((level) => [
+          level,
+          (...args: unknown[]) => calls.push([level, args]),
+        ]),
+      ) as unknown as NonNullable<Parameters<typeof withIdempotency>[0]["log"]>;
+      return { calls, log };
+    }
+
+    it.each([
+      ["storing a success", 200, { success: true, taskId: "t1" }],
+      ["abandoning a failure", 429, { success: false, error: { code: "rate_limited" } }],
+    ])("still answers the response when %s fails, and logs it", async (_what, status, body) => {
+      await seedUser();
+      const broken = breakable();
+      const { calls, log } = logger();
+      const response = await withIdempotency(request({ db: broken.db, log }), async () => {
+        broken.state.broken = true;
+        return json(body, status);
+      });
+      expect(response.status).toBe(status);
+      expect(await response.json()).toEqual(body);
+      expect(calls).toContainEqual([
+        "error",
+        [
+          { err: expect.objectContaining({ message: "connection lost" }) },
+          "could not record the idempotency key's outcome",
+        ],
+      ]);
+      // The key stays claimed until its lease ends: a retry now is told to wait, not run twice.
+      await expect(withIdempotency(request(), async () => json({ again: true }))).rejects.toMatchObject({
+        code: "idempotency_key_in_progress",
+      });
+    });
+  });
+
+  it("stores any 2xx, even one that names no task (gap 9)", async () => {
+    await seedUser();
+    const { calls, run } = handler(async () => json({ success: true, balance: 3 }, 201));
+    await withIdempotency(request(), run);
+    const replay = await withIdempotency(request(), run);
+    expect(calls.count).toBe(1);
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get(IDEMPOTENT_REPLAYED_HEADER)).toBe("true");
+    expect(await replay.json()).toEqual({ success: true, balance: 3 });
+  });
+
+  it("stores a 2xx without a JSON body as null, replays it, and says so in the log (gap 9)", async () => {
+    await seedUser();
+    const warnings: unknown[][] = [];
+    const log = {
+      info: () => undefined,
+      warn: (...args: unknown[]) => warnings.push(args),
+      error: () => undefined,
+    } as unknown as NonNullable<Parameters<typeof withIdempotency>[0]["log"]>;
+    const { calls, run } = handler(async () => new Response("done", { status: 200 }));
+    const first = await withIdempotency(request({ log }), run);
+    expect(await first.text()).toBe("done");
+    expect(warnings).toContainEqual([{ status: 200 }, "a stored idempotent response has no JSON body"]);
+    const replay = await withIdempotency(request(), run);
+    expect(calls.count).toBe(1);
+    expect(replay.status).toBe(200);
+    expect(await replay.json()).toBeNull();
+  });
+
+  it("warns when the lease ended before the response could be stored", async () => {
+    await seedUser();
+    const warnings: unknown[][] = [];
+    const log = {
+      info: () => undefined,
+      warn: (...args: unknown[]) => warnings.push(args),
+      error: () => undefined,
+    } as unknown as NonNullable<Parameters<typeof withIdempotency>[0]["log"]>;
+    const response = await withIdempotency(request({ log }), async () => {
+      // Someone else takes the key over meanwhile (as after an expired lease).
+      await queryRows(
+        db(),
+        sql`UPDATE nano_banana.idempotency_keys SET created_at = created_at - interval '1 second'`,
+      );
+      return json({ success: true, taskId: "t1" });
+    });
+    expect(response.status).toBe(200);
+    expect(warnings).toContainEqual(["the idempotency lease ended before the response was stored"]);
   });
 });

@@ -108,3 +108,35 @@ describe("replayResponse", () => {
     expect(response.headers.get("location")).toBe("/api/generate/t");
   });
 });
+
+describe("null and odd bodies (gap 9)", () => {
+  it("replays a stored null body", async () => {
+    const response = replayResponse({ status: 200, body: null });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toBeNull();
+    expect(response.headers.get("location")).toBeNull();
+  });
+
+  it("gives a Location only to a 202 whose statusUrl is a string", () => {
+    expect(
+      replayResponse({ status: 200, body: { statusUrl: "/api/generate/t" } }).headers.get("location"),
+    ).toBeNull();
+    expect(replayResponse({ status: 202, body: { statusUrl: 42 } }).headers.get("location")).toBeNull();
+  });
+
+  it("stores every 2xx whatever its body, and nothing outside 200-299 without a task", () => {
+    for (const status of [200, 201, 204, 299]) expect(isReplayable(status, null)).toBe(true);
+    for (const status of [199, 300, 302, 400, 404, 500, 504]) expect(isReplayable(status, null)).toBe(false);
+    expect(isReplayable(500, { taskId: 42 })).toBe(false);
+    expect(isReplayable(500, { error: { taskId: null } })).toBe(false);
+    expect(isReplayable(500, { taskId: "t" })).toBe(true);
+    expect(isReplayable(500, { error: null })).toBe(false);
+  });
+
+  it("fingerprints nested arrays of objects by content, not key order", () => {
+    expect(requestFingerprint({ a: [{ x: 1, y: 2 }] })).toBe(requestFingerprint({ a: [{ y: 2, x: 1 }] }));
+    expect(requestFingerprint({ a: null })).not.toBe(requestFingerprint({ a: {} }));
+    expect(() => requestFingerprint(undefined)).toThrow(TypeError);
+    expect(sha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+});

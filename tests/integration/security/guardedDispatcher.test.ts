@@ -1,0 +1,101 @@
+/**
+ * createGuardedDispatcher on its own, against HTTP servers on 127.0.0.1: which connections it makes
+ * and which it refuses before connecting. (imageProxy.test.ts covers the whole proxy on top of it;
+ * this file is what the mutation run uses for the dispatcher, kept small and quick.)
+ */
+import type { LookupFunction } from "node:net";
+import { fetch } from "undici";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGuardedDispatcher, UnsafeUrlError } from "@/lib/security";
+import { startTestServer, type TestServer } from "./testServer";
+
+let trusted: TestServer;
+let victim: TestServer;
+
+beforeAll(async () => {
+  const hello = (name: string) => (_request: unknown, response: import("node:http").ServerResponse) =>
+    response.writeHead(200, { "content-type": "text/plain" }).end(name);
+  trusted = await startTestServer(hello("trusted"));
+  victim = await startTestServer(hello("victim"));
+});
+
+afterAll(async () => {
+  await Promise.all([trusted.close(), victim.close()]);
+});
+
+/** A DNS that answers `address` for every name. */
+const dnsAnswering = (address: string) =>
+  ((_hostname: string, _options: unknown, callback: (...args: unknown[]) => void) =>
+    callback(null, [{ address, family: address.includes(":") ? 6 : 4 }])) as unknown as LookupFunction;
+
+async function refusal(url: string, dispatcher: ReturnType<typeof createGuardedDispatcher>) {
+  const error = await fetch(url, { dispatcher }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TypeError);
+  const cause = (error as TypeError).cause;
+  expect(cause).toBeInstanceOf(UnsafeUrlError);
+  return cause as UnsafeUrlError;
+}
+
+describe("createGuardedDispatcher", () => {
+  it("connects to exactly the trusted origin, loopback as it is", async () => {
+    const dispatcher = createGuardedDispatcher({ trustedOrigin: `${trusted.origin}/ignored/path` });
+    try {
+      const response = await fetch(`${trusted.origin}/a.png`, { dispatcher });
+      expect(await response.text()).toBe("trusted");
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  it("refuses a literal loopback IP on any other port without connecting", async () => {
+    const dispatcher = createGuardedDispatcher({ trustedOrigin: trusted.origin });
+    try {
+      const before = victim.connections();
+      const cause = await refusal(`${victim.origin}/a.png`, dispatcher);
+      expect(cause).toMatchObject({ reason: "forbidden_address", detail: "127.0.0.1" });
+      expect(victim.connections()).toBe(before);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  it("refuses a name that resolves to loopback, before connecting", async () => {
+    const dispatcher = createGuardedDispatcher({ lookup: dnsAnswering("127.0.0.1") });
+    try {
+      const before = victim.connections();
+      const cause = await refusal(`http://images.example.com:${victim.port}/a.png`, dispatcher);
+      expect(cause).toMatchObject({
+        reason: "forbidden_address",
+        detail: "images.example.com resolved to 127.0.0.1",
+      });
+      expect(victim.connections()).toBe(before);
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  it("trusts nothing without a trusted origin, and no other origin with one", async () => {
+    for (const options of [{}, { trustedOrigin: victim.origin.replace("127.0.0.1", "localhost") }]) {
+      const dispatcher = createGuardedDispatcher(options);
+      try {
+        await refusal(`${trusted.origin}/a.png`, dispatcher);
+      } finally {
+        await dispatcher.close();
+      }
+    }
+    expect(trusted.connections()).toBe(1); // only the first test's
+  });
+
+  it("refuses a literal IPv6 loopback too", async () => {
+    const dispatcher = createGuardedDispatcher({ trustedOrigin: trusted.origin });
+    try {
+      const cause = await refusal(`http://[::1]:${victim.port}/a.png`, dispatcher);
+      expect(cause).toMatchObject({ reason: "forbidden_address", detail: "::1" });
+    } finally {
+      await dispatcher.close();
+    }
+  });
+});

@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { readJson } from "@/lib/http/body";
+import { ApiError } from "@/lib/http/errors";
+
+const schema = z.object({ prompt: z.string() });
+
+function post(body: BodyInit | null, headers: Record<string, string> = {}) {
+  return new Request("http://localhost/api/generate", { method: "POST", body, headers });
+}
+
+async function failure(promise: Promise<unknown>) {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(Error);
+  return error as Error & { code?: string };
+}
+
+describe("readJson", () => {
+  it("parses and validates a body within the limit", async () => {
+    expect(await readJson(post('{"prompt":"a banana"}'), schema)).toEqual({ prompt: "a banana" });
+  });
+
+  it("accepts exactly maxBytes and refuses one byte more (413), counting bytes not characters", async () => {
+    const body = (prompt: string) => JSON.stringify({ prompt });
+    const exact = body("é".repeat(10)); // 13 + 20 bytes
+    expect(Buffer.byteLength(exact)).toBe(33);
+    expect(await readJson(post(exact), schema, { maxBytes: 33 })).toEqual({ prompt: "é".repeat(10) });
+    const error = await failure(readJson(post(exact), schema, { maxBytes: 32 }));
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({
+      code: "file_too_large",
+      message: "The request body is larger than 32 bytes.",
+    });
+  });
+
+  it("refuses by Content-Length before reading the body", async () => {
+    const stream = new ReadableStream({
+      pull(controller) {
+        controller.enqueue(new TextEncoder().encode('{"prompt":"x"}'));
+        controller.close();
+      },
+    });
+    const request = new Request("http://localhost/", {
+      method: "POST",
+      body: stream,
+      headers: { "content-length": "100" },
+      duplex: "half",
+    } as RequestInit);
+    const error = await failure(readJson(request, schema, { maxBytes: 99 }));
+    expect(error).toMatchObject({ code: "file_too_large" });
+    expect(request.bodyUsed).toBe(false);
+    // A declared length at the limit is read.
+    const atLimit = post('{"prompt":"x"}', { "content-length": "14" });
+    expect(await readJson(atLimit, schema, { maxBytes: 14 })).toEqual({ prompt: "x" });
+  });
+
+  it("has a 64 KiB default", async () => {
+    const fits = JSON.stringify({ prompt: "a".repeat(64 * 1024 - 13) });
+    expect(Buffer.byteLength(fits)).toBe(64 * 1024);
+    expect(await readJson(post(fits), schema)).toMatchObject({ prompt: expect.any(String) });
+    const over = JSON.stringify({ prompt: "a".repeat(64 * 1024 - 12) });
+    expect(await failure(readJson(post(over), schema))).toMatchObject({
+      code: "file_too_large",
+      message: `The request body is larger than ${64 * 1024} bytes.`,
+    });
+  });
+
+  it("answers 400 to malformed JSON and to an empty body", async () => {
+    for (const text of ["{", "", "prompt=x"]) {
+      expect(await failure(readJson(post(text), schema))).toMatchObject({
+        code: "invalid_request",
+        message: "The request body is not valid JSON.",
+      });
+    }
+  });
+
+  it("answers 400 when the body cannot be read", async () => {
+    const stream = new ReadableStream({
+      pull(controller) {
+        controller.error(new Error("connection reset"));
+      },
+    });
+    const request = new Request("http://localhost/", {
+      method: "POST",
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    const error = await failure(readJson(request, schema));
+    expect(error).toMatchObject({ code: "invalid_request", message: "The request body could not be read." });
+    expect((error.cause as Error).message).toBe("connection reset");
+  });
+
+  it("throws the schema's error for valid JSON of the wrong shape", async () => {
+    const error = await failure(readJson(post('{"prompt":3}'), schema));
+    expect(error).toBeInstanceOf(z.ZodError);
+  });
+});
