@@ -35,7 +35,8 @@ export default {
   incrementalFile: "tests/mutation/stryker-incremental.json",
   concurrency: Number(process.env.STRYKER_CONCURRENCY ?? 2),
   // The machine is shared and PGlite is slow to open: a slow test is not an infinite loop.
-  timeoutMS: 20_000,
+  timeoutMS: 60_000,
+  dryRunTimeoutMinutes: 30,
   timeoutFactor: 2,
   reporters: ["clear-text", "progress", "json", "html"],
   jsonReporter: { fileName: "reports/mutation/mutation.json" },

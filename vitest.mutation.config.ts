@@ -13,6 +13,10 @@ export default defineConfig({
   ...base,
   test: {
     ...base.test,
+    // The run is niced on a shared machine: a slow PGlite start is not a failure. (Stryker's own
+    // timeoutMS decides when a mutant counts as an infinite loop.)
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
     include: [
       "tests/mutation/*.test.ts",
       // lib/security/urlGuard.ts
