@@ -360,3 +360,46 @@ describe("messages and fields of errors built directly", () => {
     }
   });
 });
+
+describe("KIE_CODE_TABLE, row by row", () => {
+  it.each([
+    [400, "bad request"],
+    [401, "API key missing or invalid"],
+    [402, "the KIE account has insufficient credits"],
+    [403, "API key not allowed"],
+    [404, "not found"],
+    [408, "KIE gave no result in time"],
+    [422, "parameter validation failed"],
+    [429, "rate limited"],
+    [433, "API key usage cap reached"],
+    [455, "service unavailable (maintenance)"],
+    [500, "server error"],
+    [501, "generation failed"],
+    [505, "feature disabled"],
+  ])("code %i is described as %j", (code, summary) => {
+    const error = errorForCode(code, { endpoint: "credit", httpStatus: 200 });
+    if (code === 501) expect(error.message).toBe("KIE task ? failed");
+    else expect(error.message).toBe(`KIE credit: ${summary} (code ${code})`);
+    expect(new KieError({ endpoint: "credit", code }).message).toBe(`KIE credit: ${summary} (code ${code})`);
+  });
+
+  it("names each class for logs and for instanceof across module copies", () => {
+    const endpoint = "credit" as const;
+    for (const [error, name] of [
+      [new KieError({ endpoint }), "KieError"],
+      [new AuthError({ endpoint }), "AuthError"],
+      [new RateLimitError({ endpoint }), "RateLimitError"],
+      [new ValidationError({ endpoint }), "ValidationError"],
+      [new ServiceError({ endpoint }), "ServiceError"],
+      [new MalformedResponseError({ endpoint }), "MalformedResponseError"],
+      [new TimeoutError({ endpoint, scope: "request", timeoutMs: 1 }), "TimeoutError"],
+      [new NotFoundError({ endpoint }), "NotFoundError"],
+      [new TaskFailedError({ endpoint }), "TaskFailedError"],
+      [new AccountError({ endpoint }), "AccountError"],
+      [new NetworkError({ endpoint, sent: true }), "NetworkError"],
+    ] as const) {
+      expect(error.name).toBe(name);
+      expect(error).toBeInstanceOf(KieError);
+    }
+  });
+});

@@ -349,3 +349,38 @@ describe("guardLookup: the connect-time DNS check (gap 1)", () => {
     expect(result.address).toBe("");
   });
 });
+
+describe("the edges of every forbidden IPv4 range", () => {
+  // First and last address of each range refused, the neighbours outside allowed: a range that is
+  // one bit too narrow or too wide fails here.
+  const edges: [string, string, string, string][] = [
+    // [just below, first, last, just above] ("-" where the neighbour is itself forbidden)
+    ["-", "0.0.0.0", "0.255.255.255", "1.0.0.0"],
+    ["9.255.255.255", "10.0.0.0", "10.255.255.255", "11.0.0.0"],
+    ["100.63.255.255", "100.64.0.0", "100.127.255.255", "100.128.0.0"],
+    ["126.255.255.255", "127.0.0.0", "127.255.255.255", "128.0.0.0"],
+    ["169.253.255.255", "169.254.0.0", "169.254.255.255", "169.255.0.0"],
+    ["172.15.255.255", "172.16.0.0", "172.31.255.255", "172.32.0.0"],
+    ["191.255.255.255", "192.0.0.0", "192.0.0.255", "192.0.1.0"],
+    ["192.0.1.255", "192.0.2.0", "192.0.2.255", "192.0.3.0"],
+    ["192.88.98.255", "192.88.99.0", "192.88.99.255", "192.88.100.0"],
+    ["192.167.255.255", "192.168.0.0", "192.168.255.255", "192.169.0.0"],
+    ["198.17.255.255", "198.18.0.0", "198.19.255.255", "198.20.0.0"],
+    ["198.51.99.255", "198.51.100.0", "198.51.100.255", "198.51.101.0"],
+    ["203.0.112.255", "203.0.113.0", "203.0.113.255", "203.0.114.0"],
+    ["223.255.255.255", "224.0.0.0", "239.255.255.255", "-"],
+    ["-", "240.0.0.0", "255.255.255.255", "-"],
+  ];
+  it.each(edges)("below %s allowed, %s to %s refused, %s allowed", (below, first, last, above) => {
+    expect(isForbiddenAddress(first)).toBe(true);
+    expect(isForbiddenAddress(last)).toBe(true);
+    if (below !== "-") expect(isForbiddenAddress(below)).toBe(false);
+    if (above !== "-") expect(isForbiddenAddress(above)).toBe(false);
+    // The same address embedded in IPv6 (mapped, NAT64, 6to4) is judged the same way.
+    const [a, b, c, d] = first.split(".").map(Number) as [number, number, number, number];
+    const hex = `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+    expect(isForbiddenAddress(`::ffff:${first}`)).toBe(true);
+    expect(isForbiddenAddress(`64:ff9b::${hex}`)).toBe(true);
+    expect(isForbiddenAddress(`2002:${hex}::1`)).toBe(true);
+  });
+});
