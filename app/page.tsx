@@ -1,39 +1,55 @@
-import { getApp } from "@/lib/app";
+import { requirePageSession } from "@/app/_lib/session";
+import { SignedInShell } from "@/app/_lib/shell";
+import { Studio } from "@/components/studio/studio";
+import { ASPECT_RATIOS, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS, OUTPUT_FORMATS } from "@/lib/kie/models";
+import type { Job } from "@/lib/ui/types";
 
 export const dynamic = "force-dynamic";
 
-export default async function HomePage() {
-  const app = await getApp();
-  const simulator = app.kieMode === "simulator";
+/** The studio (DESIGN.md §10): the server renders the shell and the form; the browser runs the jobs. */
+export default async function StudioPage({
+  searchParams,
+}: {
+  searchParams: Promise<Record<string, string | string[] | undefined>>;
+}) {
+  const session = await requirePageSession("/");
+  const { app, me } = session;
+  const recent = (await app.generations.list(me.user.id, { limit: 20 })).jobs as Job[];
+
+  const editId = (await searchParams).edit;
+  let editFrom: { imageUrl: string; prompt: string } | undefined;
+  if (typeof editId === "string" && editId.length <= 100) {
+    const found = await app.generations.getForUser(me.user.id, editId).catch(() => undefined);
+    if (found?.job.imageUrl) editFrom = { imageUrl: found.job.imageUrl, prompt: found.job.prompt };
+  }
+
   return (
-    <main>
-      <header className="masthead">
-        <h1>Nano Banana Studio</h1>
-        {simulator && (
-          <span className="badge" title="Images come from kie-sim, the local KIE simulator">
-            simulator
-          </span>
+    <SignedInShell session={session}>
+      <div className="mb-6 flex flex-col gap-1">
+        <h1 className="text-2xl font-semibold tracking-tight sm:text-3xl">Studio</h1>
+        {me.kie === "simulator" ? (
+          <p className="text-sm text-muted-foreground">
+            Simulator mode: images are drawn locally by kie-sim, a stand-in for KIE — free and offline, not
+            real Nano Banana output.
+          </p>
+        ) : (
+          <p className="text-sm text-muted-foreground">
+            Create an image from a prompt, or edit your photos with Nano Banana.
+          </p>
         )}
-      </header>
-      <p>Generate and edit images with KIE&apos;s Nano Banana model (Gemini 2.5 Flash Image).</p>
-      <ul>
-        <li>
-          Sign in:{" "}
-          {app.config.auth.mode === "dev" ? (
-            <>
-              dev sign-in — <code>POST /api/auth/dev {"{ email }"}</code>
-            </>
-          ) : (
-            "with your Supabase account"
-          )}
-        </li>
-        <li>
-          Generate: <code>POST /api/generate</code>, then follow <code>GET /api/generate/:taskId</code>
-        </li>
-        <li>
-          Service status: <a href="/api/health">/api/health</a>
-        </li>
-      </ul>
-    </main>
+      </div>
+      <Studio
+        settings={{
+          aspectRatios: ASPECT_RATIOS,
+          outputFormats: OUTPUT_FORMATS,
+          maxImages: MAX_IMAGES_PER_REQUEST,
+          maxPromptChars: MAX_PROMPT_CHARS,
+          maxUploadBytes: app.config.maxUploadBytes,
+          cost: app.config.credits.perGeneration,
+        }}
+        recent={recent}
+        editFrom={editFrom}
+      />
+    </SignedInShell>
   );
 }

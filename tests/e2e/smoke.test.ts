@@ -68,9 +68,11 @@ describe("npm start on embedded defaults", () => {
   it("serves the home page to a real browser", async () => {
     const page = await browser.newPage();
     await page.goto(app.url);
+    // Signed out, the studio sends you to sign-in (DESIGN.md §10).
+    expect(new URL(page.url()).pathname).toBe("/sign-in");
     await expect(page.locator("h1").textContent()).resolves.toContain("Nano Banana Studio");
     // DESIGN.md §2: a visible badge while the simulator stands in for KIE.
-    await expect(page.locator(".badge").textContent()).resolves.toBe("simulator");
+    expect(await page.getByText("Simulator", { exact: true }).isVisible()).toBe(true);
     await page.screenshot({ path: path.join(tmpdir(), "nano-banana-home.png") });
     await page.close();
   });

@@ -1,0 +1,34 @@
+"use client";
+
+import { LogOutIcon } from "lucide-react";
+import { useState } from "react";
+import { Button } from "@/components/ui/button";
+
+export interface SupabasePublicConfig {
+  url: string;
+  anonKey: string;
+}
+
+/** Ends the session: our cookie on the server, and Supabase's browser session when there is one. */
+export function SignOutButton({ supabase }: { supabase?: SupabasePublicConfig }) {
+  const [busy, setBusy] = useState(false);
+  async function signOut() {
+    setBusy(true);
+    try {
+      if (supabase) {
+        // Loaded on demand: the Supabase client is not part of the studio's first load.
+        const { createBrowserClient } = await import("@supabase/ssr");
+        await createBrowserClient(supabase.url, supabase.anonKey).auth.signOut();
+      }
+      await fetch("/api/auth/signout", { method: "POST", credentials: "same-origin" });
+    } finally {
+      window.location.assign("/sign-in");
+    }
+  }
+  return (
+    <Button variant="ghost" size="sm" onClick={signOut} disabled={busy} className="h-9 max-sm:px-2">
+      <LogOutIcon aria-hidden />
+      <span className="max-sm:sr-only">Sign out</span>
+    </Button>
+  );
+}

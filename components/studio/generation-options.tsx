@@ -1,0 +1,136 @@
+"use client";
+
+import { cn } from "@/lib/ui/cn";
+
+export interface GenerationOptionsValue {
+  aspectRatio: string;
+  outputFormat: string;
+}
+
+interface Props {
+  aspectRatios: readonly string[];
+  outputFormats: readonly string[];
+  value: GenerationOptionsValue;
+  onChange: (value: GenerationOptionsValue) => void;
+  disabled?: boolean;
+}
+
+/**
+ * The options beside the prompt, each a native radio group (arrow keys, labels, forms for free).
+ * A new option (a model picker) is one more group here.
+ */
+export function GenerationOptions({ aspectRatios, outputFormats, value, onChange, disabled }: Props) {
+  return (
+    <div className="flex flex-col gap-5">
+      <RadioGroup
+        name="aspectRatio"
+        legend="Aspect ratio"
+        options={aspectRatios}
+        value={value.aspectRatio}
+        onChange={(aspectRatio) => onChange({ ...value, aspectRatio })}
+        disabled={disabled}
+        className="grid grid-cols-4 gap-2 sm:grid-cols-6"
+        renderOption={(ratio) => (
+          <>
+            <RatioShape ratio={ratio} />
+            <span className="text-xs font-medium tabular-nums">{ratio === "auto" ? "Auto" : ratio}</span>
+          </>
+        )}
+        optionClassName="flex-col gap-1 py-2"
+      />
+      <RadioGroup
+        name="outputFormat"
+        legend="Output format"
+        options={outputFormats}
+        value={value.outputFormat}
+        onChange={(outputFormat) => onChange({ ...value, outputFormat })}
+        disabled={disabled}
+        className="inline-grid grid-cols-2 gap-2 sm:w-64"
+        renderOption={(format) => <span className="text-sm font-medium">{format.toUpperCase()}</span>}
+        optionClassName="h-9"
+      />
+    </div>
+  );
+}
+
+interface RadioGroupProps {
+  name: string;
+  legend: string;
+  options: readonly string[];
+  value: string;
+  onChange: (value: string) => void;
+  disabled?: boolean;
+  className?: string;
+  optionClassName?: string;
+  renderOption: (option: string) => React.ReactNode;
+}
+
+function RadioGroup({
+  name,
+  legend,
+  options,
+  value,
+  onChange,
+  disabled,
+  className,
+  optionClassName,
+  renderOption,
+}: RadioGroupProps) {
+  const legendId = `${name}-legend`;
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveElementToInteractiveRole: ARIA in HTML allows radiogroup on fieldset; it names the group for assistive tech and tests
+    <fieldset role="radiogroup" aria-labelledby={legendId} className="min-w-0" disabled={disabled}>
+      <legend id={legendId} className="mb-2 text-sm font-medium">
+        {legend}
+      </legend>
+      <div className={className}>
+        {options.map((option) => (
+          <label
+            key={option}
+            className={cn(
+              "relative flex cursor-pointer items-center justify-center rounded-md border border-input bg-card text-muted-foreground transition-colors hover:bg-accent hover:text-foreground",
+              "has-[:checked]:border-foreground/70 has-[:checked]:bg-accent has-[:checked]:text-foreground",
+              "has-[:focus-visible]:outline-2 has-[:focus-visible]:outline-offset-2 has-[:focus-visible]:outline-ring",
+              "has-[:disabled]:cursor-not-allowed has-[:disabled]:opacity-60",
+              optionClassName,
+            )}
+          >
+            <input
+              type="radio"
+              name={name}
+              value={option}
+              checked={value === option}
+              onChange={() => onChange(option)}
+              // Covers its label, so a pointer lands on the radio itself (and tests can click it).
+              className="absolute inset-0 m-0 cursor-pointer appearance-none rounded-md opacity-0"
+            />
+            {renderOption(option)}
+          </label>
+        ))}
+      </div>
+    </fieldset>
+  );
+}
+
+/** A small outline of the frame's shape; "auto" is drawn dashed. */
+function RatioShape({ ratio }: { ratio: string }) {
+  const [w, h] = ratio === "auto" ? [1, 1] : ratio.split(":").map(Number);
+  const scale = 18 / Math.max(w || 1, h || 1);
+  const width = Math.max(4, (w || 1) * scale);
+  const height = Math.max(4, (h || 1) * scale);
+  return (
+    <svg viewBox="0 0 22 22" className="size-5" aria-hidden>
+      <rect
+        x={(22 - width) / 2}
+        y={(22 - height) / 2}
+        width={width}
+        height={height}
+        rx="2"
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="1.6"
+        strokeDasharray={ratio === "auto" ? "3 2" : undefined}
+      />
+    </svg>
+  );
+}

@@ -1,0 +1,279 @@
+"use client";
+
+import { useQueryClient } from "@tanstack/react-query";
+import { LoaderCircleIcon, SparklesIcon } from "lucide-react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { toast } from "sonner";
+import { ME_KEY, useSetBalance } from "@/components/header/credits";
+import { Button } from "@/components/ui/button";
+import { ApiProblem, type GenerateInput, submitGeneration } from "@/lib/ui/api";
+import { cn } from "@/lib/ui/cn";
+import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
+import { displayUrl } from "@/lib/ui/images";
+import { typicalSeconds } from "@/lib/ui/jobs";
+import { isRunning, type Job, type Me, type StudioSettings } from "@/lib/ui/types";
+import { GenerationOptions, type GenerationOptionsValue } from "./generation-options";
+import { JobStatus } from "./job-status";
+import { PromptField } from "./prompt-field";
+import { ReferenceImages } from "./reference-images";
+import { ResultStrip } from "./result-strip";
+import { ASPECT_CLASSES, ResultView } from "./result-view";
+import { useReferences } from "./use-references";
+import { newIdempotencyKey, type Run, useRuns } from "./use-runs";
+
+export interface StudioProps {
+  settings: StudioSettings;
+  /** The first page of this person's history: running jobs resume, finished ones give the estimate. */
+  recent: Job[];
+  /** Opened from History's "Edit this image". */
+  editFrom?: { imageUrl: string; prompt: string };
+}
+
+export function Studio({ settings, recent, editFrom }: StudioProps) {
+  const queryClient = useQueryClient();
+  const setBalance = useSetBalance();
+  const promptRef = useRef<HTMLTextAreaElement>(null);
+  const [prompt, setPrompt] = useState("");
+  const [options, setOptions] = useState<GenerationOptionsValue>({
+    aspectRatio: settings.aspectRatios[0] ?? "auto",
+    outputFormat: settings.outputFormats[0] ?? "png",
+  });
+  const [alert, setAlert] = useState<string>();
+  const [submitting, setSubmitting] = useState(false);
+  const submittingRef = useRef(false);
+  const [selected, setSelected] = useState<string>();
+  const [origin, setOrigin] = useState("");
+  useEffect(() => setOrigin(window.location.origin), []);
+
+  const references = useReferences(settings, setAlert);
+
+  const balanceNow = useCallback(async () => {
+    await queryClient.invalidateQueries({ queryKey: ME_KEY });
+    return queryClient.getQueryData<Me>(ME_KEY)?.balance;
+  }, [queryClient]);
+
+  const { runs, add } = useRuns(
+    recent
+      .filter((job) => isRunning(job.status))
+      .map((job) => ({ taskId: job.taskId, job, startedAt: Date.parse(job.createdAt ?? "") || Date.now() })),
+    {
+      onSettled: (run) => {
+        setBalance(run.job.remainingCredits);
+        if (run.job.status === "succeeded") setSelected(run.taskId);
+        else setAlert(failedJobMessage(run.job));
+      },
+      onProblem: (error) => setAlert(problemMessage(asProblem(error))),
+    },
+  );
+
+  const estimate = useMemo(() => typicalSeconds([...runs.map((run) => run.job), ...recent]), [runs, recent]);
+  const results = runs.filter((run) => run.job.status === "succeeded" && run.job.imageUrl);
+  const shown = results.find((run) => run.taskId === selected) ?? results[0];
+  // The newest job, while it runs, takes the stage (older results stay in the strip).
+  const pending = runs[0] && isRunning(runs[0].job.status) ? runs[0] : undefined;
+
+  async function generate(input: GenerateInput) {
+    if (submittingRef.current) return; // a double click is one submission
+    const trimmed = input.prompt.trim();
+    if (!trimmed) {
+      setAlert("Write a prompt first: describe the image you want.");
+      promptRef.current?.focus();
+      return;
+    }
+    if (trimmed.length > settings.maxPromptChars) {
+      setAlert(
+        `The prompt is too long: ${trimmed.length} characters, the limit is ${settings.maxPromptChars}.`,
+      );
+      return;
+    }
+    submittingRef.current = true;
+    setSubmitting(true);
+    setAlert(undefined);
+    try {
+      const accepted = await submitGeneration({ ...input, prompt: trimmed }, newIdempotencyKey());
+      setBalance(accepted.remainingCredits);
+      const job: Job = {
+        ...accepted,
+        prompt: trimmed,
+        aspectRatio: input.aspectRatio,
+        outputFormat: input.outputFormat,
+        createdAt: accepted.createdAt ?? new Date().toISOString(),
+      };
+      const run: Run = { taskId: accepted.taskId, job, startedAt: Date.now(), input };
+      add(run);
+      if (job.status === "succeeded") setSelected(run.taskId);
+    } catch (error) {
+      const problem = asProblem(error);
+      const balance = problem.code === "insufficient_credits" ? await balanceNow() : undefined;
+      setAlert(
+        problemMessage(problem, {
+          balance,
+          cost: settings.cost,
+          maxUploadMiB: Math.round(settings.maxUploadBytes / (1024 * 1024)),
+        }),
+      );
+    } finally {
+      submittingRef.current = false;
+      setSubmitting(false);
+    }
+  }
+
+  const submitForm = () =>
+    generate({ prompt, ...options, files: references.items.map((reference) => reference.file) });
+
+  async function editResult(job: Job, src: string) {
+    const added = await references.addFromUrl(src, job.prompt);
+    if (!added) return;
+    setPrompt("");
+    promptRef.current?.focus();
+    toast("Added as a reference image: describe the change.");
+  }
+
+  async function copyPrompt(text: string) {
+    try {
+      await navigator.clipboard.writeText(text);
+      toast.success("Prompt copied");
+    } catch {
+      toast.error("Copying is not allowed here: select the prompt and copy it.");
+    }
+  }
+
+  // History's "Edit this image" lands here with ?edit=…: the image becomes a reference once.
+  const editHandled = useRef(false);
+  useEffect(() => {
+    if (!editFrom || !origin || editHandled.current) return;
+    editHandled.current = true;
+    references.addFromUrl(displayUrl(editFrom.imageUrl, origin), editFrom.prompt).then(() => {
+      window.history.replaceState(null, "", "/");
+      promptRef.current?.focus();
+    });
+  }, [editFrom, origin, references]);
+
+  // Paste an image anywhere on the page to add it.
+  useEffect(() => {
+    const onPaste = (event: ClipboardEvent) => {
+      const files = Array.from(event.clipboardData?.files ?? []);
+      if (files.length === 0) return;
+      event.preventDefault();
+      references.add(files);
+    };
+    document.addEventListener("paste", onPaste);
+    return () => document.removeEventListener("paste", onPaste);
+  }, [references]);
+
+  const costLabel = settings.cost === 1 ? "1 credit" : `${settings.cost} credits`;
+  const hasReferences = references.items.length > 0;
+
+  return (
+    <div className="grid gap-6 lg:grid-cols-[minmax(0,26rem)_minmax(0,1fr)] lg:gap-8">
+      <form
+        className="flex flex-col gap-5 rounded-xl border bg-card p-4 shadow-xs sm:p-5"
+        onSubmit={(event) => {
+          event.preventDefault();
+          submitForm();
+        }}
+        aria-label="Generate an image"
+      >
+        <PromptField
+          ref={promptRef}
+          value={prompt}
+          onChange={setPrompt}
+          onSubmit={submitForm}
+          maxChars={settings.maxPromptChars}
+          placeholder={
+            hasReferences
+              ? "Describe the change, e.g. “turn it into a watercolor”"
+              : "A banana astronaut floating above the Earth, 35 mm photo"
+          }
+        />
+        <ReferenceImages
+          references={references.items}
+          maxImages={settings.maxImages}
+          maxUploadBytes={settings.maxUploadBytes}
+          onAdd={references.add}
+          onRemove={references.remove}
+        />
+        <GenerationOptions
+          aspectRatios={settings.aspectRatios}
+          outputFormats={settings.outputFormats}
+          value={options}
+          onChange={setOptions}
+        />
+        <Button type="submit" size="lg" disabled={submitting || references.busy} className="w-full">
+          {submitting ? (
+            <LoaderCircleIcon className="animate-spin" aria-hidden />
+          ) : (
+            <SparklesIcon aria-hidden />
+          )}
+          {`Generate · ${costLabel}`}
+        </Button>
+      </form>
+
+      <section aria-label="Result" className="flex min-w-0 flex-col gap-4">
+        {alert && (
+          <div
+            role="alert"
+            className="rounded-lg border border-destructive/40 bg-destructive-soft px-4 py-3 text-sm text-destructive"
+          >
+            {alert}
+          </div>
+        )}
+        <JobStatus runs={runs} typicalSeconds={estimate} submitting={submitting} />
+        {pending ? (
+          <PendingPreview aspectRatio={pending.job.aspectRatio} />
+        ) : shown?.job.imageUrl && origin ? (
+          <ResultView
+            job={shown.job}
+            src={displayUrl(shown.job.imageUrl, origin)}
+            aspectRatios={settings.aspectRatios}
+            busy={submitting}
+            onEdit={() => editResult(shown.job, displayUrl(shown.job.imageUrl!, origin))}
+            onCopy={() => copyPrompt(shown.job.prompt)}
+            onAgain={shown.input ? () => generate(shown.input!) : undefined}
+          />
+        ) : (
+          <EmptyResult />
+        )}
+        {results.length > 1 && origin && (
+          <ResultStrip
+            runs={results}
+            selected={shown?.taskId}
+            onSelect={setSelected}
+            srcOf={(job) => displayUrl(job.imageUrl!, origin)}
+          />
+        )}
+      </section>
+    </div>
+  );
+}
+
+function PendingPreview({ aspectRatio }: { aspectRatio?: string }) {
+  return (
+    <div
+      className={cn(
+        "relative flex max-h-[70vh] w-full items-center justify-center overflow-hidden rounded-xl border bg-muted",
+        ASPECT_CLASSES[aspectRatio ?? ""] ?? "aspect-square",
+      )}
+      aria-hidden
+    >
+      <div className="absolute inset-0 animate-pulse bg-gradient-to-br from-primary/25 via-transparent to-primary/10" />
+      <SparklesIcon className="size-8 animate-pulse text-muted-foreground" />
+    </div>
+  );
+}
+
+function EmptyResult() {
+  return (
+    <div className="flex aspect-[4/3] flex-col items-center justify-center gap-2 rounded-xl border border-dashed bg-muted/40 p-6 text-center">
+      <SparklesIcon className="size-6 text-muted-foreground" aria-hidden />
+      <p className="text-sm font-medium">Your image will appear here</p>
+      <p className="max-w-xs text-xs text-muted-foreground">
+        Write a prompt, pick a shape, and press Generate. Add reference images to edit a photo instead.
+      </p>
+    </div>
+  );
+}
+
+function asProblem(error: unknown): ApiProblem {
+  return error instanceof ApiProblem ? error : new ApiProblem("internal_error", "", 0);
+}

@@ -1,0 +1,104 @@
+"use client";
+
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { checkImageFile, prepareForUpload } from "@/lib/ui/files";
+import { downloadName } from "@/lib/ui/images";
+import type { StudioSettings } from "@/lib/ui/types";
+import type { Reference } from "./reference-images";
+
+/**
+ * The reference images of the form: each file is checked like the server checks it (type by magic
+ * bytes, size, count) and large photos are scaled down, before it is shown or uploaded.
+ */
+export function useReferences(
+  settings: Pick<StudioSettings, "maxImages" | "maxUploadBytes">,
+  report: (message: string | undefined) => void,
+) {
+  const [items, setItems] = useState<Reference[]>([]);
+  const [busy, setBusy] = useState(false);
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
+  const reportRef = useRef(report);
+  reportRef.current = report;
+  const { maxImages, maxUploadBytes } = settings;
+
+  const add = useCallback(
+    async (files: File[]): Promise<number> => {
+      if (files.length === 0) return 0;
+      setBusy(true);
+      const problems: string[] = [];
+      const accepted: Reference[] = [];
+      let room = maxImages - itemsRef.current.length;
+      let skipped = 0;
+      try {
+        for (const file of files) {
+          if (room <= 0) {
+            skipped++;
+            continue;
+          }
+          const check = await checkImageFile(file, { maxImages, maxUploadBytes });
+          if (!check.ok) {
+            problems.push(check.reason);
+            continue;
+          }
+          const prepared = await prepareForUpload(file, check.type);
+          accepted.push({ id: newId(), file: prepared, previewUrl: URL.createObjectURL(prepared) });
+          room--;
+        }
+      } finally {
+        setBusy(false);
+      }
+      if (skipped > 0) {
+        problems.push(
+          `You can add up to ${maxImages} reference images; ${skipped === 1 ? "1 file was" : `${skipped} files were`} not added.`,
+        );
+      }
+      if (accepted.length > 0) {
+        itemsRef.current = [...itemsRef.current, ...accepted];
+        setItems(itemsRef.current);
+      }
+      reportRef.current(problems.length > 0 ? problems.join(" ") : undefined);
+      return accepted.length;
+    },
+    [maxImages, maxUploadBytes],
+  );
+
+  const remove = useCallback((id: string) => {
+    const gone = itemsRef.current.find((item) => item.id === id);
+    if (gone) URL.revokeObjectURL(gone.previewUrl);
+    itemsRef.current = itemsRef.current.filter((item) => item.id !== id);
+    setItems(itemsRef.current);
+  }, []);
+
+  /** A result (same-origin URL) as a reference image: "Edit this image". */
+  const addFromUrl = useCallback(
+    async (src: string, prompt: string): Promise<boolean> => {
+      try {
+        const response = await fetch(src, { credentials: "same-origin" });
+        if (!response.ok) throw new Error(String(response.status));
+        const blob = await response.blob();
+        const name = downloadName(prompt, blob.type === "image/jpeg" ? "jpeg" : "png");
+        return (await add([new File([blob], name, { type: blob.type })])) > 0;
+      } catch {
+        reportRef.current(
+          "That image could not be loaded as a reference. Try again, or download it and add it.",
+        );
+        return false;
+      }
+    },
+    [add],
+  );
+
+  useEffect(
+    () => () => {
+      for (const item of itemsRef.current) URL.revokeObjectURL(item.previewUrl);
+    },
+    [],
+  );
+
+  return useMemo(() => ({ items, busy, add, remove, addFromUrl }), [items, busy, add, remove, addFromUrl]);
+}
+
+function newId(): string {
+  return Math.random().toString(36).slice(2) + Date.now().toString(36);
+}

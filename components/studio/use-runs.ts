@@ -1,0 +1,84 @@
+"use client";
+
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { GenerateInput } from "@/lib/ui/api";
+import { followJob } from "@/lib/ui/jobs";
+import { isRunning, type Job } from "@/lib/ui/types";
+
+/** One generation the page knows about: submitted here, or resumed from history after a reload. */
+export interface Run {
+  taskId: string;
+  job: Job;
+  /** When it started (epoch ms), for the elapsed seconds. */
+  startedAt: number;
+  /** What was submitted, so "Generate again" can repeat it; absent for a resumed job. */
+  input?: GenerateInput;
+}
+
+export interface RunEvents {
+  onSettled: (run: Run) => void;
+  onProblem: (error: unknown, run: Run) => void;
+}
+
+/**
+ * The runs of this page and the follow loop for each running one. A follow ends when its job
+ * settles or the page goes away; the job itself lives on the server either way.
+ */
+export function useRuns(initial: Run[], events: RunEvents) {
+  const [runs, setRuns] = useState<Run[]>(initial);
+  const following = useRef(new Map<string, AbortController>());
+  const eventsRef = useRef(events);
+  eventsRef.current = events;
+
+  const update = useCallback((taskId: string, job: Job) => {
+    setRuns((current) =>
+      current.map((run) => (run.taskId === taskId ? { ...run, job: { ...run.job, ...job } } : run)),
+    );
+  }, []);
+
+  useEffect(() => {
+    for (const run of runs) {
+      if (!isRunning(run.job.status) || following.current.has(run.taskId)) continue;
+      const controller = new AbortController();
+      following.current.set(run.taskId, controller);
+      followJob(run.taskId, { signal: controller.signal, onUpdate: (job) => update(run.taskId, job) })
+        .then((job) => eventsRef.current.onSettled({ ...run, job: { ...run.job, ...job } }))
+        .catch((error) => {
+          if (!controller.signal.aborted) eventsRef.current.onProblem(error, run);
+        })
+        .finally(() => {
+          if (following.current.get(run.taskId) === controller) following.current.delete(run.taskId);
+        });
+    }
+  }, [runs, update]);
+
+  useEffect(() => {
+    const map = following.current;
+    return () => {
+      for (const controller of map.values()) controller.abort();
+      map.clear();
+    };
+  }, []);
+
+  const add = useCallback((run: Run) => {
+    setRuns((current) => [run, ...current.filter((other) => other.taskId !== run.taskId)]);
+  }, []);
+
+  /** Older runs (the next page of history), after the ones already known. */
+  const append = useCallback((more: Run[]) => {
+    setRuns((current) => {
+      const known = new Set(current.map((run) => run.taskId));
+      return [...current, ...more.filter((run) => !known.has(run.taskId))];
+    });
+  }, []);
+
+  return { runs, add, append };
+}
+
+/** A key per submission: a retried or double-clicked submission is one job (DESIGN.md §3). */
+export function newIdempotencyKey(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
+    "",
+  );
+}

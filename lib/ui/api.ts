@@ -1,0 +1,102 @@
+/**
+ * Browser-side calls to our own API. Every failure becomes an ApiProblem carrying the §3 error
+ * code, so the UI can say what happened in plain words (errors.ts) and never shows raw JSON.
+ */
+import type { Job } from "./types";
+
+export class ApiProblem extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    readonly retryAfterSeconds?: number,
+    readonly taskId?: string,
+  ) {
+    super(message);
+    this.name = "ApiProblem";
+  }
+}
+
+interface ErrorBody {
+  error?: { code?: unknown; message?: unknown; retryAfterSeconds?: unknown; taskId?: unknown };
+}
+
+/** Reads a response as JSON, turning a §3 error (or anything unreadable) into an ApiProblem. */
+export async function readApi<T>(response: Response): Promise<T> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    body = undefined;
+  }
+  if (response.ok && body && typeof body === "object") return body as T;
+  const error = (body as ErrorBody | undefined)?.error;
+  const retryHeader = Number(response.headers.get("retry-after"));
+  throw new ApiProblem(
+    typeof error?.code === "string" ? error.code : response.ok ? "bad_response" : `http_${response.status}`,
+    typeof error?.message === "string" ? error.message : "",
+    response.status,
+    typeof error?.retryAfterSeconds === "number"
+      ? error.retryAfterSeconds
+      : Number.isFinite(retryHeader) && retryHeader > 0
+        ? retryHeader
+        : undefined,
+    typeof error?.taskId === "string" ? error.taskId : undefined,
+  );
+}
+
+/** A network failure (offline, server restarting) is a problem too, with its own code. */
+export async function callApi<T>(input: string, init?: RequestInit): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(input, { cache: "no-store", credentials: "same-origin", ...init });
+  } catch (error) {
+    if ((error as Error)?.name === "AbortError") throw error;
+    throw new ApiProblem("network_error", "", 0);
+  }
+  return readApi<T>(response);
+}
+
+export interface GenerateInput {
+  prompt: string;
+  aspectRatio: string;
+  outputFormat: string;
+  files: File[];
+}
+
+export type GenerateAccepted = Job & { statusUrl?: string };
+
+/**
+ * POST /api/generate, always async (`Prefer: respond-async`): the browser follows the job itself.
+ * JSON without files, multipart with them. `idempotencyKey` is one per submission.
+ */
+export function submitGeneration(input: GenerateInput, idempotencyKey: string): Promise<GenerateAccepted> {
+  const headers: Record<string, string> = { prefer: "respond-async", "idempotency-key": idempotencyKey };
+  let body: BodyInit;
+  if (input.files.length === 0) {
+    headers["content-type"] = "application/json";
+    body = JSON.stringify({
+      prompt: input.prompt,
+      aspectRatio: input.aspectRatio,
+      outputFormat: input.outputFormat,
+    });
+  } else {
+    const form = new FormData();
+    form.set("prompt", input.prompt);
+    form.set("aspectRatio", input.aspectRatio);
+    form.set("outputFormat", input.outputFormat);
+    for (const file of input.files) form.append("images", file, file.name);
+    body = form;
+  }
+  return callApi<GenerateAccepted>("/api/generate", { method: "POST", headers, body });
+}
+
+export interface GenerationsPage {
+  generations: Job[];
+  nextCursor: string | null;
+}
+
+export function fetchGenerations(cursor?: string | null, signal?: AbortSignal): Promise<GenerationsPage> {
+  const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+  return callApi<GenerationsPage>(`/api/generations${query}`, { signal });
+}

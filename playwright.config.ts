@@ -1,0 +1,40 @@
+import { defineConfig } from "@playwright/test";
+
+/**
+ * Browser tests (`npm run test:browser`): Chromium from the system (no browser download) against
+ * the production build on embedded defaults (PGlite in a temp DATA_DIR, dev sign-in, kie-sim).
+ * BROWSER_TEST_PORT picks the port (default in issue 12's range, free on dev machines).
+ */
+const port = Number(process.env.BROWSER_TEST_PORT ?? 41250);
+const baseURL = `http://127.0.0.1:${port}`;
+
+export default defineConfig({
+  testDir: "tests/browser",
+  outputDir: "test-results/browser",
+  timeout: 60_000,
+  expect: { timeout: 20_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  reporter: [["list"]],
+  use: {
+    baseURL,
+    browserName: "chromium",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: ["--disable-gpu", "--disable-background-networking"],
+    },
+    screenshot: "only-on-failure",
+    trace: "retain-on-failure",
+  },
+  webServer: {
+    command: "node node_modules/tsx/dist/cli.mjs tests/browser/serve.ts",
+    url: `${baseURL}/api/health`,
+    env: { PORT: String(port) },
+    timeout: 300_000,
+    reuseExistingServer: false,
+    gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
+    stdout: "ignore",
+    stderr: "pipe",
+  },
+});

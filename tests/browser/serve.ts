@@ -1,0 +1,53 @@
+/**
+ * The browser suite's server: `npm start` (it builds first when the build is stale) on embedded
+ * defaults with a fresh temp DATA_DIR, removed when the suite stops it.
+ *
+ * One deviation from the defaults: the suite signs in many users from one IP and spends one
+ * user's whole balance in a minute, so the generate rate limits are raised above its needs.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+
+const root = path.resolve(import.meta.dirname, "..", "..");
+const dataDir = mkdtempSync(path.join(tmpdir(), "nb-browser-"));
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  DATA_DIR: dataDir,
+  NEXT_TELEMETRY_DISABLED: "1",
+  LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
+  RATE_LIMIT_PER_MINUTE: "60",
+  RATE_LIMIT_IP_PER_MINUTE: "600",
+};
+for (const name of [
+  "KIE_API_KEY",
+  "KIE_BASE_URL",
+  "KIE_UPLOAD_BASE_URL",
+  "DATABASE_URL",
+  "SUPABASE_URL",
+  "SUPABASE_ANON_KEY",
+  "SUPABASE_JWT_SECRET",
+  "REDIS_URL",
+  "APP_URL",
+  "DEV_SIGN_IN",
+]) {
+  delete env[name];
+}
+
+const child = spawn(
+  process.execPath,
+  [path.join(root, "node_modules/tsx/dist/cli.mjs"), "scripts/start.ts"],
+  {
+    cwd: root,
+    env,
+    stdio: "inherit",
+  },
+);
+const stop = (signal: NodeJS.Signals) => child.kill(signal);
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+child.on("exit", (code) => {
+  rmSync(dataDir, { recursive: true, force: true });
+  process.exit(code ?? 0);
+});

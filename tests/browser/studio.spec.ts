@@ -1,0 +1,223 @@
+/**
+ * The studio as a person uses it (issue 12 "Must show"), in Chromium against the production build
+ * on embedded defaults. One person goes through the main story in order; other cases get their
+ * own fresh account so credits and history stay exact.
+ */
+import { type BrowserContext, expect, type Page, test } from "@playwright/test";
+import {
+  balanceOf,
+  decodedResult,
+  generationsOf,
+  headerCredits,
+  pngBytes,
+  sameOrigin,
+  shot,
+  signInFast,
+  uniqueEmail,
+} from "./helpers";
+
+test.describe
+  .serial("one person's session", () => {
+    let context: BrowserContext;
+    let page: Page;
+    const email = uniqueEmail("story");
+    const prompts = {
+      text: "a banana astronaut floating above the Earth",
+      failing: "a forbidden subject [sim:fail=Your prompt was blocked by the safety filter]",
+      edit: "turn these into a watercolor postcard",
+      slow: "a lighthouse at dusk, long exposure [sim:delay=5000]",
+    };
+
+    test.beforeAll(async ({ browser }) => {
+      context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: "light" });
+      await context.grantPermissions(["clipboard-read", "clipboard-write"]);
+      page = await context.newPage();
+    });
+    test.afterAll(async () => {
+      await context.close();
+    });
+
+    test("signed out, the studio sends you to sign-in and back after", async () => {
+      await page.goto("/");
+      await expect(page).toHaveURL(/\/sign-in\?next=%2F$/);
+      await expect(page.getByText("Simulator", { exact: true })).toBeVisible();
+      await shot(page, "sign-in");
+      await page.getByRole("textbox", { name: "Email" }).fill(email);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await expect(page).toHaveURL(/\/$/);
+      await expect(headerCredits(page)).toHaveText("10 credits");
+      await expect(page.getByRole("banner").getByText("Simulator", { exact: true })).toBeVisible();
+      await expect(page.getByRole("link", { name: "History" })).toBeVisible();
+      await shot(page, "studio-idle");
+    });
+
+    test("text to image: the image is shown decoded at the chosen ratio, and costs 1 credit", async () => {
+      await page.getByRole("textbox", { name: "Prompt" }).fill(prompts.text);
+      await expect(page.getByText(`${prompts.text.length} / 5,000`)).toBeVisible();
+      await page
+        .getByRole("radiogroup", { name: "Aspect ratio" })
+        .getByRole("radio", { name: "16:9" })
+        .check();
+      // Hold the first status answers a moment so the running state is seen (and photographed).
+      let held = 0;
+      await page.route("**/api/generate/*", async (route) => {
+        if (held++ < 1) await new Promise((resolve) => setTimeout(resolve, 1500));
+        await route.fallback().catch(() => undefined);
+      });
+      await page.getByRole("button", { name: /^Generate/ }).click();
+      const status = page.getByRole("status");
+      await expect(status).toContainText(/Queued|Generating…/);
+      await expect(status).toContainText(/\d+ s/);
+      await shot(page, "studio-running");
+      await page.unrouteAll({ behavior: "ignoreErrors" });
+
+      const size = await decodedResult(page, prompts.text);
+      expect(size.width / size.height).toBeCloseTo(16 / 9, 1);
+      await expect(page.getByText(/1344 × 768 · 16:9/)).toBeVisible();
+      await expect(headerCredits(page)).toHaveText("9 credits");
+      expect(await balanceOf(page)).toBe(9);
+      await expect(status).toContainText(/Done in \d+ s/);
+
+      const download = page.getByRole("link", { name: "Download" });
+      await expect(download).toHaveAttribute("download", "a-banana-astronaut-floating-above-the-earth.png");
+      await page.getByRole("button", { name: "Copy prompt" }).click();
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(prompts.text);
+      await shot(page, "studio-result");
+    });
+
+    test("a prompt the model refuses: its message, and the credits are unchanged", async () => {
+      await page.getByRole("textbox", { name: "Prompt" }).fill(prompts.failing);
+      await page.getByRole("button", { name: /^Generate/ }).click();
+      const alert = page.getByRole("alert").filter({ hasText: "safety filter" });
+      await expect(alert).toContainText("Your prompt was blocked by the safety filter");
+      await expect(alert).toContainText("not charged");
+      await expect(headerCredits(page)).toHaveText("9 credits");
+      expect(await balanceOf(page)).toBe(9);
+      await shot(page, "studio-error");
+    });
+
+    test("an edit with two files, one of them dropped, gives a result", async () => {
+      await page.getByRole("textbox", { name: "Prompt" }).fill(prompts.edit);
+      await page.getByLabel("Reference images").setInputFiles({
+        name: "green.png",
+        mimeType: "image/png",
+        buffer: await pngBytes(96, 64, "#2e9d5b"),
+      });
+      const dropped = (await pngBytes(64, 96, "#d2452f")).toString("base64");
+      const transfer = await page.evaluateHandle((base64) => {
+        const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        const data = new DataTransfer();
+        data.items.add(new File([bytes], "red.png", { type: "image/png" }));
+        return data;
+      }, dropped);
+      const zone = page.getByTestId("dropzone");
+      await zone.dispatchEvent("dragenter", { dataTransfer: transfer });
+      await zone.dispatchEvent("dragover", { dataTransfer: transfer });
+      await zone.dispatchEvent("drop", { dataTransfer: transfer });
+      await expect(page.getByRole("img", { name: /^Reference:/ })).toHaveCount(2);
+      await expect(page.getByRole("button", { name: /^Remove/ })).toHaveCount(2);
+
+      await page.getByRole("button", { name: /^Generate/ }).click();
+      await decodedResult(page, prompts.edit);
+      await expect(headerCredits(page)).toHaveText("8 credits");
+      const jobs = await generationsOf(page);
+      expect(jobs[0]).toMatchObject({ prompt: prompts.edit, type: "image_edit", status: "succeeded" });
+
+      // Remove empties the form again.
+      await page.getByRole("button", { name: "Remove red.png" }).click();
+      await page.getByRole("button", { name: "Remove green.png" }).click();
+      await expect(page.getByRole("img", { name: /^Reference:/ })).toHaveCount(0);
+    });
+
+    test("a reload mid-job resumes it: the job still completes on screen", async () => {
+      await page.getByRole("textbox", { name: "Prompt" }).fill(prompts.slow);
+      await page.getByRole("button", { name: /^Generate/ }).click();
+      await expect(page.getByRole("status")).toContainText(/Queued|Generating…/);
+      await page.reload();
+      await expect(page.getByRole("status")).toContainText(/Queued|Generating…/);
+      await decodedResult(page, prompts.slow);
+      await expect(headerCredits(page)).toHaveText("7 credits");
+    });
+
+    test("history lists every job, newest first, with status and cost; an image opens with its details", async () => {
+      await page.getByRole("link", { name: "History" }).click();
+      await expect(page).toHaveURL(/\/history$/);
+      const items = page.getByRole("list", { name: "Your images" }).getByRole("listitem");
+      await expect(items).toHaveCount(4);
+      await expect(items.nth(0)).toContainText(prompts.slow);
+      await expect(items.nth(1)).toContainText(prompts.edit);
+      await expect(items.nth(2)).toContainText(prompts.failing);
+      await expect(items.nth(2)).toContainText("Failed");
+      await expect(items.nth(2)).toContainText("Not charged");
+      await expect(items.nth(3)).toContainText(prompts.text);
+      await expect(items.nth(3)).toContainText("Cost 1 credit");
+      await shot(page, "history");
+
+      await items
+        .nth(3)
+        .getByRole("button", { name: /^Open:/ })
+        .click();
+      const dialog = page.getByRole("dialog");
+      await expect(dialog.getByRole("img", { name: prompts.text })).toBeVisible();
+      await expect(dialog).toContainText("1344 × 768 (16:9)");
+      await dialog.getByRole("link", { name: "Edit this image" }).click();
+      await expect(page).toHaveURL(/\/$/);
+      await expect(page.getByRole("img", { name: /^Reference:/ })).toHaveCount(1);
+      await expect(page.getByRole("textbox", { name: "Prompt" })).toBeFocused();
+    });
+
+    test("sign out ends the session", async () => {
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await expect(page).toHaveURL(/\/sign-in/);
+      await page.goto("/history");
+      await expect(page).toHaveURL(/\/sign-in\?next=%2Fhistory$/);
+      expect((await page.request.get("/api/me")).status()).toBe(401);
+    });
+  });
+
+test("a double click on Generate makes one job", async ({ page }) => {
+  await signInFast(page, uniqueEmail("double"));
+  await page.goto("/");
+  await page.getByRole("textbox", { name: "Prompt" }).fill("one job, however eager the click");
+  await page.getByRole("button", { name: /^Generate/ }).dblclick();
+  await decodedResult(page, "one job, however eager the click");
+  expect(await generationsOf(page)).toHaveLength(1);
+  await expect(headerCredits(page)).toHaveText("9 credits");
+});
+
+test("credits exhausted: Generate says so, with the balance", async ({ page, baseURL }) => {
+  await signInFast(page, uniqueEmail("broke"));
+  const api = sameOrigin(page.request, baseURL!);
+  const answers = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => api.generate({ prompt: `spend ${i}` })),
+  );
+  expect(answers.map((answer) => answer.status())).toEqual(Array(10).fill(202));
+  await page.goto("/");
+  await expect(headerCredits(page)).toHaveText("0 credits");
+  await page.getByRole("textbox", { name: "Prompt" }).fill("one more, please");
+  await page.getByRole("button", { name: /^Generate/ }).click();
+  const alert = page.getByRole("alert").filter({ hasText: "Not enough credits" });
+  await expect(alert).toContainText("your balance is 0");
+  await expect(headerCredits(page)).toHaveText("0 credits");
+});
+
+test("files the server would refuse are refused in the browser, naming the file", async ({ page }) => {
+  await signInFast(page, uniqueEmail("files"));
+  await page.goto("/");
+  await page.getByLabel("Reference images").setInputFiles({
+    name: "notes.png",
+    mimeType: "image/png",
+    buffer: Buffer.from("this is text, whatever the name says"),
+  });
+  await expect(page.getByRole("alert")).toContainText("“notes.png” is not a PNG, JPEG or WebP image.");
+  const six = await Promise.all(
+    Array.from({ length: 6 }, async (_, i) => ({
+      name: `tile-${i}.png`,
+      mimeType: "image/png",
+      buffer: await pngBytes(16, 16, "#336699"),
+    })),
+  );
+  await page.getByLabel("Reference images").setInputFiles(six);
+  await expect(page.getByRole("img", { name: /^Reference:/ })).toHaveCount(5);
+  await expect(page.getByRole("alert")).toContainText("up to 5 reference images; 1 file was not added");
+});
