@@ -91,11 +91,12 @@ export function HistoryItem({
         <p className="line-clamp-2 text-sm font-medium break-words" title={job.prompt}>
           {job.prompt}
         </p>
-        <div className="mt-auto flex flex-wrap items-center gap-x-2 gap-y-1 text-xs text-muted-foreground">
-          <Badge className={cn(STATUS_STYLES[job.status])}>{STATUS_LABELS[job.status]}</Badge>
+        <div className="mt-auto flex flex-col gap-1.5 text-xs text-muted-foreground">
+          <div className="flex items-center justify-between gap-2">
+            <Badge className={cn(STATUS_STYLES[job.status])}>{STATUS_LABELS[job.status]}</Badge>
+            <span>{costLabel(job)}</span>
+          </div>
           <time dateTime={job.createdAt}>{date}</time>
-          <span aria-hidden>·</span>
-          <span>{costLabel(job)}</span>
         </div>
       </div>
     </li>

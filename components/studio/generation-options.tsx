@@ -45,7 +45,7 @@ export function GenerationOptions({ aspectRatios, outputFormats, value, onChange
         value={value.outputFormat}
         onChange={(outputFormat) => onChange({ ...value, outputFormat })}
         disabled={disabled}
-        className="inline-grid grid-cols-2 gap-2 sm:w-64"
+        className="grid w-full grid-cols-2 gap-2 sm:w-64"
         renderOption={(format) => <span className="text-sm font-medium">{format.toUpperCase()}</span>}
         optionClassName="h-9"
       />

@@ -22,7 +22,8 @@ function stateLabel(run: Run): string {
  */
 export function JobStatus({ runs, typicalSeconds, submitting }: Props) {
   const running = runs.filter((run) => isRunning(run.job.status));
-  const [now, setNow] = useState(() => Date.now());
+  // Unknown until mounted: the server's clock must not be rendered into the page (hydration).
+  const [now, setNow] = useState<number>();
   useEffect(() => {
     if (running.length === 0) return;
     setNow(Date.now());
@@ -47,7 +48,7 @@ export function JobStatus({ runs, typicalSeconds, submitting }: Props) {
       {running.length > 0 && (
         <ul className="flex flex-col gap-2">
           {running.map((run) => {
-            const elapsed = Math.max(0, Math.floor((now - run.startedAt) / 1000));
+            const elapsed = now === undefined ? 0 : Math.max(0, Math.floor((now - run.startedAt) / 1000));
             return (
               <li key={run.taskId} className="flex flex-wrap items-center gap-x-2 gap-y-1">
                 <LoaderCircleIcon className="size-4 animate-spin text-muted-foreground" aria-hidden />

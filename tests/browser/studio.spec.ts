@@ -20,6 +20,7 @@ test.describe
   .serial("one person's session", () => {
     let context: BrowserContext;
     let page: Page;
+    const consoleErrors: string[] = [];
     const email = uniqueEmail("story");
     const prompts = {
       text: "a banana astronaut floating above the Earth",
@@ -32,6 +33,11 @@ test.describe
       context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: "light" });
       await context.grantPermissions(["clipboard-read", "clipboard-write"]);
       page = await context.newPage();
+      // Hydration mismatches, CSP refusals and uncaught errors all surface here.
+      page.on("console", (message) => {
+        if (message.type() === "error") consoleErrors.push(message.text());
+      });
+      page.on("pageerror", (error) => consoleErrors.push(error.message));
     });
     test.afterAll(async () => {
       await context.close();
@@ -172,6 +178,7 @@ test.describe
       await page.goto("/history");
       await expect(page).toHaveURL(/\/sign-in\?next=%2Fhistory$/);
       expect((await page.request.get("/api/me")).status()).toBe(401);
+      expect(consoleErrors).toEqual([]);
     });
   });
 
@@ -220,4 +227,42 @@ test("files the server would refuse are refused in the browser, naming the file"
   await page.getByLabel("Reference images").setInputFiles(six);
   await expect(page.getByRole("img", { name: /^Reference:/ })).toHaveCount(5);
   await expect(page.getByRole("alert")).toContainText("up to 5 reference images; 1 file was not added");
+});
+
+test("history pages with Load more, and a running job updates in place", async ({ page, baseURL }) => {
+  await signInFast(page, uniqueEmail("pages"));
+  const api = sameOrigin(page.request, baseURL!);
+  // 21 refused jobs (each releases its credit) and one slow one: more than a page of history.
+  for (let batch = 0; batch < 3; batch++) {
+    const answers = await Promise.all(
+      Array.from({ length: 7 }, (_, i) => api.generate({ prompt: `refused ${batch * 7 + i} [sim:fail]` })),
+    );
+    expect(answers.map((answer) => answer.status())).toEqual(Array(7).fill(202));
+    // Nobody follows these jobs (no callback without APP_URL): reading a job's status settles it.
+    const taskIds = await Promise.all(answers.map(async (answer) => (await answer.json()).taskId as string));
+    for (const taskId of taskIds) {
+      await expect
+        .poll(async () => (await (await page.request.get(`/api/generate/${taskId}`)).json()).status, {
+          timeout: 30_000,
+        })
+        .toBe("failed");
+    }
+    expect(await balanceOf(page)).toBe(10);
+  }
+  const slow = "a slow comet over the sea [sim:delay=4000]";
+  expect((await api.generate({ prompt: slow })).status()).toBe(202);
+
+  await page.goto("/history");
+  const items = page.getByRole("list", { name: "Your images" }).getByRole("listitem");
+  await expect(items).toHaveCount(20);
+  await expect(items.first()).toContainText(slow);
+  await expect(items.first()).toContainText(/Queued|Generating/);
+  await expect(items.first().getByRole("img", { name: slow })).toBeVisible();
+  await expect(items.first()).toContainText("Done");
+  await expect(headerCredits(page)).toHaveText("9 credits");
+
+  await page.getByRole("button", { name: "Load more" }).click();
+  await expect(items).toHaveCount(22);
+  await expect(page.getByRole("button", { name: "Load more" })).toHaveCount(0);
+  await expect(items.last()).toContainText("Not charged");
 });
