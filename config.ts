@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import { z } from "zod";
+import { lookupModel, type ModelCredits, parseModelCredits } from "@/lib/catalog";
 
 /** KIE's documented hosts (kie-api.md "Hosts and auth"). */
 export const KIE_DEFAULT_BASE_URL = "https://api.kie.ai";
@@ -48,6 +49,12 @@ const hostList = commaList.pipe(
 
 const secret = z.string().min(1);
 
+/** A model of the catalogue (lib/catalog), by its id or a KIE id. */
+const catalogModel = z
+  .string()
+  .min(1)
+  .refine((id) => lookupModel(id) !== undefined, { error: "must name a model of lib/catalog" });
+
 const envSchema = z.object({
   PORT: integer(1, 65535).default(3000),
   APP_URL: httpUrl.optional(),
@@ -59,8 +66,8 @@ const envSchema = z.object({
   KIE_API_KEY: secret.optional(),
   KIE_BASE_URL: httpUrl.optional(),
   KIE_UPLOAD_BASE_URL: httpUrl.optional(),
-  KIE_MODEL: z.string().min(1).default("google/nano-banana"),
-  KIE_EDIT_MODEL: z.string().min(1).default("google/nano-banana-edit"),
+  KIE_MODEL: catalogModel.default("google/nano-banana"),
+  KIE_EDIT_MODEL: catalogModel.default("google/nano-banana-edit"),
   KIE_REQUEST_TIMEOUT_MS: integer(1, 600_000).default(30_000),
   KIE_POLL_BUDGET_MS: integer(0, 3_600_000).default(90_000),
   KIE_TIMEOUT_MS: integer(1, 86_400_000).default(180_000),
@@ -74,6 +81,15 @@ const envSchema = z.object({
   ADMIN_EMAILS: commaList.pipe(z.array(z.email({ error: "must be a comma list of emails" }))).default([]),
   CREDITS_INITIAL: integer(0, 1_000_000).default(10),
   CREDITS_PER_GENERATION: integer(0, 1_000_000).default(1),
+  MODEL_CREDITS: z
+    .string()
+    .transform((text, ctx) => {
+      const parsed = parseModelCredits(text);
+      if ("credits" in parsed) return parsed.credits;
+      ctx.addIssue({ code: "custom", message: parsed.problem });
+      return z.NEVER;
+    })
+    .default({}),
   RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(10),
   RATE_LIMIT_IP_PER_MINUTE: integer(1, 1_000_000).default(60),
   REDIS_URL: z
@@ -122,7 +138,12 @@ export interface AppConfig {
     supabaseJwtSecret?: string;
     adminEmails: string[];
   };
-  credits: { initial: number; perGeneration: number };
+  credits: {
+    initial: number;
+    perGeneration: number;
+    /** MODEL_CREDITS: `model` or `model:resolution` → price; the rest costs perGeneration. */
+    byModel: ModelCredits;
+  };
   rateLimit: { perUserPerMinute: number; perIpPerMinute: number };
   redisUrl?: string;
   maxUploadBytes: number;
@@ -199,7 +220,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       supabaseJwtSecret: e.SUPABASE_JWT_SECRET,
       adminEmails: e.ADMIN_EMAILS.map((a) => a.toLowerCase()),
     },
-    credits: { initial: e.CREDITS_INITIAL, perGeneration: e.CREDITS_PER_GENERATION },
+    credits: {
+      initial: e.CREDITS_INITIAL,
+      perGeneration: e.CREDITS_PER_GENERATION,
+      byModel: e.MODEL_CREDITS,
+    },
     rateLimit: { perUserPerMinute: e.RATE_LIMIT_PER_MINUTE, perIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE },
     redisUrl: e.REDIS_URL,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,

@@ -160,6 +160,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       },
       settings: {
         costPerGeneration: config.credits.perGeneration,
+        modelCredits: config.credits.byModel,
         textModel: config.kie.model,
         editModel: config.kie.editModel,
         pollBudgetMs: config.kie.pollBudgetMs,

@@ -4,6 +4,7 @@
  * route handlers translate requests in and results out.
  */
 import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
+import { chooseModel, type ImageGenerationRequest, type ModelCredits, priceOf } from "@/lib/catalog";
 import { type AccountRegistry, balance, reserve } from "@/lib/credits";
 import type { AppDatabase } from "@/lib/db";
 import {
@@ -24,9 +25,7 @@ import {
 import type { Generation } from "@/lib/db/schema";
 import {
   fullJitterDelay,
-  getModelSpec,
   type IKieClient,
-  type ImageGenerationRequest,
   isAmbiguousCreateFailure,
   KieError,
   parseKieCallback,
@@ -41,7 +40,10 @@ import type { JobEvents } from "./events";
 import { type JobView, toJobView } from "./view";
 
 export interface GenerationSettings {
+  /** CREDITS_PER_GENERATION: the price of anything MODEL_CREDITS does not name. */
   costPerGeneration: number;
+  /** MODEL_CREDITS: price per catalogue model, or per `model:resolution`. */
+  modelCredits?: ModelCredits;
   textModel: string;
   editModel: string;
   /** KIE_POLL_BUDGET_MS: how long a sync request waits. */
@@ -167,8 +169,13 @@ export class GenerationService {
     const log = this.logger.child({ userId: input.userId });
     const { request } = input;
     const imageCount = (request.images?.length ?? 0) + input.files.length;
-    const model = this.resolveModel(request.model, imageCount);
-    const cost = this.settings.costPerGeneration;
+    // Throws (a 400 naming the field) for an option the model lacks: nothing reserved, no KIE call.
+    const choice = chooseModel(request, imageCount, this.settings);
+    const model = choice.kieModel;
+    const cost = priceOf(
+      { perGeneration: this.settings.costPerGeneration, byModel: this.settings.modelCredits ?? {} },
+      choice,
+    );
 
     await this.accounts.ensure(input.userId, input.email);
 
@@ -184,6 +191,8 @@ export class GenerationService {
         prompt: request.prompt,
         params: {
           aspectRatio: request.aspectRatio,
+          resolution: choice.resolution,
+          googleSearch: request.googleSearch,
           outputFormat: request.outputFormat,
           randomSeed: request.randomSeed,
           imageUrls: request.images ?? [],
@@ -222,7 +231,8 @@ export class GenerationService {
       created = await this.kie.generateImage(
         {
           ...request,
-          model: model as ImageGenerationRequest["model"],
+          model,
+          resolution: choice.resolution,
           images: undefined,
           imageUrls: [...(request.images ?? []), ...uploadedUrls],
         },
@@ -266,13 +276,6 @@ export class GenerationService {
       };
     }
     return { outcome: "settled", job: toJobView(job), remainingCredits, warnings: created.warnings };
-  }
-
-  private resolveModel(requested: string | undefined, imageCount: number): string {
-    const model = requested ?? (imageCount > 0 ? this.settings.editModel : this.settings.textModel);
-    const spec = getModelSpec(model);
-    // A text-only model given images becomes its edit pair (google/nano-banana → -edit).
-    return imageCount > 0 && spec && !spec.images && spec.editModel ? spec.editModel : model;
   }
 
   /** Sync mode: woken by any settlement; polls KIE (single-flight) only as the fallback. */

@@ -3,13 +3,15 @@
  * validated request, the local image files to upload, and the fingerprint that Idempotency-Key
  * compares. Everything here fails before any credit is reserved or any call reaches KIE.
  */
-import type { LocalImageFile } from "@/lib/generation";
 import {
+  chooseModel,
+  type DefaultModels,
   type ImageGenerationRequest,
   imageGenerationFieldsSchema,
   MAX_IMAGES_PER_REQUEST,
   modelImageProblem,
-} from "@/lib/kie";
+} from "@/lib/catalog";
+import type { LocalImageFile } from "@/lib/generation";
 import { parseDataUri, validateImageCount, validateImageFile } from "@/lib/security/fileValidation";
 import { readJson } from "./body";
 import { ApiError } from "./errors";
@@ -20,6 +22,8 @@ export interface GenerateRequestLimits {
   maxUploadBytes: number;
   /** Largest width × height accepted (pixel bombs). */
   maxPixels: number;
+  /** KIE_MODEL / KIE_EDIT_MODEL: options of a request that names no model are checked against these. */
+  models?: DefaultModels;
 }
 
 export interface ParsedGenerateRequest {
@@ -31,7 +35,23 @@ export interface ParsedGenerateRequest {
 }
 
 /** Text fields of a multipart request; everything else there must be an `images` part. */
-const MULTIPART_TEXT_FIELDS = new Set(["prompt", "model", "aspectRatio", "randomSeed", "outputFormat"]);
+const MULTIPART_TEXT_FIELDS = new Set([
+  "prompt",
+  "model",
+  "aspectRatio",
+  "resolution",
+  "googleSearch",
+  "randomSeed",
+  "outputFormat",
+]);
+
+/** Multipart fields are text: numbers and booleans are read as the JSON body would carry them. */
+function multipartValue(name: string, value: string): unknown {
+  const trimmed = value.trim();
+  if (name === "randomSeed" && /^-?\d+$/.test(trimmed)) return Number(trimmed);
+  if (name === "googleSearch" && (trimmed === "true" || trimmed === "false")) return trimmed === "true";
+  return value;
+}
 
 export async function parseGenerateRequest(
   request: Request,
@@ -64,7 +84,7 @@ async function parseJson(request: Request, limits: GenerateRequestLimits): Promi
       mimeType: decoded.mimeType,
     });
   }
-  return finish(fields, urls, files);
+  return finish(fields, urls, files, limits.models);
 }
 
 async function parseMultipart(
@@ -94,7 +114,7 @@ async function parseMultipart(
     if (!MULTIPART_TEXT_FIELDS.has(name)) throw new ApiError("invalid_request", `Unknown field "${name}".`);
     if (typeof value !== "string") throw new ApiError("invalid_request", `Field "${name}" must be text.`);
     if (name in fields) throw new ApiError("invalid_request", `Field "${name}" is given twice.`);
-    fields[name] = name === "randomSeed" && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+    fields[name] = multipartValue(name, value);
   }
   validateImageCount(urls.length + parts.length, MAX_IMAGES_PER_REQUEST);
   const parsed = imageGenerationFieldsSchema.parse({ ...fields, ...(urls.length > 0 && { images: urls }) });
@@ -106,17 +126,20 @@ async function parseMultipart(
     );
     files.push({ data: part, mimeType: checked.mimeType });
   }
-  return finish(parsed, parsed.images ?? [], files);
+  return finish(parsed, parsed.images ?? [], files, limits.models);
 }
 
 async function finish(
   fields: ImageGenerationRequest,
   urls: string[],
   files: LocalImageFile[],
+  models: DefaultModels | undefined,
 ): Promise<ParsedGenerateRequest> {
   validateImageCount(urls.length + files.length, MAX_IMAGES_PER_REQUEST);
   const problem = modelImageProblem(fields.model, urls.length + files.length);
   if (problem) throw new ApiError("invalid_request", `The request is invalid: model: ${problem}.`);
+  // An option the model lacks (resolution on nano-banana, say) is a 400 naming it.
+  if (models) chooseModel(fields, urls.length + files.length, models);
   const request: ImageGenerationRequest = { ...fields, images: urls.length > 0 ? urls : undefined };
   const fileHashes = await Promise.all(
     files.map(async (file) => sha256Hex(new Uint8Array(await file.data.arrayBuffer()))),

@@ -6,8 +6,8 @@
  * decoded without ever throwing. Only what we truly need (a task id, an upload URL) is required.
  */
 import { z } from "zod";
+import { type ImageGenerationRequest, resolveModelChoice } from "@/lib/catalog";
 import { sanitizeKieText, ValidationError } from "./errors";
-import { getModelSpec, type ImageGenerationRequest, type KieModelSpec } from "./models";
 
 // ---------------------------------------------------------------- helpers
 
@@ -393,10 +393,9 @@ function preflight(message: string): ValidationError {
 }
 
 /**
- * Maps our request to KIE's createTask body through the model table: which model (text vs edit,
- * or the edit pair of a text-only model given images), and each input under that model's field
- * names. Throws ValidationError (with no `code`: KIE was not called) when the request cannot be
- * sent as asked.
+ * Maps our request to KIE's createTask body through the catalogue (lib/catalog): which KIE model
+ * (text or edit), and each input under that model's own field names and spellings. Throws
+ * ValidationError (with no `code`: KIE was not called) when the request cannot be sent as asked.
  */
 export function toCreateTaskBody(request: CreateTaskInput, options: CreateTaskBodyOptions): CreateTaskBody {
   const warnings: string[] = [];
@@ -404,40 +403,29 @@ export function toCreateTaskBody(request: CreateTaskInput, options: CreateTaskBo
   if (images.some((url) => !/^https?:\/\//i.test(url))) {
     throw preflight("images must be uploaded first; pass their public URLs as imageUrls");
   }
-
-  let model = request.model ?? (images.length > 0 ? options.editModel : options.textModel);
-  let spec: KieModelSpec | undefined = getModelSpec(model);
-  if (!spec) throw preflight(`model ${model} is not offered`);
-  if (images.length > 0 && !spec.images) {
-    const pair = spec.editModel ? getModelSpec(spec.editModel) : undefined;
-    if (!spec.editModel || !pair) throw preflight(`model ${model} does not take images`);
-    if (request.model) warnings.push(`${model} takes no images; ${spec.editModel} was used instead`);
-    model = spec.editModel;
-    spec = pair;
-  }
-  if (images.length === 0 && !spec.acceptsTextOnly)
-    throw preflight(`model ${model} needs at least one image`);
+  const resolved = resolveModelChoice(request, images.length, options);
+  if (!resolved.ok) throw preflight(resolved.issues.map((issue) => issue.message).join("; "));
+  const { model: entry, kieModel: model, resolution } = resolved.choice;
+  const kie = entry.kie;
 
   const prompt = request.prompt.trim();
   if (prompt === "") throw preflight("prompt must not be blank");
-  if (prompt.length > spec.promptMaxChars) {
-    throw preflight(`prompt must be at most ${spec.promptMaxChars} characters for ${model}`);
+  if (prompt.length > kie.promptMaxChars) {
+    throw preflight(`prompt must be at most ${kie.promptMaxChars} characters for ${model}`);
   }
 
   const input: CreateTaskRequest["input"] = { prompt };
-  if (images.length > 0 && spec.images) {
-    if (images.length > spec.images.max) {
-      throw preflight(`${model} takes at most ${spec.images.max} images`);
-    }
-    input[spec.images.field] = [...images];
+  if (images.length > 0) {
+    if (images.length > kie.images.max) throw preflight(`${model} takes at most ${kie.images.max} images`);
+    input[kie.images.field] = [...images];
   }
-  if (request.aspectRatio !== undefined) {
-    if (!spec.aspect.values.includes(request.aspectRatio)) {
-      throw preflight(`aspectRatio ${request.aspectRatio} is not supported by ${model}`);
-    }
-    input[spec.aspect.field] = request.aspectRatio;
+  if (request.aspectRatio !== undefined) input[kie.aspectField] = request.aspectRatio;
+  // Always sent where the model has it: the resolution produced is the one that was priced.
+  if (resolution !== undefined && kie.resolutionField) input[kie.resolutionField] = resolution;
+  if (request.googleSearch !== undefined && kie.googleSearchField) {
+    input[kie.googleSearchField] = request.googleSearch;
   }
-  if (request.outputFormat !== undefined) input.output_format = spec.outputFormat[request.outputFormat];
+  if (request.outputFormat !== undefined) input.output_format = kie.outputFormat[request.outputFormat];
   if (request.randomSeed !== undefined) warnings.push(SEED_NOT_SENT_WARNING);
 
   const body: CreateTaskRequest = { model, input };

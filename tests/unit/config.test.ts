@@ -9,7 +9,7 @@ describe("config", () => {
     expect(config.kie.baseUrl).toBeUndefined(); // the server starts its own simulator
     expect(config.auth.mode).toBe("dev");
     expect(config.databaseUrl).toBeUndefined();
-    expect(config.credits).toEqual({ initial: 10, perGeneration: 1 });
+    expect(config.credits).toEqual({ initial: 10, perGeneration: 1, byModel: {} });
     expect(config.rateLimit).toEqual({ perUserPerMinute: 10, perIpPerMinute: 60 });
     expect(config.maxUploadBytes).toBe(10 * 1024 * 1024);
     expect(config.kie).toMatchObject({
@@ -107,5 +107,23 @@ describe("config", () => {
     expect(config.imageProxyAllowedHosts).toEqual(["images.example.com", "cdn.example.com:8443"]);
     expect(() => loadConfig({ PORT: "70000" })).toThrow(/PORT/);
     expect(() => loadConfig({ CREDITS_PER_GENERATION: "-1" })).toThrow(/CREDITS_PER_GENERATION/);
+  });
+
+  it("reads MODEL_CREDITS and stops on a model the catalogue does not have", () => {
+    const config = loadConfig({ MODEL_CREDITS: "nano-banana=1,nano-banana-pro=4,nano-banana-pro:4K=8" });
+    expect(config.credits.byModel).toEqual({
+      "nano-banana": 1,
+      "nano-banana-pro": 4,
+      "nano-banana-pro:4K": 8,
+    });
+    expect(() => loadConfig({ MODEL_CREDITS: "nano-banana-ultra=9" })).toThrow(
+      /MODEL_CREDITS names an unknown model "nano-banana-ultra"/,
+    );
+    expect(() => loadConfig({ MODEL_CREDITS: "nano-banana:4K=2" })).toThrow(/MODEL_CREDITS/);
+  });
+
+  it("takes KIE_MODEL / KIE_EDIT_MODEL from the catalogue, by its ids or KIE's", () => {
+    expect(loadConfig({ KIE_MODEL: "nano-banana-pro" }).kie.model).toBe("nano-banana-pro");
+    expect(() => loadConfig({ KIE_EDIT_MODEL: "google/imagen-4" })).toThrow(/KIE_EDIT_MODEL/);
   });
 });

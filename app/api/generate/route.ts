@@ -21,6 +21,7 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
   const input = await parseGenerateRequest(request, {
     maxUploadBytes: config.maxUploadBytes,
     maxPixels: DEFAULT_MAX_PIXELS,
+    models: { textModel: config.kie.model, editModel: config.kie.editModel },
   }); // 400 / 413 / 415
 
   return withIdempotency(

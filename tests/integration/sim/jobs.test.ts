@@ -193,6 +193,30 @@ describe("validation like KIE (HTTP 200, error code in the body naming the field
       "input.image_size",
     ],
     [
+      "resolution on a model without it",
+      { model: "google/nano-banana", input: { prompt: "p", resolution: "2K" } },
+      422,
+      "input.resolution",
+    ],
+    [
+      "google_search on nano-banana-pro",
+      { model: "nano-banana-pro", input: { prompt: "p", google_search: true } },
+      422,
+      "input.google_search",
+    ],
+    [
+      "image_urls on nano-banana-2",
+      { model: "nano-banana-2", input: { prompt: "p", image_urls: ["https://x.test/a.png"] } },
+      422,
+      "input.image_urls",
+    ],
+    [
+      "a tall ratio on nano-banana-pro",
+      { model: "nano-banana-pro", input: { prompt: "p", aspect_ratio: "1:8" } },
+      422,
+      "aspect_ratio",
+    ],
+    [
       "bad resolution",
       { model: "nano-banana-pro", input: { prompt: "p", resolution: "8K" } },
       422,

@@ -67,7 +67,7 @@ describe("what every request carries", () => {
     kit.agent.assertNoPendingInterceptors();
   });
 
-  it("sends the createTask body built from the model table", async () => {
+  it("sends the createTask body built from the catalogue", async () => {
     kit = makeKit({ textModel: "nano-banana-pro" });
     kit.api
       .intercept({ path: "/api/v1/jobs/createTask", method: "POST" })
@@ -84,7 +84,7 @@ describe("what every request carries", () => {
     expect(JSON.parse(call?.body ?? "")).toEqual({
       model: "nano-banana-pro",
       callBackUrl: "https://app.example.com/api/kie/callback?job=j1&token=s",
-      input: { prompt: "a banana", aspect_ratio: "3:2", output_format: "jpg" },
+      input: { prompt: "a banana", aspect_ratio: "3:2", resolution: "1K", output_format: "jpg" },
     });
   });
 

@@ -339,16 +339,14 @@ describe("toCreateTaskBody", () => {
     expect(result.body.callBackUrl).toBeUndefined();
   });
 
-  it("google/nano-banana with images resolves to its edit pair, with a warning", () => {
+  it("google/nano-banana with images runs its edit model (both are the catalogue's nano-banana)", () => {
     const result = toCreateTaskBody(
       { prompt: "edit", model: "google/nano-banana", images: [URL_A] },
       DEFAULTS,
     );
     expect(result.model).toBe("google/nano-banana-edit");
     expect(result.body.input.image_urls).toEqual([URL_A]);
-    expect(result.warnings).toEqual([
-      "google/nano-banana takes no images; google/nano-banana-edit was used instead",
-    ]);
+    expect(result.warnings).toEqual([]);
   });
 
   it("google/nano-banana-edit without images is a validation error", () => {
@@ -364,10 +362,16 @@ describe("toCreateTaskBody", () => {
     );
     expect(edit.body).toEqual({
       model: "nano-banana-pro",
-      input: { prompt: "p", image_input: [URL_A], aspect_ratio: "4:5", output_format: "jpg" },
+      input: {
+        prompt: "p",
+        image_input: [URL_A],
+        aspect_ratio: "4:5",
+        resolution: "1K",
+        output_format: "jpg",
+      },
     });
     const text = toCreateTaskBody({ prompt: "p", model: "nano-banana-pro" }, DEFAULTS);
-    expect(text.body).toEqual({ model: "nano-banana-pro", input: { prompt: "p" } });
+    expect(text.body).toEqual({ model: "nano-banana-pro", input: { prompt: "p", resolution: "1K" } });
   });
 
   it("nano-banana-2: image_input, aspect_ratio auto, png stays png", () => {
@@ -377,7 +381,13 @@ describe("toCreateTaskBody", () => {
     );
     expect(result.body).toEqual({
       model: "nano-banana-2",
-      input: { prompt: "p", image_input: [URL_B], aspect_ratio: "auto", output_format: "png" },
+      input: {
+        prompt: "p",
+        image_input: [URL_B],
+        aspect_ratio: "auto",
+        resolution: "1K",
+        output_format: "png",
+      },
     });
     expect(
       toCreateTaskBody({ prompt: "p", model: "nano-banana-2", outputFormat: "jpeg" }, DEFAULTS).body.input
@@ -418,6 +428,12 @@ describe("toCreateTaskBody", () => {
   it("refuses an unknown configured model and never builds a body for it", () => {
     expect(() => toCreateTaskBody({ prompt: "p" }, { textModel: "google/unknown", editModel: "x" })).toThrow(
       /not offered/,
+    );
+  });
+
+  it("refuses an option the model lacks before building a body", () => {
+    expect(() => toCreateTaskBody({ prompt: "p", model: "nano-banana", resolution: "2K" }, DEFAULTS)).toThrow(
+      /resolution is not an option of nano-banana/,
     );
   });
 

@@ -1,8 +1,8 @@
 import { z } from "zod";
+import { imageGenerationSchema } from "@/lib/catalog";
 import { readJson } from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
 import { json, route } from "@/lib/http/route";
-import { imageGenerationSchema } from "@/lib/kie";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

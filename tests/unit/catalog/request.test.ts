@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { getModelSpec, imageGenerationSchema, KIE_MODELS, OFFERED_MODEL_IDS } from "@/lib/kie/models";
+import { CATALOG_MODEL_IDS, imageGenerationSchema, lookupModel, MODEL_IDS } from "@/lib/catalog";
 
 const PNG = "data:image/png;base64,iVBORw0KGgo=";
 
@@ -8,24 +8,30 @@ function issues(body: unknown) {
   return result.success ? [] : result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
 }
 
-describe("model table", () => {
-  it("offers exactly the four Nano Banana models", () => {
-    expect(OFFERED_MODEL_IDS).toEqual([
-      "google/nano-banana",
-      "google/nano-banana-edit",
+describe("model ids", () => {
+  it("offers the three catalogue models, and still takes KIE's ids for nano-banana", () => {
+    expect(CATALOG_MODEL_IDS).toEqual(["nano-banana", "nano-banana-pro", "nano-banana-2"]);
+    expect(MODEL_IDS).toEqual([
+      "nano-banana",
       "nano-banana-pro",
       "nano-banana-2",
+      "google/nano-banana",
+      "google/nano-banana-edit",
     ]);
   });
 
-  it("records each model's field names", () => {
-    expect(getModelSpec("google/nano-banana")?.aspect.field).toBe("image_size");
-    expect(getModelSpec("google/nano-banana-edit")?.images?.field).toBe("image_urls");
-    expect(getModelSpec("nano-banana-pro")?.images?.field).toBe("image_input");
-    expect(getModelSpec("nano-banana-2")?.aspect.field).toBe("aspect_ratio");
-    expect(KIE_MODELS["nano-banana-2"].aspect.values).toContain("8:1");
-    expect(getModelSpec("toString")).toBeUndefined();
-    expect(getModelSpec("google/veo")).toBeUndefined();
+  it("looks a model up by its id or a KIE id, and nothing else", () => {
+    expect(lookupModel("google/nano-banana")).toMatchObject({
+      model: { id: "nano-banana" },
+      requiresImages: false,
+    });
+    expect(lookupModel("google/nano-banana-edit")).toMatchObject({
+      model: { id: "nano-banana" },
+      requiresImages: true,
+    });
+    expect(lookupModel("nano-banana-pro")?.requiresImages).toBe(false);
+    expect(lookupModel("toString")).toBeUndefined();
+    expect(lookupModel("google/veo")).toBeUndefined();
   });
 });
 
@@ -66,7 +72,20 @@ describe("imageGenerationSchema", () => {
     ["an unknown model", { prompt: "p", model: "google/imagen-4" }, "model"],
     ["a non-integer seed", { prompt: "p", randomSeed: 1.5 }, "randomSeed"],
     ["a string seed", { prompt: "p", randomSeed: "7" }, "randomSeed"],
-    ["an unknown aspect ratio", { prompt: "p", aspectRatio: "1:4" }, "aspectRatio"],
+    ["an unknown aspect ratio", { prompt: "p", aspectRatio: "1:3" }, "aspectRatio"],
+    ["1:4 on nano-banana-pro", { prompt: "p", model: "nano-banana-pro", aspectRatio: "1:4" }, "aspectRatio"],
+    ["resolution on nano-banana", { prompt: "p", model: "nano-banana", resolution: "2K" }, "resolution"],
+    ["resolution 8K", { prompt: "p", model: "nano-banana-pro", resolution: "8K" }, "resolution"],
+    [
+      "googleSearch on nano-banana-pro",
+      { prompt: "p", model: "nano-banana-pro", googleSearch: true },
+      "googleSearch",
+    ],
+    [
+      "googleSearch as a string",
+      { prompt: "p", model: "nano-banana-2", googleSearch: "yes" },
+      "googleSearch",
+    ],
     ["output format jpg", { prompt: "p", outputFormat: "jpg" }, "outputFormat"],
     ["the edit model without images", { prompt: "p", model: "google/nano-banana-edit" }, "model"],
     [
@@ -88,14 +107,32 @@ describe("imageGenerationSchema", () => {
   it("gives messages a caller can act on", () => {
     expect(issues({ prompt: " " })).toEqual(["prompt: prompt must not be blank"]);
     expect(issues({ prompt: "p", model: "nope" })[0]).toContain(
-      "google/nano-banana, google/nano-banana-edit",
+      "nano-banana, nano-banana-pro, nano-banana-2, google/nano-banana, google/nano-banana-edit",
     );
+    expect(issues({ prompt: "p", model: "google/nano-banana", resolution: "4K" })).toEqual([
+      "resolution: resolution is not an option of nano-banana; nano-banana-pro and nano-banana-2 have it",
+    ]);
   });
 
   it("lets text-capable models run with or without images", () => {
-    for (const model of ["google/nano-banana", "nano-banana-pro", "nano-banana-2"]) {
+    for (const model of ["nano-banana", "google/nano-banana", "nano-banana-pro", "nano-banana-2"]) {
       expect(issues({ prompt: "p", model })).toEqual([]);
       expect(issues({ prompt: "p", model, images: [PNG] })).toEqual([]);
     }
+  });
+
+  it("accepts each model's own options", () => {
+    expect(issues({ prompt: "p", model: "nano-banana-pro", resolution: "4K", aspectRatio: "21:9" })).toEqual(
+      [],
+    );
+    expect(
+      issues({
+        prompt: "p",
+        model: "nano-banana-2",
+        resolution: "2K",
+        googleSearch: false,
+        aspectRatio: "8:1",
+      }),
+    ).toEqual([]);
   });
 });

@@ -1,0 +1,4 @@
+export * from "./choice";
+export * from "./models";
+export * from "./prices";
+export * from "./request";
