@@ -2,3 +2,4 @@ export * from "./choice";
 export * from "./models";
 export * from "./prices";
 export * from "./request";
+export * from "./view";

@@ -22,6 +22,7 @@ import * as imageProxy from "@/app/api/image-proxy/route";
 import * as kieCallback from "@/app/api/kie/callback/route";
 import * as me from "@/app/api/me/route";
 import * as metrics from "@/app/api/metrics/route";
+import * as models from "@/app/api/models/route";
 import { loadConfig } from "@/config";
 import { type App, createApp, installApp } from "@/lib/app";
 import type { Database } from "@/lib/db";
@@ -45,6 +46,7 @@ const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/image-proxy$/, imageProxy, []],
   [/^\/api\/kie\/callback$/, kieCallback, []],
   [/^\/api\/metrics$/, metrics, []],
+  [/^\/api\/models$/, models, []],
   [/^\/api\/cron\/reconcile$/, cronReconcile, []],
 ];
 
