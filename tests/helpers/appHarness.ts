@@ -23,11 +23,13 @@ import * as kieCallback from "@/app/api/kie/callback/route";
 import * as me from "@/app/api/me/route";
 import * as metrics from "@/app/api/metrics/route";
 import * as models from "@/app/api/models/route";
+import * as openapi from "@/app/api/openapi.json/route";
 import { loadConfig } from "@/config";
 import { type App, createApp, installApp } from "@/lib/app";
 import type { Database } from "@/lib/db";
 import { createLogger } from "@/lib/observability/logger";
 import { type KieSimOptions, type RunningKieSim, startKieSim } from "@/sim/server";
+import { type AnswerChecker, createAnswerChecker } from "./openapiCheck";
 
 type Handler = (request: Request, segment: { params: Promise<never> }) => Promise<Response>;
 type RouteModule = Partial<Record<"GET" | "POST", Handler>>;
@@ -47,6 +49,7 @@ const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/kie\/callback$/, kieCallback, []],
   [/^\/api\/metrics$/, metrics, []],
   [/^\/api\/models$/, models, []],
+  [/^\/api\/openapi\.json$/, openapi, []],
   [/^\/api\/cron\/reconcile$/, cronReconcile, []],
 ];
 
@@ -118,19 +121,35 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   });
   installApp(app);
 
+  // Every answer a route gives in these tests must match the published document.
+  let checkAnswer: AnswerChecker | undefined;
+  const answerProblems: Error[] = [];
+  async function checked(request: Request, response: Response): Promise<Response> {
+    checkAnswer ??= createAnswerChecker(
+      await (await routeResponse(new Request("http://localhost/api/openapi.json"))).json(),
+    );
+    await checkAnswer(request.method, request.url, response);
+    return response;
+  }
+
   async function dispatch(request: Request): Promise<Response> {
+    const response = await routeResponse(request);
+    return response.headers.get("x-harness") === "no-route" ? response : checked(request, response);
+  }
+
+  async function routeResponse(request: Request): Promise<Response> {
     const { pathname } = new URL(request.url);
     for (const [pattern, module, names] of ROUTES) {
       const match = pattern.exec(pathname);
       if (!match) continue;
       const handler = module[request.method as "GET" | "POST"];
-      if (!handler) return new Response(null, { status: 405 });
+      if (!handler) return new Response(null, { status: 405, headers: { "x-harness": "no-route" } });
       const params = Object.fromEntries(
         names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? "")]),
       );
       return handler(request, { params: Promise.resolve(params) as Promise<never> });
     }
-    return new Response(null, { status: 404 });
+    return new Response(null, { status: 404, headers: { "x-harness": "no-route" } });
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -142,7 +161,10 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       headers: req.headers as Record<string, string>,
       body: req.method === "GET" || req.method === "HEAD" ? undefined : body,
     });
-    const response = await dispatch(request);
+    const response = await dispatch(request).catch((error: Error) => {
+      answerProblems.push(error);
+      return new Response(null, { status: 500 });
+    });
     res.writeHead(response.status, Object.fromEntries(response.headers));
     res.end(Buffer.from(await response.arrayBuffer()));
   }
@@ -175,6 +197,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       await sim.close();
       rmSync(dataDir, { recursive: true, force: true });
+      // An answer served over HTTP (to the simulator's callbacks) that broke the document.
+      if (answerProblems.length > 0) throw answerProblems[0];
     },
   };
   return harness;

@@ -1,16 +1,10 @@
-import { z } from "zod";
-import { imageGenerationSchema } from "@/lib/catalog";
 import { readJson } from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
+import { kieDebugRequestSchema } from "@/lib/http/kieDebugRequest";
 import { json, route } from "@/lib/http/route";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
-
-const debugRequestSchema = z.union([
-  z.strictObject({ taskId: z.string().min(1).max(200) }),
-  z.strictObject({ createTask: imageGenerationSchema }),
-]);
 
 /**
  * Raw KIE access for operators (KIE_DEBUG_ROUTE=true, admins only): `{ taskId }` reads a task as
@@ -20,7 +14,7 @@ export const POST = route("generate.kie-debug", async ({ request, app, requestId
   if (!app.config.kie.debugRoute) throw new ApiError("not_found");
   const user = await app.auth.authenticate(request);
   if (!user.isAdmin) throw new ApiError("forbidden", "This debugging route is for administrators.");
-  const body = await readJson(request, debugRequestSchema);
+  const body = await readJson(request, kieDebugRequestSchema);
   if ("taskId" in body) {
     return json({ success: true, record: await app.kie.getTaskStatus(body.taskId, { requestId }) });
   }

@@ -1,0 +1,314 @@
+/**
+ * GET /api/openapi.json: an OpenAPI 3.1 document of the public API, generated from the zod
+ * schemas that validate the requests (lib/catalog, lib/auth, lib/http) and the answer schemas in
+ * ./schemas.ts. Never written by hand: a route missing here fails tests/unit/http/openapi.test.ts.
+ */
+import { z } from "zod";
+import { devSignInSchema } from "@/lib/auth";
+import { imageGenerationFieldsSchema, MAX_IMAGES_PER_REQUEST } from "@/lib/catalog";
+import { PUBLIC_ERRORS, type PublicErrorCode } from "../errors";
+import { kieDebugRequestSchema } from "../kieDebugRequest";
+import * as answers from "./schemas";
+
+type Method = "get" | "post" | "delete";
+type Access = "public" | "user" | "admin" | "secret";
+
+interface ResponseSpec {
+  description: string;
+  /** A JSON answer of this shape; or `content` for anything else. */
+  json?: z.ZodType;
+  content?: string;
+  headers?: Record<string, string>;
+}
+
+interface Parameter {
+  in: "query" | "path";
+  schema: z.ZodType;
+  required?: boolean;
+  description: string;
+}
+
+export interface OperationSpec {
+  method: Method;
+  path: string;
+  summary: string;
+  access: Access;
+  parameters?: Record<string, Parameter>;
+  body?: { json?: z.ZodType; multipart?: z.ZodType; required?: boolean };
+  /** Success answers by status; errors are listed by code. */
+  responses: Record<string, ResponseSpec>;
+  errors?: PublicErrorCode[];
+}
+
+const taskIdParam: Parameter = {
+  in: "path",
+  schema: z.string().min(1),
+  required: true,
+  description: "KIE's task id or our job id.",
+};
+
+const generateErrors: PublicErrorCode[] = [
+  "invalid_request",
+  "unauthorized",
+  "insufficient_credits",
+  "forbidden",
+  "idempotency_key_in_progress",
+  "idempotency_key_reused",
+  "generation_failed",
+  "file_too_large",
+  "unsupported_media_type",
+  "rate_limited",
+  "upstream_error",
+  "upstream_timeout",
+];
+
+/** multipart/form-data: the JSON fields as text parts, plus file parts named `images`. */
+const multipartGenerateSchema = imageGenerationFieldsSchema.extend({
+  images: z
+    .array(z.union([z.string(), z.file()]))
+    .max(MAX_IMAGES_PER_REQUEST)
+    .optional()
+    .meta({ description: "File parts (png, jpeg, webp) or https URLs; 0–5 in all." }),
+});
+
+export const OPERATIONS: OperationSpec[] = [
+  {
+    method: "post",
+    path: "/api/generate",
+    summary: "Generate or edit an image (Idempotency-Key, Prefer: respond-async | wait)",
+    access: "user",
+    body: { json: imageGenerationFieldsSchema, multipart: multipartGenerateSchema, required: true },
+    responses: {
+      "200": { description: "Sync: the image is ready.", json: answers.generateSucceededSchema },
+      "202": {
+        description: "Async: the job is accepted; follow statusUrl.",
+        json: answers.generateAcceptedSchema,
+        headers: { Location: "The job's status URL." },
+      },
+    },
+    errors: generateErrors,
+  },
+  {
+    method: "get",
+    path: "/api/generate/{taskId}",
+    summary: "A job's status (owner only); Prefer: wait=N holds the answer until it changes",
+    access: "user",
+    parameters: { taskId: taskIdParam },
+    responses: { "200": { description: "The job.", json: answers.taskStatusSchema } },
+    errors: ["unauthorized", "not_found", "rate_limited"],
+  },
+  {
+    method: "post",
+    path: "/api/generate/kie",
+    summary: "Raw KIE access for admins (KIE_DEBUG_ROUTE=true): read a task or create one",
+    access: "admin",
+    body: { json: kieDebugRequestSchema, required: true },
+    responses: { "200": { description: "KIE's answer.", json: answers.successSchema } },
+    errors: ["invalid_request", "unauthorized", "forbidden", "not_found", "upstream_error"],
+  },
+  {
+    method: "get",
+    path: "/api/generations",
+    summary: "The user's jobs, newest first, a page at a time",
+    access: "user",
+    parameters: {
+      cursor: { in: "query", schema: z.string(), description: "nextCursor of the previous page." },
+      limit: { in: "query", schema: z.int().min(1).max(100), description: "Page size, default 20." },
+    },
+    responses: { "200": { description: "A page of jobs.", json: answers.generationsPageSchema } },
+    errors: ["invalid_request", "unauthorized"],
+  },
+  {
+    method: "get",
+    path: "/api/credits",
+    summary: "The user's credit balance",
+    access: "user",
+    responses: { "200": { description: "The balance.", json: answers.creditsSchema } },
+    errors: ["unauthorized"],
+  },
+  {
+    method: "get",
+    path: "/api/me",
+    summary: "Who is signed in, their balance, and the server's modes",
+    access: "user",
+    responses: { "200": { description: "The user.", json: answers.meSchema } },
+    errors: ["unauthorized"],
+  },
+  {
+    method: "get",
+    path: "/api/models",
+    summary: "The model catalogue: options, limits and prices (public, cacheable)",
+    access: "public",
+    responses: { "200": { description: "Every model.", json: answers.modelsSchema } },
+  },
+  {
+    method: "get",
+    path: "/api/openapi.json",
+    summary: "This document",
+    access: "public",
+    responses: { "200": { description: "OpenAPI 3.1.", json: answers.openApiDocumentSchema } },
+  },
+  {
+    method: "get",
+    path: "/api/image-proxy",
+    summary: "Streams an image from an allowed host (IMAGE_PROXY_ALLOWED_HOSTS)",
+    access: "user",
+    parameters: { url: { in: "query", schema: z.string(), required: true, description: "The image URL." } },
+    responses: { "200": { description: "The image bytes.", content: "image/*" } },
+    errors: ["invalid_request", "unauthorized", "file_too_large", "unsupported_media_type", "upstream_error"],
+  },
+  {
+    method: "post",
+    path: "/api/kie/callback",
+    summary: "KIE's completion callback (per-job token; X-Webhook-Signature when configured)",
+    access: "secret",
+    parameters: {
+      job: { in: "query", schema: z.string(), required: true, description: "Our job id." },
+      token: { in: "query", schema: z.string(), required: true, description: "The job's callback secret." },
+    },
+    body: { json: z.unknown(), required: true },
+    responses: {
+      "200": {
+        description: "Accepted; the job is settled from a fresh read of KIE.",
+        json: answers.successSchema,
+      },
+    },
+    errors: ["invalid_request", "unauthorized", "forbidden", "not_found"],
+  },
+  {
+    method: "get",
+    path: "/api/health",
+    summary: "Liveness and wiring",
+    access: "public",
+    responses: {
+      "200": { description: "Up.", json: answers.healthSchema },
+      "503": { description: "The database is down.", json: answers.healthSchema },
+    },
+  },
+  {
+    method: "get",
+    path: "/api/metrics",
+    summary: "Prometheus metrics (bearer METRICS_TOKEN when set)",
+    access: "secret",
+    responses: { "200": { description: "Prometheus text format.", content: "text/plain" } },
+    errors: ["unauthorized"],
+  },
+  ...(["post", "get"] as const).map(
+    (method): OperationSpec => ({
+      method,
+      path: "/api/cron/reconcile",
+      summary: "One maintenance sweep (bearer CRON_SECRET; 404 without it)",
+      access: "secret",
+      responses: { "200": { description: "What the sweep did.", json: answers.sweepSchema } },
+      errors: ["unauthorized", "not_found"],
+    }),
+  ),
+  {
+    method: "post",
+    path: "/api/auth/dev",
+    summary: "Dev sign-in (embedded mode only; 404 with Supabase auth): a token and the session cookie",
+    access: "public",
+    body: { json: devSignInSchema, required: true },
+    responses: { "200": { description: "Signed in.", json: answers.devSignInAnswerSchema } },
+    errors: ["invalid_request", "not_found", "rate_limited"],
+  },
+  {
+    method: "post",
+    path: "/api/auth/signout",
+    summary: "Clears the session cookie",
+    access: "public",
+    responses: { "204": { description: "Signed out." } },
+  },
+];
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" });
+  return rest;
+}
+
+const SECURITY: Record<Access, unknown[] | undefined> = {
+  public: [],
+  user: [{ bearer: [] }, { session: [] }],
+  admin: [{ bearer: [] }, { session: [] }],
+  secret: undefined,
+};
+
+function operationObject(op: OperationSpec) {
+  const responses: Record<string, unknown> = {};
+  for (const [status, spec] of Object.entries(op.responses)) {
+    responses[status] = {
+      description: spec.description,
+      ...(spec.headers && {
+        headers: Object.fromEntries(
+          Object.entries(spec.headers).map(([name, description]) => [
+            name,
+            { description, schema: { type: "string" } },
+          ]),
+        ),
+      }),
+      ...(spec.json && { content: { "application/json": { schema: jsonSchema(spec.json, "output") } } }),
+      ...(spec.content && { content: { [spec.content]: { schema: { type: "string", format: "binary" } } } }),
+    };
+  }
+  for (const code of op.errors ?? []) {
+    const status = String(PUBLIC_ERRORS[code].status);
+    const existing = responses[status] as { description: string } | undefined;
+    responses[status] = {
+      description: existing ? `${existing.description} / ${code}` : code,
+      content: { "application/json": { schema: jsonSchema(answers.errorSchema, "output") } },
+    };
+  }
+  responses.default = {
+    description: "Any other error (DESIGN.md §3 error shape).",
+    content: { "application/json": { schema: jsonSchema(answers.errorSchema, "output") } },
+  };
+  const content: Record<string, unknown> = {};
+  if (op.body?.json) content["application/json"] = { schema: jsonSchema(op.body.json, "input") };
+  if (op.body?.multipart) content["multipart/form-data"] = { schema: jsonSchema(op.body.multipart, "input") };
+  return {
+    operationId: `${op.method}${op.path.replace(/[^a-zA-Z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ""))}`,
+    summary: op.summary,
+    ...(SECURITY[op.access] && { security: SECURITY[op.access] }),
+    ...(op.parameters && {
+      parameters: Object.entries(op.parameters).map(([name, p]) => ({
+        name,
+        in: p.in,
+        required: p.required ?? false,
+        description: p.description,
+        schema: jsonSchema(p.schema, "input"),
+      })),
+    }),
+    ...(op.body && { requestBody: { required: op.body.required ?? false, content } }),
+    responses,
+  };
+}
+
+let cached: Record<string, unknown> | undefined;
+
+export function openApiDocument(): Record<string, unknown> {
+  if (cached) return cached;
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    paths[op.path] ??= {};
+    (paths[op.path] as Record<string, unknown>)[op.method] = operationObject(op);
+  }
+  cached = {
+    openapi: "3.1.0",
+    info: {
+      title: "Nano Banana Studio API",
+      version: "1.0.0",
+      description:
+        "Generate and edit images with KIE's Nano Banana models, behind sign-in and per-user credits. " +
+        "Every answer carries X-Request-Id; every error has the shape of the Error schema.",
+    },
+    servers: [{ url: "/" }],
+    components: {
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+        session: { type: "apiKey", in: "cookie", name: "nb_session" },
+      },
+    },
+    paths,
+  };
+  return cached;
+}

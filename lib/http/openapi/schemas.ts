@@ -1,0 +1,163 @@
+/**
+ * The shapes of the public API's answers (DESIGN.md §3), as zod schemas: GET /api/openapi.json
+ * publishes them, and the integration harness checks every real answer against that document.
+ * Objects are loose (extra fields allowed, as DESIGN's "extra" fields are), so a new field only
+ * needs documenting here, never breaks a client.
+ */
+import { z } from "zod";
+import { ASPECT_RATIOS, CATALOG_MODEL_IDS, OUTPUT_FORMATS, RESOLUTIONS } from "@/lib/catalog";
+import { PUBLIC_ERRORS, type PublicErrorCode } from "../errors";
+
+const ERROR_CODES = Object.keys(PUBLIC_ERRORS) as [PublicErrorCode, ...PublicErrorCode[]];
+const credits = z.int().min(0);
+const url = z.string().min(1).meta({ description: "An absolute URL, or a path on this server." });
+
+export const errorSchema = z
+  .looseObject({
+    success: z.literal(false),
+    error: z.looseObject({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      requestId: z.string(),
+      retryAfterSeconds: z.int().min(0).optional().meta({ description: "With 429 (and Retry-After)." }),
+      taskId: z.string().optional().meta({ description: "Whenever a job exists." }),
+    }),
+  })
+  .meta({ description: "Every error answer (DESIGN.md §3)." });
+
+export const jobStatusSchema = z.enum(["pending", "processing", "succeeded", "failed", "timeout"]);
+const warnings = z
+  .array(z.string())
+  .optional()
+  .meta({ description: "Extra: what was not done as asked (e.g. randomSeed is not sent to KIE)." });
+
+export const generateSucceededSchema = z.looseObject({
+  success: z.literal(true),
+  taskId: z.string(),
+  status: z.literal("succeeded"),
+  imageUrl: url,
+  images: z.array(url).min(1),
+  creditsUsed: credits.meta({ description: "The price of this request (MODEL_CREDITS)." }),
+  remainingCredits: credits,
+  warnings,
+});
+
+export const generateAcceptedSchema = z.looseObject({
+  success: z.literal(true),
+  taskId: z.string(),
+  status: z.literal("pending"),
+  statusUrl: z.string().meta({ description: "/api/generate/<taskId>; also in the Location header." }),
+  pollAfterMs: z.int().min(0),
+  remainingCredits: credits,
+  warnings,
+});
+
+const jobError = z.looseObject({ code: z.string(), message: z.string() });
+
+/** A job as history lists it (lib/generation's JobView). */
+export const jobSchema = z.looseObject({
+  taskId: z.string(),
+  status: jobStatusSchema,
+  type: z.enum(["text_to_image", "image_edit"]),
+  model: z.string().meta({ description: "The KIE model that ran the job." }),
+  prompt: z.string(),
+  aspectRatio: z.enum(ASPECT_RATIOS).optional(),
+  outputFormat: z.enum(OUTPUT_FORMATS).optional(),
+  imageUrl: url.optional(),
+  images: z.array(url).optional(),
+  creditsUsed: credits.optional().meta({ description: "Once settled: the price if it succeeded, else 0." }),
+  error: jobError.optional(),
+  createdAt: z.iso.datetime(),
+  settledAt: z.iso.datetime().optional(),
+});
+
+export const taskStatusSchema = z.looseObject({
+  success: z.literal(true),
+  taskId: z.string(),
+  status: jobStatusSchema,
+  imageUrl: url.optional(),
+  images: z.array(url).optional(),
+  creditsUsed: credits.optional(),
+  remainingCredits: credits,
+  pollAfterMs: z.int().min(0).optional().meta({ description: "While the job is open." }),
+  error: jobError.optional(),
+});
+
+export const generationsPageSchema = z.looseObject({
+  success: z.literal(true),
+  generations: z.array(jobSchema),
+  nextCursor: z.string().nullable(),
+});
+
+export const creditsSchema = z.looseObject({ success: z.literal(true), balance: credits });
+
+const userSchema = z.looseObject({
+  id: z.string(),
+  email: z.string().nullable().optional(),
+  isAdmin: z.boolean(),
+});
+
+export const meSchema = z.looseObject({
+  success: z.literal(true),
+  user: userSchema,
+  balance: credits,
+  auth: z.enum(["dev", "supabase"]),
+  kie: z.enum(["simulator", "kie"]),
+});
+
+export const devSignInAnswerSchema = z.looseObject({
+  success: z.literal(true),
+  accessToken: z.string(),
+  user: userSchema,
+  expiresAt: z.int().meta({ description: "Unix seconds." }),
+});
+
+const resolutionPrices = z.looseObject(Object.fromEntries(RESOLUTIONS.map((r) => [r, credits.optional()])));
+
+export const modelsSchema = z.looseObject({
+  success: z.literal(true),
+  models: z.array(
+    z.looseObject({
+      id: z.enum(CATALOG_MODEL_IDS as [string, ...string[]]),
+      label: z.string(),
+      description: z.string(),
+      options: z.looseObject({
+        aspectRatios: z.array(z.enum(ASPECT_RATIOS)),
+        resolutions: z.array(z.enum(RESOLUTIONS)).optional(),
+        defaultResolution: z.enum(RESOLUTIONS).optional(),
+        googleSearch: z.boolean(),
+        outputFormats: z.array(z.enum(OUTPUT_FORMATS)),
+      }),
+      limits: z.looseObject({
+        promptMaxChars: z.int(),
+        maxImages: z.int(),
+        maxImageBytes: z.int(),
+        kie: z
+          .looseObject({ promptMaxChars: z.int(), maxImages: z.int(), maxImageBytes: z.int() })
+          .meta({ description: "KIE's own limits, where this product's are lower." }),
+      }),
+      credits: z.looseObject({ default: credits, byResolution: resolutionPrices.optional() }),
+    }),
+  ),
+});
+
+export const healthSchema = z.looseObject({
+  ok: z.boolean(),
+  kie: z.enum(["simulator", "kie"]),
+  db: z.enum(["ok", "down"]),
+  database: z.enum(["pglite", "postgres"]),
+});
+
+export const successSchema = z.looseObject({ success: z.literal(true) });
+
+export const sweepSchema = z.looseObject({
+  success: z.literal(true),
+  examined: z.int(),
+  settled: z.int(),
+  idempotencyKeysPurged: z.int(),
+});
+
+export const openApiDocumentSchema = z.looseObject({
+  openapi: z.string(),
+  paths: z.record(z.string(), z.unknown()),
+});
