@@ -20,6 +20,8 @@ export const FORBIDDEN: [from: string, to: string[]][] = [
   // lib/generation reaches KIE only through its provider port; the adapter is wired in lib/app.ts.
   ["lib/generation/", ["lib/http/", "lib/app.ts", "lib/auth/", "lib/kie/"]],
   ["lib/http/", ["lib/app.ts"]],
+  // The catalogue is read by every layer, so it reads none of them.
+  ["lib/catalog/", ["lib/", "config.ts"]],
 ];
 
 /**
