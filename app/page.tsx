@@ -1,7 +1,7 @@
 import { requirePageSession } from "@/app/_lib/session";
 import { SignedInShell } from "@/app/_lib/shell";
 import { Studio } from "@/components/studio/studio";
-import { ASPECT_RATIOS, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS, OUTPUT_FORMATS } from "@/lib/kie/models";
+import { BASE_ASPECT_RATIOS, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS, OUTPUT_FORMATS } from "@/lib/catalog";
 import type { Job } from "@/lib/ui/types";
 
 export const dynamic = "force-dynamic";
@@ -40,7 +40,7 @@ export default async function StudioPage({
       </div>
       <Studio
         settings={{
-          aspectRatios: ASPECT_RATIOS,
+          aspectRatios: BASE_ASPECT_RATIOS,
           outputFormats: OUTPUT_FORMATS,
           maxImages: MAX_IMAGES_PER_REQUEST,
           maxPromptChars: MAX_PROMPT_CHARS,

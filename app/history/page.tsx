@@ -3,8 +3,8 @@ import { siteOrigin } from "@/app/_lib/origin";
 import { requirePageSession } from "@/app/_lib/session";
 import { SignedInShell } from "@/app/_lib/shell";
 import { HistoryGrid } from "@/components/history/history-grid";
+import { ASPECT_RATIOS } from "@/lib/catalog";
 import { encodeCursor } from "@/lib/http/cursor";
-import { ASPECT_RATIOS } from "@/lib/kie/models";
 import type { Job } from "@/lib/ui/types";
 
 export const dynamic = "force-dynamic";
