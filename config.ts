@@ -84,6 +84,13 @@ const envSchema = z.object({
   IMAGE_PROXY_ALLOWED_HOSTS: hostList.optional(),
   METRICS_TOKEN: secret.optional(),
   CRON_SECRET: secret.optional(),
+  DEV_SIGN_IN: boolean.optional(),
+  ALLOW_ANONYMOUS_USERS: boolean.default(false),
+  TRUSTED_PROXY_HOPS: integer(1, 20).default(1),
+  HOST: z
+    .string()
+    .regex(/^[a-z0-9.:[\]-]+$/i, { error: "must be a host name or an IP address" })
+    .optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -92,6 +99,8 @@ export type AuthMode = "supabase" | "dev";
 
 export interface AppConfig {
   port: number;
+  /** HOST: the address `npm start` binds; undefined → 127.0.0.1 with dev sign-in, all interfaces otherwise. */
+  host?: string;
   appUrl?: string;
   dataDir: string;
   databaseUrl?: string;
@@ -120,8 +129,12 @@ export interface AppConfig {
     supabaseUrl?: string;
     supabaseAnonKey?: string;
     supabaseJwtSecret?: string;
+    /** Supabase users only: dev sign-in never makes an admin. */
     adminEmails: string[];
+    allowAnonymousUsers: boolean;
   };
+  /** Proxies in front that append to X-Forwarded-For (the client address is that many from the right). */
+  trustedProxyHops: number;
   credits: { initial: number; perGeneration: number };
   rateLimit: { perUserPerMinute: number; perIpPerMinute: number };
   redisUrl?: string;
@@ -163,6 +176,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
+  const problems = authProblems(e);
+  if (problems.length > 0) throw new ConfigError(problems);
   const mode: KieMode = e.KIE_API_KEY ? "kie" : "simulator";
   const baseUrl = e.KIE_BASE_URL ?? (mode === "kie" ? KIE_DEFAULT_BASE_URL : undefined);
   // KIE serves uploads from a host of their own; a KIE of your own (a proxy, a simulator) named by
@@ -174,6 +189,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   return {
     port: e.PORT,
+    host: e.HOST,
     appUrl: e.APP_URL,
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
@@ -198,7 +214,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       supabaseAnonKey: e.SUPABASE_ANON_KEY,
       supabaseJwtSecret: e.SUPABASE_JWT_SECRET,
       adminEmails: e.ADMIN_EMAILS.map((a) => a.toLowerCase()),
+      allowAnonymousUsers: e.ALLOW_ANONYMOUS_USERS,
     },
+    trustedProxyHops: e.TRUSTED_PROXY_HOPS,
     credits: { initial: e.CREDITS_INITIAL, perGeneration: e.CREDITS_PER_GENERATION },
     rateLimit: { perUserPerMinute: e.RATE_LIMIT_PER_MINUTE, perIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE },
     redisUrl: e.REDIS_URL,
@@ -208,6 +226,35 @@ export function loadConfig(env: Env = process.env): AppConfig {
     cronSecret: e.CRON_SECRET,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * Sign-in fails closed (DESIGN.md §6): dev sign-in lets anyone in as anyone, so beside a real KIE
+ * key (real money) or a real database it needs an explicit DEV_SIGN_IN=true; and Supabase's
+ * signing keys are fetched over https only.
+ */
+function authProblems(e: z.infer<typeof envSchema>): { variable: string; problem: string }[] {
+  const supabase = e.SUPABASE_URL !== undefined || e.SUPABASE_JWT_SECRET !== undefined;
+  const problems: { variable: string; problem: string }[] = [];
+  if (!supabase && e.DEV_SIGN_IN !== true && (e.KIE_API_KEY || e.DATABASE_URL)) {
+    problems.push({
+      variable: "DEV_SIGN_IN",
+      problem:
+        "must be true to run dev sign-in (anyone signs in as anyone) with KIE_API_KEY or DATABASE_URL set; " +
+        "configure Supabase (SUPABASE_URL or SUPABASE_JWT_SECRET) instead for real users",
+    });
+  } else if (!supabase && e.DEV_SIGN_IN === false) {
+    problems.push({ variable: "DEV_SIGN_IN", problem: "is false, but no Supabase sign-in is configured" });
+  }
+  if (e.SUPABASE_URL) {
+    const url = new URL(e.SUPABASE_URL);
+    if (url.protocol !== "https:" && !LOOPBACK_HOSTS.has(url.hostname)) {
+      problems.push({ variable: "SUPABASE_URL", problem: "must be https (plain http only for localhost)" });
+    }
+  }
+  return problems;
 }
 
 const cache = globalThis as typeof globalThis & { __nanoBananaConfig?: AppConfig };

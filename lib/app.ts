@@ -126,12 +126,14 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       supabaseUrl: config.auth.supabaseUrl,
       supabaseJwtSecret: config.auth.supabaseJwtSecret,
       adminEmails: config.auth.adminEmails,
+      allowAnonymous: config.auth.allowAnonymousUsers,
+      secureCookies: config.appUrl?.startsWith("https://") ?? false,
       devSecret,
     });
     if (config.auth.mode === "dev") {
       logger.warn(
-        "Dev sign-in is ON (no SUPABASE_URL or SUPABASE_JWT_SECRET): anyone can sign in with any email. " +
-          "Configure Supabase before exposing this server.",
+        "Dev sign-in is ON (no SUPABASE_URL or SUPABASE_JWT_SECRET): anyone can sign in with any email " +
+          "(never as an admin). Configure Supabase before exposing this server.",
       );
     }
 
