@@ -49,6 +49,8 @@ describe("sessionCookie", () => {
       expect.arrayContaining(["path=/", "httponly", "samesite=lax", "max-age=0"]),
     );
     expect(attributes(clearSessionCookie({ secure: true })).attrs).toContain("secure");
+    // Over https the cookie set was __Host-nb_session: sign-out must clear that one.
+    expect(attributes(clearSessionCookie({ secure: true })).nameValue).toBe(`__Host-${SESSION_COOKIE_NAME}=`);
   });
 });
 

@@ -133,4 +133,16 @@ describe("dev sign-in", () => {
     expect(issued.user.isAdmin).toBe(false);
     await expect(dev.verifyAccessToken(issued.accessToken)).resolves.toMatchObject({ isAdmin: false });
   });
+
+  it("over https reads only the __Host- cookie: a plain one (plantable by a sibling subdomain) is ignored", async () => {
+    const devSecret = new Uint8Array(32).fill(8);
+    const { accessToken } = await issueDevToken({ email: "user@example.com" }, devSecret);
+    const secure = createAuthenticator({ mode: "dev", devSecret, secureCookies: true });
+    const withCookie = (cookie: string) =>
+      new Request("https://app.example/api/credits", { headers: { cookie } });
+    await expect(secure.authenticate(withCookie(`__Host-nb_session=${accessToken}`))).resolves.toMatchObject({
+      email: "user@example.com",
+    });
+    await refused(secure.authenticate(withCookie(`nb_session=${accessToken}`)));
+  });
 });
