@@ -132,6 +132,8 @@ export interface AppConfig {
     /** Supabase users only: dev sign-in never makes an admin. */
     adminEmails: string[];
     allowAnonymousUsers: boolean;
+    /** DEV_SIGN_IN as given (undefined when unset); see signInConfigError. */
+    devSignIn?: boolean;
   };
   /** Proxies in front that append to X-Forwarded-For (the client address is that many from the right). */
   trustedProxyHops: number;
@@ -215,6 +217,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       supabaseJwtSecret: e.SUPABASE_JWT_SECRET,
       adminEmails: e.ADMIN_EMAILS.map((a) => a.toLowerCase()),
       allowAnonymousUsers: e.ALLOW_ANONYMOUS_USERS,
+      devSignIn: e.DEV_SIGN_IN,
     },
     trustedProxyHops: e.TRUSTED_PROXY_HOPS,
     credits: { initial: e.CREDITS_INITIAL, perGeneration: e.CREDITS_PER_GENERATION },
@@ -230,31 +233,37 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
+/** SUPABASE_URL carries the signing keys (JWKS): https, or plain http only on this machine. */
+function authProblems(e: z.infer<typeof envSchema>): { variable: string; problem: string }[] {
+  if (!e.SUPABASE_URL) return [];
+  const url = new URL(e.SUPABASE_URL);
+  if (url.protocol === "https:" || LOOPBACK_HOSTS.has(url.hostname)) return [];
+  return [{ variable: "SUPABASE_URL", problem: "must be https (plain http only for localhost)" }];
+}
+
 /**
  * Sign-in fails closed (DESIGN.md §6): dev sign-in lets anyone in as anyone, so beside a real KIE
- * key (real money) or a real database it needs an explicit DEV_SIGN_IN=true; and Supabase's
- * signing keys are fetched over https only.
+ * key (real money) or a real database the server needs an explicit DEV_SIGN_IN=true to start.
+ * Checked where a server starts (createApp, npm start), not by tools such as the credits CLI.
  */
-function authProblems(e: z.infer<typeof envSchema>): { variable: string; problem: string }[] {
-  const supabase = e.SUPABASE_URL !== undefined || e.SUPABASE_JWT_SECRET !== undefined;
-  const problems: { variable: string; problem: string }[] = [];
-  if (!supabase && e.DEV_SIGN_IN !== true && (e.KIE_API_KEY || e.DATABASE_URL)) {
-    problems.push({
-      variable: "DEV_SIGN_IN",
-      problem:
-        "must be true to run dev sign-in (anyone signs in as anyone) with KIE_API_KEY or DATABASE_URL set; " +
-        "configure Supabase (SUPABASE_URL or SUPABASE_JWT_SECRET) instead for real users",
-    });
-  } else if (!supabase && e.DEV_SIGN_IN === false) {
-    problems.push({ variable: "DEV_SIGN_IN", problem: "is false, but no Supabase sign-in is configured" });
+export function signInConfigError(config: AppConfig): ConfigError | undefined {
+  if (config.auth.mode !== "dev") return undefined;
+  if (config.auth.devSignIn === false) {
+    return new ConfigError([
+      { variable: "DEV_SIGN_IN", problem: "is false, but no Supabase sign-in is configured" },
+    ]);
   }
-  if (e.SUPABASE_URL) {
-    const url = new URL(e.SUPABASE_URL);
-    if (url.protocol !== "https:" && !LOOPBACK_HOSTS.has(url.hostname)) {
-      problems.push({ variable: "SUPABASE_URL", problem: "must be https (plain http only for localhost)" });
-    }
+  if (config.auth.devSignIn !== true && (config.kie.mode === "kie" || config.databaseUrl)) {
+    return new ConfigError([
+      {
+        variable: "DEV_SIGN_IN",
+        problem:
+          "must be true to run dev sign-in (anyone signs in as anyone) with KIE_API_KEY or DATABASE_URL set; " +
+          "configure Supabase (SUPABASE_URL or SUPABASE_JWT_SECRET) instead for real users",
+      },
+    ]);
   }
-  return problems;
+  return undefined;
 }
 
 const cache = globalThis as typeof globalThis & { __nanoBananaConfig?: AppConfig };

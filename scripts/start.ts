@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, loadConfig } from "../config";
+import { ConfigError, loadConfig, signInConfigError } from "../config";
 
 const root = path.resolve(import.meta.dirname, "..");
 const nextBin = path.join(root, "node_modules", "next", "dist", "bin", "next");
@@ -59,6 +59,8 @@ async function main(): Promise<number> {
   let host: string;
   try {
     const config = loadConfig();
+    const refusal = signInConfigError(config);
+    if (refusal) throw refusal;
     port = config.port;
     // Dev sign-in lets anyone in as anyone: only this machine may reach it unless HOST says otherwise.
     host = config.host ?? (config.auth.mode === "dev" ? "127.0.0.1" : "0.0.0.0");

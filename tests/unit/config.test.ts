@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, KIE_DEFAULT_BASE_URL, KIE_DEFAULT_UPLOAD_BASE_URL, loadConfig } from "@/config";
+import {
+  ConfigError,
+  KIE_DEFAULT_BASE_URL,
+  KIE_DEFAULT_UPLOAD_BASE_URL,
+  loadConfig,
+  signInConfigError,
+} from "@/config";
 
 describe("config", () => {
   it("runs on embedded defaults with an empty environment", () => {
@@ -55,15 +61,21 @@ describe("config", () => {
   });
 
   it("fails closed: dev sign-in beside a real KIE key or database needs DEV_SIGN_IN=true (DESIGN §6)", () => {
-    for (const env of [{ KIE_API_KEY: "sk-live" }, { DATABASE_URL: "postgres://db/app" }]) {
-      expect(() => loadConfig(env)).toThrow(/DEV_SIGN_IN/);
-      expect(() => loadConfig({ ...env, DEV_SIGN_IN: "false" })).toThrow(/DEV_SIGN_IN/);
-      expect(loadConfig({ ...env, DEV_SIGN_IN: "true" }).auth.mode).toBe("dev");
-      expect(loadConfig({ ...env, SUPABASE_JWT_SECRET: "s3cret" }).auth.mode).toBe("supabase");
+    const refusal = (env: Record<string, string>) => signInConfigError(loadConfig(env))?.message;
+    const envs: Record<string, string>[] = [
+      { KIE_API_KEY: "sk-live" },
+      { DATABASE_URL: "postgres://db/app" },
+    ];
+    for (const env of envs) {
+      expect(refusal(env)).toMatch(/DEV_SIGN_IN/);
+      expect(refusal({ ...env, DEV_SIGN_IN: "false" })).toMatch(/DEV_SIGN_IN/);
+      expect(refusal({ ...env, DEV_SIGN_IN: "true" })).toBeUndefined();
+      expect(refusal({ ...env, SUPABASE_JWT_SECRET: "s3cret" })).toBeUndefined();
     }
+    expect(refusal({ KIE_API_KEY: "sk-live" })).not.toContain("sk-live");
     // The embedded default (simulator, PGlite) needs no switch; an explicit "false" there leaves no sign-in.
-    expect(loadConfig({}).auth.mode).toBe("dev");
-    expect(() => loadConfig({ DEV_SIGN_IN: "false" })).toThrow(/DEV_SIGN_IN/);
+    expect(refusal({})).toBeUndefined();
+    expect(refusal({ DEV_SIGN_IN: "false" })).toMatch(/DEV_SIGN_IN/);
   });
 
   it("takes SUPABASE_URL over https only (plain http only for localhost)", () => {
