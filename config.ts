@@ -100,6 +100,13 @@ const envSchema = z.object({
   IMAGE_PROXY_ALLOWED_HOSTS: hostList.optional(),
   METRICS_TOKEN: secret.optional(),
   CRON_SECRET: secret.optional(),
+  DEV_SIGN_IN: boolean.optional(),
+  ALLOW_ANONYMOUS_USERS: boolean.default(false),
+  TRUSTED_PROXY_HOPS: integer(1, 20).default(1),
+  HOST: z
+    .string()
+    .regex(/^[a-z0-9.:[\]-]+$/i, { error: "must be a host name or an IP address" })
+    .optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -108,6 +115,8 @@ export type AuthMode = "supabase" | "dev";
 
 export interface AppConfig {
   port: number;
+  /** HOST: the address `npm start` binds; undefined → 127.0.0.1 with dev sign-in, all interfaces otherwise. */
+  host?: string;
   appUrl?: string;
   dataDir: string;
   databaseUrl?: string;
@@ -136,8 +145,14 @@ export interface AppConfig {
     supabaseUrl?: string;
     supabaseAnonKey?: string;
     supabaseJwtSecret?: string;
+    /** Supabase users only: dev sign-in never makes an admin. */
     adminEmails: string[];
+    allowAnonymousUsers: boolean;
+    /** DEV_SIGN_IN as given (undefined when unset); see signInConfigError. */
+    devSignIn?: boolean;
   };
+  /** Proxies in front that append to X-Forwarded-For (the client address is that many from the right). */
+  trustedProxyHops: number;
   credits: {
     initial: number;
     perGeneration: number;
@@ -184,6 +199,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
+  const problems = authProblems(e);
+  if (problems.length > 0) throw new ConfigError(problems);
   const mode: KieMode = e.KIE_API_KEY ? "kie" : "simulator";
   const baseUrl = e.KIE_BASE_URL ?? (mode === "kie" ? KIE_DEFAULT_BASE_URL : undefined);
   // KIE serves uploads from a host of their own; a KIE of your own (a proxy, a simulator) named by
@@ -195,6 +212,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   return {
     port: e.PORT,
+    host: e.HOST,
     appUrl: e.APP_URL,
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
@@ -219,7 +237,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       supabaseAnonKey: e.SUPABASE_ANON_KEY,
       supabaseJwtSecret: e.SUPABASE_JWT_SECRET,
       adminEmails: e.ADMIN_EMAILS.map((a) => a.toLowerCase()),
+      allowAnonymousUsers: e.ALLOW_ANONYMOUS_USERS,
+      devSignIn: e.DEV_SIGN_IN,
     },
+    trustedProxyHops: e.TRUSTED_PROXY_HOPS,
     credits: {
       initial: e.CREDITS_INITIAL,
       perGeneration: e.CREDITS_PER_GENERATION,
@@ -233,6 +254,41 @@ export function loadConfig(env: Env = process.env): AppConfig {
     cronSecret: e.CRON_SECRET,
     logLevel: e.LOG_LEVEL,
   };
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/** SUPABASE_URL carries the signing keys (JWKS): https, or plain http only on this machine. */
+function authProblems(e: z.infer<typeof envSchema>): { variable: string; problem: string }[] {
+  if (!e.SUPABASE_URL) return [];
+  const url = new URL(e.SUPABASE_URL);
+  if (url.protocol === "https:" || LOOPBACK_HOSTS.has(url.hostname)) return [];
+  return [{ variable: "SUPABASE_URL", problem: "must be https (plain http only for localhost)" }];
+}
+
+/**
+ * Sign-in fails closed (DESIGN.md §6): dev sign-in lets anyone in as anyone, so beside a real KIE
+ * key (real money) or a real database the server needs an explicit DEV_SIGN_IN=true to start.
+ * Checked where a server starts (createApp, npm start), not by tools such as the credits CLI.
+ */
+export function signInConfigError(config: AppConfig): ConfigError | undefined {
+  if (config.auth.mode !== "dev") return undefined;
+  if (config.auth.devSignIn === false) {
+    return new ConfigError([
+      { variable: "DEV_SIGN_IN", problem: "is false, but no Supabase sign-in is configured" },
+    ]);
+  }
+  if (config.auth.devSignIn !== true && (config.kie.mode === "kie" || config.databaseUrl)) {
+    return new ConfigError([
+      {
+        variable: "DEV_SIGN_IN",
+        problem:
+          "must be true to run dev sign-in (anyone signs in as anyone) with KIE_API_KEY or DATABASE_URL set; " +
+          "configure Supabase (SUPABASE_URL or SUPABASE_JWT_SECRET) instead for real users",
+      },
+    ]);
+  }
+  return undefined;
 }
 
 const cache = globalThis as typeof globalThis & { __nanoBananaConfig?: AppConfig };

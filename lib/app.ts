@@ -5,7 +5,7 @@
  */
 
 import type { Dispatcher } from "undici";
-import { type AppConfig, getConfig, type KieMode } from "@/config";
+import { type AppConfig, getConfig, type KieMode, signInConfigError } from "@/config";
 import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "@/lib/auth";
 import { AccountRegistry } from "@/lib/credits";
 import { type Database, openDatabase } from "@/lib/db";
@@ -56,6 +56,8 @@ export interface CreateAppOptions {
 }
 
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<App> {
+  const refusal = signInConfigError(config); // sign-in fails closed: the server does not start
+  if (refusal) throw refusal;
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = createMetrics();
   const toClose: Closable[] = [];
@@ -126,12 +128,14 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       supabaseUrl: config.auth.supabaseUrl,
       supabaseJwtSecret: config.auth.supabaseJwtSecret,
       adminEmails: config.auth.adminEmails,
+      allowAnonymous: config.auth.allowAnonymousUsers,
+      secureCookies: config.appUrl?.startsWith("https://") ?? false,
       devSecret,
     });
     if (config.auth.mode === "dev") {
       logger.warn(
-        "Dev sign-in is ON (no SUPABASE_URL or SUPABASE_JWT_SECRET): anyone can sign in with any email. " +
-          "Configure Supabase before exposing this server.",
+        "Dev sign-in is ON (no SUPABASE_URL or SUPABASE_JWT_SECRET): anyone can sign in with any email " +
+          "(never as an admin). Configure Supabase before exposing this server.",
       );
     }
 

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, loadConfig } from "../config";
+import { ConfigError, loadConfig, signInConfigError } from "../config";
 
 const root = path.resolve(import.meta.dirname, "..");
 const nextBin = path.join(root, "node_modules", "next", "dist", "bin", "next");
@@ -56,8 +56,14 @@ function run(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
 
 async function main(): Promise<number> {
   let port: number;
+  let host: string;
   try {
-    port = loadConfig().port;
+    const config = loadConfig();
+    const refusal = signInConfigError(config);
+    if (refusal) throw refusal;
+    port = config.port;
+    // Dev sign-in lets anyone in as anyone: only this machine may reach it unless HOST says otherwise.
+    host = config.host ?? (config.auth.mode === "dev" ? "127.0.0.1" : "0.0.0.0");
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -71,7 +77,10 @@ async function main(): Promise<number> {
     const code = await run(["build"], env);
     if (code !== 0) return code;
   }
-  return run(["start", "--port", String(port)], env);
+  if (host === "127.0.0.1") {
+    console.log("Dev sign-in is on: listening on 127.0.0.1 only (set HOST to listen elsewhere).");
+  }
+  return run(["start", "--port", String(port), "--hostname", host], env);
 }
 
 process.exitCode = await main();

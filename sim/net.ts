@@ -1,6 +1,6 @@
 /**
- * Byte-level I/O for the simulator: capped and optionally throttled request bodies, throttled
- * answers, and capped outbound fetches (image_urls, fileUrl).
+ * Byte-level I/O for the simulator: capped and optionally throttled request bodies and throttled
+ * answers. Outbound fetches (image_urls, fileUrl) are in fetchGuard.ts.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as delay } from "node:timers/promises";
@@ -66,66 +66,4 @@ export async function writeBody(
     await sleep((sent / options.bytesPerSecond) * 1000 - (Date.now() - started), options.signal);
   }
   res.end();
-}
-
-export class FetchError extends Error {
-  constructor(
-    message: string,
-    /** True when the source answered (an HTTP error, too big); false for network errors and timeouts. */
-    readonly answered: boolean,
-  ) {
-    super(message);
-    this.name = "FetchError";
-  }
-}
-
-/** GETs a URL with a time limit and a size cap; follows redirects. */
-export async function fetchBytes(
-  url: string,
-  options: { timeoutMs: number; maxBytes: number; signal?: AbortSignal },
-): Promise<{ bytes: Buffer; contentType?: string }> {
-  const signals = [AbortSignal.timeout(options.timeoutMs)];
-  if (options.signal) signals.push(options.signal);
-  const signal = AbortSignal.any(signals);
-  let response: Response;
-  try {
-    response = await fetch(url, { signal, redirect: "follow", headers: { "user-agent": "kie-sim" } });
-  } catch (error) {
-    throw new FetchError(describeFetchFailure(error, options.timeoutMs), false);
-  }
-  if (!response.ok) {
-    await response.body?.cancel().catch(() => {});
-    throw new FetchError(`HTTP ${response.status}`, true);
-  }
-  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-  if (declared > options.maxBytes) {
-    await response.body?.cancel().catch(() => {});
-    throw new FetchError(`larger than ${options.maxBytes} bytes`, true);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    if (response.body) {
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        total += chunk.length;
-        if (total > options.maxBytes) {
-          await response.body.cancel().catch(() => {});
-          throw new FetchError(`larger than ${options.maxBytes} bytes`, true);
-        }
-        chunks.push(Buffer.from(chunk));
-      }
-    }
-  } catch (error) {
-    if (error instanceof FetchError) throw error;
-    throw new FetchError(describeFetchFailure(error, options.timeoutMs), false);
-  }
-  return { bytes: Buffer.concat(chunks), contentType: response.headers.get("content-type") ?? undefined };
-}
-
-function describeFetchFailure(error: unknown, timeoutMs: number): string {
-  if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
-    return `no complete answer within ${timeoutMs} ms`;
-  }
-  const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : "";
-  return `${error instanceof Error ? error.message : String(error)}${cause}`;
 }

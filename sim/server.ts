@@ -20,9 +20,10 @@ import {
   parsePromptDirectives,
   resolveFaults,
 } from "./faults";
+import { createGuardedAgent, FetchError, guardedFetchBytes } from "./fetchGuard";
 import { EXTENSION_BY_MIME, MIME_BY_EXTENSION, sniffMimeType } from "./images";
 import { InputValidationError, validateCreateTask } from "./models";
-import { BodyTooLargeError, FetchError, fetchBytes, readBody, sleep, writeBody } from "./net";
+import { BodyTooLargeError, readBody, sleep, writeBody } from "./net";
 import { BoundedMap, type StoredBlob } from "./store";
 import { type KieRecordData, type KieSimLogger, type SimTask, TaskEngine } from "./tasks";
 
@@ -61,6 +62,12 @@ export interface KieSimOptions {
   maxUploadBytes?: number;
   /** Time limit for fetching image_urls and fileUrl sources. Default 30 s (KIE's own limit). */
   fetchTimeoutMs?: number;
+  /**
+   * Origins image_urls / fileUrl may be fetched from although they resolve to loopback or private
+   * addresses (a test's stand-in for "some other host"). Everything else goes through the address
+   * guard (fetchGuard.ts). Never from user input.
+   */
+  trustedFetchOrigins?: readonly string[];
   /** Time limit for one callback POST. Default 10 s. */
   callbackTimeoutMs?: number;
   /** KIE's documented limit is about 20 createTask per 10 s; off unless given. */
@@ -237,6 +244,8 @@ class KieSim {
   private readonly stepMs: number;
   private readonly maxUploadBytes: number;
   private readonly fetchTimeoutMs: number;
+  /** Every outbound fetch's connections: resolved and checked here (fetchGuard.ts). */
+  private readonly fetchAgent = createGuardedAgent();
   private readonly createTimes: number[] = [];
   private base = "";
   private localBases: string[] = [];
@@ -274,6 +283,8 @@ class KieSim {
       recordDelayMs: nonNegative("recordDelayMs", options.recordDelayMs, 150),
       imageScale,
       fetchTimeoutMs: this.fetchTimeoutMs,
+      fetchAgent: this.fetchAgent,
+      trustedFetchOrigins: options.trustedFetchOrigins ?? [],
       callbackTimeoutMs: positiveInteger("callbackTimeoutMs", options.callbackTimeoutMs, 10_000),
       webhookHmacKey: options.webhookHmacKey,
       logger: this.logger,
@@ -381,6 +392,7 @@ class KieSim {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    await this.fetchAgent.close().catch(() => {});
   }
 
   // --- the public handle's operations ---------------------------------------------------------
@@ -770,10 +782,12 @@ class KieSim {
       contentType = own.blob.mimeType;
     } else {
       try {
-        ({ bytes, contentType } = await fetchBytes(source.href, {
+        ({ bytes, contentType } = await guardedFetchBytes(source.href, {
           timeoutMs: this.fetchTimeoutMs,
           maxBytes: this.maxUploadBytes,
           signal: this.abort.signal,
+          agent: this.fetchAgent,
+          trustedOrigins: this.options.trustedFetchOrigins,
         }));
       } catch (error) {
         if (!(error instanceof FetchError)) throw error;

@@ -4,7 +4,9 @@
  * directives that bend it ([sim:fail], [sim:never], [sim:delay], [sim:callback=…]).
  */
 import { createHmac, randomBytes } from "node:crypto";
+import type { Agent } from "undici";
 import type { PromptDirectives } from "./faults";
+import { FetchError, guardedFetchBytes } from "./fetchGuard";
 import {
   EXTENSION_BY_FORMAT,
   ImageInputError,
@@ -15,7 +17,7 @@ import {
   renderTextToImage,
 } from "./images";
 import type { NormalizedTaskInput, SimModelSpec } from "./models";
-import { FetchError, fetchBytes, sleep } from "./net";
+import { sleep } from "./net";
 import type { BoundedMap, StoredBlob } from "./store";
 
 export type KieTaskState = "waiting" | "queuing" | "generating" | "success" | "fail";
@@ -69,6 +71,9 @@ export interface TaskEngineDeps {
   recordDelayMs: number;
   imageScale: number;
   fetchTimeoutMs: number;
+  /** The guarded connection pool for image_urls (fetchGuard.ts). */
+  fetchAgent: Agent;
+  trustedFetchOrigins: readonly string[];
   callbackTimeoutMs: number;
   webhookHmacKey?: string;
   logger: KieSimLogger;
@@ -233,14 +238,19 @@ export class TaskEngine {
           bytes = own.blob.bytes;
         } else {
           try {
-            ({ bytes } = await fetchBytes(url, {
+            ({ bytes } = await guardedFetchBytes(url, {
               timeoutMs: this.deps.fetchTimeoutMs,
               maxBytes: task.input.maxImageBytes,
               signal: this.deps.signal,
+              agent: this.deps.fetchAgent,
+              trustedOrigins: this.deps.trustedFetchOrigins,
             }));
           } catch (error) {
             if (error instanceof FetchError) {
-              throw new ImageInputError(`${label} could not be fetched: ${error.message} (${url})`);
+              if (error.detail)
+                this.deps.logger.info({ url, detail: error.detail }, "image input fetch failed");
+              // Like KIE: the task fails; the message names no address or network error.
+              throw new ImageInputError(`${label} could not be fetched: ${error.message}`);
             }
             throw error;
           }

@@ -17,7 +17,7 @@ import {
   findSupabaseAuthCookieNames,
   parseCookieHeader,
   readSupabaseAccessToken,
-  SESSION_COOKIE_NAME,
+  sessionCookieName,
   supabaseAuthCookieName,
 } from "./cookies";
 import { assertDevSecret, DEV_TOKEN_ISSUER } from "./dev";
@@ -60,7 +60,12 @@ export interface AuthenticatorOptions {
   supabaseJwtSecret?: string;
   /** Dev mode: the secret from loadOrCreateDevSecret. */
   devSecret?: Uint8Array;
+  /** Supabase users whose (confirmed) email is here are admins; dev users never are. */
   adminEmails?: readonly string[];
+  /** Accept Supabase anonymous sign-ins (`is_anonymous: true`); default false (ALLOW_ANONYMOUS_USERS). */
+  allowAnonymous?: boolean;
+  /** The app is served over https: our session cookie is the `__Host-` one (cookies.ts). */
+  secureCookies?: boolean;
   clockToleranceSeconds?: number;
   jwks?: JwksOptions;
   /** Overrides the @supabase/ssr cookie name derived from supabaseUrl (custom `cookieOptions.name`). */
@@ -108,11 +113,17 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (!options.supabaseUrl && !options.supabaseJwtSecret) {
       throw new AuthConfigurationError("Supabase auth needs supabaseUrl or supabaseJwtSecret.");
     }
+    // DESIGN.md §6: with a project URL, every token must have been issued by that project.
+    const issuer = options.supabaseUrl ? supabaseIssuer(options.supabaseUrl) : undefined;
     if (options.supabaseJwtSecret) {
-      verifySecret = secretVerifier(new TextEncoder().encode(options.supabaseJwtSecret), clockTolerance);
+      verifySecret = secretVerifier(
+        new TextEncoder().encode(options.supabaseJwtSecret),
+        clockTolerance,
+        issuer,
+      );
     }
-    if (options.supabaseUrl) {
-      verifyJwks = jwksVerifier(jwksUrlOf(options.supabaseUrl), options.jwks ?? {}, clockTolerance);
+    if (options.supabaseUrl && issuer) {
+      verifyJwks = jwksVerifier(jwksUrlOf(options.supabaseUrl), options.jwks ?? {}, clockTolerance, issuer);
     }
     const fixedName =
       options.supabaseCookieName ??
@@ -166,16 +177,40 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (typeof payload.sub !== "string" || !UUID.test(payload.sub)) {
       throw new UnauthorizedError("invalid_token", "sub is not a user UUID");
     }
+    // Supabase signs anon-key and service-role tokens with the same keys: only a user's will do.
+    if (payload.role !== "authenticated")
+      throw new UnauthorizedError("invalid_token", "role is not authenticated");
+    if (payload.is_anonymous === true && !options.allowAnonymous) {
+      throw new UnauthorizedError(
+        "invalid_token",
+        "anonymous users are not accepted (ALLOW_ANONYMOUS_USERS)",
+      );
+    }
     const email = typeof payload.email === "string" && payload.email ? payload.email : undefined;
-    const user: AuthUser = { id: payload.sub.toLowerCase(), isAdmin: isAdminEmail(email, adminEmails) };
+    const user: AuthUser = { id: payload.sub.toLowerCase(), isAdmin: isAdmin(payload, email) };
     if (email) user.email = email;
     return user;
+  }
+
+  /**
+   * Dev sign-in never makes an admin (anyone can sign in with any email). A Supabase user is an
+   * admin by `app_metadata.role` (only the service role can set it) or by a listed email, which
+   * Supabase must have confirmed (README).
+   */
+  function isAdmin(payload: JWTPayload, email: string | undefined): boolean {
+    if (options.mode !== "supabase") return false;
+    const appMetadata = payload.app_metadata;
+    const role =
+      appMetadata && typeof appMetadata === "object"
+        ? (appMetadata as Record<string, unknown>).role
+        : undefined;
+    return role === "admin" || isAdminEmail(email, adminEmails);
   }
 
   function cookieTokens(cookieHeader: string | null): string[] {
     const cookies = parseCookieHeader(cookieHeader);
     const tokens: string[] = [];
-    const ours = cookies.get(SESSION_COOKIE_NAME);
+    const ours = cookies.get(sessionCookieName(options.secureCookies ?? false));
     if (ours) tokens.push(ours);
     if (supabaseCookieNames) {
       for (const name of supabaseCookieNames(cookies)) {
@@ -230,20 +265,36 @@ function secretVerifier(secret: Uint8Array, clockTolerance: number, issuer?: str
   };
 }
 
-function jwksUrlOf(supabaseUrl: string): URL {
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * The project URL, checked: https, or plain http only on this machine (the signing keys must not
+ * travel over a network unencrypted). No trailing slash.
+ */
+export function checkedSupabaseUrl(supabaseUrl: string): string {
   let base: URL;
   try {
     base = new URL(supabaseUrl);
   } catch {
     throw new AuthConfigurationError("supabaseUrl is not a URL.");
   }
-  if (base.protocol !== "https:" && base.protocol !== "http:") {
-    throw new AuthConfigurationError("supabaseUrl must be an http(s) URL.");
+  const local = base.protocol === "http:" && LOOPBACK_HOSTS.has(base.hostname);
+  if (base.protocol !== "https:" && !local) {
+    throw new AuthConfigurationError("supabaseUrl must be https (plain http only for localhost).");
   }
-  return new URL(`${base.href.replace(/\/+$/, "")}/auth/v1/.well-known/jwks.json`);
+  return base.href.replace(/\/+$/, "");
 }
 
-function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: number): Verify {
+/** The `iss` of the project's access tokens. */
+export function supabaseIssuer(supabaseUrl: string): string {
+  return `${checkedSupabaseUrl(supabaseUrl)}/auth/v1`;
+}
+
+function jwksUrlOf(supabaseUrl: string): URL {
+  return new URL(`${checkedSupabaseUrl(supabaseUrl)}/auth/v1/.well-known/jwks.json`);
+}
+
+function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: number, issuer: string): Verify {
   const remote = createRemoteJWKSet(url, {
     timeoutDuration: options.timeoutMs ?? 5_000,
     cooldownDuration: options.cooldownMs ?? 30_000,
@@ -271,6 +322,7 @@ function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: number): V
       audience: "authenticated",
       requiredClaims: ["sub", "exp"],
       clockTolerance,
+      issuer,
     });
     return payload;
   };

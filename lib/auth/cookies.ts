@@ -10,6 +10,16 @@
  */
 
 export const SESSION_COOKIE_NAME = "nb_session";
+/**
+ * Over https the cookie is `__Host-nb_session`: the browser only accepts it from this exact host
+ * with `Secure` and `Path=/`, so a sibling subdomain cannot plant a session of its choosing.
+ */
+export const SECURE_SESSION_COOKIE_NAME = `__Host-${SESSION_COOKIE_NAME}`;
+
+/** The session cookie's name: `__Host-` prefixed when the app is served over https. */
+export function sessionCookieName(secure: boolean): string {
+  return secure ? SECURE_SESSION_COOKIE_NAME : SESSION_COOKIE_NAME;
+}
 
 /** Most cookies a browser keeps per host is ~180; a session never needs more than a handful. */
 const MAX_SUPABASE_CHUNKS = 32;
@@ -22,7 +32,7 @@ export interface SessionCookieOptions {
   maxAgeSeconds: number;
 }
 
-/** A `Set-Cookie` value carrying the access token: HttpOnly, SameSite=Lax, Path=/. */
+/** A `Set-Cookie` value carrying the access token: HttpOnly, SameSite=Lax, Path=/ (+ Secure, __Host-). */
 export function sessionCookie(token: string, options: SessionCookieOptions): string {
   // A JWT is base64url segments joined by dots; anything else could inject cookie attributes.
   if (!TOKEN_COOKIE_VALUE.test(token)) {
@@ -41,7 +51,7 @@ export function clearSessionCookie(options: { secure?: boolean } = {}): string {
 
 function serialize(value: string, maxAgeSeconds: number, secure: boolean): string {
   const parts = [
-    `${SESSION_COOKIE_NAME}=${value}`,
+    `${sessionCookieName(secure)}=${value}`,
     "Path=/",
     "HttpOnly",
     "SameSite=Lax",

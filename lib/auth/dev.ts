@@ -9,7 +9,7 @@ import path from "node:path";
 import { SignJWT } from "jose";
 import { z } from "zod";
 import { AuthConfigurationError } from "./errors";
-import { type AuthUser, isAdminEmail, normalizeEmail } from "./user";
+import { type AuthUser, normalizeEmail } from "./user";
 
 /** `iss` of dev tokens; the dev verifier requires it. */
 export const DEV_TOKEN_ISSUER = "nano-banana-studio/dev-auth";
@@ -39,8 +39,6 @@ export function devUserId(email: string): string {
 
 export interface IssueDevTokenOptions {
   ttlSeconds?: number;
-  /** So the returned `user.isAdmin` matches what authenticate() will say. */
-  adminEmails?: readonly string[];
   now?: Date;
 }
 
@@ -86,7 +84,8 @@ export async function issueDevToken(
     .sign(secret);
   return {
     accessToken,
-    user: { id, email, isAdmin: isAdminEmail(email, options.adminEmails ?? []) },
+    // Never an admin (DESIGN.md §6): anyone who reaches dev sign-in can claim any email.
+    user: { id, email, isAdmin: false },
     expiresAt,
   };
 }

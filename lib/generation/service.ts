@@ -92,7 +92,8 @@ export type CreateGenerationResult =
 export interface CallbackInput {
   jobId: string | null;
   token: string | null;
-  body: unknown;
+  /** Called only once the job and its token check out: a stranger's body is never read. */
+  readBody: () => Promise<unknown>;
   /** KIE's X-Webhook-Timestamp / X-Webhook-Signature, when the account signs callbacks. */
   timestamp?: string | null;
   signature?: string | null;
@@ -492,7 +493,7 @@ export class GenerationService {
     if (!job?.callbackTokenHash) return { accepted: false, reason: "not_found" };
     if (!secretsEqual(hashToken(input.token), job.callbackTokenHash))
       return { accepted: false, reason: "forbidden" };
-    const parsed = parseKieCallback(input.body);
+    const parsed = parseKieCallback(await input.readBody());
     if (!parsed.ok) return { accepted: false, reason: "bad_body" };
     if (
       this.settings.webhookHmacKey &&

@@ -1,30 +1,93 @@
+/**
+ * Request bodies, read as a stream with a running byte count (DESIGN.md §3 "Requests"): a body is
+ * refused with 413 the moment it passes its route's limit, chunked or not, and is never buffered
+ * whole first. Before any byte is read, a cookie request with an unsafe method must come from this
+ * app's own origin (csrf.ts), and a POST must say its type.
+ */
 import type { z } from "zod";
 import { ApiError } from "./errors";
 
+export const DEFAULT_JSON_LIMIT_BYTES = 64 * 1024;
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError("file_too_large", `The request body is larger than ${maxBytes} bytes.`);
+}
+
 /**
- * Reads a JSON body of at most `maxBytes` and validates it with `schema`. Malformed JSON, a body
- * that is too large or a schema violation is a 400/413 before any work is done.
+ * The body's chunks, refusing (413) as soon as more than `maxBytes` arrived or were announced by
+ * Content-Length. On refusal the rest is left unread: the answer goes out while the client is
+ * still sending, and the connection is not reset under it (cancelling would destroy the socket).
+ */
+export async function* bodyChunks(request: Request, maxBytes: number): AsyncGenerator<Uint8Array> {
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  if (!request.body) return;
+  const reader = request.body.getReader();
+  let total = 0;
+  try {
+    for (;;) {
+      let step: ReadableStreamReadResult<Uint8Array>;
+      try {
+        step = await reader.read();
+      } catch (cause) {
+        throw new ApiError("invalid_request", "The request body could not be read.", { cause });
+      }
+      if (step.done) return;
+      total += step.value.byteLength;
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      yield step.value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** The whole body as bytes, at most `maxBytes` (413 beyond). */
+export async function readBytes(request: Request, maxBytes: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of bodyChunks(request, maxBytes)) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** The media type of a request's Content-Type, lower-cased, without parameters ("" when absent). */
+export function mediaTypeOf(request: Request): string {
+  return (request.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+}
+
+/** 415 unless the body is declared as one of `accepted` (DESIGN.md §3). */
+export function requireMediaType(request: Request, accepted: readonly string[]): string {
+  const type = mediaTypeOf(request);
+  if (!accepted.includes(type)) {
+    throw new ApiError(
+      "unsupported_media_type",
+      `Send the request body as ${accepted.join(" or ")} (Content-Type).`,
+    );
+  }
+  return type;
+}
+
+/**
+ * Reads a JSON body of at most `maxBytes` and validates it with `schema`. A body not declared as
+ * application/json is 415; a body that is too large 413, malformed JSON or a schema violation 400
+ * — all before any work is done.
  */
 export async function readJson<S extends z.ZodType>(
   request: Request,
   schema: S,
-  { maxBytes = 64 * 1024 }: { maxBytes?: number } = {},
+  {
+    maxBytes = DEFAULT_JSON_LIMIT_BYTES,
+    anyMediaType = false,
+  }: {
+    maxBytes?: number;
+    /** Server-to-server bodies (KIE's callback, checked by its token first) whose type we do not control. */
+    anyMediaType?: boolean;
+  } = {},
 ): Promise<z.infer<S>> {
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  if (declared > maxBytes)
-    throw new ApiError("file_too_large", `The request body is larger than ${maxBytes} bytes.`);
-  let text: string;
-  try {
-    text = await request.text();
-  } catch (cause) {
-    throw new ApiError("invalid_request", "The request body could not be read.", { cause });
-  }
-  if (Buffer.byteLength(text) > maxBytes) {
-    throw new ApiError("file_too_large", `The request body is larger than ${maxBytes} bytes.`);
-  }
+  if (!anyMediaType) requireMediaType(request, ["application/json"]);
+  const bytes = await readBytes(request, maxBytes);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(bytes.toString("utf8"));
   } catch {
     throw new ApiError("invalid_request", "The request body is not valid JSON.");
   }

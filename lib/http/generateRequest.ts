@@ -13,9 +13,10 @@ import {
 } from "@/lib/catalog";
 import type { LocalImageFile } from "@/lib/generation";
 import { parseDataUri, validateImageCount, validateImageFile } from "@/lib/security/fileValidation";
-import { readJson } from "./body";
+import { readJson, requireMediaType } from "./body";
 import { ApiError } from "./errors";
 import { requestFingerprint, sha256Hex } from "./idempotency";
+import { readMultipart } from "./multipart";
 
 export interface GenerateRequestLimits {
   /** MAX_UPLOAD_BYTES, per file. */
@@ -53,19 +54,36 @@ function multipartValue(name: string, value: string): unknown {
   return value;
 }
 
+/** DESIGN.md §3: each https image URL is at most this long (they are stored with the job). */
+export const MAX_IMAGE_URL_LENGTH = 2048;
+
+/** A prompt of 5000 characters is at most 20 kB of UTF-8; a URL at most 2 kB. */
+const MAX_FIELD_BYTES = 32 * 1024;
+
+/**
+ * The largest JSON body: one image of MAX_UPLOAD_BYTES as a data URI (base64 grows it by a third)
+ * or several smaller ones, plus the fields. Larger sets of images go as multipart, where each file
+ * is limited on its own while it streams in.
+ */
+export function jsonBodyLimit(maxUploadBytes: number): number {
+  return Math.ceil((maxUploadBytes * 4) / 3) + 1024 * 1024;
+}
+
+/** The whole multipart body: five files at the limit, plus the fields and the part headers. */
+export function multipartBodyLimit(maxUploadBytes: number): number {
+  return MAX_IMAGES_PER_REQUEST * maxUploadBytes + 1024 * 1024;
+}
+
 export async function parseGenerateRequest(
   request: Request,
   limits: GenerateRequestLimits,
 ): Promise<ParsedGenerateRequest> {
-  const contentType = request.headers.get("content-type")?.toLowerCase() ?? "";
-  if (contentType.startsWith("multipart/form-data")) return parseMultipart(request, limits);
-  if (contentType.startsWith("application/json") || contentType === "") return parseJson(request, limits);
-  throw new ApiError("invalid_request", "Send the request as application/json or multipart/form-data.");
+  const type = requireMediaType(request, ["application/json", "multipart/form-data"]); // 415
+  return type === "multipart/form-data" ? parseMultipart(request, limits) : parseJson(request, limits);
 }
 
 async function parseJson(request: Request, limits: GenerateRequestLimits): Promise<ParsedGenerateRequest> {
-  // Five images as data URIs (base64 grows them by a third) plus the prompt and the JSON around them.
-  const maxBytes = Math.ceil((MAX_IMAGES_PER_REQUEST * limits.maxUploadBytes * 4) / 3) + 64 * 1024;
+  const maxBytes = jsonBodyLimit(limits.maxUploadBytes);
   const fields = await readJson(request, imageGenerationFieldsSchema, { maxBytes });
   const urls: string[] = [];
   const files: LocalImageFile[] = [];
@@ -91,40 +109,40 @@ async function parseMultipart(
   request: Request,
   limits: GenerateRequestLimits,
 ): Promise<ParsedGenerateRequest> {
-  // Refuse an oversized body before buffering it.
-  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
-  const maxBody = MAX_IMAGES_PER_REQUEST * limits.maxUploadBytes + 1024 * 1024;
-  if (declared > maxBody) throw new ApiError("file_too_large", "The upload is larger than the limit.");
-
-  let form: FormData;
-  try {
-    form = await request.formData();
-  } catch {
-    throw new ApiError("invalid_request", "The multipart/form-data body could not be read.");
-  }
+  const form = await readMultipart(request, {
+    maxBodyBytes: multipartBodyLimit(limits.maxUploadBytes),
+    maxFileBytes: limits.maxUploadBytes,
+    maxFiles: MAX_IMAGES_PER_REQUEST,
+    maxFields: MULTIPART_TEXT_FIELDS.size + MAX_IMAGES_PER_REQUEST,
+    maxFieldBytes: MAX_FIELD_BYTES,
+  }); // 413 / 400 the moment a limit is passed
   const fields: Record<string, unknown> = {};
   const urls: string[] = [];
-  const parts: File[] = [];
-  for (const [name, value] of form.entries()) {
+  for (const [name, value] of form.fields) {
     if (name === "images" || name === "images[]") {
-      if (typeof value === "string") urls.push(value);
-      else parts.push(value);
+      urls.push(value);
       continue;
     }
     if (!MULTIPART_TEXT_FIELDS.has(name)) throw new ApiError("invalid_request", `Unknown field "${name}".`);
-    if (typeof value !== "string") throw new ApiError("invalid_request", `Field "${name}" must be text.`);
     if (name in fields) throw new ApiError("invalid_request", `Field "${name}" is given twice.`);
     fields[name] = multipartValue(name, value);
   }
+  const parts = form.files.filter((file) => {
+    if (file.name === "images" || file.name === "images[]") return true;
+    throw new ApiError("invalid_request", `Field "${file.name}" must be text.`);
+  });
   validateImageCount(urls.length + parts.length, MAX_IMAGES_PER_REQUEST);
   const parsed = imageGenerationFieldsSchema.parse({ ...fields, ...(urls.length > 0 && { images: urls }) });
   const files: LocalImageFile[] = [];
   for (const part of parts) {
     const checked = await validateImageFile(
-      { data: part, name: part.name, declaredType: part.type },
+      { data: part.data, name: part.filename, declaredType: part.mimeType },
       { maxBytes: limits.maxUploadBytes, maxPixels: limits.maxPixels },
     );
-    files.push({ data: part, mimeType: checked.mimeType });
+    files.push({
+      data: new Blob([new Uint8Array(part.data)], { type: checked.mimeType }),
+      mimeType: checked.mimeType,
+    });
   }
   return finish(parsed, parsed.images ?? [], files, limits.models);
 }
@@ -136,6 +154,9 @@ async function finish(
   models: DefaultModels | undefined,
 ): Promise<ParsedGenerateRequest> {
   validateImageCount(urls.length + files.length, MAX_IMAGES_PER_REQUEST);
+  if (urls.some((url) => url.length > MAX_IMAGE_URL_LENGTH)) {
+    throw new ApiError("invalid_request", `An image URL is longer than ${MAX_IMAGE_URL_LENGTH} characters.`);
+  }
   const problem = modelImageProblem(fields.model, urls.length + files.length);
   if (problem) throw new ApiError("invalid_request", `The request is invalid: model: ${problem}.`);
   // An option the model lacks (resolution on nano-banana, say) is a 400 naming it.

@@ -38,8 +38,11 @@ export interface RateLimiterOptions {
 export interface RateLimiter {
   /** Counts one request against the IP's limit, then the user's (when given): both must pass. */
   consume(subject: { userId?: string; ip: string }): Promise<void>;
-  /** Counts one request against the client address's limit. */
-  consumeIp(ip: string): Promise<void>;
+  /**
+   * Counts one request against the client address's limit (RATE_LIMIT_IP_PER_MINUTE). Each use has
+   * its own bucket, so viewing images or signing in does not use up an address's generations.
+   */
+  consumeIp(ip: string, use?: IpLimitedUse): Promise<void>;
   /** Counts one request against the user's limit. */
   consumeUser(userId: string): Promise<void>;
   /** 429 when the user's limit for this window is already used up; counts nothing. */
@@ -52,6 +55,15 @@ export interface RateLimiter {
   close(): Promise<void>;
 }
 
+/** What an address is limited on, each with its own bucket of RATE_LIMIT_IP_PER_MINUTE. */
+export type IpLimitedUse = "generate" | "sign-in" | "image-proxy";
+
+const IP_LIMIT_MESSAGES: Record<IpLimitedUse, string> = {
+  generate: "Too many requests from your network.",
+  "sign-in": "Too many sign-ins from your network.",
+  "image-proxy": "Too many image requests from your network.",
+};
+
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   for (const [name, value] of [
     ["perUserPerMinute", options.perUserPerMinute],
@@ -63,11 +75,15 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const store = options.redis
     ? redisStore(options.redis.url, options)
     : { limiter: memoryLimiter, ready: async () => true, close: async () => {} };
-  const ipLimiter = store.limiter(`${keyPrefix}:ip`, options.perIpPerMinute);
+  const ipLimiters: Record<IpLimitedUse, Limiter> = {
+    generate: store.limiter(`${keyPrefix}:ip`, options.perIpPerMinute),
+    "sign-in": store.limiter(`${keyPrefix}:ip-signin`, options.perIpPerMinute),
+    "image-proxy": store.limiter(`${keyPrefix}:ip-proxy`, options.perIpPerMinute),
+  };
   const userLimiter = store.limiter(`${keyPrefix}:user`, options.perUserPerMinute);
 
-  const consumeIp = (ip: string) =>
-    consumeOrThrow(ipLimiter, ipBucket(ip), "Too many requests from your network.");
+  const consumeIp = (ip: string, use: IpLimitedUse = "generate") =>
+    consumeOrThrow(ipLimiters[use], ipBucket(ip), IP_LIMIT_MESSAGES[use]);
   const consumeUser = (userId: string) =>
     consumeOrThrow(userLimiter, userId, "You have reached your limit of generations per minute.");
 
@@ -198,17 +214,25 @@ function rateLimited(message: string, msBeforeNext: number): ApiError {
 }
 
 /**
- * The client's address, for per-IP limits and logs.
+ * The client's address, for per-IP limits and logs (DESIGN.md §6): the X-Forwarded-For entry
+ * `trustedProxyHops` places from the right. Each proxy appends the address it saw, so entries to
+ * the left of that are whatever the client sent and prove nothing; the leftmost is the easiest to
+ * forge. Default 1: one proxy in front (Vercel, nginx, a load balancer).
  *
- * Trust assumption: the server runs behind a reverse proxy or platform (Vercel, nginx, a load
- * balancer) that sets X-Forwarded-For to the real client address (or X-Real-IP), overwriting what
- * the client sent. Exposed directly, a client can send any X-Forwarded-For (Next.js only fills it
- * in when absent) and so pick its own per-IP bucket; the per-user limit still holds.
- * Returns "unknown" when neither header holds an address (all such requests share one bucket).
+ * Next.js itself only fills X-Forwarded-For in when the request has none. So a server exposed with
+ * no proxy in front sees a list the client wrote, and a client can pick its own per-IP bucket
+ * there; the per-user limit still holds. Put a proxy in front of any public deployment.
+ * Returns "unknown" when the header holds no address there (all such requests share one bucket).
  */
-export function clientIp(request: Request): string {
-  const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0];
-  return normalizeIp(forwarded) ?? normalizeIp(request.headers.get("x-real-ip")) ?? "unknown";
+export function clientIp(request: Request, trustedProxyHops = 1): string {
+  const entries = (request.headers.get("x-forwarded-for") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  if (entries.length === 0) return normalizeIp(request.headers.get("x-real-ip")) ?? "unknown";
+  // Fewer entries than proxies: the request came past fewer proxies than configured; the leftmost is the best there is.
+  const index = Math.max(0, entries.length - trustedProxyHops);
+  return normalizeIp(entries[index]) ?? normalizeIp(request.headers.get("x-real-ip")) ?? "unknown";
 }
 
 function normalizeIp(raw: string | null | undefined): string | undefined {

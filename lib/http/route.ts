@@ -6,6 +6,7 @@
 import { type App, getApp } from "@/lib/app";
 import type { Logger } from "@/lib/observability/logger";
 import { withRequestId } from "@/lib/observability/requestContext";
+import { assertSameOrigin } from "./csrf";
 import { ApiError, classifyError } from "./errors";
 import { requestIdFrom } from "./requestId";
 import { commonSecurityHeaders } from "./securityHeaders";
@@ -97,6 +98,8 @@ export function route<Params = Record<string, never>>(name: string, handler: Han
     const log = app.logger.child({ route: name });
     let response: Response;
     try {
+      // Before anything else about the request: a forged one gets 403 with nothing done.
+      assertSameOrigin(request, app.config.appUrl);
       const params = ((await segment?.params) ?? {}) as Params;
       response = await handler({ request, requestId, app, log, params });
     } catch (error) {

@@ -20,6 +20,8 @@ export async function freePort(): Promise<number> {
 
 export interface RunningApp {
   url: string;
+  /** The process started (scripts/start.ts); the server itself is one of its descendants. */
+  pid: number;
   dataDir: string;
   output: () => string;
   stop: () => Promise<void>;
@@ -71,6 +73,7 @@ export async function startApp(
   }
   return {
     url,
+    pid: child.pid ?? 0,
     dataDir,
     output: () => output,
     stop: async () => {

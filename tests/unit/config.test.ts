@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, KIE_DEFAULT_BASE_URL, KIE_DEFAULT_UPLOAD_BASE_URL, loadConfig } from "@/config";
+import {
+  ConfigError,
+  KIE_DEFAULT_BASE_URL,
+  KIE_DEFAULT_UPLOAD_BASE_URL,
+  loadConfig,
+  signInConfigError,
+} from "@/config";
 
 describe("config", () => {
   it("runs on embedded defaults with an empty environment", () => {
@@ -25,7 +31,7 @@ describe("config", () => {
   });
 
   it("switches to real KIE with KIE_API_KEY and to Supabase auth with either Supabase variable", () => {
-    const kie = loadConfig({ KIE_API_KEY: "sk-live" });
+    const kie = loadConfig({ KIE_API_KEY: "sk-live", SUPABASE_URL: "https://abc.supabase.co" });
     expect(kie.kie).toMatchObject({
       mode: "kie",
       baseUrl: KIE_DEFAULT_BASE_URL,
@@ -36,19 +42,55 @@ describe("config", () => {
   });
 
   it("sends uploads to a custom KIE_BASE_URL unless KIE_UPLOAD_BASE_URL is given", () => {
-    expect(loadConfig({ KIE_API_KEY: "k", KIE_BASE_URL: "http://127.0.0.1:9000" }).kie.uploadBaseUrl).toBe(
-      "http://127.0.0.1:9000",
-    );
+    expect(
+      loadConfig({ KIE_API_KEY: "k", DEV_SIGN_IN: "true", KIE_BASE_URL: "http://127.0.0.1:9000" }).kie
+        .uploadBaseUrl,
+    ).toBe("http://127.0.0.1:9000");
     expect(
       loadConfig({
         KIE_API_KEY: "k",
+        DEV_SIGN_IN: "true",
         KIE_BASE_URL: "http://127.0.0.1:9000",
         KIE_UPLOAD_BASE_URL: "http://127.0.0.1:9001",
       }).kie.uploadBaseUrl,
     ).toBe("http://127.0.0.1:9001");
-    expect(loadConfig({ KIE_API_KEY: "k", KIE_BASE_URL: KIE_DEFAULT_BASE_URL }).kie.uploadBaseUrl).toBe(
-      KIE_DEFAULT_UPLOAD_BASE_URL,
-    );
+    expect(
+      loadConfig({ KIE_API_KEY: "k", DEV_SIGN_IN: "true", KIE_BASE_URL: KIE_DEFAULT_BASE_URL }).kie
+        .uploadBaseUrl,
+    ).toBe(KIE_DEFAULT_UPLOAD_BASE_URL);
+  });
+
+  it("fails closed: dev sign-in beside a real KIE key or database needs DEV_SIGN_IN=true (DESIGN §6)", () => {
+    const refusal = (env: Record<string, string>) => signInConfigError(loadConfig(env))?.message;
+    const envs: Record<string, string>[] = [
+      { KIE_API_KEY: "sk-live" },
+      { DATABASE_URL: "postgres://db/app" },
+    ];
+    for (const env of envs) {
+      expect(refusal(env)).toMatch(/DEV_SIGN_IN/);
+      expect(refusal({ ...env, DEV_SIGN_IN: "false" })).toMatch(/DEV_SIGN_IN/);
+      expect(refusal({ ...env, DEV_SIGN_IN: "true" })).toBeUndefined();
+      expect(refusal({ ...env, SUPABASE_JWT_SECRET: "s3cret" })).toBeUndefined();
+    }
+    expect(refusal({ KIE_API_KEY: "sk-live" })).not.toContain("sk-live");
+    // The embedded default (simulator, PGlite) needs no switch; an explicit "false" there leaves no sign-in.
+    expect(refusal({})).toBeUndefined();
+    expect(refusal({ DEV_SIGN_IN: "false" })).toMatch(/DEV_SIGN_IN/);
+  });
+
+  it("takes SUPABASE_URL over https only (plain http only for localhost)", () => {
+    expect(() => loadConfig({ SUPABASE_URL: "http://abc.supabase.co" })).toThrow(/SUPABASE_URL/);
+    expect(loadConfig({ SUPABASE_URL: "http://127.0.0.1:54321" }).auth.mode).toBe("supabase");
+    expect(loadConfig({ SUPABASE_URL: "http://localhost:54321" }).auth.mode).toBe("supabase");
+  });
+
+  it("reads TRUSTED_PROXY_HOPS (default 1), ALLOW_ANONYMOUS_USERS (default false) and HOST", () => {
+    expect(loadConfig({})).toMatchObject({ trustedProxyHops: 1, host: undefined });
+    expect(loadConfig({}).auth.allowAnonymousUsers).toBe(false);
+    const set = loadConfig({ TRUSTED_PROXY_HOPS: "2", ALLOW_ANONYMOUS_USERS: "true", HOST: "0.0.0.0" });
+    expect(set).toMatchObject({ trustedProxyHops: 2, host: "0.0.0.0" });
+    expect(set.auth.allowAnonymousUsers).toBe(true);
+    expect(() => loadConfig({ TRUSTED_PROXY_HOPS: "0" })).toThrow(/TRUSTED_PROXY_HOPS/);
   });
 
   it("treats an empty variable as unset and trims trailing slashes from URLs", () => {

@@ -14,10 +14,13 @@ export const dynamic = "force-dynamic";
  */
 export const POST = route("generate", async ({ request, app, requestId, log }) => {
   const { config, rateLimiter } = app;
-  await rateLimiter.consumeIp(clientIp(request)); // 429 per IP, even before sign-in
+  await rateLimiter.consumeIp(clientIp(request, config.trustedProxyHops)); // 429 per IP, even before sign-in
   const user = await app.auth.authenticate(request); // 401
   await app.accounts.ensure(user.id, user.email); // a new user gets CREDITS_INITIAL, once
   const idempotencyKey = idempotencyKeyFrom(request); // 400 if malformed
+  // 429 before a byte of the body is read. With a key, a replay of a finished request still gets
+  // its answer: the key's record is found by the body's fingerprint, so it is checked there.
+  if (!idempotencyKey) await rateLimiter.checkUser(user.id);
   const input = await parseGenerateRequest(request, {
     maxUploadBytes: config.maxUploadBytes,
     maxPixels: DEFAULT_MAX_PIXELS,

@@ -1,4 +1,5 @@
 import { ApiError } from "@/lib/http/errors";
+import { clientIp } from "@/lib/http/rateLimit";
 import { route } from "@/lib/http/route";
 // Not the lib/security barrel: the proxy has no use for sharp.
 import { fetchProxiedImage } from "@/lib/security/imageProxy";
@@ -14,6 +15,7 @@ const CACHE_CONTROL = "private, max-age=86400";
  * page can show KIE's results (and the simulator's) from our own origin.
  */
 export const GET = route("image-proxy", async ({ request, app }) => {
+  await app.rateLimiter.consumeIp(clientIp(request, app.config.trustedProxyHops), "image-proxy"); // 429
   await app.auth.authenticate(request);
   const url = new URL(request.url).searchParams.get("url");
   if (!url) throw new ApiError("invalid_request", "The url query parameter is required.");

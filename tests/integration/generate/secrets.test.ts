@@ -64,6 +64,7 @@ describeEachDatabase("secrets stay out of logs and answers", (getDb) => {
         database: getDb(),
         env: {
           KIE_API_KEY: KIE_KEY,
+          DEV_SIGN_IN: "true",
           KIE_POLL_BUDGET_MS: "1500",
           KIE_TIMEOUT_MS: "60000",
           RATE_LIMIT_PER_MINUTE: "1000",
@@ -174,7 +175,11 @@ describeEachDatabase("secrets stay out of logs and answers", (getDb) => {
   describe("with KIE callbacks (APP_URL set)", () => {
     let h: Harness;
     beforeAll(async () => {
-      h = await startHarness({ database: getDb(), callbacks: true, env: { KIE_API_KEY: KIE_KEY } });
+      h = await startHarness({
+        database: getDb(),
+        callbacks: true,
+        env: { KIE_API_KEY: KIE_KEY, DEV_SIGN_IN: "true" },
+      });
     });
     afterAll(async () => {
       await h?.close();

@@ -139,7 +139,7 @@ describeEachDatabase("POST /api/generate: KIE errors on createTask", (getDb) => 
     beforeAll(async () => {
       h = await startHarness({
         database: getDb(),
-        env: { KIE_API_KEY: "sk-wrong-key-0123456789" },
+        env: { KIE_API_KEY: "sk-wrong-key-0123456789", DEV_SIGN_IN: "true" },
         sim: { apiKeys: ["sk-the-right-key-9876543210"] },
       });
     });

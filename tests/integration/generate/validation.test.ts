@@ -104,9 +104,9 @@ const REFUSALS: [string, number, string, Send, RegExp?][] = [
     json({ prompt: "p", images: ["data:image/png,abc"] }),
   ],
   [
-    "unsupported content type",
-    400,
-    "invalid_request",
+    "unsupported content type (DESIGN §3: 415)",
+    415,
+    "unsupported_media_type",
     (h, token) =>
       h
         .fetch("/api/generate", {

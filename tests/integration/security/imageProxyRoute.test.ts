@@ -51,7 +51,7 @@ beforeAll(async () => {
   database = await createTestDatabase("pglite");
   dataDir = mkdtempSync(path.join(tmpdir(), "nb-image-proxy-"));
   simulatorApp = await startApp({});
-  productionApp = await startApp({ KIE_API_KEY: "test-key-not-used" });
+  productionApp = await startApp({ KIE_API_KEY: "test-key-not-used", DEV_SIGN_IN: "true" });
   token = (await issueDevToken({ email: "proxy@example.com" }, simulatorApp.devSecret!)).accessToken;
 });
 

@@ -25,7 +25,8 @@ beforeAll(async () => {
     "/photo.webp": { body: await sampleImage(120, 120, "webp"), type: "image/webp" },
     "/notes.txt": { body: "just some text, not an image", type: "text/plain" },
   });
-  sim = await startTestSim();
+  // The file host stands in for "some other host" on the internet; it lives on loopback here.
+  sim = await startTestSim({ trustedFetchOrigins: [host.url] });
 });
 afterAll(async () => {
   await sim.close();

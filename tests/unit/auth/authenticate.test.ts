@@ -12,6 +12,10 @@ import {
 } from "@/lib/auth";
 import { signHs256, supabaseClaims, USER_ID } from "./helpers";
 
+/** Supabase's claims as the configured project issues them (`iss` = <SUPABASE_URL>/auth/v1). */
+const claims = (overrides: Parameters<typeof supabaseClaims>[0] = {}) =>
+  supabaseClaims({ iss: `${supabase.url}/auth/v1`, ...overrides });
+
 const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
 const OTHER_USER = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
 
@@ -99,7 +103,7 @@ describe("authenticate: where the token comes from", () => {
   const auth = () => createAuthenticator({ mode: "supabase", supabaseJwtSecret: JWT_SECRET });
 
   it("reads the bearer header", async () => {
-    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const token = await signHs256(claims(), JWT_SECRET);
     await expect(auth().authenticate(request({ authorization: `Bearer ${token}` }))).resolves.toMatchObject({
       id: USER_ID,
     });
@@ -111,8 +115,8 @@ describe("authenticate: where the token comes from", () => {
   });
 
   it("prefers the bearer header over the cookie", async () => {
-    const bearer = await signHs256(supabaseClaims(), JWT_SECRET);
-    const cookie = await signHs256(supabaseClaims({ sub: OTHER_USER }), JWT_SECRET);
+    const bearer = await signHs256(claims(), JWT_SECRET);
+    const cookie = await signHs256(claims({ sub: OTHER_USER }), JWT_SECRET);
     const user = await auth().authenticate(
       request({ authorization: `Bearer ${bearer}`, cookie: `${SESSION_COOKIE_NAME}=${cookie}` }),
     );
@@ -120,7 +124,7 @@ describe("authenticate: where the token comes from", () => {
   });
 
   it("does not fall back to a valid cookie when the bearer token is bad", async () => {
-    const cookie = await signHs256(supabaseClaims({ sub: OTHER_USER }), JWT_SECRET);
+    const cookie = await signHs256(claims({ sub: OTHER_USER }), JWT_SECRET);
     const error = await refusal(
       auth().authenticate(
         request({ authorization: "Bearer nonsense", cookie: `${SESSION_COOKIE_NAME}=${cookie}` }),
@@ -130,7 +134,7 @@ describe("authenticate: where the token comes from", () => {
   });
 
   it("uses the cookie when the Authorization header is another scheme (e.g. a proxy's Basic auth)", async () => {
-    const cookie = await signHs256(supabaseClaims(), JWT_SECRET);
+    const cookie = await signHs256(claims(), JWT_SECRET);
     const user = await auth().authenticate(
       request({
         authorization: "Basic dXNlcjpwYXNz",
@@ -153,10 +157,7 @@ describe("authenticate: where the token comes from", () => {
   });
 
   it("never puts the presented token into the error", async () => {
-    const expired = await signHs256(
-      supabaseClaims({ exp: Math.floor(Date.now() / 1000) - 3600 }),
-      JWT_SECRET,
-    );
+    const expired = await signHs256(claims({ exp: Math.floor(Date.now() / 1000) - 3600 }), JWT_SECRET);
     const attempts: Record<string, string>[] = [
       { authorization: `Bearer ${expired}` },
       { cookie: `${SESSION_COOKIE_NAME}=${expired}` },
@@ -174,7 +175,7 @@ describe("authenticate: where the token comes from", () => {
 
 describe("authenticate: @supabase/ssr session cookies", () => {
   it("reads the chunked, base64- prefixed cookie written by @supabase/ssr", async () => {
-    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const token = await signHs256(claims(), JWT_SECRET);
     const cookieHeader = await supabaseBrowserCookies(token, "base64url");
     const name = supabaseAuthCookieName(supabase.url);
     expect(cookieHeader).toContain(`${name}.0=base64-`);
@@ -193,7 +194,7 @@ describe("authenticate: @supabase/ssr session cookies", () => {
   });
 
   it("reads the raw-JSON (URI-encoded) variant", async () => {
-    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const token = await signHs256(claims(), JWT_SECRET);
     const cookieHeader = await supabaseBrowserCookies(token, "raw");
     expect(cookieHeader).not.toContain("base64-");
     const auth = createAuthenticator({
@@ -207,7 +208,7 @@ describe("authenticate: @supabase/ssr session cookies", () => {
   });
 
   it("finds the cookie without the project URL (secret-only config)", async () => {
-    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const token = await signHs256(claims(), JWT_SECRET);
     const cookieHeader = await supabaseBrowserCookies(token, "base64url");
     const auth = createAuthenticator({ mode: "supabase", supabaseJwtSecret: JWT_SECRET });
     await expect(auth.authenticate(request({ cookie: cookieHeader }))).resolves.toMatchObject({
@@ -216,7 +217,7 @@ describe("authenticate: @supabase/ssr session cookies", () => {
   });
 
   it("refuses when a chunk is missing (a partial cookie write)", async () => {
-    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const token = await signHs256(claims(), JWT_SECRET);
     const cookieHeader = await supabaseBrowserCookies(token, "base64url");
     const withoutChunk1 = cookieHeader
       .split("; ")
@@ -233,9 +234,9 @@ describe("authenticate: @supabase/ssr session cookies", () => {
   });
 
   it("a stale cookie of ours does not hide a valid Supabase session", async () => {
-    const fresh = await signHs256(supabaseClaims(), JWT_SECRET);
+    const fresh = await signHs256(claims(), JWT_SECRET);
     const stale = await signHs256(
-      supabaseClaims({ sub: OTHER_USER, exp: Math.floor(Date.now() / 1000) - 3600 }),
+      claims({ sub: OTHER_USER, exp: Math.floor(Date.now() / 1000) - 3600 }),
       JWT_SECRET,
     );
     const cookieHeader = await supabaseBrowserCookies(fresh, "base64url");
@@ -251,7 +252,7 @@ describe("authenticate: @supabase/ssr session cookies", () => {
   });
 
   it("dev mode ignores Supabase cookies", async () => {
-    const token = await signHs256(supabaseClaims(), JWT_SECRET);
+    const token = await signHs256(claims(), JWT_SECRET);
     const cookieHeader = await supabaseBrowserCookies(token, "base64url");
     const auth = createAuthenticator({ mode: "dev", devSecret: new Uint8Array(32).fill(7) });
     expect((await refusal(auth.authenticate(request({ cookie: cookieHeader })))).reason).toBe(
@@ -267,9 +268,9 @@ describe("admins", () => {
       supabaseJwtSecret: JWT_SECRET,
       adminEmails: ["Boss@Example.com"],
     });
-    const admin = await signHs256(supabaseClaims({ email: "boss@EXAMPLE.com" }), JWT_SECRET);
-    const user = await signHs256(supabaseClaims({ email: "user@example.com" }), JWT_SECRET);
-    const { email: _email, ...noEmail } = supabaseClaims();
+    const admin = await signHs256(claims({ email: "boss@EXAMPLE.com" }), JWT_SECRET);
+    const user = await signHs256(claims({ email: "user@example.com" }), JWT_SECRET);
+    const { email: _email, ...noEmail } = claims();
     await expect(auth.verifyAccessToken(admin)).resolves.toMatchObject({ isAdmin: true });
     await expect(auth.verifyAccessToken(user)).resolves.toMatchObject({ isAdmin: false });
     await expect(auth.verifyAccessToken(await signHs256(noEmail, JWT_SECRET))).resolves.toMatchObject({
@@ -277,13 +278,11 @@ describe("admins", () => {
     });
   });
 
-  it("applies to dev sign-in too", async () => {
+  it("never applies to dev sign-in, where anyone can claim any email (DESIGN §6)", async () => {
     const devSecret = new Uint8Array(32).fill(9);
     const auth = createAuthenticator({ mode: "dev", devSecret, adminEmails: ["boss@example.com"] });
-    const issued = await issueDevToken({ email: "BOSS@example.com" }, devSecret, {
-      adminEmails: ["boss@example.com"],
-    });
-    expect(issued.user.isAdmin).toBe(true);
+    const issued = await issueDevToken({ email: "BOSS@example.com" }, devSecret);
+    expect(issued.user.isAdmin).toBe(false);
     await expect(
       auth.authenticate(request({ cookie: `${SESSION_COOKIE_NAME}=${issued.accessToken}` })),
     ).resolves.toEqual(issued.user);

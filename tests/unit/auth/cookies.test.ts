@@ -17,14 +17,16 @@ function attributes(setCookie: string): { nameValue: string; attrs: string[] } {
 }
 
 describe("sessionCookie", () => {
-  it("is HttpOnly, SameSite=Lax, Path=/, with the given Max-Age, and Secure only when asked", () => {
+  it("is HttpOnly, SameSite=Lax, Path=/, with the given Max-Age, and Secure + __Host- only when asked", () => {
     const secure = attributes(sessionCookie(TOKEN, { secure: true, maxAgeSeconds: 3600 }));
-    expect(secure.nameValue).toBe(`${SESSION_COOKIE_NAME}=${TOKEN}`);
+    // __Host-: only this exact host may set it, so a sibling subdomain cannot plant a session.
+    expect(secure.nameValue).toBe(`__Host-${SESSION_COOKIE_NAME}=${TOKEN}`);
     expect(secure.attrs).toEqual(
       expect.arrayContaining(["httponly", "samesite=lax", "path=/", "max-age=3600", "secure"]),
     );
 
     const plain = attributes(sessionCookie(TOKEN, { secure: false, maxAgeSeconds: 60 }));
+    expect(plain.nameValue).toBe(`${SESSION_COOKIE_NAME}=${TOKEN}`);
     expect(plain.attrs).toContain("max-age=60");
     expect(plain.attrs).not.toContain("secure");
   });
@@ -47,6 +49,8 @@ describe("sessionCookie", () => {
       expect.arrayContaining(["path=/", "httponly", "samesite=lax", "max-age=0"]),
     );
     expect(attributes(clearSessionCookie({ secure: true })).attrs).toContain("secure");
+    // Over https the cookie set was __Host-nb_session: sign-out must clear that one.
+    expect(attributes(clearSessionCookie({ secure: true })).nameValue).toBe(`__Host-${SESSION_COOKIE_NAME}=`);
   });
 });
 

@@ -20,6 +20,10 @@ import {
   unsignedToken,
 } from "./helpers";
 
+/** Supabase's claims as the configured project issues them (`iss` = <SUPABASE_URL>/auth/v1). */
+const claims = (overrides: Parameters<typeof supabaseClaims>[0] = {}) =>
+  supabaseClaims({ iss: `${server.url}/auth/v1`, ...overrides });
+
 const JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long";
 
 let server: JwksServer;
@@ -64,23 +68,23 @@ describe("verifyAccessToken: the issue's matrix (Supabase mode, JWKS and secret 
   }
 
   const cases: Case[] = [
-    { name: "valid HS256", token: () => signHs256(supabaseClaims(), JWT_SECRET), accepted: true },
-    { name: "valid ES256 from the JWKS", token: () => signWith(es256, supabaseClaims()), accepted: true },
+    { name: "valid HS256", token: () => signHs256(claims(), JWT_SECRET), accepted: true },
+    { name: "valid ES256 from the JWKS", token: () => signWith(es256, claims()), accepted: true },
     {
       name: "expired",
-      token: () => signHs256(supabaseClaims({ exp: Math.floor(Date.now() / 1000) - 3600 }), JWT_SECRET),
+      token: () => signHs256(claims({ exp: Math.floor(Date.now() / 1000) - 3600 }), JWT_SECRET),
       accepted: false,
       reason: "token_expired",
     },
     {
       name: "wrong aud",
-      token: () => signHs256(supabaseClaims({ aud: "anon" }), JWT_SECRET),
+      token: () => signHs256(claims({ aud: "anon" }), JWT_SECRET),
       accepted: false,
       reason: "invalid_token",
     },
     {
       name: "wrong key (HS256, another secret)",
-      token: () => signHs256(supabaseClaims(), "another-secret-that-is-also-long-enough-to-use"),
+      token: () => signHs256(claims(), "another-secret-that-is-also-long-enough-to-use"),
       accepted: false,
       reason: "invalid_token",
     },
@@ -88,23 +92,23 @@ describe("verifyAccessToken: the issue's matrix (Supabase mode, JWKS and secret 
       name: "wrong key (ES256 signed by a key not in the JWKS, same kid)",
       token: async () => {
         const impostor = await makeSigningKey(es256.kid, "ES256");
-        return signWith(impostor, supabaseClaims());
+        return signWith(impostor, claims());
       },
       accepted: false,
       reason: "invalid_token",
     },
     {
       name: "alg none",
-      token: async () => unsignedToken(supabaseClaims()),
+      token: async () => unsignedToken(claims()),
       accepted: false,
       reason: "unsupported_algorithm",
     },
     {
       name: "tampered payload (other sub, original HS256 signature)",
       token: async () => {
-        const [header, , signature] = (await signHs256(supabaseClaims(), JWT_SECRET)).split(".");
+        const [header, , signature] = (await signHs256(claims(), JWT_SECRET)).split(".");
         const forged = Buffer.from(
-          JSON.stringify(supabaseClaims({ sub: "11111111-2222-4333-8444-555555555555" })),
+          JSON.stringify(claims({ sub: "11111111-2222-4333-8444-555555555555" })),
         ).toString("base64url");
         return `${header}.${forged}.${signature}`;
       },
@@ -114,8 +118,8 @@ describe("verifyAccessToken: the issue's matrix (Supabase mode, JWKS and secret 
     {
       name: "tampered payload (ES256)",
       token: async () => {
-        const [header, , signature] = (await signWith(es256, supabaseClaims())).split(".");
-        const forged = Buffer.from(JSON.stringify(supabaseClaims({ email: "admin@example.com" }))).toString(
+        const [header, , signature] = (await signWith(es256, claims())).split(".");
+        const forged = Buffer.from(JSON.stringify(claims({ email: "admin@example.com" }))).toString(
           "base64url",
         );
         return `${header}.${forged}.${signature}`;
@@ -135,9 +139,9 @@ describe("verifyAccessToken: the issue's matrix (Supabase mode, JWKS and secret 
       name: "alg confusion: HS256 signed with the ES256 public key (SPKI PEM) as the secret",
       token: async () => {
         const pem = await exportSPKI(es256.publicKey);
-        const claims = supabaseClaims();
+        const payload = claims();
         const { SignJWT } = await import("jose");
-        return new SignJWT(claims)
+        return new SignJWT(payload)
           .setProtectedHeader({ alg: "HS256", kid: es256.kid })
           .sign(new TextEncoder().encode(pem));
       },
@@ -149,7 +153,7 @@ describe("verifyAccessToken: the issue's matrix (Supabase mode, JWKS and secret 
       token: async () => {
         const jwkText = JSON.stringify(await exportJWK(rs256.publicKey));
         const { SignJWT } = await import("jose");
-        return new SignJWT(supabaseClaims())
+        return new SignJWT(claims())
           .setProtectedHeader({ alg: "HS256", kid: rs256.kid })
           .sign(new TextEncoder().encode(jwkText));
       },
@@ -202,13 +206,13 @@ describe("each verifier accepts only its own algorithms", () => {
     const auth = supabaseAuth({ supabaseJwtSecret: undefined });
     const pem = await exportSPKI(es256.publicKey);
     const { SignJWT } = await import("jose");
-    const confused = await new SignJWT(supabaseClaims())
+    const confused = await new SignJWT(claims())
       .setProtectedHeader({ alg: "HS256", kid: es256.kid })
       .sign(new TextEncoder().encode(pem));
     const error = await refusal(auth, confused);
     expect(error.reason).toBe("unsupported_algorithm");
     expect(error.hint).toMatch(/SUPABASE_JWT_SECRET/);
-    await expect(auth.verifyAccessToken(await signWith(es256, supabaseClaims()))).resolves.toMatchObject({
+    await expect(auth.verifyAccessToken(await signWith(es256, claims()))).resolves.toMatchObject({
       id: USER_ID,
     });
   });
@@ -216,23 +220,21 @@ describe("each verifier accepts only its own algorithms", () => {
   it("with only a secret, an ES256 token is refused and the JWKS is never fetched", async () => {
     const before = server.fetches;
     const auth = supabaseAuth({ supabaseUrl: undefined });
-    const error = await refusal(auth, await signWith(es256, supabaseClaims()));
+    const error = await refusal(auth, await signWith(es256, claims()));
     expect(error.reason).toBe("unsupported_algorithm");
     expect(server.fetches).toBe(before);
-    await expect(
-      auth.verifyAccessToken(await signHs256(supabaseClaims(), JWT_SECRET)),
-    ).resolves.toMatchObject({
+    await expect(auth.verifyAccessToken(await signHs256(claims(), JWT_SECRET))).resolves.toMatchObject({
       id: USER_ID,
     });
   });
 
   it("accepts RS256 from the JWKS, and refuses HS384/HS512 signed with the right secret", async () => {
     const auth = supabaseAuth();
-    await expect(auth.verifyAccessToken(await signWith(rs256, supabaseClaims()))).resolves.toMatchObject({
+    await expect(auth.verifyAccessToken(await signWith(rs256, claims()))).resolves.toMatchObject({
       id: USER_ID,
     });
     const { SignJWT } = await import("jose");
-    const hs512 = await new SignJWT(supabaseClaims())
+    const hs512 = await new SignJWT(claims())
       .setProtectedHeader({ alg: "HS512" })
       .sign(new TextEncoder().encode(JWT_SECRET));
     expect((await refusal(auth, hs512)).reason).toBe("unsupported_algorithm");
@@ -242,11 +244,11 @@ describe("each verifier accepts only its own algorithms", () => {
 describe("claims", () => {
   it("requires sub as a user UUID, and exp", async () => {
     const auth = supabaseAuth();
-    const { sub: _sub, ...withoutSub } = supabaseClaims();
-    const { exp: _exp, ...withoutExp } = supabaseClaims();
+    const { sub: _sub, ...withoutSub } = claims();
+    const { exp: _exp, ...withoutExp } = claims();
     expect((await refusal(auth, await signHs256(withoutSub, JWT_SECRET))).reason).toBe("invalid_token");
     expect((await refusal(auth, await signHs256(withoutExp, JWT_SECRET))).reason).toBe("invalid_token");
-    const notUuid = await signHs256(supabaseClaims({ sub: "service_role" }), JWT_SECRET);
+    const notUuid = await signHs256(claims({ sub: "service_role" }), JWT_SECRET);
     expect((await refusal(auth, notUuid)).reason).toBe("invalid_token");
   });
 
@@ -262,15 +264,15 @@ describe("claims", () => {
   it("tolerates a few seconds of clock skew but not more", async () => {
     const auth = supabaseAuth({ clockToleranceSeconds: 30 });
     const now = Math.floor(Date.now() / 1000);
-    const justExpired = await signHs256(supabaseClaims({ exp: now - 5 }), JWT_SECRET);
+    const justExpired = await signHs256(claims({ exp: now - 5 }), JWT_SECRET);
     await expect(auth.verifyAccessToken(justExpired)).resolves.toMatchObject({ id: USER_ID });
-    const longExpired = await signHs256(supabaseClaims({ exp: now - 120 }), JWT_SECRET);
+    const longExpired = await signHs256(claims({ exp: now - 120 }), JWT_SECRET);
     expect((await refusal(auth, longExpired)).reason).toBe("token_expired");
   });
 
   it("returns no email when the token has none", async () => {
     const auth = supabaseAuth();
-    const { email: _email, ...noEmail } = supabaseClaims();
+    const { email: _email, ...noEmail } = claims();
     await expect(auth.verifyAccessToken(await signHs256(noEmail, JWT_SECRET))).resolves.toEqual({
       id: USER_ID,
       isAdmin: false,
@@ -283,7 +285,8 @@ describe("the remote JWKS", () => {
     const own = await startJwksServer([es256.publicJwk]);
     try {
       const auth = createAuthenticator({ mode: "supabase", supabaseUrl: own.url });
-      for (let i = 0; i < 3; i++) await auth.verifyAccessToken(await signWith(es256, supabaseClaims()));
+      for (let i = 0; i < 3; i++)
+        await auth.verifyAccessToken(await signWith(es256, claims({ iss: `${own.url}/auth/v1` })));
       expect(own.fetches).toBe(1);
     } finally {
       await own.close();
@@ -294,18 +297,20 @@ describe("the remote JWKS", () => {
     const own = await startJwksServer([es256.publicJwk]);
     try {
       const auth = createAuthenticator({ mode: "supabase", supabaseUrl: own.url, jwks: { cooldownMs: 0 } });
-      await auth.verifyAccessToken(await signWith(es256, supabaseClaims()));
+      await auth.verifyAccessToken(await signWith(es256, claims({ iss: `${own.url}/auth/v1` })));
       expect(own.fetches).toBe(1);
 
       const rotated = await makeSigningKey("es-key-2", "ES256");
       own.keys = [rotated.publicJwk];
-      await expect(auth.verifyAccessToken(await signWith(rotated, supabaseClaims()))).resolves.toMatchObject({
+      await expect(
+        auth.verifyAccessToken(await signWith(rotated, claims({ iss: `${own.url}/auth/v1` }))),
+      ).resolves.toMatchObject({
         id: USER_ID,
       });
       expect(own.fetches).toBe(2);
 
       // The old key was withdrawn from the JWKS: its tokens no longer pass.
-      const withdrawn = await refusal(auth, await signWith(es256, supabaseClaims()));
+      const withdrawn = await refusal(auth, await signWith(es256, claims({ iss: `${own.url}/auth/v1` })));
       expect(withdrawn.reason).toBe("invalid_token");
     } finally {
       await own.close();
@@ -317,7 +322,9 @@ describe("the remote JWKS", () => {
     try {
       const auth = createAuthenticator({ mode: "supabase", supabaseUrl: own.url, jwks: { cooldownMs: 0 } });
       const stranger = await makeSigningKey("unknown-kid", "ES256");
-      expect((await refusal(auth, await signWith(stranger, supabaseClaims()))).reason).toBe("invalid_token");
+      expect(
+        (await refusal(auth, await signWith(stranger, claims({ iss: `${own.url}/auth/v1` })))).reason,
+      ).toBe("invalid_token");
     } finally {
       await own.close();
     }
@@ -325,7 +332,7 @@ describe("the remote JWKS", () => {
 
   it("unreachable or failing keys are an upstream problem, not a 401", async () => {
     const own = await startJwksServer([es256.publicJwk]);
-    const token = await signWith(es256, supabaseClaims());
+    const token = await signWith(es256, claims({ iss: `${own.url}/auth/v1` }));
     try {
       own.mode = "error";
       const failing = createAuthenticator({ mode: "supabase", supabaseUrl: own.url });

@@ -146,10 +146,16 @@ describe("createRateLimiter with Redis down (insurance)", () => {
 describe("clientIp", () => {
   const withHeaders = (headers: Record<string, string>) => new Request("http://localhost/", { headers });
 
-  it("takes the first hop of X-Forwarded-For", () => {
-    expect(clientIp(withHeaders({ "x-forwarded-for": "203.0.113.7, 10.0.0.1, 10.0.0.2" }))).toBe(
-      "203.0.113.7",
-    );
+  it("takes the X-Forwarded-For entry TRUSTED_PROXY_HOPS from the right, never the client-written left", () => {
+    // The client wrote "6.6.6.6"; the one proxy in front appended the address it saw.
+    const forged = withHeaders({ "x-forwarded-for": "6.6.6.6, 203.0.113.7" });
+    expect(clientIp(forged)).toBe("203.0.113.7");
+    expect(clientIp(forged, 1)).toBe("203.0.113.7");
+    // Three proxies (CDN → load balancer → nginx): the client is three from the right.
+    const chain = withHeaders({ "x-forwarded-for": "6.6.6.6, 203.0.113.7, 10.0.0.1, 10.0.0.2" });
+    expect(clientIp(chain, 3)).toBe("203.0.113.7");
+    // Fewer entries than proxies: the request skipped some; the leftmost is all there is.
+    expect(clientIp(withHeaders({ "x-forwarded-for": "203.0.113.7" }), 2)).toBe("203.0.113.7");
     expect(clientIp(withHeaders({ "x-forwarded-for": " 2001:DB8::1 " }))).toBe("2001:db8::1");
   });
 

@@ -7,6 +7,15 @@ export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
 /**
+ * KIE's record of a task repeats the `callBackUrl` we sent, whose `token` lets anyone settle that
+ * job: even an admin never sees it (DESIGN.md §6).
+ */
+function withoutCallbackTokens(record: unknown): unknown {
+  const text = JSON.stringify(record) ?? "null";
+  return JSON.parse(text.replace(/([?&]token=)[^&"\\\s]+/g, "$1[redacted]"));
+}
+
+/**
  * Raw KIE access for operators (KIE_DEBUG_ROUTE=true, admins only): `{ taskId }` reads a task as
  * KIE reports it; `{ createTask: {…} }` creates one without touching credits.
  */
@@ -16,7 +25,8 @@ export const POST = route("generate.kie-debug", async ({ request, app, requestId
   if (!user.isAdmin) throw new ApiError("forbidden", "This debugging route is for administrators.");
   const body = await readJson(request, kieDebugRequestSchema);
   if ("taskId" in body) {
-    return json({ success: true, record: await app.kie.getTaskStatus(body.taskId, { requestId }) });
+    const record = await app.kie.getTaskStatus(body.taskId, { requestId });
+    return json({ success: true, record: withoutCallbackTokens(record) });
   }
   log.warn({ adminId: user.id }, "debug route: creating a KIE task without credits");
   return json({ success: true, ...(await app.kie.generateImage(body.createTask, { requestId })) });

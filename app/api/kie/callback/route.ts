@@ -16,16 +16,16 @@ const REFUSALS = {
 } as const;
 
 /**
- * KIE's completion callback (DESIGN.md §5). Checked (per-job token, optional HMAC) and answered
+ * KIE's completion callback (DESIGN.md §5). Checked (the job and its token before a byte of the
+ * body is read, then the optional HMAC) and answered
  * at once; the job is then settled from a fresh read of the task, never from this body.
  */
 export const POST = route("kie.callback", async ({ request, app, requestId, log }) => {
   const query = new URL(request.url).searchParams;
-  const body = await readJson(request, z.unknown(), { maxBytes: 256 * 1024 });
   const verdict = await app.generations.verifyCallback({
     jobId: query.get("job"),
     token: query.get("token"),
-    body,
+    readBody: () => readJson(request, z.unknown(), { maxBytes: 256 * 1024, anyMediaType: true }),
     timestamp: request.headers.get("x-webhook-timestamp"),
     signature: request.headers.get("x-webhook-signature"),
     requestId,

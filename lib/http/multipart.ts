@@ -1,0 +1,119 @@
+/**
+ * multipart/form-data through a streaming parser (busboy) with limits on the whole body, each
+ * file, the number of files and fields, and each field's size (DESIGN.md §3 "Requests"). The
+ * first limit passed ends the read at once (413 for bytes, 400 for counts); nothing past a limit
+ * is kept. Never `Request.formData()`, which buffers the whole body before anyone can count it.
+ */
+import { once } from "node:events";
+import busboy from "busboy";
+import { bodyChunks } from "./body";
+import { ApiError } from "./errors";
+
+export interface MultipartLimits {
+  maxBodyBytes: number;
+  maxFileBytes: number;
+  maxFiles: number;
+  maxFields: number;
+  maxFieldBytes: number;
+}
+
+export interface MultipartFile {
+  name: string;
+  data: Buffer;
+  filename?: string;
+  /** What the client declared; for logs only. */
+  mimeType?: string;
+}
+
+export interface MultipartForm {
+  /** Text fields in the order sent. */
+  fields: [name: string, value: string][];
+  files: MultipartFile[];
+}
+
+export async function readMultipart(request: Request, limits: MultipartLimits): Promise<MultipartForm> {
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
+      headers: { "content-type": request.headers.get("content-type") ?? "" },
+      limits: {
+        fileSize: limits.maxFileBytes,
+        files: limits.maxFiles,
+        fields: limits.maxFields,
+        parts: limits.maxFiles + limits.maxFields,
+        fieldSize: limits.maxFieldBytes,
+        fieldNameSize: 100,
+        headerPairs: 20,
+      },
+    });
+  } catch (cause) {
+    throw new ApiError("invalid_request", "The multipart/form-data body could not be read.", { cause });
+  }
+
+  const form: MultipartForm = { fields: [], files: [] };
+  const pending: Promise<void>[] = [];
+  let fail!: (error: ApiError) => void;
+  const failed = new Promise<never>((_, reject) => {
+    fail = reject;
+  });
+  failed.catch(() => {}); // observed below; this keeps an early failure from being "unhandled"
+  let failure: ApiError | undefined;
+  const stop = (error: ApiError) => {
+    failure ??= error;
+    fail(failure);
+  };
+
+  parser.on("field", (name, value, info) => {
+    if (info.nameTruncated || info.valueTruncated) {
+      stop(new ApiError("invalid_request", `Field "${name}" is too long.`));
+      return;
+    }
+    form.fields.push([name, value]);
+  });
+  parser.on("file", (name, stream, info) => {
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    stream.on("limit", () => {
+      chunks.length = 0;
+      stop(new ApiError("file_too_large", `A file is larger than ${limits.maxFileBytes} bytes.`));
+    });
+    const ended = once(stream, "end").then(() => {
+      if (stream.truncated) return;
+      form.files.push({
+        name,
+        data: Buffer.concat(chunks),
+        filename: info.filename,
+        mimeType: info.mimeType,
+      });
+    });
+    ended.catch(() => {}); // a parser destroyed after a refusal fails its open file: already answered
+    pending.push(ended);
+  });
+  parser.on("filesLimit", () =>
+    stop(new ApiError("invalid_request", `At most ${limits.maxFiles} images per request.`)),
+  );
+  parser.on("fieldsLimit", () => stop(new ApiError("invalid_request", "The form has too many fields.")));
+  parser.on("partsLimit", () => stop(new ApiError("invalid_request", "The form has too many parts.")));
+  parser.on("error", (cause) =>
+    stop(new ApiError("invalid_request", "The multipart/form-data body could not be read.", { cause })),
+  );
+
+  let complete = false;
+  try {
+    for await (const chunk of bodyChunks(request, limits.maxBodyBytes)) {
+      if (failure) break;
+      if (!parser.write(chunk)) await Promise.race([once(parser, "drain"), failed]);
+      if (failure) break;
+    }
+    if (failure) throw failure;
+    parser.end();
+    await Promise.race([once(parser, "close"), failed]);
+    await Promise.race([Promise.all(pending), failed]);
+    complete = true;
+  } catch (error) {
+    throw failure ?? error;
+  } finally {
+    if (!complete) parser.destroy();
+  }
+  return form;
+}
