@@ -39,6 +39,7 @@ import { secretsEqual } from "@/lib/security/secrets";
 import { JobInDoubtError } from "./errors";
 import type { JobEvents } from "./events";
 import { type JobView, toJobView } from "./view";
+import { isOpen, JobWatches, type WatchSchedule } from "./watch";
 
 export interface GenerationSettings {
   costPerGeneration: number;
@@ -101,6 +102,18 @@ export type CallbackVerdict =
   | { accepted: true; process: () => Promise<void> }
   | { accepted: false; reason: "not_found" | "forbidden" | "bad_signature" | "bad_body" | "wrong_task" };
 
+export interface RefreshOptions {
+  /** The lease interval (default pollAfterMs); 0 for a sync waiter's own schedule. */
+  leaseMs?: number;
+  /** The caller already holds the lease (the reconciler's claim). */
+  leaseHeld?: boolean;
+  callbackGraceMs?: number;
+  /** Aborts the KIE read (the waiter left, or the job settled meanwhile). */
+  signal?: AbortSignal;
+  /** When KIE is not read, return the row as it is now rather than the copy passed in. */
+  fresh?: boolean;
+}
+
 export interface GenerationObserver {
   reserved(cost: number): void;
   settled(job: Generation): void;
@@ -120,6 +133,13 @@ export interface GenerationServiceDeps {
   random?: () => number;
 }
 
+export interface StatusReadOptions {
+  /** `Prefer: wait`: hold the answer until the job settles or this many ms pass. */
+  waitMs?: number;
+  /** The client went away: stop waiting. */
+  signal?: AbortSignal;
+}
+
 /** How long after createTask a callback is expected before KIE is polled instead. */
 const CALLBACK_GRACE_MS = 15_000;
 /** Reconciler: leave young jobs to their own waiters and pollers. */
@@ -127,6 +147,8 @@ const RECONCILE_MIN_AGE_MS = 20_000;
 const RECONCILE_INTERVAL_MS = 20_000;
 /** Callbacks (or timeouts) arriving within this window collapse into one KIE read. */
 const CALLBACK_LEASE_MS = 1_000;
+/** A waiter looks again just after the lease it (or anyone) took last has ended. */
+const LEASE_MARGIN_MS = 50;
 /** Re-reads after a callback whose task KIE does not yet report as ended. */
 const CALLBACK_RECHECK_DELAYS_MS = [1_000, 2_000, 4_000];
 /** KIE signs `<taskId>.<timestamp>`; older signatures are refused (replays). */
@@ -144,6 +166,7 @@ export class GenerationService {
   private readonly observer?: GenerationObserver;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly watches: JobWatches;
 
   constructor(deps: GenerationServiceDeps) {
     this.db = deps.db;
@@ -155,6 +178,12 @@ export class GenerationService {
     this.observer = deps.observer;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.watches = new JobWatches(deps.events, deps.logger);
+  }
+
+  /** Requests (sync generates, status reads with `Prefer: wait`) waiting for a job right now. */
+  get waitingRequests(): number {
+    return this.watches.waiters;
   }
 
   private get callbacksEnabled(): boolean {
@@ -275,27 +304,42 @@ export class GenerationService {
     return imageCount > 0 && spec && !spec.images && spec.editModel ? spec.editModel : model;
   }
 
-  /** Sync mode: woken by any settlement; polls KIE (single-flight) only as the fallback. */
+  /** Sync mode: woken by any settlement; looks at KIE (single-flight) only as the fallback. */
   private async waitForSettlement(
     job: Generation,
     budgetMs: number,
     signal?: AbortSignal,
   ): Promise<Generation> {
     const deadline = this.now() + budgetMs;
-    let current = job;
-    for (let attempt = 0; isOpen(current); attempt++) {
-      const left = deadline - this.now();
-      if (left <= 0) break;
-      const delay = Math.min(left, this.fallbackPollDelay(current, attempt));
-      const settled = await this.events
-        .waitForSettled(current.id, delay, signal)
-        .catch(() => "aborted" as const);
-      if (settled === "aborted") break;
-      current = settled
-        ? ((await findGeneration(this.db, current.id)) ?? current)
-        : await this.refresh(current, { leaseMs: 0, callbackGraceMs: this.syncCallbackGraceMs });
-    }
-    return current;
+    return this.watches
+      .follow(job, this.syncSchedule, { deadline, now: this.now, signal })
+      .catch(() => this.reread(job)); // the client left: answer (to no one) with the row as it is
+  }
+
+  private readonly syncSchedule: WatchSchedule = {
+    name: "sync",
+    look: (job, signal) =>
+      this.refresh(job, { leaseMs: 0, callbackGraceMs: this.syncCallbackGraceMs, signal, fresh: true }),
+    reread: (job) => this.reread(job),
+    nextLookIn: (job, attempt) => this.fallbackPollDelay(job, attempt),
+  };
+
+  /** `Prefer: wait` on a status read: the normal lease schedule, as a poller would keep. */
+  private readonly statusSchedule: WatchSchedule = {
+    name: "status",
+    look: (job, signal) => this.refresh(job, { signal, fresh: true }),
+    reread: (job) => this.reread(job),
+    nextLookIn: (job) => {
+      if (this.callbacksEnabled && job.kieTaskId) {
+        const untilGraceEnds = job.createdAt.getTime() + CALLBACK_GRACE_MS - this.now();
+        if (untilGraceEnds > 0) return untilGraceEnds + LEASE_MARGIN_MS;
+      }
+      return this.pollAfterMs(job) + LEASE_MARGIN_MS;
+    },
+  };
+
+  private async reread(job: Generation): Promise<Generation> {
+    return (await findGeneration(this.db, job.id)) ?? job;
   }
 
   /**
@@ -321,10 +365,18 @@ export class GenerationService {
   async getForUser(
     userId: string,
     taskId: string,
+    options: StatusReadOptions = {},
   ): Promise<{ job: JobView; remainingCredits: number; pollAfterMs?: number } | undefined> {
     const found = await findUserGeneration(this.db, userId, taskId);
     if (!found) return undefined;
-    const job = isOpen(found) ? await this.refresh(found) : found;
+    let job = isOpen(found) ? await this.refresh(found) : found;
+    if (isOpen(job) && options.waitMs && options.waitMs > 0) {
+      // Held until the job settles or the wait ends; no connection is held meanwhile (§3).
+      const deadline = this.now() + options.waitMs;
+      job = await this.watches
+        .follow(job, this.statusSchedule, { deadline, now: this.now, signal: options.signal })
+        .catch(() => this.reread(job)); // the client left
+    }
     return {
       job: toJobView(job),
       remainingCredits: (await balance(this.db, userId)) ?? 0,
@@ -363,31 +415,32 @@ export class GenerationService {
    * Brings an open job up to date: times it out when KIE_TIMEOUT_MS has passed, otherwise reads
    * KIE if this caller wins the refresh lease (everyone else answers from the row).
    */
-  async refresh(
-    job: Generation,
-    options: { leaseMs?: number; leaseHeld?: boolean; callbackGraceMs?: number } = {},
-  ): Promise<Generation> {
+  async refresh(job: Generation, options: RefreshOptions = {}): Promise<Generation> {
     if (!isOpen(job)) return job;
+    // A caller that keeps the row across waits asks for it fresh when KIE is not read: a path that
+    // loses the lease must not keep a stale copy (DESIGN.md §5).
+    const unread = () => (options.fresh ? this.reread(job) : job);
     const age = this.now() - job.createdAt.getTime();
     const expired = age >= this.settings.jobTimeoutMs;
     if (!options.leaseHeld) {
       // Nothing to read before createTask answered; while a callback is expected, KIE is only
       // read once the callback is late.
       const grace = options.callbackGraceMs ?? CALLBACK_GRACE_MS;
-      if (!expired && (!job.kieTaskId || (this.callbacksEnabled && age < grace))) return job;
+      if (!expired && (!job.kieTaskId || (this.callbacksEnabled && age < grace))) return unread();
       // KIE is read at most once per pollAfterMs per job, across all clients and instances.
       const interval = expired ? CALLBACK_LEASE_MS : (options.leaseMs ?? this.pollAfterMs(job));
-      if (!(await claimRefreshLease(this.db, job.id, interval))) return job;
+      if (!(await claimRefreshLease(this.db, job.id, interval))) return unread();
     }
-    if (expired) return this.expire(job);
-    return job.kieTaskId ? this.readAndApply(job, job.kieTaskId) : job;
+    if (expired) return this.expire(job, options.signal);
+    return job.kieTaskId ? this.readAndApply(job, job.kieTaskId, options.signal) : job;
   }
 
-  private async readAndApply(job: Generation, kieTaskId: string): Promise<Generation> {
+  private async readAndApply(job: Generation, kieTaskId: string, signal?: AbortSignal): Promise<Generation> {
     let record: TaskRecord;
     try {
-      record = await this.kie.getTaskStatus(kieTaskId, { requestId: job.requestId ?? job.id });
+      record = await this.kie.getTaskStatus(kieTaskId, { requestId: job.requestId ?? job.id, signal });
     } catch (error) {
+      if (signal?.aborted) return job; // nobody needs the answer any more (settled, or the waiter left)
       this.logger.warn(
         { jobId: job.id, kieTaskId, err: error },
         "could not read the KIE task; will retry later",
@@ -442,9 +495,9 @@ export class GenerationService {
   }
 
   /** KIE_TIMEOUT_MS passed: one last look at KIE (deliver a finished image), else `timeout`. */
-  private async expire(job: Generation): Promise<Generation> {
+  private async expire(job: Generation, signal?: AbortSignal): Promise<Generation> {
     if (job.kieTaskId) {
-      const looked = await this.readAndApply(job, job.kieTaskId);
+      const looked = await this.readAndApply(job, job.kieTaskId, signal);
       if (!isOpen(looked)) return looked;
     }
     this.logger.warn(
@@ -583,10 +636,6 @@ export class GenerationService {
     if (claimed.length > 0) this.logger.info({ examined: claimed.length, settled }, "reconciler sweep");
     return { examined: claimed.length, settled };
   }
-}
-
-function isOpen(job: Generation): boolean {
-  return job.status === "pending" || job.status === "processing";
 }
 
 /** Whether a callBackUrl KIE recorded is this job's (compared by its parameters, not its spelling). */
