@@ -194,6 +194,8 @@ export class GenerationService {
 
   async create(input: CreateGenerationInput): Promise<CreateGenerationResult> {
     const log = this.logger.child({ userId: input.userId });
+    // A sync request answers within KIE_POLL_BUDGET_MS of its arrival, uploads and createTask included.
+    const deadline = this.now() + this.settings.pollBudgetMs;
     const { request } = input;
     const imageCount = (request.images?.length ?? 0) + input.files.length;
     const model = this.resolveModel(request.model, imageCount);
@@ -246,6 +248,15 @@ export class GenerationService {
       ),
     ).catch((error) => failBeforeKie(error, "upstream_error"));
 
+    // Slow uploads can outlast KIE_TIMEOUT_MS: if the reconciler has meanwhile timed the job out
+    // (credits released), a createTask now would be a paid KIE task for a released job.
+    const beforeCreate = (await findGeneration(this.db, jobId)) as Generation;
+    if (!isOpen(beforeCreate)) {
+      log.warn({ jobId, status: beforeCreate.status }, "job settled before createTask; not sent");
+      const remainingCredits = (await balance(this.db, input.userId)) ?? 0;
+      return { outcome: "settled", job: toJobView(beforeCreate), remainingCredits, warnings: [] };
+    }
+
     let created: { taskId: string; warnings: string[] };
     try {
       created = await this.kie.generateImage(
@@ -283,7 +294,7 @@ export class GenerationService {
       };
     }
 
-    job = await this.waitForSettlement(job, this.settings.pollBudgetMs, input.signal);
+    job = await this.waitForSettlement(job, deadline, input.signal);
     const remainingCredits = (await balance(this.db, input.userId)) ?? 0;
     if (job.status === "pending" || job.status === "processing") {
       log.warn({ jobId, budgetMs: this.settings.pollBudgetMs }, "sync wait budget ran out; job continues");
@@ -307,10 +318,9 @@ export class GenerationService {
   /** Sync mode: woken by any settlement; looks at KIE (single-flight) only as the fallback. */
   private async waitForSettlement(
     job: Generation,
-    budgetMs: number,
+    deadline: number,
     signal?: AbortSignal,
   ): Promise<Generation> {
-    const deadline = this.now() + budgetMs;
     return this.watches
       .follow(job, this.syncSchedule, { deadline, now: this.now, signal })
       .catch(() => this.reread(job)); // the client left: answer (to no one) with the row as it is
@@ -557,42 +567,87 @@ export class GenerationService {
   }
 
   private async processCallback(job: Generation, taskId: string, token: string): Promise<void> {
-    let current = (await findGeneration(this.db, job.id)) ?? job;
+    let current = await this.reread(job);
     const requestId = current.requestId ?? current.id;
     if (current.kieTaskId && current.kieTaskId !== taskId) {
       this.logger.warn({ jobId: job.id, taskId }, "callback names another task than the job's; ignored");
       return;
     }
+    let recheckDelays = [0, ...CALLBACK_RECHECK_DELAYS_MS];
     if (!current.kieTaskId) {
-      // createTask failed ambiguously: attach the task only if KIE's own record of it carries
-      // this job's callBackUrl (a forged body cannot make us adopt someone else's task).
-      const record = await this.kie.getTaskStatus(taskId, { requestId });
-      if (!namesThisJob(record.callBackUrl, current.id, token)) {
-        this.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
-        return;
-      }
-      if (!(await attachKieTask(this.db, current.id, taskId))) return;
-      current = await this.apply({ ...current, kieTaskId: taskId }, record);
+      const adopted = await this.adoptTask(current, taskId, token, requestId);
+      if (!adopted) return;
+      current = adopted;
+      recheckDelays = CALLBACK_RECHECK_DELAYS_MS;
     } else if (current.status === "timeout") {
       // We gave up on it; a success is still delivered (free): apply() attaches it.
       await this.apply(current, await this.kie.getTaskStatus(taskId, { requestId }));
       return;
-    } else {
-      if (!isOpen(current)) return; // duplicate or late callback: already settled
-      if (!(await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS))) return;
-      current = await this.readAndApply(current, taskId);
     }
-    // KIE calls back when a task has ended, but its record can lag behind: look again shortly
-    // rather than waiting for the callback grace period to end.
-    for (const delayMs of CALLBACK_RECHECK_DELAYS_MS) {
+    // KIE calls back when a task has ended, but its record can lag behind: look now, and again
+    // shortly, rather than waiting for the callback grace period to end.
+    for (const delayMs of recheckDelays) {
       if (!isOpen(current)) return;
-      await sleep(delayMs);
-      if (await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS)) {
-        current = await this.readAndApply(current, taskId);
-      } else {
-        current = (await findGeneration(this.db, current.id)) ?? current;
-      }
+      if (delayMs > 0) await sleep(delayMs);
+      current = await this.lookAfterCallback(current, taskId);
     }
+  }
+
+  /**
+   * createTask failed ambiguously: attach the callback's task only if KIE's own record of it
+   * carries this job's callBackUrl (a forged body cannot make us adopt someone else's task). A
+   * record KIE has not written yet ("recordInfo is null") or a failed read is tried again on the
+   * re-check schedule: giving up would lose a paid image.
+   */
+  private async adoptTask(
+    job: Generation,
+    taskId: string,
+    token: string,
+    requestId: string,
+  ): Promise<Generation | undefined> {
+    for (const delayMs of [0, ...CALLBACK_RECHECK_DELAYS_MS]) {
+      if (delayMs > 0) await sleep(delayMs);
+      let record: TaskRecord;
+      try {
+        record = await this.kie.getTaskStatus(taskId, { requestId });
+      } catch (error) {
+        this.logger.warn(
+          { jobId: job.id, taskId, err: error },
+          "could not read the callback's task; will retry",
+        );
+        continue;
+      }
+      if (record.state === "pending" && !record.callBackUrl) continue; // not written yet
+      if (!namesThisJob(record.callBackUrl, job.id, token)) {
+        this.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
+        return undefined;
+      }
+      if (!(await attachKieTask(this.db, job.id, taskId))) return undefined;
+      return this.apply({ ...job, kieTaskId: taskId }, record);
+    }
+    this.logger.warn(
+      { jobId: job.id, taskId },
+      "KIE never showed the callback's task; left to the reconciler",
+    );
+    return undefined;
+  }
+
+  /**
+   * One look at KIE for a callback. If another path holds the refresh lease, its read may predate
+   * the news this callback brings: look again as soon as the lease ends (DESIGN.md §5).
+   */
+  private async lookAfterCallback(job: Generation, taskId: string): Promise<Generation> {
+    let current = job;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      current = await this.reread(current);
+      if (!isOpen(current)) return current;
+      if (await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS)) {
+        return this.readAndApply(current, taskId);
+      }
+      const leaseEnds = (current.refreshedAt?.getTime() ?? this.now()) + CALLBACK_LEASE_MS;
+      await sleep(Math.min(CALLBACK_LEASE_MS, Math.max(0, leaseEnds - this.now())) + LEASE_MARGIN_MS);
+    }
+    return current;
   }
 
   private signatureValid(taskId: string, timestamp?: string | null, signature?: string | null): boolean {
