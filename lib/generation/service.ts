@@ -21,6 +21,7 @@ import {
   type SettleInput,
   settleGeneration,
 } from "@/lib/db/generations";
+import { attachIdempotencyJob } from "@/lib/db/idempotency";
 import type { Generation } from "@/lib/db/schema";
 import {
   fullJitterDelay,
@@ -52,6 +53,8 @@ export interface GenerationSettings {
   /** APP_URL: when set, KIE is given a callBackUrl and polling of KIE backs off. */
   appUrl?: string;
   webhookHmacKey?: string;
+  /** Deadline of one KIE read in a reconciler sweep (default 10 s). */
+  reconcileReadTimeoutMs?: number;
   /** Whether settle() also sends a Postgres NOTIFY (several instances may be waiting). */
   notifyAcrossInstances: boolean;
 }
@@ -73,6 +76,11 @@ export interface CreateGenerationInput {
   /** Aborts a sync wait (the client went away); the job itself carries on. */
   signal?: AbortSignal;
   idempotencyKey?: string;
+  /**
+   * The Idempotency-Key claim this request holds: the job is recorded on it in the reserve
+   * transaction, so a retry after this request dies answers from the job (never a second one).
+   */
+  idempotencyClaim?: { key: string; claimToken: string };
   /**
    * Runs once the credits are reserved and before anything is sent to KIE; throwing refuses the
    * request and returns the credits (the per-user rate limit counts only admitted generations).
@@ -112,6 +120,22 @@ export interface RefreshOptions {
   signal?: AbortSignal;
   /** When KIE is not read, return the row as it is now rather than the copy passed in. */
   fresh?: boolean;
+  /** Told when the read of KIE failed (the reconciler stops reading KIE for the sweep). */
+  onReadError?: (error: unknown) => void;
+  /** A job past KIE_TIMEOUT_MS is released without its final read (KIE is failing). */
+  skipFinalRead?: boolean;
+  /** The reconciler is stopping: abandon rather than settle. */
+  stop?: AbortSignal;
+}
+
+export interface ReconcileOptions {
+  limit?: number;
+  /** Only this user's jobs (status and history reads sweep a few of the user's own). */
+  userId?: string;
+  /** Deadline of each KIE read; default the settings' reconcileReadTimeoutMs. */
+  readTimeoutMs?: number;
+  /** Stops the sweep: reads in flight are aborted, claimed jobs wait for the next sweep. */
+  signal?: AbortSignal;
 }
 
 export interface GenerationObserver {
@@ -145,8 +169,14 @@ const CALLBACK_GRACE_MS = 15_000;
 /** Reconciler: leave young jobs to their own waiters and pollers. */
 const RECONCILE_MIN_AGE_MS = 20_000;
 const RECONCILE_INTERVAL_MS = 20_000;
+/** KIE reads a sweep runs at once. */
+const RECONCILE_PARALLELISM = 8;
 /** Callbacks (or timeouts) arriving within this window collapse into one KIE read. */
 const CALLBACK_LEASE_MS = 1_000;
+/** The longest a status read waits for its own read of KIE (it answers from the row after). */
+const STATUS_READ_TIMEOUT_MS = 5_000;
+/** A sync request reads KIE one last time this long before its budget ends. */
+const SYNC_FINAL_LOOK_MS = 250;
 /** A waiter looks again just after the lease it (or anyone) took last has ended. */
 const LEASE_MARGIN_MS = 50;
 /** Re-reads after a callback whose task KIE does not yet report as ended. */
@@ -225,7 +255,15 @@ export class GenerationService {
         idempotencyKey: input.idempotencyKey,
         requestId: input.requestId,
       });
-      return reserve(tx, { userId: input.userId, cost, generationId: jobId });
+      const reserved = await reserve(tx, { userId: input.userId, cost, generationId: jobId });
+      if (input.idempotencyClaim) {
+        await attachIdempotencyJob(tx, {
+          userId: input.userId,
+          ...input.idempotencyClaim,
+          generationId: jobId,
+        });
+      }
+      return reserved;
     });
     this.observer?.reserved(cost);
     log.info({ jobId, model, cost, remaining, mode: input.mode }, "generation accepted, credits reserved");
@@ -308,6 +346,35 @@ export class GenerationService {
     return { outcome: "settled", job: toJobView(job), remainingCredits, warnings: created.warnings };
   }
 
+  /**
+   * The answer for a request whose earlier attempt (same Idempotency-Key and body) created `jobId`
+   * and then stopped: that job as it is now (202 while open, else its result), waited for like
+   * the original in sync mode. Nothing new is created or charged.
+   */
+  async resume(
+    userId: string,
+    jobId: string,
+    options: { mode: "sync" | "async"; signal?: AbortSignal },
+  ): Promise<CreateGenerationResult | undefined> {
+    const deadline = this.now() + this.settings.pollBudgetMs;
+    const found = await findUserGeneration(this.db, userId, jobId);
+    if (!found) return undefined;
+    let job = found;
+    if (isOpen(job) && options.mode === "sync")
+      job = await this.waitForSettlement(job, deadline, options.signal);
+    const remainingCredits = (await balance(this.db, userId)) ?? 0;
+    if (!isOpen(job)) return { outcome: "settled", job: toJobView(job), remainingCredits, warnings: [] };
+    return options.mode === "sync"
+      ? { outcome: "budget_exhausted", job: toJobView(job), remainingCredits, warnings: [] }
+      : {
+          outcome: "accepted",
+          job: toJobView(job),
+          remainingCredits,
+          pollAfterMs: this.pollAfterMs(job),
+          warnings: [],
+        };
+  }
+
   private resolveModel(requested: string | undefined, imageCount: number): string {
     const model = requested ?? (imageCount > 0 ? this.settings.editModel : this.settings.textModel);
     const spec = getModelSpec(model);
@@ -332,6 +399,7 @@ export class GenerationService {
       this.refresh(job, { leaseMs: 0, callbackGraceMs: this.syncCallbackGraceMs, signal, fresh: true }),
     reread: (job) => this.reread(job),
     nextLookIn: (job, attempt) => this.fallbackPollDelay(job, attempt),
+    finalLookMs: SYNC_FINAL_LOOK_MS,
   };
 
   /** `Prefer: wait` on a status read: the normal lease schedule, as a poller would keep. */
@@ -379,7 +447,10 @@ export class GenerationService {
   ): Promise<{ job: JobView; remainingCredits: number; pollAfterMs?: number } | undefined> {
     const found = await findUserGeneration(this.db, userId, taskId);
     if (!found) return undefined;
-    let job = isOpen(found) ? await this.refresh(found) : found;
+    // A status read answers promptly even when KIE hangs: its own read of KIE is bounded.
+    let job = isOpen(found)
+      ? await this.refresh(found, { signal: AbortSignal.timeout(STATUS_READ_TIMEOUT_MS) })
+      : found;
     if (isOpen(job) && options.waitMs && options.waitMs > 0) {
       // Held until the job settles or the wait ends; no connection is held meanwhile (§3).
       const deadline = this.now() + options.waitMs;
@@ -441,16 +512,22 @@ export class GenerationService {
       const interval = expired ? CALLBACK_LEASE_MS : (options.leaseMs ?? this.pollAfterMs(job));
       if (!(await claimRefreshLease(this.db, job.id, interval))) return unread();
     }
-    if (expired) return this.expire(job, options.signal);
-    return job.kieTaskId ? this.readAndApply(job, job.kieTaskId, options.signal) : job;
+    if (expired) return this.expire(job, options);
+    return job.kieTaskId ? this.readAndApply(job, job.kieTaskId, options.signal, options.onReadError) : job;
   }
 
-  private async readAndApply(job: Generation, kieTaskId: string, signal?: AbortSignal): Promise<Generation> {
+  private async readAndApply(
+    job: Generation,
+    kieTaskId: string,
+    signal?: AbortSignal,
+    onReadError?: (error: unknown) => void,
+  ): Promise<Generation> {
     let record: TaskRecord;
     try {
       record = await this.kie.getTaskStatus(kieTaskId, { requestId: job.requestId ?? job.id, signal });
     } catch (error) {
-      if (signal?.aborted) return job; // nobody needs the answer any more (settled, or the waiter left)
+      onReadError?.(error);
+      if (signal?.aborted) return job; // nobody needs the answer any more, or its deadline passed
       this.logger.warn(
         { jobId: job.id, kieTaskId, err: error },
         "could not read the KIE task; will retry later",
@@ -505,10 +582,12 @@ export class GenerationService {
   }
 
   /** KIE_TIMEOUT_MS passed: one last look at KIE (deliver a finished image), else `timeout`. */
-  private async expire(job: Generation, signal?: AbortSignal): Promise<Generation> {
-    if (job.kieTaskId) {
-      const looked = await this.readAndApply(job, job.kieTaskId, signal);
+  private async expire(job: Generation, options: RefreshOptions = {}): Promise<Generation> {
+    if (job.kieTaskId && !options.skipFinalRead) {
+      const looked = await this.readAndApply(job, job.kieTaskId, options.signal, options.onReadError);
       if (!isOpen(looked)) return looked;
+      // Shutting down: leave the job to the next sweep rather than give up on a read we cut short.
+      if (options.stop?.aborted) return looked;
     }
     this.logger.warn(
       { jobId: job.id, timeoutMs: this.settings.jobTimeoutMs },
@@ -669,26 +748,52 @@ export class GenerationService {
   // ------------------------------------------------------------------ reconciler
 
   /**
-   * One sweep: claims stale open jobs (SKIP LOCKED, so instances share the work) and refreshes
-   * each — which also times out the ones past KIE_TIMEOUT_MS and releases their credits.
+   * One sweep: claims stale open jobs (a lease: `refreshed_at` is set in one SKIP LOCKED UPDATE,
+   * so other sweeps pass them over for RECONCILE_INTERVAL_MS) and refreshes them a few at a time,
+   * each KIE read under a deadline — which also times out the ones past KIE_TIMEOUT_MS. Once a
+   * read fails, KIE counts as failing for the rest of the sweep: timed-out jobs are released
+   * without their final read, the others wait for the next sweep. So a sweep takes about one read
+   * deadline even when KIE hangs, and never outlasts its claim.
    */
-  async reconcile(options: { limit?: number } = {}): Promise<{ examined: number; settled: number }> {
+  async reconcile(options: ReconcileOptions = {}): Promise<{ examined: number; settled: number }> {
+    const started = this.now();
+    const readTimeoutMs = options.readTimeoutMs ?? this.settings.reconcileReadTimeoutMs ?? 10_000;
+    const budgetMs = Math.max(1_000, RECONCILE_INTERVAL_MS - readTimeoutMs - 2_000);
     const claimed = await claimStaleGenerations(this.db, {
       limit: options.limit ?? 50,
       // Young jobs are left to their waiters, unless they are already past KIE_TIMEOUT_MS.
       minAgeMs: Math.min(RECONCILE_MIN_AGE_MS, this.settings.jobTimeoutMs),
       intervalMs: RECONCILE_INTERVAL_MS,
+      userId: options.userId,
     });
+    let kieFailing = false;
     let settled = 0;
-    for (const job of claimed) {
+    await forEachLimited(claimed, RECONCILE_PARALLELISM, async (job) => {
+      if (options.signal?.aborted || this.now() - started > budgetMs) return;
+      const expired = this.now() - job.createdAt.getTime() >= this.settings.jobTimeoutMs;
+      if (kieFailing && !expired) return;
+      const deadline = AbortSignal.timeout(readTimeoutMs);
       try {
-        const after = await this.refresh(job, { leaseHeld: true });
+        const after = await this.refresh(job, {
+          leaseHeld: true,
+          signal: options.signal ? AbortSignal.any([options.signal, deadline]) : deadline,
+          stop: options.signal,
+          skipFinalRead: kieFailing,
+          onReadError: (error) => {
+            // A timeout, a network error or a 5xx: KIE is failing. A refusal (404, 422) is not.
+            if (!(error instanceof KieError) || error.retryable) kieFailing = true;
+          },
+        });
         if (!isOpen(after)) settled++;
       } catch (error) {
         this.logger.error({ jobId: job.id, err: error }, "reconciler could not refresh a job");
       }
-    }
-    if (claimed.length > 0) this.logger.info({ examined: claimed.length, settled }, "reconciler sweep");
+    });
+    if (claimed.length > 0)
+      this.logger.info(
+        { examined: claimed.length, settled, kieFailing, elapsedMs: this.now() - started },
+        "reconciler sweep",
+      );
     return { examined: claimed.length, settled };
   }
 }
@@ -709,4 +814,13 @@ function messageOf(error: unknown): string {
   if (error instanceof KieError)
     return `${error.endpoint}: ${error.kind}${error.code ? ` (${error.code})` : ""}`;
   return error instanceof Error ? error.message.slice(0, 300) : "failed";
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -11,6 +11,9 @@ import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import type { JobEvents } from "./events";
 
+/** How long a waiter whose deadline came during a look waits for that look to land. */
+const LANDING_MS = 500;
+
 export function isOpen(job: Pick<Generation, "status">): boolean {
   return job.status === "pending" || job.status === "processing";
 }
@@ -28,11 +31,20 @@ export interface WatchSchedule {
   reread(job: Generation): Promise<Generation>;
   /** Milliseconds until the next look (attempt counts looks so far). */
   nextLookIn(job: Generation, attempt: number): number;
+  /**
+   * Sync waiters: make one last look this long before the earliest waiter's deadline, so a job
+   * that finished meanwhile is still found within the budget (its read gets the time left).
+   */
+  finalLookMs?: number;
 }
 
 interface Watch {
   latest: Generation;
   waiters: number;
+  /** Each waiting request's deadline. */
+  deadlines: number[];
+  /** The look in progress, if any. */
+  looking?: Promise<unknown>;
   stop: AbortController;
   done: Promise<Generation>;
 }
@@ -64,19 +76,24 @@ export class JobWatches {
     const key = `${schedule.name}:${job.id}`;
     let watch = this.watches.get(key);
     if (!watch) {
-      watch = this.start(job, schedule);
+      watch = this.start(job, schedule, options.now);
       this.watches.set(key, watch);
     }
     const current = watch;
     current.waiters++;
+    current.deadlines.push(options.deadline);
     this.waiting++;
     try {
       const left = options.deadline - options.now();
       const outcome = await raceDeadline(current.done, left, options.signal);
-      return outcome ?? (await schedule.reread(current.latest));
+      if (outcome) return outcome;
+      // The deadline came during a look (a sync request's final read): give it a moment to land.
+      if (current.looking) await raceDeadline(current.looking, LANDING_MS, options.signal);
+      return schedule.reread(current.latest);
     } finally {
       this.waiting--;
       current.waiters--;
+      current.deadlines.splice(current.deadlines.indexOf(options.deadline), 1);
       if (current.waiters === 0) {
         current.stop.abort();
         if (this.watches.get(key) === current) this.watches.delete(key);
@@ -84,17 +101,17 @@ export class JobWatches {
     }
   }
 
-  private start(job: Generation, schedule: WatchSchedule): Watch {
+  private start(job: Generation, schedule: WatchSchedule, now: () => number): Watch {
     const stop = new AbortController();
-    const watch: Watch = { latest: job, waiters: 0, stop, done: Promise.resolve(job) };
-    watch.done = this.run(watch, schedule).catch((error) => {
+    const watch: Watch = { latest: job, waiters: 0, deadlines: [], stop, done: Promise.resolve(job) };
+    watch.done = this.run(watch, schedule, now).catch((error) => {
       if (!stop.signal.aborted) this.logger.warn({ jobId: job.id, err: error }, "job watch failed");
       return watch.latest;
     });
     return watch;
   }
 
-  private async run(watch: Watch, schedule: WatchSchedule): Promise<Generation> {
+  private async run(watch: Watch, schedule: WatchSchedule, now: () => number): Promise<Generation> {
     const { stop } = watch;
     for (let attempt = 0; isOpen(watch.latest) && !stop.signal.aborted; attempt++) {
       const subscription = this.events.subscribe(watch.latest.id);
@@ -103,22 +120,31 @@ export class JobWatches {
         // look only re-reads the row (the caller has just refreshed it).
         const look = linked(stop.signal, subscription.signal);
         try {
-          watch.latest =
-            attempt === 0
-              ? await schedule.reread(watch.latest)
-              : await schedule.look(watch.latest, look.signal);
+          const looking =
+            attempt === 0 ? schedule.reread(watch.latest) : schedule.look(watch.latest, look.signal);
+          watch.looking = looking;
+          watch.latest = await looking;
         } finally {
+          watch.looking = undefined;
           look.dispose();
         }
         if (subscription.settled) watch.latest = await schedule.reread(watch.latest);
         if (!isOpen(watch.latest)) break;
-        const woke = await subscription.wait(schedule.nextLookIn(watch.latest, attempt), stop.signal);
+        const woke = await subscription.wait(this.untilNextLook(watch, schedule, attempt, now), stop.signal);
         if (woke) watch.latest = await schedule.reread(watch.latest);
       } finally {
         subscription.close();
       }
     }
     return watch.latest;
+  }
+
+  private untilNextLook(watch: Watch, schedule: WatchSchedule, attempt: number, now: () => number): number {
+    const next = schedule.nextLookIn(watch.latest, attempt);
+    if (schedule.finalLookMs === undefined || watch.deadlines.length === 0) return next;
+    const untilFinalLook = Math.min(...watch.deadlines) - schedule.finalLookMs - now();
+    // Once the final look is done (or there is no time for one), the usual schedule applies.
+    return untilFinalLook > 0 ? Math.min(next, untilFinalLook) : next;
   }
 }
 
