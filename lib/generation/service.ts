@@ -169,6 +169,9 @@ const CALLBACK_GRACE_MS = 15_000;
 /** Reconciler: leave young jobs to their own waiters and pollers. */
 const RECONCILE_MIN_AGE_MS = 20_000;
 const RECONCILE_INTERVAL_MS = 20_000;
+/** A user's own reads sweep at most this many of their stale jobs, this often per instance. */
+const USER_SWEEP_LIMIT = 3;
+const USER_SWEEP_EVERY_MS = 10_000;
 /** KIE reads a sweep runs at once. */
 const RECONCILE_PARALLELISM = 8;
 /** Callbacks (or timeouts) arriving within this window collapse into one KIE read. */
@@ -197,6 +200,8 @@ export class GenerationService {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly watches: JobWatches;
+  /** When each user's stale jobs were last swept by this instance (a cache). */
+  private readonly userSweptAt = new Map<string, number>();
 
   constructor(deps: GenerationServiceDeps) {
     this.db = deps.db;
@@ -445,8 +450,9 @@ export class GenerationService {
     taskId: string,
     options: StatusReadOptions = {},
   ): Promise<{ job: JobView; remainingCredits: number; pollAfterMs?: number } | undefined> {
+    const sweeping = this.sweepUserSoon(userId);
     const found = await findUserGeneration(this.db, userId, taskId);
-    if (!found) return undefined;
+    if (!found) return sweeping.then(() => undefined);
     // A status read answers promptly even when KIE hangs: its own read of KIE is bounded.
     let job = isOpen(found)
       ? await this.refresh(found, { signal: AbortSignal.timeout(STATUS_READ_TIMEOUT_MS) })
@@ -458,6 +464,7 @@ export class GenerationService {
         .follow(job, this.statusSchedule, { deadline, now: this.now, signal: options.signal })
         .catch(() => this.reread(job)); // the client left
     }
+    await sweeping;
     return {
       job: toJobView(job),
       remainingCredits: (await balance(this.db, userId)) ?? 0,
@@ -469,6 +476,7 @@ export class GenerationService {
     userId: string,
     options: { limit: number; cursor?: GenerationPageCursor },
   ): Promise<{ jobs: JobView[]; next?: GenerationPageCursor }> {
+    await this.sweepUserSoon(userId); // the page then shows them settled
     const rows = await listUserGenerations(this.db, userId, { ...options, limit: options.limit + 1 });
     const page = rows.slice(0, options.limit);
     const last = page.at(-1);
@@ -476,6 +484,22 @@ export class GenerationService {
       jobs: page.map(toJobView),
       next: rows.length > options.limit && last ? { id: last.id } : undefined,
     };
+  }
+
+  /**
+   * Serverless hosts have no timer and may have no cron: a user's status and history reads sweep
+   * a few of that user's own stale jobs (at most every USER_SWEEP_EVERY_MS per instance), so
+   * their credits come back anyway. Bounded: short KIE reads; a failure only logs.
+   */
+  private sweepUserSoon(userId: string): Promise<void> {
+    const last = this.userSweptAt.get(userId);
+    if (last !== undefined && this.now() - last < USER_SWEEP_EVERY_MS) return Promise.resolve();
+    if (this.userSweptAt.size >= 10_000) this.userSweptAt.clear(); // a cache, not a record
+    this.userSweptAt.set(userId, this.now());
+    return this.reconcile({ userId, limit: USER_SWEEP_LIMIT, readTimeoutMs: STATUS_READ_TIMEOUT_MS }).then(
+      () => undefined,
+      (error) => this.logger.warn({ userId, err: error }, "could not sweep the user's stale jobs"),
+    );
   }
 
   /**

@@ -25,7 +25,12 @@ describeEachDatabase("POST /api/generate: a task that never finishes", (getDb) =
 
   it("sync → 504 upstream_timeout with taskId; after KIE_TIMEOUT_MS it reads `timeout` and the credits are back", async () => {
     const { token, userId } = await h.signIn();
+    const readsBefore = h.sim.stats().calls.recordInfo;
+    const started = performance.now();
     const res = await generateJson(h, { prompt: "an endless banana [sim:never]" }, { token, prefer: "wait" });
+    // Within the budget (+1 s), after at most a couple of KIE reads.
+    expect(performance.now() - started).toBeLessThan(POLL_BUDGET_MS + 1_000);
+    expect(h.sim.stats().calls.recordInfo - readsBefore).toBeLessThanOrEqual(2);
     expect(res.status, JSON.stringify(res.body)).toBe(504);
     expect(res.body.error).toMatchObject({ code: "upstream_timeout" });
     const taskId: string = res.body.error.taskId;

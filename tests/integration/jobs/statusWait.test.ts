@@ -46,118 +46,124 @@ async function waitFor(
   };
 }
 
-describeEachDatabase("jobs: status read with Prefer: wait", (getDb) => {
-  const harnesses: Harness[] = [];
-  afterEach(async () => {
-    for (const harness of harnesses.reverse()) await harness.close();
-    harnesses.length = 0;
-  });
-  async function harness(options: { callbacks?: boolean; env?: Record<string, string> } = {}) {
-    const started = await startHarness({ database: getDb(), ...options });
-    harnesses.push(started);
-    return started;
-  }
-
-  it("is held until the job settles (woken by its callback), then answers with Preference-Applied", async () => {
-    const h = await harness({ callbacks: true });
-    const { token } = await h.signIn();
-    const { taskId } = await startJob(h, token, "[sim:delay=1500] a patient heron");
-
-    const answer = await waitFor(h, token, taskId, "wait=20");
-    expect(answer.status).toBe(200);
-    expect(answer.applied).toBe("wait=20");
-    expect(answer.body).toMatchObject({ status: "succeeded", creditsUsed: 1, remainingCredits: 9 });
-    expect(answer.body.imageUrl).toBeTruthy();
-    // Settled by the callback (about 1.5 s in), far sooner than the 20 s asked for.
-    expect(answer.elapsedMs).toBeLessThan(10_000);
-    // The callback's one read of KIE settled it; the waiter itself read nothing (grace period).
-    expect(recordInfoReads(h)).toBe(1);
-    const row = await jobRow(getDb(), taskId);
-    expect(await ledgerOf(getDb(), row.id)).toEqual({ reserve: 1, capture: 1 });
-  });
-
-  it("answers after N seconds with the job still open when it does not settle", async () => {
-    const h = await harness({ callbacks: true });
-    const { token } = await h.signIn();
-    const { taskId } = await startJob(h, token, "[sim:never] a stubborn mule");
-
-    const answer = await waitFor(h, token, taskId, "wait=1");
-    expect(answer.status).toBe(200);
-    expect(answer.applied).toBe("wait=1");
-    expect(isOpenStatus(answer.body.status)).toBe(true);
-    expect(answer.elapsedMs).toBeGreaterThanOrEqual(950);
-    expect(answer.elapsedMs).toBeLessThan(1_000 + 3_000);
-  });
-
-  it("caps the wait at 25 s, ignores a malformed wait, and does not wait without the preference", async () => {
-    const h = await harness();
-    const { token } = await h.signIn();
-    const { taskId } = await startJob(h, token, "a quick sparrow");
-    await eventually(
-      "the job to settle",
-      () => readStatus(h, token, taskId),
-      (body) => !isOpenStatus(body.status),
-      { attempts: 200, intervalMs: 50 },
-    );
-
-    const capped = await waitFor(h, token, taskId, "wait=100");
-    expect(capped.applied).toBe("wait=25");
-    expect(capped.body.status).toBe("succeeded");
-    const combined = await waitFor(h, token, taskId, "respond-async, wait=3");
-    expect(combined.applied).toBe("wait=3");
-    const malformed = await waitFor(h, token, taskId, "wait=soon");
-    expect(malformed.applied).toBeNull();
-    const none = await waitFor(h, token, taskId, undefined);
-    expect(none.applied).toBeNull();
-    expect(none.body.status).toBe("succeeded");
-  });
-
-  it("keeps the job progressing when polling is the only path (no callbacks): reads KIE on the lease schedule", async () => {
-    const h = await harness();
-    const { token } = await h.signIn();
-    const { taskId } = await startJob(h, token, "[sim:delay=2500] a slow snail");
-
-    const answer = await waitFor(h, token, taskId, "wait=20");
-    expect(answer.body).toMatchObject({ status: "succeeded", creditsUsed: 1 });
-    expect(answer.elapsedMs).toBeLessThan(10_000);
-    const reads = recordInfoReads(h);
-    expect(reads).toBeGreaterThanOrEqual(2);
-    // At most one read per lease interval (+ the first look), however the waiter is woken.
-    expect(reads).toBeLessThanOrEqual(2 + Math.floor(answer.elapsedMs / LEASE_MS));
-  });
-
-  it("50 waiters on one job share one look schedule (no more KIE reads than one poller)", async () => {
-    const h = await harness();
-    const { token } = await h.signIn();
-    const { taskId } = await startJob(h, token, "[sim:delay=2500] a crowd watching one kettle");
-
-    const started = performance.now();
-    const answers = await Promise.all(Array.from({ length: 50 }, () => waitFor(h, token, taskId, "wait=20")));
-    const elapsed = performance.now() - started;
-    for (const answer of answers) expect(answer.body.status).toBe("succeeded");
-    expect(recordInfoReads(h)).toBeLessThanOrEqual(2 + Math.floor(elapsed / LEASE_MS));
-    const row = await jobRow(getDb(), taskId);
-    expect(await ledgerOf(getDb(), row.id)).toEqual({ reserve: 1, capture: 1 });
-  });
-
-  it("a waiting client that goes away stops waiting, and its job is not read on its behalf", async () => {
-    const h = await harness({ callbacks: true });
-    const { token } = await h.signIn();
-    const { taskId } = await startJob(h, token, "[sim:never][sim:callback=none] an abandoned tab");
-    const controller = new AbortController();
-    const started = performance.now();
-    const answered = h.fetch(`/api/generate/${encodeURIComponent(taskId)}`, {
-      token,
-      headers: { prefer: "wait=20" },
-      signal: controller.signal,
+describeEachDatabase(
+  "jobs: status read with Prefer: wait",
+  (getDb) => {
+    const harnesses: Harness[] = [];
+    afterEach(async () => {
+      for (const harness of harnesses.reverse()) await harness.close();
+      harnesses.length = 0;
     });
-    await pause(200);
-    controller.abort();
-    await answered.catch(() => undefined);
-    expect(performance.now() - started).toBeLessThan(5_000);
-    expect(recordInfoReads(h)).toBe(0);
-  });
-});
+    async function harness(options: { callbacks?: boolean; env?: Record<string, string> } = {}) {
+      const started = await startHarness({ database: getDb(), ...options });
+      harnesses.push(started);
+      return started;
+    }
+
+    it("is held until the job settles (woken by its callback), then answers with Preference-Applied", async () => {
+      const h = await harness({ callbacks: true });
+      const { token } = await h.signIn();
+      const { taskId } = await startJob(h, token, "[sim:delay=1500] a patient heron");
+
+      const answer = await waitFor(h, token, taskId, "wait=20");
+      expect(answer.status).toBe(200);
+      expect(answer.applied).toBe("wait=20");
+      expect(answer.body).toMatchObject({ status: "succeeded", creditsUsed: 1, remainingCredits: 9 });
+      expect(answer.body.imageUrl).toBeTruthy();
+      // Settled by the callback (about 1.5 s in), far sooner than the 20 s asked for.
+      expect(answer.elapsedMs).toBeLessThan(10_000);
+      // The callback's one read of KIE settled it; the waiter itself read nothing (grace period).
+      expect(recordInfoReads(h)).toBe(1);
+      const row = await jobRow(getDb(), taskId);
+      expect(await ledgerOf(getDb(), row.id)).toEqual({ reserve: 1, capture: 1 });
+    });
+
+    it("answers after N seconds with the job still open when it does not settle", async () => {
+      const h = await harness({ callbacks: true });
+      const { token } = await h.signIn();
+      const { taskId } = await startJob(h, token, "[sim:never] a stubborn mule");
+
+      const answer = await waitFor(h, token, taskId, "wait=1");
+      expect(answer.status).toBe(200);
+      expect(answer.applied).toBe("wait=1");
+      expect(isOpenStatus(answer.body.status)).toBe(true);
+      expect(answer.elapsedMs).toBeGreaterThanOrEqual(950);
+      expect(answer.elapsedMs).toBeLessThan(1_000 + 3_000);
+    });
+
+    it("caps the wait at 25 s, ignores a malformed wait, and does not wait without the preference", async () => {
+      const h = await harness();
+      const { token } = await h.signIn();
+      const { taskId } = await startJob(h, token, "a quick sparrow");
+      await eventually(
+        "the job to settle",
+        () => readStatus(h, token, taskId),
+        (body) => !isOpenStatus(body.status),
+        { attempts: 200, intervalMs: 50 },
+      );
+
+      const capped = await waitFor(h, token, taskId, "wait=100");
+      expect(capped.applied).toBe("wait=25");
+      expect(capped.body.status).toBe("succeeded");
+      const combined = await waitFor(h, token, taskId, "respond-async, wait=3");
+      expect(combined.applied).toBe("wait=3");
+      const malformed = await waitFor(h, token, taskId, "wait=soon");
+      expect(malformed.applied).toBeNull();
+      const none = await waitFor(h, token, taskId, undefined);
+      expect(none.applied).toBeNull();
+      expect(none.body.status).toBe("succeeded");
+    });
+
+    it("keeps the job progressing when polling is the only path (no callbacks): reads KIE on the lease schedule", async () => {
+      const h = await harness();
+      const { token } = await h.signIn();
+      const { taskId } = await startJob(h, token, "[sim:delay=2500] a slow snail");
+
+      const answer = await waitFor(h, token, taskId, "wait=20");
+      expect(answer.body).toMatchObject({ status: "succeeded", creditsUsed: 1 });
+      expect(answer.elapsedMs).toBeLessThan(10_000);
+      const reads = recordInfoReads(h);
+      expect(reads).toBeGreaterThanOrEqual(2);
+      // At most one read per lease interval (+ the first look), however the waiter is woken.
+      expect(reads).toBeLessThanOrEqual(2 + Math.floor(answer.elapsedMs / LEASE_MS));
+    });
+
+    it("50 waiters on one job share one look schedule (no more KIE reads than one poller)", async () => {
+      const h = await harness();
+      const { token } = await h.signIn();
+      const { taskId } = await startJob(h, token, "[sim:delay=2500] a crowd watching one kettle");
+
+      const started = performance.now();
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => waitFor(h, token, taskId, "wait=20")),
+      );
+      const elapsed = performance.now() - started;
+      for (const answer of answers) expect(answer.body.status).toBe("succeeded");
+      expect(recordInfoReads(h)).toBeLessThanOrEqual(2 + Math.floor(elapsed / LEASE_MS));
+      const row = await jobRow(getDb(), taskId);
+      expect(await ledgerOf(getDb(), row.id)).toEqual({ reserve: 1, capture: 1 });
+    });
+
+    it("a waiting client that goes away stops waiting, and its job is not read on its behalf", async () => {
+      const h = await harness({ callbacks: true });
+      const { token } = await h.signIn();
+      const { taskId } = await startJob(h, token, "[sim:never][sim:callback=none] an abandoned tab");
+      const controller = new AbortController();
+      const started = performance.now();
+      const answered = h.fetch(`/api/generate/${encodeURIComponent(taskId)}`, {
+        token,
+        headers: { prefer: "wait=20" },
+        signal: controller.signal,
+      });
+      await pause(200);
+      controller.abort();
+      await answered.catch(() => undefined);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(recordInfoReads(h)).toBe(0);
+    });
+  },
+  { concurrency: true },
+);
 
 describe.skipIf(!TEST_DATABASE_URL)(
   `jobs: Prefer: wait across instances [postgres]${TEST_DATABASE_URL ? "" : " (needs TEST_DATABASE_URL)"}`,
