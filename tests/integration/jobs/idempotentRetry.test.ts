@@ -5,11 +5,15 @@
  * - a request that stopped mid-way (serverless time limit, crash) leaves its job on the key: a
  *   retry after the lease answers from that job — the same taskId, one reserve, one KIE task.
  */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { and, eq, sql } from "drizzle-orm";
-import { afterEach, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { generations, idempotencyKeys } from "@/lib/db";
 import { type Harness, startHarness } from "../../helpers/appHarness";
-import { describeEachDatabase } from "../../helpers/database";
+import { createTestDatabase, describeEachDatabase, TEST_DATABASE_URL } from "../../helpers/database";
 import { creditsOf } from "../generate/generateKit";
 import { eventually, ledgerOf } from "./jobKit";
 
@@ -114,3 +118,82 @@ describeEachDatabase("jobs: Idempotency-Key retries after a stopped request", (g
     harness.sim.setFaults([]);
   });
 });
+
+describe.skipIf(!TEST_DATABASE_URL)(
+  `jobs: a same-key retry after kill -9 [postgres]${TEST_DATABASE_URL ? "" : " (needs TEST_DATABASE_URL)"}`,
+  () => {
+    it("the first request's process is killed mid-way; after the lease a retry answers from its job, one charge", async () => {
+      const test = await createTestDatabase("postgres");
+      const dataDir = mkdtempSync(path.join(tmpdir(), "nb-die-"));
+      let h: Harness | undefined;
+      try {
+        h = await startHarness({ database: test.database, env: { KIE_POLL_BUDGET_MS: "60000" } });
+        h.sim.setFaults("recordInfo:hang");
+        const email = `killed-${Date.now()}@example.com`;
+        const prompt = "a request whose server is killed";
+        const child = spawn(
+          process.execPath,
+          ["--import", "tsx", path.join(import.meta.dirname, "fixtures", "generate-then-die.ts")],
+          {
+            cwd: path.resolve(import.meta.dirname, "../../.."),
+            env: {
+              ...process.env,
+              DATABASE_URL: test.databaseUrl,
+              DEV_SIGN_IN: "true",
+              DATA_DIR: dataDir,
+              KIE_API_KEY: "",
+              KIE_BASE_URL: h.sim.url,
+              KIE_UPLOAD_BASE_URL: h.sim.url,
+              KIE_POLL_BUDGET_MS: "60000",
+              APP_URL: "",
+              LOG_LEVEL: "warn",
+              EMAIL: email,
+              IDEMPOTENCY_KEY: "killed-1",
+              PROMPT: prompt,
+            },
+            stdio: "ignore",
+          },
+        );
+        const exited = new Promise((resolve) => child.on("exit", resolve));
+        const [job] = await eventually(
+          "the child's job to have its KIE task",
+          () => test.database.db.select().from(generations),
+          (rows) => rows.length === 1 && rows[0]?.kieTaskId !== null,
+          { attempts: 600, intervalMs: 100 },
+        );
+        child.kill("SIGKILL");
+        await exited;
+        if (!job) throw new Error("no job");
+
+        // Its lease ends (it would after the request's own limits; here at once).
+        await test.database.db
+          .update(idempotencyKeys)
+          .set({ expiresAt: sql`now() - interval '1 second'` })
+          .where(eq(idempotencyKeys.key, "killed-1"));
+        const { token, userId } = await h.signIn(email);
+        expect(userId).toBe(job.userId);
+        const response = await h.fetch("/api/generate", {
+          method: "POST",
+          token,
+          headers: {
+            "content-type": "application/json",
+            prefer: "respond-async",
+            "idempotency-key": "killed-1",
+          },
+          body: JSON.stringify({ prompt }),
+        });
+        const body = await response.json();
+        expect(response.status, JSON.stringify(body)).toBe(202);
+        expect(body.taskId).toBe(job.kieTaskId);
+        expect(h.sim.stats().calls.createTask).toBe(1);
+        expect(await ledgerOf(test.database, job.id)).toEqual({ reserve: 1 });
+        expect(await creditsOf(h, token)).toBe(9);
+      } finally {
+        h?.sim.setFaults([]);
+        await h?.close();
+        await test.dispose();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    }, 180_000);
+  },
+);
