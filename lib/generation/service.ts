@@ -3,7 +3,7 @@
  * settle it exactly once, take KIE's callbacks and sweep what is left pending. No HTTP here: the
  * route handlers translate requests in and results out.
  */
-import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { type AccountRegistry, balance, reserve } from "@/lib/credits";
 import type { AppDatabase } from "@/lib/db";
 import {
@@ -15,7 +15,6 @@ import {
   findUserGeneration,
   type GenerationPageCursor,
   insertGeneration,
-  isUuid,
   listUserGenerations,
   markProcessing,
   type SettleInput,
@@ -31,12 +30,17 @@ import {
   isAmbiguousCreateFailure,
   KieError,
   parseKieCallback,
-  sleep,
   TaskFailedError,
   type TaskRecord,
 } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
-import { secretsEqual } from "@/lib/security/secrets";
+import {
+  CALLBACK_LEASE_MS,
+  type CallbackInput,
+  type CallbackVerdict,
+  hashToken,
+  KieCallbacks,
+} from "./callbacks";
 import { JobInDoubtError } from "./errors";
 import type { JobEvents } from "./events";
 import { type JobView, toJobView } from "./view";
@@ -96,19 +100,7 @@ export type CreateGenerationResult =
   /** Sync mode: the budget ran out; the job keeps settling in the background. */
   | { outcome: "budget_exhausted"; job: JobView; remainingCredits: number; warnings: string[] };
 
-export interface CallbackInput {
-  jobId: string | null;
-  token: string | null;
-  body: unknown;
-  /** KIE's X-Webhook-Timestamp / X-Webhook-Signature, when the account signs callbacks. */
-  timestamp?: string | null;
-  signature?: string | null;
-  requestId: string;
-}
-
-export type CallbackVerdict =
-  | { accepted: true; process: () => Promise<void> }
-  | { accepted: false; reason: "not_found" | "forbidden" | "bad_signature" | "bad_body" | "wrong_task" };
+export type { CallbackInput, CallbackVerdict } from "./callbacks";
 
 export interface RefreshOptions {
   /** The lease interval (default pollAfterMs); 0 for a sync waiter's own schedule. */
@@ -174,19 +166,12 @@ const USER_SWEEP_LIMIT = 3;
 const USER_SWEEP_EVERY_MS = 10_000;
 /** KIE reads a sweep runs at once. */
 const RECONCILE_PARALLELISM = 8;
-/** Callbacks (or timeouts) arriving within this window collapse into one KIE read. */
-const CALLBACK_LEASE_MS = 1_000;
 /** The longest a status read waits for its own read of KIE (it answers from the row after). */
 const STATUS_READ_TIMEOUT_MS = 5_000;
 /** A sync request reads KIE one last time this long before its budget ends. */
 const SYNC_FINAL_LOOK_MS = 250;
 /** A waiter looks again just after the lease it (or anyone) took last has ended. */
 const LEASE_MARGIN_MS = 50;
-/** Re-reads after a callback whose task KIE does not yet report as ended. */
-const CALLBACK_RECHECK_DELAYS_MS = [1_000, 2_000, 4_000];
-/** KIE signs `<taskId>.<timestamp>`; older signatures are refused (replays). */
-const WEBHOOK_MAX_SKEW_MS = 5 * 60_000;
-const CALLBACK_PATH = "/api/kie/callback";
 const UPLOAD_PATH = "nano-banana-studio/uploads";
 
 export class GenerationService {
@@ -200,6 +185,7 @@ export class GenerationService {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly watches: JobWatches;
+  private readonly callbacks: KieCallbacks<TaskRecord>;
   /** When each user's stale jobs were last swept by this instance (a cache). */
   private readonly userSweptAt = new Map<string, number>();
 
@@ -214,6 +200,21 @@ export class GenerationService {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.watches = new JobWatches(deps.events, deps.logger);
+    this.callbacks = new KieCallbacks<TaskRecord>({
+      db: this.db,
+      kie: {
+        getTaskStatus: (taskId, opts) => this.kie.getTaskStatus(taskId, opts),
+        parseCallback: (body) => parseKieCallback(body),
+      },
+      logger: this.logger,
+      settings: this.settings,
+      now: this.now,
+      jobs: {
+        reread: (job) => this.reread(job),
+        apply: (job, record) => this.apply(job, record),
+        readAndApply: (job, kieTaskId) => this.readAndApply(job, kieTaskId),
+      },
+    });
   }
 
   /** Requests (sync generates, status reads with `Prefer: wait`) waiting for a job right now. */
@@ -311,7 +312,7 @@ export class GenerationService {
         },
         {
           requestId: input.requestId,
-          callBackUrl: callbackToken ? this.callbackUrl(jobId, callbackToken) : undefined,
+          callBackUrl: callbackToken ? this.callbacks.url(jobId, callbackToken) : undefined,
         },
       );
     } catch (error) {
@@ -643,130 +644,12 @@ export class GenerationService {
     return settled;
   }
 
-  // ------------------------------------------------------------------ callbacks
-
   /**
-   * Checks a callback (per-job token in constant time, KIE's signature when configured) and
-   * returns the work to do. The body is never trusted: the work re-reads the task from KIE.
+   * Checks a callback and returns the work to do (lib/generation/callbacks.ts). The body is never
+   * trusted: the work re-reads the task from KIE.
    */
-  async verifyCallback(input: CallbackInput): Promise<CallbackVerdict> {
-    if (!input.jobId || !isUuid(input.jobId) || !input.token) return { accepted: false, reason: "not_found" };
-    const job = await findGeneration(this.db, input.jobId);
-    if (!job?.callbackTokenHash) return { accepted: false, reason: "not_found" };
-    if (!secretsEqual(hashToken(input.token), job.callbackTokenHash))
-      return { accepted: false, reason: "forbidden" };
-    const parsed = parseKieCallback(input.body);
-    if (!parsed.ok) return { accepted: false, reason: "bad_body" };
-    if (
-      this.settings.webhookHmacKey &&
-      !this.signatureValid(parsed.taskId, input.timestamp, input.signature)
-    ) {
-      return { accepted: false, reason: "bad_signature" };
-    }
-    // A job is bound to one KIE task: a callback naming another is refused, not just ignored later.
-    if (job.kieTaskId && job.kieTaskId !== parsed.taskId) return { accepted: false, reason: "wrong_task" };
-    const token = input.token;
-    return { accepted: true, process: () => this.processCallback(job, parsed.taskId, token) };
-  }
-
-  private async processCallback(job: Generation, taskId: string, token: string): Promise<void> {
-    let current = await this.reread(job);
-    const requestId = current.requestId ?? current.id;
-    if (current.kieTaskId && current.kieTaskId !== taskId) {
-      this.logger.warn({ jobId: job.id, taskId }, "callback names another task than the job's; ignored");
-      return;
-    }
-    let recheckDelays = [0, ...CALLBACK_RECHECK_DELAYS_MS];
-    if (!current.kieTaskId) {
-      const adopted = await this.adoptTask(current, taskId, token, requestId);
-      if (!adopted) return;
-      current = adopted;
-      recheckDelays = CALLBACK_RECHECK_DELAYS_MS;
-    } else if (current.status === "timeout") {
-      // We gave up on it; a success is still delivered (free): apply() attaches it.
-      await this.apply(current, await this.kie.getTaskStatus(taskId, { requestId }));
-      return;
-    }
-    // KIE calls back when a task has ended, but its record can lag behind: look now, and again
-    // shortly, rather than waiting for the callback grace period to end.
-    for (const delayMs of recheckDelays) {
-      if (!isOpen(current)) return;
-      if (delayMs > 0) await sleep(delayMs);
-      current = await this.lookAfterCallback(current, taskId);
-    }
-  }
-
-  /**
-   * createTask failed ambiguously: attach the callback's task only if KIE's own record of it
-   * carries this job's callBackUrl (a forged body cannot make us adopt someone else's task). A
-   * record KIE has not written yet ("recordInfo is null") or a failed read is tried again on the
-   * re-check schedule: giving up would lose a paid image.
-   */
-  private async adoptTask(
-    job: Generation,
-    taskId: string,
-    token: string,
-    requestId: string,
-  ): Promise<Generation | undefined> {
-    for (const delayMs of [0, ...CALLBACK_RECHECK_DELAYS_MS]) {
-      if (delayMs > 0) await sleep(delayMs);
-      let record: TaskRecord;
-      try {
-        record = await this.kie.getTaskStatus(taskId, { requestId });
-      } catch (error) {
-        this.logger.warn(
-          { jobId: job.id, taskId, err: error },
-          "could not read the callback's task; will retry",
-        );
-        continue;
-      }
-      if (record.state === "pending" && !record.callBackUrl) continue; // not written yet
-      if (!namesThisJob(record.callBackUrl, job.id, token)) {
-        this.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
-        return undefined;
-      }
-      if (!(await attachKieTask(this.db, job.id, taskId))) return undefined;
-      return this.apply({ ...job, kieTaskId: taskId }, record);
-    }
-    this.logger.warn(
-      { jobId: job.id, taskId },
-      "KIE never showed the callback's task; left to the reconciler",
-    );
-    return undefined;
-  }
-
-  /**
-   * One look at KIE for a callback. If another path holds the refresh lease, its read may predate
-   * the news this callback brings: look again as soon as the lease ends (DESIGN.md §5).
-   */
-  private async lookAfterCallback(job: Generation, taskId: string): Promise<Generation> {
-    let current = job;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      current = await this.reread(current);
-      if (!isOpen(current)) return current;
-      if (await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS)) {
-        return this.readAndApply(current, taskId);
-      }
-      const leaseEnds = (current.refreshedAt?.getTime() ?? this.now()) + CALLBACK_LEASE_MS;
-      await sleep(Math.min(CALLBACK_LEASE_MS, Math.max(0, leaseEnds - this.now())) + LEASE_MARGIN_MS);
-    }
-    return current;
-  }
-
-  private signatureValid(taskId: string, timestamp?: string | null, signature?: string | null): boolean {
-    if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
-    if (Math.abs(this.now() - Number(timestamp) * 1000) > WEBHOOK_MAX_SKEW_MS) return false;
-    const expected = createHmac("sha256", this.settings.webhookHmacKey as string)
-      .update(`${taskId}.${timestamp}`)
-      .digest("base64");
-    return secretsEqual(signature, expected);
-  }
-
-  private callbackUrl(jobId: string, token: string): string {
-    const url = new URL(CALLBACK_PATH, `${this.settings.appUrl}/`);
-    url.searchParams.set("job", jobId);
-    url.searchParams.set("token", token);
-    return url.toString();
+  verifyCallback(input: CallbackInput): Promise<CallbackVerdict> {
+    return this.callbacks.verify(input);
   }
 
   // ------------------------------------------------------------------ reconciler
@@ -820,17 +703,6 @@ export class GenerationService {
       );
     return { examined: claimed.length, settled };
   }
-}
-
-/** Whether a callBackUrl KIE recorded is this job's (compared by its parameters, not its spelling). */
-function namesThisJob(callBackUrl: string | undefined, jobId: string, token: string): boolean {
-  if (!callBackUrl || !URL.canParse(callBackUrl)) return false;
-  const params = new URL(callBackUrl).searchParams;
-  return params.get("job") === jobId && secretsEqual(params.get("token") ?? "", token);
-}
-
-function hashToken(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
 }
 
 function messageOf(error: unknown): string {
