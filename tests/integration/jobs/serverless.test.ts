@@ -13,6 +13,9 @@ import { type Harness, startHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import { backdate, creditsOf, eventually, jobRow, ledgerOf, readStatus, simTask, startJob } from "./jobKit";
 
+/** Older than the reconciler's 20 s and than KIE_TIMEOUT_MS (30 s here): stale and timed out. */
+const STALE_SECONDS = 40;
+
 describe("vercel.json", () => {
   it("schedules the reconcile route, which answers Vercel Cron's GET", () => {
     const config = JSON.parse(
@@ -34,7 +37,7 @@ describeEachDatabase("jobs: a user's own reads sweep their stale jobs (no cron, 
   });
 
   it("a history read settles the user's stale jobs: timed-out ones release, finished ones deliver", async () => {
-    const harness = await startHarness({ database: getDb(), env: { KIE_TIMEOUT_MS: "1000" } });
+    const harness = await startHarness({ database: getDb(), env: { KIE_TIMEOUT_MS: "30000" } });
     h = harness;
     const { token } = await harness.signIn();
     const stuck = await startJob(harness, token, "[sim:never] a tab closed for good");
@@ -46,8 +49,8 @@ describeEachDatabase("jobs: a user's own reads sweep their stale jobs (no cron, 
     );
     const stuckRow = await jobRow(getDb(), stuck.taskId);
     const doneRow = await jobRow(getDb(), done.taskId);
-    await backdate(getDb(), stuckRow.id, 25);
-    await backdate(getDb(), doneRow.id, 25);
+    await backdate(getDb(), stuckRow.id, STALE_SECONDS);
+    await backdate(getDb(), doneRow.id, STALE_SECONDS);
     expect(await creditsOf(harness, token)).toBe(8);
 
     const response = await harness.fetch("/api/generations", { token });
@@ -64,14 +67,14 @@ describeEachDatabase("jobs: a user's own reads sweep their stale jobs (no cron, 
   });
 
   it("a status read of one job sweeps the user's other stale jobs; other users' jobs are left alone", async () => {
-    const harness = await startHarness({ database: getDb(), env: { KIE_TIMEOUT_MS: "1000" } });
+    const harness = await startHarness({ database: getDb(), env: { KIE_TIMEOUT_MS: "30000" } });
     h = harness;
     const alice = await harness.signIn();
     const bob = await harness.signIn();
     const aliceStuck = await startJob(harness, alice.token, "[sim:never] alice's forgotten job");
     const bobStuck = await startJob(harness, bob.token, "[sim:never] bob's forgotten job");
     for (const taskId of [aliceStuck.taskId, bobStuck.taskId])
-      await backdate(getDb(), (await jobRow(getDb(), taskId)).id, 25);
+      await backdate(getDb(), (await jobRow(getDb(), taskId)).id, STALE_SECONDS);
     const aliceCurrent = await startJob(harness, alice.token, "[sim:never] alice's current job");
 
     const current = await readStatus(harness, alice.token, aliceCurrent.taskId);
