@@ -38,7 +38,7 @@ export interface App {
   /** The dev-mode signing secret; undefined in Supabase mode. */
   devSecret?: Uint8Array;
   /** One maintenance pass (reconciler timer and cron): settle stale jobs, drop expired idempotency keys. */
-  sweep(): Promise<{ examined: number; settled: number; idempotencyKeysPurged: number }>;
+  sweep(signal?: AbortSignal): Promise<{ examined: number; settled: number; idempotencyKeysPurged: number }>;
   close(): Promise<void>;
 }
 
@@ -172,6 +172,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
         appUrl: config.appUrl,
         webhookHmacKey: config.kie.webhookHmacKey,
         notifyAcrossInstances: database.kind === "postgres",
+        reconcileReadTimeoutMs: Math.min(config.kie.requestTimeoutMs, 10_000),
       },
     });
 
@@ -188,8 +189,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       generations,
       accounts,
       devSecret,
-      sweep: async () => {
-        const jobs = await generations.reconcile({ limit: 200 });
+      sweep: async (signal) => {
+        const jobs = await generations.reconcile({ limit: 200, signal });
         return { ...jobs, idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(database.db) };
       },
       close: () => closeAll(toClose),

@@ -145,19 +145,21 @@ export async function attachLateResult(db: DbExecutor, id: string, resultUrls: s
 
 /**
  * Claims up to `limit` open jobs older than `minAgeMs` whose last refresh is older than
- * `intervalMs`, for one reconciler sweep. SKIP LOCKED lets several instances sweep at once
- * without taking the same job; the claim is the refresh lease, so polls skip these jobs too.
+ * `intervalMs`, for one reconciler sweep (optionally one user's). The row locks last only for
+ * this statement (SKIP LOCKED: concurrent sweeps never take the same job); the claim itself is
+ * the refresh lease it sets, so other sweeps and polls leave these jobs alone for `intervalMs`.
  */
 export async function claimStaleGenerations(
   db: DbExecutor,
-  options: { limit: number; minAgeMs: number; intervalMs: number },
+  options: { limit: number; minAgeMs: number; intervalMs: number; userId?: string },
 ): Promise<Generation[]> {
+  const ofUser = options.userId ? sql`AND user_id = ${options.userId}` : sql``;
   return db.transaction(async (tx) => {
     const stale = await queryRows<{ id: string }>(
       tx,
       sql`
         SELECT id FROM ${generations}
-        WHERE status IN ('pending', 'processing')
+        WHERE status IN ('pending', 'processing') ${ofUser}
           AND created_at < now() - make_interval(secs => ${options.minAgeMs / 1000})
           AND (refreshed_at IS NULL OR refreshed_at < now() - make_interval(secs => ${options.intervalMs / 1000}))
         ORDER BY created_at

@@ -22,10 +22,8 @@ import { idempotencyKeys } from "./schema";
 /** How long a completed response is replayed (DESIGN.md §3). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /**
- * How long a request may hold a key before another may take it over. It must outlast the longest
- * request that claims a key: a sync generate waits at most KIE_POLL_BUDGET_MS (90 s by default)
- * after uploads and createTask (each bounded by KIE_REQUEST_TIMEOUT_MS). Five minutes leaves room;
- * a caller with a longer budget passes its own.
+ * How long a request may hold a key before another may take it over, when the caller does not
+ * derive it from its own limits (lib/http/idempotency.ts idempotencyLeaseMs does, for generate).
  */
 export const IDEMPOTENCY_LEASE_MS = 5 * 60 * 1000;
 /** The longest key the table accepts (its CHECK constraint). */
@@ -43,8 +41,12 @@ export interface ClaimIdempotencyKeyInput {
 }
 
 export type IdempotencyClaim =
-  /** This request now holds the key; finish with complete… or abandon… and this token. */
-  | { outcome: "claimed"; claimToken: string }
+  /**
+   * This request now holds the key; finish with complete… or abandon… and this token.
+   * `generationId`: the job an earlier holder of this same request created before it stopped
+   * (crash, time limit): answer from that job, never create a second one.
+   */
+  | { outcome: "claimed"; claimToken: string; generationId: string | null }
   /** A request with the same fingerprint completed: answer with its stored response. */
   | { outcome: "replay"; status: number; body: unknown; generationId: string | null }
   /** A request with the same fingerprint holds the key and its lease has not ended. */
@@ -92,7 +94,7 @@ export async function tryClaimIdempotencyKey(
   // The row may vanish between the failed claim and the read (abandoned or purged meanwhile):
   // then the key is free again and the next claim attempt gets it or sees its new holder.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [claimed] = await queryRows<{ claim_token: string }>(
+    const [claimed] = await queryRows<{ claim_token: string; generation_id: string | null }>(
       db,
       sql`
         INSERT INTO ${idempotencyKeys} AS held
@@ -103,13 +105,18 @@ export async function tryClaimIdempotencyKey(
           state = 'in_progress',
           response_status = NULL,
           response_body = NULL,
-          generation_id = NULL,
+          -- A same-request claim whose holder died keeps its job: the new holder answers from it.
+          generation_id = CASE
+            WHEN held.state = 'in_progress' AND held.request_fingerprint = excluded.request_fingerprint
+            THEN held.generation_id
+          END,
           created_at = excluded.created_at,
           expires_at = excluded.expires_at
         WHERE held.expires_at <= excluded.created_at
-        RETURNING created_at::text AS claim_token`,
+        RETURNING created_at::text AS claim_token, generation_id`,
     );
-    if (claimed) return { outcome: "claimed", claimToken: claimed.claim_token };
+    if (claimed)
+      return { outcome: "claimed", claimToken: claimed.claim_token, generationId: claimed.generation_id };
 
     const [held] = await queryRows<{
       request_fingerprint: string;
@@ -162,11 +169,31 @@ export async function completeIdempotencyKey(
         state = 'completed',
         response_status = ${input.status},
         response_body = ${body}::jsonb,
-        generation_id = ${input.generationId ?? null},
+        generation_id = COALESCE(${input.generationId ?? null}::uuid, generation_id),
         expires_at = created_at + ${millis(ttlMs)}
       WHERE user_id = ${input.userId} AND key = ${input.key}
         AND state = 'in_progress' AND created_at = ${input.claimToken}::timestamptz
       RETURNING 1 AS completed`,
+  );
+  return rows.length === 1;
+}
+
+/**
+ * Records the job a claim's request created, in the transaction that reserves its credits, so a
+ * retry that takes the key over after this request died answers from the job instead of creating
+ * (and charging) a second one. Returns false when the claim is no longer this request's.
+ */
+export async function attachIdempotencyJob(
+  db: DbExecutor,
+  input: { userId: string; key: string; claimToken: string; generationId: string },
+): Promise<boolean> {
+  const rows = await queryRows(
+    db,
+    sql`
+      UPDATE ${idempotencyKeys} SET generation_id = ${input.generationId}::uuid
+      WHERE user_id = ${input.userId} AND key = ${input.key}
+        AND state = 'in_progress' AND created_at = ${input.claimToken}::timestamptz
+      RETURNING 1 AS attached`,
   );
   return rows.length === 1;
 }

@@ -1,18 +1,33 @@
 /**
- * "Job X settled" announcements, so a waiting sync request wakes the moment any path (a poll, a
- * callback, the reconciler — on any instance) settles its job (DESIGN.md §5). In-process through
- * an emitter; across instances through Postgres LISTEN/NOTIFY (settle() sends the NOTIFY).
+ * "Job X settled" announcements, so a waiting request wakes the moment any path (a poll, a
+ * callback, the reconciler — on any instance) settles its job (DESIGN.md §3, §5). In-process
+ * through an emitter; across instances through Postgres LISTEN/NOTIFY (settle() sends the NOTIFY),
+ * on one LISTEN connection per instance however many requests wait.
  */
 import { EventEmitter } from "node:events";
 import type pg from "pg";
 import type { Logger } from "@/lib/observability/logger";
+
+/** Interest in one job's settlement, taken before looking at the job so no announcement is missed. */
+export interface JobSubscription {
+  /** Whether the job was announced settled since subscribing. */
+  readonly settled: boolean;
+  /** Aborts when the job is announced settled (e.g. to cut short a KIE read nobody needs any more). */
+  readonly signal: AbortSignal;
+  /**
+   * Resolves true once the job is announced settled (at once if it already was), false when
+   * `timeoutMs` passes first. Rejects with the signal's reason on abort.
+   */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  close(): void;
+}
 
 export class JobEvents {
   private readonly emitter = new EventEmitter();
   private stopListening?: () => Promise<void>;
 
   constructor() {
-    // One listener per waiting request: there is no leak to warn about.
+    // One listener per waiting request or job watch: there is no leak to warn about.
     this.emitter.setMaxListeners(0);
   }
 
@@ -20,36 +35,36 @@ export class JobEvents {
     this.emitter.emit(jobId);
   }
 
+  subscribe(jobId: string): JobSubscription {
+    const fired = new AbortController();
+    const onSettled = () => fired.abort();
+    this.emitter.once(jobId, onSettled);
+    return {
+      get settled() {
+        return fired.signal.aborted;
+      },
+      signal: fired.signal,
+      wait: (timeoutMs, signal) => waitForAbort(fired.signal, timeoutMs, signal),
+      close: () => this.emitter.off(jobId, onSettled),
+    };
+  }
+
   /**
    * Resolves true when `jobId` settles within `timeoutMs`, false when the time runs out first.
    * Rejects with the signal's reason on abort.
    */
-  waitForSettled(jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const done = (result: boolean) => {
-        clearTimeout(timer);
-        this.emitter.off(jobId, onSettled);
-        signal?.removeEventListener("abort", onAbort);
-        resolve(result);
-      };
-      const onSettled = () => done(true);
-      const onAbort = () => {
-        done(false);
-        reject(signal?.reason);
-      };
-      const timer = setTimeout(() => done(false), Math.max(0, timeoutMs));
-      this.emitter.on(jobId, onSettled);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
+  async waitForSettled(jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const subscription = this.subscribe(jobId);
+    try {
+      return await subscription.wait(timeoutMs, signal);
+    } finally {
+      subscription.close();
+    }
   }
 
   /**
    * Relays NOTIFYs from other instances. Holds one pooled connection; if it drops, it reconnects
-   * after a pause (a missed announcement only delays a waiter to its next fallback poll).
+   * after a pause (a missed announcement only delays a waiter to its next look at the job).
    */
   async listen(pool: pg.Pool, channel: string, logger: Logger): Promise<void> {
     let stopped = false;
@@ -88,4 +103,34 @@ export class JobEvents {
     await this.stopListening?.();
     this.emitter.removeAllListeners();
   }
+}
+
+/** True when `fired` aborts within `timeoutMs`, false after it; rejects when `signal` aborts first. */
+function waitForAbort(fired: AbortSignal, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    if (fired.aborted) return resolve(true);
+    const cleanup = () => {
+      clearTimeout(timer);
+      fired.removeEventListener("abort", onFired);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onFired = () => {
+      cleanup();
+      resolve(true);
+    };
+    const onAbort = () => {
+      cleanup();
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(
+      () => {
+        cleanup();
+        resolve(false);
+      },
+      Math.max(0, timeoutMs),
+    );
+    fired.addEventListener("abort", onFired, { once: true });
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

@@ -3,7 +3,7 @@
  * settle it exactly once, take KIE's callbacks and sweep what is left pending. No HTTP here: the
  * route handlers translate requests in and results out.
  */
-import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { chooseModel, type ImageGenerationRequest, type ModelCredits, priceOf } from "@/lib/catalog";
 import { type AccountRegistry, balance, reserve } from "@/lib/credits";
 import type { AppDatabase } from "@/lib/db";
@@ -16,12 +16,12 @@ import {
   findUserGeneration,
   type GenerationPageCursor,
   insertGeneration,
-  isUuid,
   listUserGenerations,
   markProcessing,
   type SettleInput,
   settleGeneration,
 } from "@/lib/db/generations";
+import { attachIdempotencyJob } from "@/lib/db/idempotency";
 import type { Generation } from "@/lib/db/schema";
 import {
   fullJitterDelay,
@@ -29,15 +29,21 @@ import {
   isAmbiguousCreateFailure,
   KieError,
   parseKieCallback,
-  sleep,
   TaskFailedError,
   type TaskRecord,
 } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
-import { secretsEqual } from "@/lib/security/secrets";
+import {
+  CALLBACK_LEASE_MS,
+  type CallbackInput,
+  type CallbackVerdict,
+  hashToken,
+  KieCallbacks,
+} from "./callbacks";
 import { JobInDoubtError } from "./errors";
 import type { JobEvents } from "./events";
 import { type JobView, toJobView } from "./view";
+import { isOpen, JobWatches, type WatchSchedule } from "./watch";
 
 export interface GenerationSettings {
   /** CREDITS_PER_GENERATION: the price of anything MODEL_CREDITS does not name. */
@@ -53,6 +59,8 @@ export interface GenerationSettings {
   /** APP_URL: when set, KIE is given a callBackUrl and polling of KIE backs off. */
   appUrl?: string;
   webhookHmacKey?: string;
+  /** Deadline of one KIE read in a reconciler sweep (default 10 s). */
+  reconcileReadTimeoutMs?: number;
   /** Whether settle() also sends a Postgres NOTIFY (several instances may be waiting). */
   notifyAcrossInstances: boolean;
 }
@@ -75,6 +83,11 @@ export interface CreateGenerationInput {
   signal?: AbortSignal;
   idempotencyKey?: string;
   /**
+   * The Idempotency-Key claim this request holds: the job is recorded on it in the reserve
+   * transaction, so a retry after this request dies answers from the job (never a second one).
+   */
+  idempotencyClaim?: { key: string; claimToken: string };
+  /**
    * Runs once the credits are reserved and before anything is sent to KIE; throwing refuses the
    * request and returns the credits (the per-user rate limit counts only admitted generations).
    */
@@ -89,20 +102,35 @@ export type CreateGenerationResult =
   /** Sync mode: the budget ran out; the job keeps settling in the background. */
   | { outcome: "budget_exhausted"; job: JobView; remainingCredits: number; warnings: string[] };
 
-export interface CallbackInput {
-  jobId: string | null;
-  token: string | null;
-  /** Called only once the job and its token check out: a stranger's body is never read. */
-  readBody: () => Promise<unknown>;
-  /** KIE's X-Webhook-Timestamp / X-Webhook-Signature, when the account signs callbacks. */
-  timestamp?: string | null;
-  signature?: string | null;
-  requestId: string;
+export type { CallbackInput, CallbackVerdict } from "./callbacks";
+
+export interface RefreshOptions {
+  /** The lease interval (default pollAfterMs); 0 for a sync waiter's own schedule. */
+  leaseMs?: number;
+  /** The caller already holds the lease (the reconciler's claim). */
+  leaseHeld?: boolean;
+  callbackGraceMs?: number;
+  /** Aborts the KIE read (the waiter left, or the job settled meanwhile). */
+  signal?: AbortSignal;
+  /** When KIE is not read, return the row as it is now rather than the copy passed in. */
+  fresh?: boolean;
+  /** Told when the read of KIE failed (the reconciler stops reading KIE for the sweep). */
+  onReadError?: (error: unknown) => void;
+  /** A job past KIE_TIMEOUT_MS is released without its final read (KIE is failing). */
+  skipFinalRead?: boolean;
+  /** The reconciler is stopping: abandon rather than settle. */
+  stop?: AbortSignal;
 }
 
-export type CallbackVerdict =
-  | { accepted: true; process: () => Promise<void> }
-  | { accepted: false; reason: "not_found" | "forbidden" | "bad_signature" | "bad_body" | "wrong_task" };
+export interface ReconcileOptions {
+  limit?: number;
+  /** Only this user's jobs (status and history reads sweep a few of the user's own). */
+  userId?: string;
+  /** Deadline of each KIE read; default the settings' reconcileReadTimeoutMs. */
+  readTimeoutMs?: number;
+  /** Stops the sweep: reads in flight are aborted, claimed jobs wait for the next sweep. */
+  signal?: AbortSignal;
+}
 
 export interface GenerationObserver {
   reserved(cost: number): void;
@@ -123,18 +151,29 @@ export interface GenerationServiceDeps {
   random?: () => number;
 }
 
+export interface StatusReadOptions {
+  /** `Prefer: wait`: hold the answer until the job settles or this many ms pass. */
+  waitMs?: number;
+  /** The client went away: stop waiting. */
+  signal?: AbortSignal;
+}
+
 /** How long after createTask a callback is expected before KIE is polled instead. */
 const CALLBACK_GRACE_MS = 15_000;
 /** Reconciler: leave young jobs to their own waiters and pollers. */
 const RECONCILE_MIN_AGE_MS = 20_000;
 const RECONCILE_INTERVAL_MS = 20_000;
-/** Callbacks (or timeouts) arriving within this window collapse into one KIE read. */
-const CALLBACK_LEASE_MS = 1_000;
-/** Re-reads after a callback whose task KIE does not yet report as ended. */
-const CALLBACK_RECHECK_DELAYS_MS = [1_000, 2_000, 4_000];
-/** KIE signs `<taskId>.<timestamp>`; older signatures are refused (replays). */
-const WEBHOOK_MAX_SKEW_MS = 5 * 60_000;
-const CALLBACK_PATH = "/api/kie/callback";
+/** A user's own reads sweep at most this many of their stale jobs, this often per instance. */
+const USER_SWEEP_LIMIT = 3;
+const USER_SWEEP_EVERY_MS = 10_000;
+/** KIE reads a sweep runs at once. */
+const RECONCILE_PARALLELISM = 8;
+/** The longest a status read waits for its own read of KIE (it answers from the row after). */
+const STATUS_READ_TIMEOUT_MS = 5_000;
+/** A sync request reads KIE one last time this long before its budget ends. */
+const SYNC_FINAL_LOOK_MS = 250;
+/** A waiter looks again just after the lease it (or anyone) took last has ended. */
+const LEASE_MARGIN_MS = 50;
 const UPLOAD_PATH = "nano-banana-studio/uploads";
 
 export class GenerationService {
@@ -147,6 +186,10 @@ export class GenerationService {
   private readonly observer?: GenerationObserver;
   private readonly now: () => number;
   private readonly random: () => number;
+  private readonly watches: JobWatches;
+  private readonly callbacks: KieCallbacks<TaskRecord>;
+  /** When each user's stale jobs were last swept by this instance (a cache). */
+  private readonly userSweptAt = new Map<string, number>();
 
   constructor(deps: GenerationServiceDeps) {
     this.db = deps.db;
@@ -158,6 +201,27 @@ export class GenerationService {
     this.observer = deps.observer;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
+    this.watches = new JobWatches(deps.events, deps.logger);
+    this.callbacks = new KieCallbacks<TaskRecord>({
+      db: this.db,
+      kie: {
+        getTaskStatus: (taskId, opts) => this.kie.getTaskStatus(taskId, opts),
+        parseCallback: (body) => parseKieCallback(body),
+      },
+      logger: this.logger,
+      settings: this.settings,
+      now: this.now,
+      jobs: {
+        reread: (job) => this.reread(job),
+        apply: (job, record) => this.apply(job, record),
+        readAndApply: (job, kieTaskId) => this.readAndApply(job, kieTaskId),
+      },
+    });
+  }
+
+  /** Requests (sync generates, status reads with `Prefer: wait`) waiting for a job right now. */
+  get waitingRequests(): number {
+    return this.watches.waiters;
   }
 
   private get callbacksEnabled(): boolean {
@@ -168,6 +232,8 @@ export class GenerationService {
 
   async create(input: CreateGenerationInput): Promise<CreateGenerationResult> {
     const log = this.logger.child({ userId: input.userId });
+    // A sync request answers within KIE_POLL_BUDGET_MS of its arrival, uploads and createTask included.
+    const deadline = this.now() + this.settings.pollBudgetMs;
     const { request } = input;
     const imageCount = (request.images?.length ?? 0) + input.files.length;
     // Throws (a 400 naming the field) for an option the model lacks: nothing reserved, no KIE call.
@@ -204,7 +270,15 @@ export class GenerationService {
         idempotencyKey: input.idempotencyKey,
         requestId: input.requestId,
       });
-      return reserve(tx, { userId: input.userId, cost, generationId: jobId });
+      const reserved = await reserve(tx, { userId: input.userId, cost, generationId: jobId });
+      if (input.idempotencyClaim) {
+        await attachIdempotencyJob(tx, {
+          userId: input.userId,
+          ...input.idempotencyClaim,
+          generationId: jobId,
+        });
+      }
+      return reserved;
     });
     this.observer?.reserved(cost);
     log.info({ jobId, model, cost, remaining, mode: input.mode }, "generation accepted, credits reserved");
@@ -227,6 +301,15 @@ export class GenerationService {
       ),
     ).catch((error) => failBeforeKie(error, "upstream_error"));
 
+    // Slow uploads can outlast KIE_TIMEOUT_MS: if the reconciler has meanwhile timed the job out
+    // (credits released), a createTask now would be a paid KIE task for a released job.
+    const beforeCreate = (await findGeneration(this.db, jobId)) as Generation;
+    if (!isOpen(beforeCreate)) {
+      log.warn({ jobId, status: beforeCreate.status }, "job settled before createTask; not sent");
+      const remainingCredits = (await balance(this.db, input.userId)) ?? 0;
+      return { outcome: "settled", job: toJobView(beforeCreate), remainingCredits, warnings: [] };
+    }
+
     let created: { taskId: string; warnings: string[] };
     try {
       created = await this.kie.generateImage(
@@ -239,7 +322,7 @@ export class GenerationService {
         },
         {
           requestId: input.requestId,
-          callBackUrl: callbackToken ? this.callbackUrl(jobId, callbackToken) : undefined,
+          callBackUrl: callbackToken ? this.callbacks.url(jobId, callbackToken) : undefined,
         },
       );
     } catch (error) {
@@ -265,7 +348,7 @@ export class GenerationService {
       };
     }
 
-    job = await this.waitForSettlement(job, this.settings.pollBudgetMs, input.signal);
+    job = await this.waitForSettlement(job, deadline, input.signal);
     const remainingCredits = (await balance(this.db, input.userId)) ?? 0;
     if (job.status === "pending" || job.status === "processing") {
       log.warn({ jobId, budgetMs: this.settings.pollBudgetMs }, "sync wait budget ran out; job continues");
@@ -279,27 +362,71 @@ export class GenerationService {
     return { outcome: "settled", job: toJobView(job), remainingCredits, warnings: created.warnings };
   }
 
-  /** Sync mode: woken by any settlement; polls KIE (single-flight) only as the fallback. */
+  /**
+   * The answer for a request whose earlier attempt (same Idempotency-Key and body) created `jobId`
+   * and then stopped: that job as it is now (202 while open, else its result), waited for like
+   * the original in sync mode. Nothing new is created or charged.
+   */
+  async resume(
+    userId: string,
+    jobId: string,
+    options: { mode: "sync" | "async"; signal?: AbortSignal },
+  ): Promise<CreateGenerationResult | undefined> {
+    const deadline = this.now() + this.settings.pollBudgetMs;
+    const found = await findUserGeneration(this.db, userId, jobId);
+    if (!found) return undefined;
+    let job = found;
+    if (isOpen(job) && options.mode === "sync")
+      job = await this.waitForSettlement(job, deadline, options.signal);
+    const remainingCredits = (await balance(this.db, userId)) ?? 0;
+    if (!isOpen(job)) return { outcome: "settled", job: toJobView(job), remainingCredits, warnings: [] };
+    return options.mode === "sync"
+      ? { outcome: "budget_exhausted", job: toJobView(job), remainingCredits, warnings: [] }
+      : {
+          outcome: "accepted",
+          job: toJobView(job),
+          remainingCredits,
+          pollAfterMs: this.pollAfterMs(job),
+          warnings: [],
+        };
+  }
+
+  /** Sync mode: woken by any settlement; looks at KIE (single-flight) only as the fallback. */
   private async waitForSettlement(
     job: Generation,
-    budgetMs: number,
+    deadline: number,
     signal?: AbortSignal,
   ): Promise<Generation> {
-    const deadline = this.now() + budgetMs;
-    let current = job;
-    for (let attempt = 0; isOpen(current); attempt++) {
-      const left = deadline - this.now();
-      if (left <= 0) break;
-      const delay = Math.min(left, this.fallbackPollDelay(current, attempt));
-      const settled = await this.events
-        .waitForSettled(current.id, delay, signal)
-        .catch(() => "aborted" as const);
-      if (settled === "aborted") break;
-      current = settled
-        ? ((await findGeneration(this.db, current.id)) ?? current)
-        : await this.refresh(current, { leaseMs: 0, callbackGraceMs: this.syncCallbackGraceMs });
-    }
-    return current;
+    return this.watches
+      .follow(job, this.syncSchedule, { deadline, now: this.now, signal })
+      .catch(() => this.reread(job)); // the client left: answer (to no one) with the row as it is
+  }
+
+  private readonly syncSchedule: WatchSchedule = {
+    name: "sync",
+    look: (job, signal) =>
+      this.refresh(job, { leaseMs: 0, callbackGraceMs: this.syncCallbackGraceMs, signal, fresh: true }),
+    reread: (job) => this.reread(job),
+    nextLookIn: (job, attempt) => this.fallbackPollDelay(job, attempt),
+    finalLookMs: SYNC_FINAL_LOOK_MS,
+  };
+
+  /** `Prefer: wait` on a status read: the normal lease schedule, as a poller would keep. */
+  private readonly statusSchedule: WatchSchedule = {
+    name: "status",
+    look: (job, signal) => this.refresh(job, { signal, fresh: true }),
+    reread: (job) => this.reread(job),
+    nextLookIn: (job) => {
+      if (this.callbacksEnabled && job.kieTaskId) {
+        const untilGraceEnds = job.createdAt.getTime() + CALLBACK_GRACE_MS - this.now();
+        if (untilGraceEnds > 0) return untilGraceEnds + LEASE_MARGIN_MS;
+      }
+      return this.pollAfterMs(job) + LEASE_MARGIN_MS;
+    },
+  };
+
+  private async reread(job: Generation): Promise<Generation> {
+    return (await findGeneration(this.db, job.id)) ?? job;
   }
 
   /**
@@ -325,10 +452,23 @@ export class GenerationService {
   async getForUser(
     userId: string,
     taskId: string,
+    options: StatusReadOptions = {},
   ): Promise<{ job: JobView; remainingCredits: number; pollAfterMs?: number } | undefined> {
+    const sweeping = this.sweepUserSoon(userId);
     const found = await findUserGeneration(this.db, userId, taskId);
-    if (!found) return undefined;
-    const job = isOpen(found) ? await this.refresh(found) : found;
+    if (!found) return sweeping.then(() => undefined);
+    // A status read answers promptly even when KIE hangs: its own read of KIE is bounded.
+    let job = isOpen(found)
+      ? await this.refresh(found, { signal: AbortSignal.timeout(STATUS_READ_TIMEOUT_MS) })
+      : found;
+    if (isOpen(job) && options.waitMs && options.waitMs > 0) {
+      // Held until the job settles or the wait ends; no connection is held meanwhile (§3).
+      const deadline = this.now() + options.waitMs;
+      job = await this.watches
+        .follow(job, this.statusSchedule, { deadline, now: this.now, signal: options.signal })
+        .catch(() => this.reread(job)); // the client left
+    }
+    await sweeping;
     return {
       job: toJobView(job),
       remainingCredits: (await balance(this.db, userId)) ?? 0,
@@ -340,6 +480,7 @@ export class GenerationService {
     userId: string,
     options: { limit: number; cursor?: GenerationPageCursor },
   ): Promise<{ jobs: JobView[]; next?: GenerationPageCursor }> {
+    await this.sweepUserSoon(userId); // the page then shows them settled
     const rows = await listUserGenerations(this.db, userId, { ...options, limit: options.limit + 1 });
     const page = rows.slice(0, options.limit);
     const last = page.at(-1);
@@ -347,6 +488,22 @@ export class GenerationService {
       jobs: page.map(toJobView),
       next: rows.length > options.limit && last ? { id: last.id } : undefined,
     };
+  }
+
+  /**
+   * Serverless hosts have no timer and may have no cron: a user's status and history reads sweep
+   * a few of that user's own stale jobs (at most every USER_SWEEP_EVERY_MS per instance), so
+   * their credits come back anyway. Bounded: short KIE reads; a failure only logs.
+   */
+  private sweepUserSoon(userId: string): Promise<void> {
+    const last = this.userSweptAt.get(userId);
+    if (last !== undefined && this.now() - last < USER_SWEEP_EVERY_MS) return Promise.resolve();
+    if (this.userSweptAt.size >= 10_000) this.userSweptAt.clear(); // a cache, not a record
+    this.userSweptAt.set(userId, this.now());
+    return this.reconcile({ userId, limit: USER_SWEEP_LIMIT, readTimeoutMs: STATUS_READ_TIMEOUT_MS }).then(
+      () => undefined,
+      (error) => this.logger.warn({ userId, err: error }, "could not sweep the user's stale jobs"),
+    );
   }
 
   /**
@@ -367,31 +524,38 @@ export class GenerationService {
    * Brings an open job up to date: times it out when KIE_TIMEOUT_MS has passed, otherwise reads
    * KIE if this caller wins the refresh lease (everyone else answers from the row).
    */
-  async refresh(
-    job: Generation,
-    options: { leaseMs?: number; leaseHeld?: boolean; callbackGraceMs?: number } = {},
-  ): Promise<Generation> {
+  async refresh(job: Generation, options: RefreshOptions = {}): Promise<Generation> {
     if (!isOpen(job)) return job;
+    // A caller that keeps the row across waits asks for it fresh when KIE is not read: a path that
+    // loses the lease must not keep a stale copy (DESIGN.md §5).
+    const unread = () => (options.fresh ? this.reread(job) : job);
     const age = this.now() - job.createdAt.getTime();
     const expired = age >= this.settings.jobTimeoutMs;
     if (!options.leaseHeld) {
       // Nothing to read before createTask answered; while a callback is expected, KIE is only
       // read once the callback is late.
       const grace = options.callbackGraceMs ?? CALLBACK_GRACE_MS;
-      if (!expired && (!job.kieTaskId || (this.callbacksEnabled && age < grace))) return job;
+      if (!expired && (!job.kieTaskId || (this.callbacksEnabled && age < grace))) return unread();
       // KIE is read at most once per pollAfterMs per job, across all clients and instances.
       const interval = expired ? CALLBACK_LEASE_MS : (options.leaseMs ?? this.pollAfterMs(job));
-      if (!(await claimRefreshLease(this.db, job.id, interval))) return job;
+      if (!(await claimRefreshLease(this.db, job.id, interval))) return unread();
     }
-    if (expired) return this.expire(job);
-    return job.kieTaskId ? this.readAndApply(job, job.kieTaskId) : job;
+    if (expired) return this.expire(job, options);
+    return job.kieTaskId ? this.readAndApply(job, job.kieTaskId, options.signal, options.onReadError) : job;
   }
 
-  private async readAndApply(job: Generation, kieTaskId: string): Promise<Generation> {
+  private async readAndApply(
+    job: Generation,
+    kieTaskId: string,
+    signal?: AbortSignal,
+    onReadError?: (error: unknown) => void,
+  ): Promise<Generation> {
     let record: TaskRecord;
     try {
-      record = await this.kie.getTaskStatus(kieTaskId, { requestId: job.requestId ?? job.id });
+      record = await this.kie.getTaskStatus(kieTaskId, { requestId: job.requestId ?? job.id, signal });
     } catch (error) {
+      onReadError?.(error);
+      if (signal?.aborted) return job; // nobody needs the answer any more, or its deadline passed
       this.logger.warn(
         { jobId: job.id, kieTaskId, err: error },
         "could not read the KIE task; will retry later",
@@ -446,10 +610,12 @@ export class GenerationService {
   }
 
   /** KIE_TIMEOUT_MS passed: one last look at KIE (deliver a finished image), else `timeout`. */
-  private async expire(job: Generation): Promise<Generation> {
-    if (job.kieTaskId) {
-      const looked = await this.readAndApply(job, job.kieTaskId);
+  private async expire(job: Generation, options: RefreshOptions = {}): Promise<Generation> {
+    if (job.kieTaskId && !options.skipFinalRead) {
+      const looked = await this.readAndApply(job, job.kieTaskId, options.signal, options.onReadError);
       if (!isOpen(looked)) return looked;
+      // Shutting down: leave the job to the next sweep rather than give up on a read we cut short.
+      if (options.stop?.aborted) return looked;
     }
     this.logger.warn(
       { jobId: job.id, timeoutMs: this.settings.jobTimeoutMs },
@@ -481,127 +647,65 @@ export class GenerationService {
     return settled;
   }
 
-  // ------------------------------------------------------------------ callbacks
-
   /**
-   * Checks a callback (per-job token in constant time, KIE's signature when configured) and
-   * returns the work to do. The body is never trusted: the work re-reads the task from KIE.
+   * Checks a callback and returns the work to do (lib/generation/callbacks.ts). The body is never
+   * trusted: the work re-reads the task from KIE.
    */
-  async verifyCallback(input: CallbackInput): Promise<CallbackVerdict> {
-    if (!input.jobId || !isUuid(input.jobId) || !input.token) return { accepted: false, reason: "not_found" };
-    const job = await findGeneration(this.db, input.jobId);
-    if (!job?.callbackTokenHash) return { accepted: false, reason: "not_found" };
-    if (!secretsEqual(hashToken(input.token), job.callbackTokenHash))
-      return { accepted: false, reason: "forbidden" };
-    const parsed = parseKieCallback(await input.readBody());
-    if (!parsed.ok) return { accepted: false, reason: "bad_body" };
-    if (
-      this.settings.webhookHmacKey &&
-      !this.signatureValid(parsed.taskId, input.timestamp, input.signature)
-    ) {
-      return { accepted: false, reason: "bad_signature" };
-    }
-    // A job is bound to one KIE task: a callback naming another is refused, not just ignored later.
-    if (job.kieTaskId && job.kieTaskId !== parsed.taskId) return { accepted: false, reason: "wrong_task" };
-    const token = input.token;
-    return { accepted: true, process: () => this.processCallback(job, parsed.taskId, token) };
-  }
-
-  private async processCallback(job: Generation, taskId: string, token: string): Promise<void> {
-    let current = (await findGeneration(this.db, job.id)) ?? job;
-    const requestId = current.requestId ?? current.id;
-    if (current.kieTaskId && current.kieTaskId !== taskId) {
-      this.logger.warn({ jobId: job.id, taskId }, "callback names another task than the job's; ignored");
-      return;
-    }
-    if (!current.kieTaskId) {
-      // createTask failed ambiguously: attach the task only if KIE's own record of it carries
-      // this job's callBackUrl (a forged body cannot make us adopt someone else's task).
-      const record = await this.kie.getTaskStatus(taskId, { requestId });
-      if (!namesThisJob(record.callBackUrl, current.id, token)) {
-        this.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
-        return;
-      }
-      if (!(await attachKieTask(this.db, current.id, taskId))) return;
-      current = await this.apply({ ...current, kieTaskId: taskId }, record);
-    } else if (current.status === "timeout") {
-      // We gave up on it; a success is still delivered (free): apply() attaches it.
-      await this.apply(current, await this.kie.getTaskStatus(taskId, { requestId }));
-      return;
-    } else {
-      if (!isOpen(current)) return; // duplicate or late callback: already settled
-      if (!(await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS))) return;
-      current = await this.readAndApply(current, taskId);
-    }
-    // KIE calls back when a task has ended, but its record can lag behind: look again shortly
-    // rather than waiting for the callback grace period to end.
-    for (const delayMs of CALLBACK_RECHECK_DELAYS_MS) {
-      if (!isOpen(current)) return;
-      await sleep(delayMs);
-      if (await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS)) {
-        current = await this.readAndApply(current, taskId);
-      } else {
-        current = (await findGeneration(this.db, current.id)) ?? current;
-      }
-    }
-  }
-
-  private signatureValid(taskId: string, timestamp?: string | null, signature?: string | null): boolean {
-    if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
-    if (Math.abs(this.now() - Number(timestamp) * 1000) > WEBHOOK_MAX_SKEW_MS) return false;
-    const expected = createHmac("sha256", this.settings.webhookHmacKey as string)
-      .update(`${taskId}.${timestamp}`)
-      .digest("base64");
-    return secretsEqual(signature, expected);
-  }
-
-  private callbackUrl(jobId: string, token: string): string {
-    const url = new URL(CALLBACK_PATH, `${this.settings.appUrl}/`);
-    url.searchParams.set("job", jobId);
-    url.searchParams.set("token", token);
-    return url.toString();
+  verifyCallback(input: CallbackInput): Promise<CallbackVerdict> {
+    return this.callbacks.verify(input);
   }
 
   // ------------------------------------------------------------------ reconciler
 
   /**
-   * One sweep: claims stale open jobs (SKIP LOCKED, so instances share the work) and refreshes
-   * each — which also times out the ones past KIE_TIMEOUT_MS and releases their credits.
+   * One sweep: claims stale open jobs (a lease: `refreshed_at` is set in one SKIP LOCKED UPDATE,
+   * so other sweeps pass them over for RECONCILE_INTERVAL_MS) and refreshes them a few at a time,
+   * each KIE read under a deadline — which also times out the ones past KIE_TIMEOUT_MS. Once a
+   * read fails, KIE counts as failing for the rest of the sweep: timed-out jobs are released
+   * without their final read, the others wait for the next sweep. So a sweep takes about one read
+   * deadline even when KIE hangs, and never outlasts its claim.
    */
-  async reconcile(options: { limit?: number } = {}): Promise<{ examined: number; settled: number }> {
+  async reconcile(options: ReconcileOptions = {}): Promise<{ examined: number; settled: number }> {
+    const started = this.now();
+    const readTimeoutMs = options.readTimeoutMs ?? this.settings.reconcileReadTimeoutMs ?? 10_000;
+    const budgetMs = Math.max(1_000, RECONCILE_INTERVAL_MS - readTimeoutMs - 2_000);
     const claimed = await claimStaleGenerations(this.db, {
       limit: options.limit ?? 50,
       // Young jobs are left to their waiters, unless they are already past KIE_TIMEOUT_MS.
       minAgeMs: Math.min(RECONCILE_MIN_AGE_MS, this.settings.jobTimeoutMs),
       intervalMs: RECONCILE_INTERVAL_MS,
+      userId: options.userId,
     });
+    let kieFailing = false;
     let settled = 0;
-    for (const job of claimed) {
+    await forEachLimited(claimed, RECONCILE_PARALLELISM, async (job) => {
+      if (options.signal?.aborted || this.now() - started > budgetMs) return;
+      const expired = this.now() - job.createdAt.getTime() >= this.settings.jobTimeoutMs;
+      if (kieFailing && !expired) return;
+      const deadline = AbortSignal.timeout(readTimeoutMs);
       try {
-        const after = await this.refresh(job, { leaseHeld: true });
+        const after = await this.refresh(job, {
+          leaseHeld: true,
+          signal: options.signal ? AbortSignal.any([options.signal, deadline]) : deadline,
+          stop: options.signal,
+          skipFinalRead: kieFailing,
+          onReadError: (error) => {
+            // A timeout, a network error or a 5xx: KIE is failing. A refusal (404, 422) is not.
+            if (!(error instanceof KieError) || error.retryable) kieFailing = true;
+          },
+        });
         if (!isOpen(after)) settled++;
       } catch (error) {
         this.logger.error({ jobId: job.id, err: error }, "reconciler could not refresh a job");
       }
-    }
-    if (claimed.length > 0) this.logger.info({ examined: claimed.length, settled }, "reconciler sweep");
+    });
+    if (claimed.length > 0)
+      this.logger.info(
+        { examined: claimed.length, settled, kieFailing, elapsedMs: this.now() - started },
+        "reconciler sweep",
+      );
     return { examined: claimed.length, settled };
   }
-}
-
-function isOpen(job: Generation): boolean {
-  return job.status === "pending" || job.status === "processing";
-}
-
-/** Whether a callBackUrl KIE recorded is this job's (compared by its parameters, not its spelling). */
-function namesThisJob(callBackUrl: string | undefined, jobId: string, token: string): boolean {
-  if (!callBackUrl || !URL.canParse(callBackUrl)) return false;
-  const params = new URL(callBackUrl).searchParams;
-  return params.get("job") === jobId && secretsEqual(params.get("token") ?? "", token);
-}
-
-function hashToken(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
 }
 
 function messageOf(error: unknown): string {
@@ -609,4 +713,13 @@ function messageOf(error: unknown): string {
   if (error instanceof KieError)
     return `${error.endpoint}: ${error.kind}${error.code ? ` (${error.code})` : ""}`;
   return error instanceof Error ? error.message.slice(0, 300) : "failed";
+}
+
+/** Runs `work` on every item, at most `limit` at a time. */
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

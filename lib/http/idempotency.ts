@@ -15,6 +15,7 @@ import {
   abandonIdempotencyKey,
   completeIdempotencyKey,
   IDEMPOTENCY_KEY_MAX_LENGTH,
+  IDEMPOTENCY_LEASE_MS,
   tryClaimIdempotencyKey,
 } from "@/lib/db/idempotency";
 import type { Logger } from "@/lib/observability/logger";
@@ -82,7 +83,7 @@ export interface ClaimInput {
 }
 
 export type ClaimResult =
-  | { outcome: "claimed"; claimToken: string }
+  | { outcome: "claimed"; claimToken: string; generationId: string | null }
   | { outcome: "replay"; status: number; body: unknown; generationId: string | null };
 
 /** Claims the key, or says what to replay; 409 while it is in progress, 422 for another request. */
@@ -114,6 +115,30 @@ export function isReplayable(status: number, body: unknown): boolean {
   return typeof named?.taskId === "string" || typeof named?.error?.taskId === "string";
 }
 
+/**
+ * The key's lease for a generate request, from the limits that bound it: uploads and createTask
+ * (each up to 1 + KIE_MAX_RETRIES tries of KIE_REQUEST_TIMEOUT_MS plus backoff), then the sync
+ * wait (KIE_POLL_BUDGET_MS), with a minute to spare — and never below IDEMPOTENCY_LEASE_MS. A
+ * shorter lease would let a same-key retry take the key from a request still running.
+ */
+export function idempotencyLeaseMs(limits: {
+  requestTimeoutMs: number;
+  pollBudgetMs: number;
+  maxRetries?: number;
+}): number {
+  const tries = 1 + (limits.maxRetries ?? 2);
+  const oneKieStep = tries * limits.requestTimeoutMs + tries * 10_000; // + backoff / Retry-After
+  return Math.max(IDEMPOTENCY_LEASE_MS, 2 * oneKieStep + limits.pollBudgetMs + 60_000);
+}
+
+/** The claim a request holds while it runs (withIdempotency hands it to `run`). */
+export interface HeldClaim {
+  key: string;
+  claimToken: string;
+  /** The job an earlier holder of this request created before it stopped: answer from it. */
+  generationId: string | null;
+}
+
 export interface IdempotentRequest {
   db: DbExecutor;
   userId: string;
@@ -134,7 +159,7 @@ export interface IdempotentRequest {
  */
 export async function withIdempotency(
   request: IdempotentRequest,
-  run: () => Promise<Response>,
+  run: (claim?: HeldClaim) => Promise<Response>,
 ): Promise<Response> {
   if (request.key === undefined) return run();
   const { db, userId, key, log } = request;
@@ -149,9 +174,11 @@ export async function withIdempotency(
     return replayResponse(claim);
   }
 
+  if (claim.generationId)
+    log?.warn({ jobId: claim.generationId }, "idempotency key taken over; answering from its job");
   let response: Response;
   try {
-    response = await run();
+    response = await run({ key, claimToken: claim.claimToken, generationId: claim.generationId });
   } catch (error) {
     response = errorResponse(error, request.requestId, log);
   }

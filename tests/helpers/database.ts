@@ -46,13 +46,32 @@ export interface DatabaseVariant {
   databaseUrl(): string | undefined;
 }
 
+export interface DescribeEachDatabaseOptions {
+  /**
+   * The suite checks behaviour under concurrency. PGlite runs one query at a time, so there it
+   * only proves the serial case: its title says so, and without TEST_DATABASE_URL a warning says
+   * that the concurrent case was not run at all.
+   */
+  concurrency?: boolean;
+}
+
 export function describeEachDatabase(
   name: string,
   suite: (getDb: () => Database, variant: DatabaseVariant) => void,
+  options: DescribeEachDatabaseOptions = {},
 ): void {
+  if (options.concurrency && !TEST_DATABASE_URL) {
+    console.warn(
+      `"${name}": ran on PGlite only (serial, one query at a time); set TEST_DATABASE_URL to test it under real concurrency.`,
+    );
+  }
   for (const kind of TEST_DATABASE_KINDS) {
     const unavailable = kind === "postgres" && !TEST_DATABASE_URL;
-    const title = unavailable ? `${name} [postgres] (needs TEST_DATABASE_URL)` : `${name} [${kind}]`;
+    const serial =
+      options.concurrency && kind === "pglite" ? " (serial: PGlite runs one query at a time)" : "";
+    const title = unavailable
+      ? `${name} [postgres] (needs TEST_DATABASE_URL${options.concurrency ? ": concurrency NOT tested" : ""})`
+      : `${name} [${kind}]${serial}`;
     describe.skipIf(unavailable)(title, () => {
       let current: TestDatabase | undefined;
       beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { parseGenerateRequest } from "@/lib/http/generateRequest";
 import { generationResponse, responseMode } from "@/lib/http/generateResponse";
-import { idempotencyKeyFrom, withIdempotency } from "@/lib/http/idempotency";
+import { idempotencyKeyFrom, idempotencyLeaseMs, withIdempotency } from "@/lib/http/idempotency";
 import { clientIp } from "@/lib/http/rateLimit";
 import { route } from "@/lib/http/route";
 import { DEFAULT_MAX_PIXELS } from "@/lib/security/fileValidation";
@@ -35,8 +35,18 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
       fingerprint: input.fingerprint,
       requestId,
       log,
+      leaseMs: idempotencyLeaseMs(config.kie),
     },
-    async () => {
+    async (claim) => {
+      const mode = responseMode(request, config.kie.useAsync);
+      if (claim?.generationId) {
+        // An earlier attempt of this very request created the job, then stopped: answer from it.
+        const resumed = await app.generations.resume(user.id, claim.generationId, {
+          mode,
+          signal: request.signal,
+        });
+        if (resumed) return generationResponse(resumed);
+      }
       await rateLimiter.checkUser(user.id); // 429 once this minute's generations are used up (replays pass)
       return generationResponse(
         await app.generations.create({
@@ -44,10 +54,11 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
           email: user.email,
           request: input.request,
           files: input.files,
-          mode: responseMode(request, config.kie.useAsync),
+          mode,
           requestId,
           signal: request.signal,
           idempotencyKey,
+          idempotencyClaim: claim && { key: claim.key, claimToken: claim.claimToken },
           // Counted once the credits are reserved: refused and unpaid requests use no quota.
           admit: () => rateLimiter.consumeUser(user.id),
         }),

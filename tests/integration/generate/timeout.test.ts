@@ -9,7 +9,8 @@ import { describeEachDatabase } from "../../helpers/database";
 import { creditsOf, generateJson, getStatus, jobLedgerOf, kindsOf, pollUntilSettled } from "./generateKit";
 
 const POLL_BUDGET_MS = 300;
-const JOB_TIMEOUT_MS = 1_000; // config.ts's minimum
+// Short, yet long enough that the status read right after the 504 still finds the job open.
+const JOB_TIMEOUT_MS = 2_000;
 
 describeEachDatabase("POST /api/generate: a task that never finishes", (getDb) => {
   let h: Harness;
@@ -25,7 +26,12 @@ describeEachDatabase("POST /api/generate: a task that never finishes", (getDb) =
 
   it("sync → 504 upstream_timeout with taskId; after KIE_TIMEOUT_MS it reads `timeout` and the credits are back", async () => {
     const { token, userId } = await h.signIn();
+    const readsBefore = h.sim.stats().calls.recordInfo;
+    const started = performance.now();
     const res = await generateJson(h, { prompt: "an endless banana [sim:never]" }, { token, prefer: "wait" });
+    // Within the budget (+1 s), after at most a couple of KIE reads.
+    expect(performance.now() - started).toBeLessThan(POLL_BUDGET_MS + 1_000);
+    expect(h.sim.stats().calls.recordInfo - readsBefore).toBeLessThanOrEqual(2);
     expect(res.status, JSON.stringify(res.body)).toBe(504);
     expect(res.body.error).toMatchObject({ code: "upstream_timeout" });
     const taskId: string = res.body.error.taskId;

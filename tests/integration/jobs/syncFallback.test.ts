@@ -15,8 +15,10 @@ describeEachDatabase("jobs: sync wait without the expected callback", (getDb) =>
     await h?.close();
   });
 
-  it("answers 200 with the image although KIE never calls back", async () => {
+  it("answers 200 with the image although KIE never calls back, within its budget and with few KIE reads", async () => {
     const { token } = await h.signIn();
+    const readsBefore = h.sim.stats().calls.recordInfo;
+    const started = performance.now();
     const response = await h.fetch("/api/generate", {
       method: "POST",
       token,
@@ -27,5 +29,11 @@ describeEachDatabase("jobs: sync wait without the expected callback", (getDb) =>
     expect(response.status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ status: "succeeded", creditsUsed: 1 });
     expect(h.sim.stats().callbacksSent).toBe(0);
+    // It waited for the callback for a third of its budget, then found the image by reading KIE
+    // itself, well within the budget (+1 s), with a handful of reads (backoff, not a busy loop).
+    expect(performance.now() - started).toBeLessThan(4_000 + 1_000);
+    const reads = h.sim.stats().calls.recordInfo - readsBefore;
+    expect(reads).toBeGreaterThanOrEqual(1);
+    expect(reads).toBeLessThanOrEqual(4);
   });
 });
