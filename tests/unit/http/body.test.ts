@@ -6,7 +6,11 @@ import { ApiError } from "@/lib/http/errors";
 const schema = z.object({ prompt: z.string() });
 
 function post(body: BodyInit | null, headers: Record<string, string> = {}) {
-  return new Request("http://localhost/api/generate", { method: "POST", body, headers });
+  return new Request("http://localhost/api/generate", {
+    method: "POST",
+    body,
+    headers: { "content-type": "application/json", ...headers },
+  });
 }
 
 async function failure(promise: Promise<unknown>) {
@@ -46,7 +50,7 @@ describe("readJson", () => {
     const request = new Request("http://localhost/", {
       method: "POST",
       body: stream,
-      headers: { "content-length": "100" },
+      headers: { "content-length": "100", "content-type": "application/json" },
       duplex: "half",
     } as RequestInit);
     const error = await failure(readJson(request, schema, { maxBytes: 99 }));
@@ -86,6 +90,7 @@ describe("readJson", () => {
     const request = new Request("http://localhost/", {
       method: "POST",
       body: stream,
+      headers: { "content-type": "application/json; charset=utf-8" },
       duplex: "half",
     } as RequestInit);
     const error = await failure(readJson(request, schema));
@@ -96,5 +101,24 @@ describe("readJson", () => {
   it("throws the schema's error for valid JSON of the wrong shape", async () => {
     const error = await failure(readJson(post('{"prompt":3}'), schema));
     expect(error).toBeInstanceOf(z.ZodError);
+  });
+
+  it("answers 415 to a body not declared as JSON, unless any type is allowed", async () => {
+    for (const type of ["text/plain", "", "application/jsonx"]) {
+      const request = new Request("http://localhost/", {
+        method: "POST",
+        body: '{"prompt":"x"}',
+        headers: { "content-type": type },
+      });
+      expect(await failure(readJson(request, schema))).toMatchObject({ code: "unsupported_media_type" });
+    }
+    const callback = new Request("http://localhost/", {
+      method: "POST",
+      body: '{"prompt":"x"}',
+      headers: { "content-type": "text/plain" },
+    });
+    expect(await readJson(callback, schema, { anyMediaType: true })).toEqual({ prompt: "x" });
+    const upper = post('{"prompt":"x"}', { "content-type": "Application/JSON ; charset=utf-8" });
+    expect(await readJson(upper, schema)).toEqual({ prompt: "x" });
   });
 });
