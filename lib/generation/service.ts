@@ -679,9 +679,11 @@ export class GenerationService {
     let kieFailing = false;
     let settled = 0;
     await forEachLimited(claimed, RECONCILE_PARALLELISM, async (job) => {
-      if (options.signal?.aborted || this.now() - started > budgetMs) return;
+      if (options.signal?.aborted) return;
       const expired = this.now() - job.createdAt.getTime() >= this.settings.jobTimeoutMs;
       if (kieFailing && !expired) return;
+      // A KIE read now could outlast the claim; a release without one cannot.
+      if (!(kieFailing && expired) && this.now() - started > budgetMs) return;
       const deadline = AbortSignal.timeout(readTimeoutMs);
       try {
         const after = await this.refresh(job, {
