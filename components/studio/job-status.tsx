@@ -38,7 +38,7 @@ export function JobStatus({ runs, typicalSeconds, submitting }: Props) {
       : undefined;
 
   return (
-    <div role="status" aria-live="polite" className="min-h-6 text-sm">
+    <div role="status" aria-live="polite" className="text-sm">
       {submitting && running.length === 0 && (
         <p className="flex items-center gap-2 font-medium">
           <LoaderCircleIcon className="size-4 animate-spin" aria-hidden />

@@ -133,6 +133,13 @@ test.describe
       await page.getByRole("button", { name: "Remove red.png" }).click();
       await page.getByRole("button", { name: "Remove green.png" }).click();
       await expect(page.getByRole("img", { name: /^Reference:/ })).toHaveCount(0);
+
+      // "Edit this image": the result becomes the reference, the prompt is ready for the change.
+      await page.getByRole("button", { name: "Edit this image" }).click();
+      await expect(page.getByRole("img", { name: /^Reference:/ })).toHaveCount(1);
+      await expect(page.getByRole("textbox", { name: "Prompt" })).toBeFocused();
+      await expect(page.getByRole("textbox", { name: "Prompt" })).toHaveValue("");
+      await page.getByRole("button", { name: /^Remove/ }).click();
     });
 
     test("a reload mid-job resumes it: the job still completes on screen", async () => {
