@@ -7,6 +7,13 @@ import { defineConfig } from "@playwright/test";
  */
 const port = Number(process.env.BROWSER_TEST_PORT ?? 41250);
 const baseURL = `http://127.0.0.1:${port}`;
+/** A second server in Supabase mode (tests/browser/supabase.spec.ts), on the next port. */
+export const supabaseServer = {
+  url: `http://127.0.0.1:${port + 1}`,
+  // Nothing listens there: the tests answer the browser's calls to Supabase Auth themselves.
+  supabaseUrl: `http://127.0.0.1:${port + 2}`,
+  jwtSecret: "browser-suite-supabase-jwt-secret-0123456789",
+};
 
 export default defineConfig({
   testDir: "tests/browser",
@@ -27,14 +34,30 @@ export default defineConfig({
     screenshot: "only-on-failure",
     trace: "retain-on-failure",
   },
-  webServer: {
-    command: "node node_modules/tsx/dist/cli.mjs tests/browser/serve.ts",
-    url: `${baseURL}/api/health`,
-    env: { PORT: String(port) },
-    timeout: 300_000,
-    reuseExistingServer: false,
-    gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
-    stdout: "ignore",
-    stderr: "pipe",
-  },
+  webServer: [
+    {
+      command: "node node_modules/tsx/dist/cli.mjs tests/browser/serve.ts",
+      url: `${baseURL}/api/health`,
+      env: { PORT: String(port) },
+      timeout: 300_000,
+      reuseExistingServer: false,
+      gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+    {
+      command: "node node_modules/tsx/dist/cli.mjs tests/browser/serve.ts",
+      url: `${supabaseServer.url}/api/health`,
+      env: {
+        PORT: String(port + 1),
+        BROWSER_SUPABASE_URL: supabaseServer.supabaseUrl,
+        BROWSER_SUPABASE_JWT_SECRET: supabaseServer.jwtSecret,
+      },
+      timeout: 300_000,
+      reuseExistingServer: false,
+      gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+  ],
 });

@@ -9,7 +9,9 @@ export function displayUrl(imageUrl: string, origin: string): string {
   } catch {
     return imageUrl;
   }
-  if (url.origin === origin) return `${url.pathname}${url.search}`;
+  // Our own stored images (/api/images/:id, DESIGN.md §9) are served by this app whatever host
+  // name APP_URL gave them; the proxy would refuse them.
+  if (url.origin === origin || url.pathname.startsWith("/api/images/")) return `${url.pathname}${url.search}`;
   return `/api/image-proxy?url=${encodeURIComponent(url.href)}`;
 }
 

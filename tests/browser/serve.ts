@@ -35,6 +35,14 @@ for (const name of [
   delete env[name];
 }
 
+// The Supabase-mode server of the suite (playwright.config.ts): a fake project URL the browser
+// never reaches (tests answer its auth calls) and a JWT secret the tests sign tokens with.
+if (process.env.BROWSER_SUPABASE_URL) {
+  env.SUPABASE_URL = process.env.BROWSER_SUPABASE_URL;
+  env.SUPABASE_ANON_KEY = "browser-test-anon-key";
+  env.SUPABASE_JWT_SECRET = process.env.BROWSER_SUPABASE_JWT_SECRET;
+}
+
 const child = spawn(
   process.execPath,
   [path.join(root, "node_modules/tsx/dist/cli.mjs"), "scripts/start.ts"],

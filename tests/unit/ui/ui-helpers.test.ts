@@ -74,6 +74,8 @@ describe("images", () => {
       "/api/image-proxy?url=https%3A%2F%2Ftempfile.aiquickdraw.com%2Fr%2Fx.png",
     );
     expect(displayUrl("//evil.example/x.png", origin)).toMatch(/^\/api\/image-proxy\?url=/);
+    // Our stored images under another spelling of our host (APP_URL): served by this app directly.
+    expect(displayUrl("https://studio.example/api/images/abc?sig=1", origin)).toBe("/api/images/abc?sig=1");
   });
   it("names a download after the prompt", () => {
     expect(downloadName("A Banana, astronaut! [sim:delay=10]", "png")).toBe("a-banana-astronaut.png");
