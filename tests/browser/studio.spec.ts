@@ -44,8 +44,10 @@ test.describe
     });
 
     test("signed out, the studio sends you to sign-in and back after", async () => {
-      await page.goto("/");
+      const answer = await page.goto("/");
       await expect(page).toHaveURL(/\/sign-in\?next=%2F$/);
+      // The pages run under the nonce CSP (DESIGN.md §6); the console check at the end sees any refusal.
+      expect(answer?.headers()["content-security-policy"]).toMatch(/script-src [^;]*'nonce-/);
       await expect(page.getByText("Simulator", { exact: true })).toBeVisible();
       await shot(page, "sign-in");
       await page.getByRole("textbox", { name: "Email" }).fill(email);
