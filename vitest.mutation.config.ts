@@ -18,7 +18,6 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     include: [
-      "tests/mutation/*.test.ts",
       // lib/security/urlGuard.ts
       "tests/unit/security/urlGuard.test.ts",
       "tests/integration/security/guardedDispatcher.test.ts",
