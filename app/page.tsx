@@ -1,7 +1,14 @@
 import { requirePageSession } from "@/app/_lib/session";
 import { SignedInShell } from "@/app/_lib/shell";
 import { Studio } from "@/components/studio/studio";
-import { BASE_ASPECT_RATIOS, MAX_IMAGES_PER_REQUEST, MAX_PROMPT_CHARS, OUTPUT_FORMATS } from "@/lib/catalog";
+import {
+  ASPECT_RATIOS,
+  lookupModel,
+  MAX_IMAGES_PER_REQUEST,
+  MAX_PROMPT_CHARS,
+  OUTPUT_FORMATS,
+  publicCatalog,
+} from "@/lib/catalog";
 import type { Job } from "@/lib/ui/types";
 
 export const dynamic = "force-dynamic";
@@ -23,6 +30,15 @@ export default async function StudioPage({
     if (found?.job.imageUrl) editFrom = { imageUrl: found.job.imageUrl, prompt: found.job.prompt };
   }
 
+  const { credits, kie } = app.config;
+  const catalog = publicCatalog(
+    { perGeneration: credits.perGeneration, byModel: credits.byModel },
+    app.config.maxUploadBytes,
+  );
+  // The configured default model (KIE_MODEL) comes first: it is what the picker starts on.
+  const defaultId = lookupModel(kie.model)?.model.id;
+  const models = [...catalog.filter((m) => m.id === defaultId), ...catalog.filter((m) => m.id !== defaultId)];
+
   return (
     <SignedInShell session={session}>
       <div className="mb-6 flex flex-col gap-1">
@@ -40,12 +56,13 @@ export default async function StudioPage({
       </div>
       <Studio
         settings={{
-          aspectRatios: BASE_ASPECT_RATIOS,
+          models,
+          aspectRatios: ASPECT_RATIOS,
           outputFormats: OUTPUT_FORMATS,
           maxImages: MAX_IMAGES_PER_REQUEST,
           maxPromptChars: MAX_PROMPT_CHARS,
           maxUploadBytes: app.config.maxUploadBytes,
-          cost: app.config.credits.perGeneration,
+          cost: models[0]?.credits.default ?? credits.perGeneration,
         }}
         recent={recent}
         editFrom={editFrom}

@@ -1,31 +1,90 @@
 "use client";
 
 import { cn } from "@/lib/ui/cn";
+import { priceOf, type StudioModel } from "@/lib/ui/types";
 
 export interface GenerationOptionsValue {
+  model: string;
   aspectRatio: string;
   outputFormat: string;
+  /** Set only while the model has resolutions. */
+  resolution?: string;
+  /** Set only while the model offers Google Search grounding. */
+  googleSearch?: boolean;
 }
 
 interface Props {
-  aspectRatios: readonly string[];
+  models: readonly StudioModel[];
   outputFormats: readonly string[];
   value: GenerationOptionsValue;
   onChange: (value: GenerationOptionsValue) => void;
   disabled?: boolean;
 }
 
+const credits = (n: number) => (n === 1 ? "1 credit" : `${n} credits`);
+
+/** The options a newly picked model starts with: the old ones where it has them, else its defaults. */
+export function optionsForModel(
+  model: StudioModel,
+  previous: GenerationOptionsValue,
+): GenerationOptionsValue {
+  const { aspectRatios, resolutions, defaultResolution, googleSearch } = model.options;
+  return {
+    model: model.id,
+    aspectRatio: aspectRatios.includes(previous.aspectRatio)
+      ? previous.aspectRatio
+      : (aspectRatios[0] ?? "auto"),
+    outputFormat: previous.outputFormat,
+    resolution: resolutions
+      ? previous.resolution && resolutions.includes(previous.resolution)
+        ? previous.resolution
+        : defaultResolution
+      : undefined,
+    googleSearch: googleSearch ? (previous.googleSearch ?? false) : undefined,
+  };
+}
+
 /**
  * The options beside the prompt, each a native radio group (arrow keys, labels, forms for free).
  * A new option (a model picker) is one more group here.
  */
-export function GenerationOptions({ aspectRatios, outputFormats, value, onChange, disabled }: Props) {
+export function GenerationOptions({ models, outputFormats, value, onChange, disabled }: Props) {
+  const model = models.find((m) => m.id === value.model) ?? models[0];
+  if (!model) return null;
+  const byId = new Map(models.map((m) => [m.id, m]));
   return (
     <div className="flex flex-col gap-5">
       <RadioGroup
+        name="model"
+        legend="Model"
+        options={models.map((m) => m.id)}
+        value={model.id}
+        onChange={(id) => {
+          const picked = byId.get(id);
+          if (picked) onChange(optionsForModel(picked, value));
+        }}
+        disabled={disabled}
+        className="grid gap-2"
+        renderOption={(id) => {
+          const m = byId.get(id) as StudioModel;
+          return (
+            <span className="flex w-full items-baseline justify-between gap-3 text-left">
+              <span className="text-sm font-medium">{m.label}</span>
+              <span className="text-xs tabular-nums">
+                {m.credits.byResolution ? "from " : ""}
+                {credits(
+                  Math.min(m.credits.default, ...Object.values(m.credits.byResolution ?? {}).map(Number)),
+                )}
+              </span>
+            </span>
+          );
+        }}
+        optionClassName="px-3 py-2"
+      />
+      <RadioGroup
         name="aspectRatio"
         legend="Aspect ratio"
-        options={aspectRatios}
+        options={model.options.aspectRatios}
         value={value.aspectRatio}
         onChange={(aspectRatio) => onChange({ ...value, aspectRatio })}
         disabled={disabled}
@@ -38,6 +97,36 @@ export function GenerationOptions({ aspectRatios, outputFormats, value, onChange
         )}
         optionClassName="flex-col gap-1 py-2"
       />
+      {model.options.resolutions && (
+        <RadioGroup
+          name="resolution"
+          legend="Resolution"
+          options={model.options.resolutions}
+          value={value.resolution ?? model.options.defaultResolution ?? ""}
+          onChange={(resolution) => onChange({ ...value, resolution })}
+          disabled={disabled}
+          className="inline-grid grid-cols-3 gap-2 sm:w-80"
+          renderOption={(resolution) => (
+            <span className="flex flex-col items-center">
+              <span className="text-sm font-medium">{resolution}</span>
+              <span className="text-xs tabular-nums">{credits(priceOf(model, resolution))}</span>
+            </span>
+          )}
+          optionClassName="py-1.5"
+        />
+      )}
+      {model.options.googleSearch && (
+        <label className="flex items-center gap-2 text-sm">
+          <input
+            type="checkbox"
+            checked={value.googleSearch ?? false}
+            onChange={(event) => onChange({ ...value, googleSearch: event.target.checked })}
+            disabled={disabled}
+            className="size-4 accent-primary"
+          />
+          Ground in Google Search
+        </label>
+      )}
       <RadioGroup
         name="outputFormat"
         legend="Output format"

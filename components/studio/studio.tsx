@@ -11,8 +11,8 @@ import { cn } from "@/lib/ui/cn";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
 import { typicalSeconds } from "@/lib/ui/jobs";
-import { isRunning, type Job, type Me, type StudioSettings } from "@/lib/ui/types";
-import { GenerationOptions, type GenerationOptionsValue } from "./generation-options";
+import { isRunning, type Job, type Me, priceOf, type StudioSettings } from "@/lib/ui/types";
+import { GenerationOptions, type GenerationOptionsValue, optionsForModel } from "./generation-options";
 import { JobStatus } from "./job-status";
 import { PromptField } from "./prompt-field";
 import { ReferenceImages } from "./reference-images";
@@ -34,10 +34,16 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
   const setBalance = useSetBalance();
   const promptRef = useRef<HTMLTextAreaElement>(null);
   const [prompt, setPrompt] = useState("");
-  const [options, setOptions] = useState<GenerationOptionsValue>({
-    aspectRatio: settings.aspectRatios[0] ?? "auto",
-    outputFormat: settings.outputFormats[0] ?? "png",
+  const [options, setOptions] = useState<GenerationOptionsValue>(() => {
+    const initial = {
+      model: settings.models[0]?.id ?? "",
+      aspectRatio: "auto",
+      outputFormat: settings.outputFormats[0] ?? "png",
+    };
+    return settings.models[0] ? optionsForModel(settings.models[0], initial) : initial;
   });
+  const model = settings.models.find((m) => m.id === options.model);
+  const cost = model ? priceOf(model, options.resolution) : settings.cost;
   const [alert, setAlert] = useState<string>();
   const [submitting, setSubmitting] = useState(false);
   const submittingRef = useRef(false);
@@ -108,7 +114,7 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
       setAlert(
         problemMessage(problem, {
           balance,
-          cost: settings.cost,
+          cost,
           maxUploadMiB: Math.round(settings.maxUploadBytes / (1024 * 1024)),
         }),
       );
@@ -161,7 +167,7 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
     return () => document.removeEventListener("paste", onPaste);
   }, [references]);
 
-  const costLabel = settings.cost === 1 ? "1 credit" : `${settings.cost} credits`;
+  const costLabel = cost === 1 ? "1 credit" : `${cost} credits`;
   const hasReferences = references.items.length > 0;
 
   return (
@@ -194,7 +200,7 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
           onRemove={references.remove}
         />
         <GenerationOptions
-          aspectRatios={settings.aspectRatios}
+          models={settings.models}
           outputFormats={settings.outputFormats}
           value={options}
           onChange={setOptions}

@@ -59,9 +59,22 @@ export async function callApi<T>(input: string, init?: RequestInit): Promise<T> 
 
 export interface GenerateInput {
   prompt: string;
+  model?: string;
   aspectRatio: string;
   outputFormat: string;
+  /** Only for models that have it (the server refuses it otherwise). */
+  resolution?: string;
+  googleSearch?: boolean;
   files: File[];
+}
+
+/** The model options of a request, only those that are set. */
+function modelFields(input: GenerateInput): Record<string, string | boolean> {
+  return {
+    ...(input.model && { model: input.model }),
+    ...(input.resolution && { resolution: input.resolution }),
+    ...(input.googleSearch !== undefined && { googleSearch: input.googleSearch }),
+  };
 }
 
 export type GenerateAccepted = Job & { statusUrl?: string };
@@ -77,6 +90,7 @@ export function submitGeneration(input: GenerateInput, idempotencyKey: string): 
     headers["content-type"] = "application/json";
     body = JSON.stringify({
       prompt: input.prompt,
+      ...modelFields(input),
       aspectRatio: input.aspectRatio,
       outputFormat: input.outputFormat,
     });
@@ -85,6 +99,7 @@ export function submitGeneration(input: GenerateInput, idempotencyKey: string): 
     form.set("prompt", input.prompt);
     form.set("aspectRatio", input.aspectRatio);
     form.set("outputFormat", input.outputFormat);
+    for (const [name, value] of Object.entries(modelFields(input))) form.set(name, String(value));
     for (const file of input.files) form.append("images", file, file.name);
     body = form;
   }

@@ -27,8 +27,32 @@ export interface Me {
   kie: "simulator" | "kie";
 }
 
+/** A model of GET /api/models, as the studio's picker reads it. */
+export interface StudioModel {
+  id: string;
+  label: string;
+  description: string;
+  options: {
+    aspectRatios: readonly string[];
+    resolutions?: readonly string[];
+    defaultResolution?: string;
+    googleSearch: boolean;
+    outputFormats: readonly string[];
+  };
+  limits: { maxImages: number; promptMaxChars: number };
+  credits: { default: number; byResolution?: Partial<Record<string, number>> };
+}
+
+/** What a request with these options costs (the server reserves the same price). */
+export function priceOf(model: StudioModel, resolution?: string): number {
+  const byResolution = resolution ? model.credits.byResolution?.[resolution] : undefined;
+  return byResolution ?? model.credits.default;
+}
+
 /** The server's limits and choices, passed from the server page to the studio form. */
 export interface StudioSettings {
+  /** The catalogue with this server's prices; the first is the default. */
+  models: readonly StudioModel[];
   aspectRatios: readonly string[];
   outputFormats: readonly string[];
   maxImages: number;

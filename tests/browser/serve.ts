@@ -19,6 +19,8 @@ const env: NodeJS.ProcessEnv = {
   LOG_LEVEL: process.env.LOG_LEVEL ?? "warn",
   RATE_LIMIT_PER_MINUTE: "60",
   RATE_LIMIT_IP_PER_MINUTE: "600",
+  // The model picker's test reads these prices; the default model keeps its 1 credit.
+  MODEL_CREDITS: "nano-banana-pro=4,nano-banana-pro:4K=8",
 };
 for (const name of [
   "KIE_API_KEY",

@@ -201,6 +201,44 @@ test("a double click on Generate makes one job", async ({ page }) => {
   await expect(headerCredits(page)).toHaveText("9 credits");
 });
 
+test("the model picker: prices, options that follow the model, and the price on Generate", async ({
+  page,
+}) => {
+  await signInFast(page, uniqueEmail("models"));
+  await page.goto("/");
+  const models = page.getByRole("radiogroup", { name: "Model" });
+  const generate = page.getByRole("button", { name: /^Generate/ });
+  // serve.ts prices Pro at 4 credits, 8 at 4K; everything else costs CREDITS_PER_GENERATION (1).
+  await expect(models.getByRole("radio")).toHaveCount(3);
+  await expect(models.getByRole("radio", { name: /Nano Banana\s*1 credit/ })).toBeChecked();
+  await expect(page.getByRole("radiogroup", { name: "Resolution" })).toHaveCount(0);
+  await expect(generate).toHaveText("Generate · 1 credit");
+
+  await models.getByRole("radio", { name: /Nano Banana Pro/ }).check();
+  const resolution = page.getByRole("radiogroup", { name: "Resolution" });
+  await expect(resolution.getByRole("radio", { name: /1K/ })).toBeChecked();
+  await expect(generate).toHaveText("Generate · 4 credits");
+  await resolution.getByRole("radio", { name: /4K/ }).check();
+  await expect(generate).toHaveText("Generate · 8 credits");
+  await expect(
+    page.getByRole("radiogroup", { name: "Aspect ratio" }).getByRole("radio", { name: "1:8" }),
+  ).toHaveCount(0);
+  await expect(page.getByRole("checkbox", { name: "Ground in Google Search" })).toHaveCount(0);
+
+  await models.getByRole("radio", { name: /Nano Banana 2/ }).check();
+  await page.getByRole("radiogroup", { name: "Aspect ratio" }).getByRole("radio", { name: "1:4" }).check();
+  await page.getByRole("checkbox", { name: "Ground in Google Search" }).check();
+
+  await models.getByRole("radio", { name: /Nano Banana Pro/ }).check();
+  await page.getByRole("textbox", { name: "Prompt" }).fill("a lighthouse in 4K");
+  await resolution.getByRole("radio", { name: /4K/ }).check();
+  await generate.click();
+  await decodedResult(page, "a lighthouse in 4K");
+  await expect(headerCredits(page)).toHaveText("2 credits");
+  const [job] = await generationsOf(page);
+  expect(job).toMatchObject({ model: "nano-banana-pro", creditsUsed: 8 });
+});
+
 test("credits exhausted: Generate says so, with the balance", async ({ page, baseURL }) => {
   await signInFast(page, uniqueEmail("broke"));
   const api = sameOrigin(page.request, baseURL!);
