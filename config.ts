@@ -108,6 +108,15 @@ const envSchema = z.object({
     .regex(/^[a-z0-9.:[\]-]+$/i, { error: "must be a host name or an IP address" })
     .optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  IMAGE_STORE: z.enum(["local", "s3"], { error: "must be local or s3" }).default("local"),
+  S3_ENDPOINT: httpUrl.optional(),
+  S3_REGION: z.string().min(1).default("us-east-1"),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_ACCESS_KEY_ID: secret.optional(),
+  S3_SECRET_ACCESS_KEY: secret.optional(),
+  S3_FORCE_PATH_STYLE: boolean.optional(),
+  IMAGE_RETENTION_DAYS: integer(1, 36_500).optional(),
+  IMAGE_URL_SECRET: z.string().min(32, { error: "must be at least 32 characters" }).optional(),
 });
 
 export type KieMode = "simulator" | "kie";
@@ -166,7 +175,26 @@ export interface AppConfig {
   metricsToken?: string;
   cronSecret?: string;
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
+  images: {
+    store: ImageStoreSettings;
+    /** IMAGE_RETENTION_DAYS: stored images older than this are deleted; undefined = kept. */
+    retentionDays?: number;
+    /** IMAGE_URL_SECRET: signs image links; unset → a secret kept in DATA_DIR (one host only). */
+    urlSecret?: string;
+  };
 }
+
+export type ImageStoreSettings =
+  | { kind: "local" }
+  | {
+      kind: "s3";
+      endpoint?: string;
+      region: string;
+      bucket: string;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      forcePathStyle: boolean;
+    };
 
 /** Key the simulator accepts when the operator gave none; it is not a secret. */
 export const SIMULATOR_API_KEY = "kie-sim-local-key";
@@ -199,7 +227,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw new ConfigError(problems);
   }
   const e = parsed.data;
-  const problems = authProblems(e);
+  const problems = [...authProblems(e), ...imageStoreProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
   const mode: KieMode = e.KIE_API_KEY ? "kie" : "simulator";
   const baseUrl = e.KIE_BASE_URL ?? (mode === "kie" ? KIE_DEFAULT_BASE_URL : undefined);
@@ -253,6 +281,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
     metricsToken: e.METRICS_TOKEN,
     cronSecret: e.CRON_SECRET,
     logLevel: e.LOG_LEVEL,
+    images: {
+      store:
+        e.IMAGE_STORE === "s3"
+          ? {
+              kind: "s3",
+              endpoint: e.S3_ENDPOINT,
+              region: e.S3_REGION,
+              bucket: e.S3_BUCKET as string,
+              accessKeyId: e.S3_ACCESS_KEY_ID,
+              secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+              // Most S3-compatible stores (MinIO, Supabase Storage, s3rver) want path-style URLs.
+              forcePathStyle: e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== undefined,
+            }
+          : { kind: "local" },
+      retentionDays: e.IMAGE_RETENTION_DAYS,
+      urlSecret: e.IMAGE_URL_SECRET,
+    },
   };
 }
 
@@ -289,6 +334,19 @@ export function signInConfigError(config: AppConfig): ConfigError | undefined {
     ]);
   }
   return undefined;
+
+/** IMAGE_STORE=s3 needs a bucket, and the two keys together or neither (then AWS's default chain). */
+function imageStoreProblems(e: z.infer<typeof envSchema>): { variable: string; problem: string }[] {
+  if (e.IMAGE_STORE !== "s3") return [];
+  const problems: { variable: string; problem: string }[] = [];
+  if (!e.S3_BUCKET) problems.push({ variable: "S3_BUCKET", problem: "is required when IMAGE_STORE=s3" });
+  if (!e.S3_ACCESS_KEY_ID !== !e.S3_SECRET_ACCESS_KEY) {
+    problems.push({
+      variable: e.S3_ACCESS_KEY_ID ? "S3_SECRET_ACCESS_KEY" : "S3_ACCESS_KEY_ID",
+      problem: "must be set together with its pair",
+    });
+  }
+  return problems;
 }
 
 const cache = globalThis as typeof globalThis & { __nanoBananaConfig?: AppConfig };

@@ -12,11 +12,15 @@ import { type Database, openDatabase } from "@/lib/db";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
 import { purgeExpiredIdempotencyKeys } from "@/lib/db/idempotency";
 import { GenerationService, JobEvents } from "@/lib/generation";
+import { ImageLibrary } from "@/lib/generation/images";
 import { createRateLimiter, type RateLimiter } from "@/lib/http/rateLimit";
 import { type IKieClient, KieClient } from "@/lib/kie";
 import { createLogger, type Logger } from "@/lib/observability/logger";
 import { createMetrics, type Metrics } from "@/lib/observability/metrics";
+import { fetchProxiedImage } from "@/lib/security/imageProxy";
 import { createGuardedDispatcher } from "@/lib/security/urlGuard";
+import { createImageStore, type ImageStore } from "@/lib/storage";
+import { ImageLinks } from "@/lib/storage/links";
 
 export interface App {
   config: AppConfig;
@@ -35,12 +39,19 @@ export interface App {
   auth: Authenticator;
   generations: GenerationService;
   accounts: AccountRegistry;
+  /** Where results are kept (IMAGE_STORE), the signed links to them, and serving them. */
+  imageStore: ImageStore;
+  imageLinks: ImageLinks;
+  images: ImageLibrary;
   /** The dev-mode signing secret; undefined in Supabase mode. */
   devSecret?: Uint8Array;
   /** One maintenance pass (reconciler timer and cron): settle stale jobs, drop expired idempotency keys. */
   sweep(signal?: AbortSignal): Promise<{ examined: number; settled: number; idempotencyKeysPurged: number }>;
   close(): Promise<void>;
 }
+
+/** In DATA_DIR when IMAGE_URL_SECRET is unset: one host's links (set the variable for a fleet). */
+const IMAGE_URL_SECRET_FILE = "image-url-secret";
 
 interface Closable {
   close(): Promise<void> | void;
@@ -139,6 +150,30 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       );
     }
 
+    const imageStore = await createImageStore(
+      config.images.store.kind === "s3"
+        ? { ...config.images.store, requestTimeoutMs: 30_000 }
+        : { kind: "local", dataDir: config.dataDir },
+    );
+    toClose.push(imageStore);
+    const imageLinks = new ImageLinks(
+      config.images.urlSecret
+        ? new TextEncoder().encode(config.images.urlSecret)
+        : loadOrCreateDevSecret(config.dataDir, IMAGE_URL_SECRET_FILE),
+      { baseUrl: config.appUrl },
+    );
+    const images = new ImageLibrary({
+      db: database.db,
+      store: imageStore,
+      fetchSource: (url, signal) =>
+        fetchProxiedImage(url, {
+          allowedHosts: config.imageProxyAllowedHosts,
+          trustedOrigin: imageProxy.trustedOrigin,
+          dispatcher: imageProxy.dispatcher,
+          signal,
+        }),
+    });
+
     const events = new JobEvents();
     toClose.push(events);
     if (database.kind === "postgres") {
@@ -189,6 +224,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       generations,
       accounts,
       devSecret,
+      imageStore,
+      imageLinks,
+      images,
       sweep: async (signal) => {
         const jobs = await generations.reconcile({ limit: 200, signal });
         return { ...jobs, idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(database.db) };

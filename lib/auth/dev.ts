@@ -97,12 +97,13 @@ export function assertDevSecret(secret: Uint8Array): void {
 }
 
 /**
- * The dev signing secret in `<dataDir>/dev-auth-secret`, created on first use. Creation is atomic:
- * the secret is written whole to a private temp file, then hard-linked into place, which fails if
- * the name exists; so racing starts never see a partial file, and all end up with the winner's.
+ * The dev signing secret in `<dataDir>/dev-auth-secret` (or another secret of this host in
+ * `<dataDir>/<fileName>`), created on first use. Creation is atomic: the secret is written whole
+ * to a private temp file, then hard-linked into place, which fails if the name exists; so racing
+ * starts never see a partial file, and all end up with the winner's.
  */
-export function loadOrCreateDevSecret(dataDir: string): Uint8Array {
-  const file = path.join(dataDir, DEV_SECRET_FILE_NAME);
+export function loadOrCreateDevSecret(dataDir: string, fileName = DEV_SECRET_FILE_NAME): Uint8Array {
+  const file = path.join(dataDir, fileName);
   const existing = readSecretFile(file);
   if (existing) return existing;
 
@@ -120,8 +121,7 @@ export function loadOrCreateDevSecret(dataDir: string): Uint8Array {
     fs.rmSync(temp, { force: true });
   }
   const created = readSecretFile(file);
-  if (!created)
-    throw new AuthConfigurationError(`The dev signing secret ${file} vanished while being created.`);
+  if (!created) throw new AuthConfigurationError(`The signing secret ${file} vanished while being created.`);
   return created;
 }
 
@@ -138,7 +138,7 @@ function readSecretFile(file: string): Uint8Array | undefined {
   if (!/^[A-Za-z0-9_-]+$/.test(encoded) || secret.byteLength < DEV_SECRET_BYTES) {
     // Never echo the content: it is (or was meant to be) a secret.
     throw new AuthConfigurationError(
-      `The dev signing secret ${file} is corrupt. Delete it to generate a new one (dev sessions will end).`,
+      `The signing secret ${file} is corrupt. Delete it to generate a new one (what it signed stops working).`,
     );
   }
   return new Uint8Array(secret);

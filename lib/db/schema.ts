@@ -58,6 +58,13 @@ export const creditAccounts = nanoBanana
 export const GENERATION_TYPES = ["text_to_image", "image_edit"] as const;
 export type GenerationType = (typeof GENERATION_TYPES)[number];
 
+export interface StoredInputImage {
+  key: string;
+  type: string;
+  bytes: number;
+  sha256: string;
+}
+
 export const GENERATION_STATUSES = ["pending", "processing", "succeeded", "failed", "timeout"] as const;
 export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
 /** Statuses a job can still leave; every other status is final and has `settled_at`. */
@@ -94,6 +101,27 @@ export const generations = nanoBanana
       createdAt: createdAt(),
       updatedAt: updatedAt(),
       settledAt: timestamp("settled_at", { withTimezone: true }),
+      // The result copied into our own store (DESIGN.md §9); `result_urls` keeps KIE's URLs.
+      imageKey: text("image_key"),
+      imageThumbKey: text("image_thumb_key"),
+      imageBytes: integer("image_bytes"),
+      imageType: text("image_type"),
+      imageWidth: integer("image_width"),
+      imageHeight: integer("image_height"),
+      imageSha256: text("image_sha256"),
+      /** Set once the image (and its thumbnail) are in the store; null = served from KIE's URL. */
+      imageStoredAt: timestamp("image_stored_at", { withTimezone: true }),
+      /** Failed copies so far, and when the reconciler may try again (store down). */
+      imageAttempts: integer("image_attempts").notNull().default(0),
+      imageRetryAt: timestamp("image_retry_at", { withTimezone: true }),
+      /** Set when the stored files were deleted (by the owner or IMAGE_RETENTION_DAYS). */
+      imagesDeletedAt: timestamp("images_deleted_at", { withTimezone: true }),
+      /** An edit's uploaded inputs as stored: [{ key, type, bytes, sha256 }]. */
+      inputImages: jsonb("input_images").$type<StoredInputImage[]>(),
+      /** Things the user should know about the result (e.g. its aspect ratio is not the one asked). */
+      warnings: jsonb("warnings").$type<string[]>(),
+      /** The owner deleted the job: hidden from them; the row stays for the ledger. */
+      deletedAt: timestamp("deleted_at", { withTimezone: true }),
     },
     (t) => [
       // NULLS FIRST is what a plain `ORDER BY created_at DESC, id DESC` asks for, so the index serves it.
@@ -103,6 +131,16 @@ export const generations = nanoBanana
         t.id.desc().nullsFirst(),
       ),
       index("generations_status_created_idx").on(t.status, t.createdAt),
+      // The reconciler's "copy later" queue: results not yet in our store.
+      index("generations_image_pending_idx")
+        .on(t.imageRetryAt)
+        .where(
+          sql`${t.resultUrls} is not null and ${t.imageStoredAt} is null and ${t.imagesDeletedAt} is null`,
+        ),
+      // IMAGE_RETENTION_DAYS pruning: stored images by age.
+      index("generations_image_stored_idx")
+        .on(t.imageStoredAt)
+        .where(sql`${t.imageStoredAt} is not null and ${t.imagesDeletedAt} is null`),
       check("generations_type_valid", sql`${t.type} in ('text_to_image', 'image_edit')`),
       check(
         "generations_status_valid",

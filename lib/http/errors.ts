@@ -20,6 +20,8 @@ import {
   UnsafeUrlError,
   UnsupportedMediaTypeError,
 } from "@/lib/security/errors";
+// The types module only: the storage barrel would load the S3 client into every route.
+import { StoreUnavailableError } from "@/lib/storage/types";
 
 export const PUBLIC_ERRORS = {
   invalid_request: { status: 400, message: "The request is invalid." },
@@ -226,6 +228,15 @@ const RULES: Rule[] = [
       message:
         "The image service did not confirm the job. It may still finish: check its status with the taskId.",
       taskId: e.taskId,
+      logLevel: "error",
+    }),
+  ],
+  // Our own image store (disk, S3) failed: the operator's problem, and usually a passing one.
+  [
+    fromClass(StoreUnavailableError),
+    () => ({
+      code: "service_unavailable",
+      message: "Stored images are not available right now. Try again shortly.",
       logLevel: "error",
     }),
   ],

@@ -19,6 +19,7 @@ import * as generate from "@/app/api/generate/route";
 import * as generations from "@/app/api/generations/route";
 import * as health from "@/app/api/health/route";
 import * as imageProxy from "@/app/api/image-proxy/route";
+import * as images from "@/app/api/images/[id]/route";
 import * as kieCallback from "@/app/api/kie/callback/route";
 import * as me from "@/app/api/me/route";
 import * as metrics from "@/app/api/metrics/route";
@@ -46,6 +47,7 @@ const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/me$/, me, []],
   [/^\/api\/health$/, health, []],
   [/^\/api\/image-proxy$/, imageProxy, []],
+  [/^\/api\/images\/([^/]+)$/, images, ["id"]],
   [/^\/api\/kie\/callback$/, kieCallback, []],
   [/^\/api\/metrics$/, metrics, []],
   [/^\/api\/models$/, models, []],

@@ -168,4 +168,51 @@ describe("config", () => {
     expect(loadConfig({ KIE_MODEL: "nano-banana-pro" }).kie.model).toBe("nano-banana-pro");
     expect(() => loadConfig({ KIE_EDIT_MODEL: "google/imagen-4" })).toThrow(/KIE_EDIT_MODEL/);
   });
+
+  it("keeps images on local disk by default, in an S3 bucket with IMAGE_STORE=s3", () => {
+    expect(loadConfig({}).images).toEqual({ store: { kind: "local" } });
+    const s3 = loadConfig({
+      IMAGE_STORE: "s3",
+      S3_ENDPOINT: "http://127.0.0.1:9000/",
+      S3_BUCKET: "images",
+      S3_ACCESS_KEY_ID: "id",
+      S3_SECRET_ACCESS_KEY: "secret",
+      IMAGE_RETENTION_DAYS: "30",
+    });
+    expect(s3.images).toMatchObject({
+      store: { kind: "s3", endpoint: "http://127.0.0.1:9000", region: "us-east-1", bucket: "images" },
+      retentionDays: 30,
+    });
+    // Path-style by default with a custom endpoint (MinIO, Supabase Storage), virtual-hosted on AWS.
+    expect(s3.images.store).toMatchObject({ forcePathStyle: true });
+    expect(loadConfig({ IMAGE_STORE: "s3", S3_BUCKET: "b" }).images.store).toMatchObject({
+      forcePathStyle: false,
+    });
+    expect(
+      loadConfig({
+        IMAGE_STORE: "s3",
+        S3_BUCKET: "b",
+        S3_ENDPOINT: "https://x.example",
+        S3_FORCE_PATH_STYLE: "false",
+      }).images.store,
+    ).toMatchObject({ forcePathStyle: false });
+  });
+
+  it("refuses an incomplete S3 setup and a short image link secret, naming the variables", () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        return (error as ConfigError).problems.map((p) => p.variable);
+      }
+      return [];
+    };
+    expect(problems({ IMAGE_STORE: "s3" })).toEqual(["S3_BUCKET"]);
+    expect(problems({ IMAGE_STORE: "s3", S3_BUCKET: "b", S3_ACCESS_KEY_ID: "id" })).toEqual([
+      "S3_SECRET_ACCESS_KEY",
+    ]);
+    expect(problems({ IMAGE_STORE: "gcs" })).toEqual(["IMAGE_STORE"]);
+    expect(problems({ IMAGE_URL_SECRET: "short" })).toEqual(["IMAGE_URL_SECRET"]);
+    expect(problems({ IMAGE_RETENTION_DAYS: "0" })).toEqual(["IMAGE_RETENTION_DAYS"]);
+  });
 });

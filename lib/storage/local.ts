@@ -1,0 +1,178 @@
+/**
+ * IMAGE_STORE=local (the default): files under DATA_DIR/images. A write goes to a temp file named
+ * after this process (`.tmp/<pid>-<random>.part`), is fsynced, renamed into place and the folder
+ * fsynced: a reader sees the whole file or none, and a crash leaves only a temp file, which
+ * sweepIncomplete() removes once its process is gone.
+ */
+import { randomBytes } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, opendir, readdir, rename, rm, stat } from "node:fs/promises";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { assertKey, contentTypeOfKey } from "./keys";
+import {
+  type ImageStore,
+  type PutOptions,
+  type StoredEntry,
+  type StoredObject,
+  StoreUnavailableError,
+} from "./types";
+
+const TEMP_DIR = ".tmp";
+const TEMP_NAME = /^(\d+)-[0-9a-f]+\.part$/;
+
+export class LocalImageStore implements ImageStore {
+  readonly kind = "local" as const;
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  /** The file of a key; refuses (even for a valid key) anything that would leave the root. */
+  pathOf(key: string): string {
+    const file = path.resolve(this.root, assertKey(key));
+    if (!file.startsWith(`${this.root}${path.sep}`)) throw new StoreUnavailableError("get");
+    return file;
+  }
+
+  async put(key: string, body: Readable | Uint8Array, _options: PutOptions): Promise<{ bytes: number }> {
+    const target = this.pathOf(key);
+    const tempDir = path.join(this.root, TEMP_DIR);
+    const temp = tempFileName(tempDir);
+    try {
+      await mkdir(tempDir, { recursive: true, mode: 0o700 });
+      await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+      const handle = await open(temp, "wx", 0o600);
+      let bytes = 0;
+      try {
+        const source: Iterable<Uint8Array> | AsyncIterable<Uint8Array> =
+          body instanceof Uint8Array ? [body] : body;
+        for await (const chunk of source) {
+          await handle.write(chunk);
+          bytes += chunk.byteLength;
+        }
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, target);
+      await syncDir(path.dirname(target));
+      return { bytes };
+    } catch (error) {
+      await rm(temp, { force: true }).catch(() => {});
+      throw new StoreUnavailableError("put", { cause: error });
+    }
+  }
+
+  async get(key: string): Promise<StoredObject | undefined> {
+    const file = this.pathOf(key);
+    try {
+      const info = await stat(file);
+      if (!info.isFile()) return undefined;
+      return { body: createReadStream(file), size: info.size, contentType: contentTypeOfKey(key) };
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw new StoreUnavailableError("get", { cause: error });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await rm(this.pathOf(key), { force: true });
+    } catch (error) {
+      throw new StoreUnavailableError("delete", { cause: error });
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredEntry> {
+    const base = path.join(this.root, prefix.replace(/\/+$/, ""));
+    if (!base.startsWith(this.root)) return;
+    yield* this.walk(base);
+  }
+
+  private async *walk(dir: string): AsyncIterable<StoredEntry> {
+    let handle: Awaited<ReturnType<typeof opendir>>;
+    try {
+      handle = await opendir(dir);
+    } catch (error) {
+      if (isMissing(error)) return;
+      throw new StoreUnavailableError("list", { cause: error });
+    }
+    for await (const entry of handle) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== TEMP_DIR) yield* this.walk(full);
+      } else if (entry.isFile()) {
+        const info = await stat(full).catch(() => undefined);
+        if (info) {
+          yield { key: path.relative(this.root, full).split(path.sep).join("/"), lastModified: info.mtime };
+        }
+      }
+    }
+  }
+
+  async sweepIncomplete({ olderThanMs }: { olderThanMs: number }): Promise<number> {
+    return sweepTempFiles(path.join(this.root, TEMP_DIR), olderThanMs);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * Removes `<pid>-<random>.part` files whose process is gone, or older than `olderThanMs` whatever
+ * their process (a pid can be reused). Shared with the copy step's spool folder.
+ */
+export async function sweepTempFiles(dir: string, olderThanMs: number): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if (isMissing(error)) return 0;
+    throw error;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const match = TEMP_NAME.exec(name);
+    if (!match) continue;
+    const file = path.join(dir, name);
+    const pid = Number(match[1]);
+    const info = await stat(file).catch(() => undefined);
+    if (!info) continue;
+    const stale = Date.now() - info.mtimeMs > olderThanMs;
+    if (stale || (pid !== process.pid && !processAlive(pid))) {
+      await rm(file, { force: true });
+      removed++;
+    }
+  }
+  return removed;
+}
+
+/** A temp file name in `dir` owned by this process (sweepTempFiles knows the shape). */
+export function tempFileName(dir: string): string {
+  return path.join(dir, `${process.pid}-${randomBytes(8).toString("hex")}.part`);
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  return code === "ENOENT" || code === "ENOTDIR";
+}
