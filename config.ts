@@ -334,6 +334,7 @@ export function signInConfigError(config: AppConfig): ConfigError | undefined {
     ]);
   }
   return undefined;
+}
 
 /** IMAGE_STORE=s3 needs a bucket, and the two keys together or neither (then AWS's default chain). */
 function imageStoreProblems(e: z.infer<typeof envSchema>): { variable: string; problem: string }[] {
