@@ -158,6 +158,24 @@ export const OPERATIONS: OperationSpec[] = [
     errors: ["invalid_request", "unauthorized", "file_too_large", "unsupported_media_type", "upstream_error"],
   },
   {
+    method: "get",
+    path: "/api/images/{id}",
+    summary: "A job's stored image (DESIGN.md §9): the owner, or anyone with a signed link",
+    access: "user",
+    parameters: {
+      id: { in: "path", schema: z.string().min(1), required: true, description: "Our job id." },
+      variant: { in: "query", schema: z.enum(["original", "thumb"]), description: "thumb: 256-px WebP." },
+      download: { in: "query", schema: z.enum(["0", "1"]), description: "1: as an attachment." },
+      expires: { in: "query", schema: z.string(), description: "Signed link: expiry (Unix seconds)." },
+      sig: { in: "query", schema: z.string(), description: "Signed link: HMAC-SHA256." },
+    },
+    responses: {
+      "200": { description: "The image bytes (ETag = sha256, immutable).", content: "image/*" },
+      "304": { description: "Not modified (If-None-Match)." },
+    },
+    errors: ["invalid_request", "unauthorized", "forbidden", "not_found", "service_unavailable"],
+  },
+  {
     method: "post",
     path: "/api/kie/callback",
     summary: "KIE's completion callback (per-job token; X-Webhook-Signature when configured)",
