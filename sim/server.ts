@@ -3,6 +3,9 @@
  * (jobs, uploads, account), draws real images, sends callbacks and injects faults on demand. It
  * backs the offline demo, CI and load tests; see sim/README.md. It imports nothing from lib/ so
  * the client and the simulator can only agree through the documented wire format.
+ *
+ * Far too long (over 1000 lines): the stripe-mock split into server.ts (pipeline), routes/ and a
+ * control route table is the redesign issue ("One home per concept"), not yet done.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

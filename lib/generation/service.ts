@@ -2,6 +2,10 @@
  * The generation use case, framework-free (DESIGN.md §4, §5): create a job, refresh it from KIE,
  * settle it exactly once, take KIE's callbacks and sweep what is left pending. No HTTP here: the
  * route handlers translate requests in and results out.
+ *
+ * Too long to hold at once (over 300 lines): the split into create/refresh/settle/reconcile modules
+ * behind a provider port is the redesign issue ("One home per concept"), not yet done; callbacks
+ * and waiting already live in callbacks.ts and watch.ts.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { chooseModel, type ImageGenerationRequest, type ModelCredits, priceOf } from "@/lib/catalog";

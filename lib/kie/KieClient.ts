@@ -7,6 +7,9 @@
  * honouring Retry-After. createTask is a new paid task each time KIE accepts it and has no
  * idempotency key, so it is retried only when KIE provably did not act on it: the connection was
  * refused before anything was sent, or KIE answered 429 (rejected, not queued).
+ *
+ * Too long to hold at once (over 300 lines): splitting transport from decoding and dropping the
+ * test-only methods is the redesign issue ("One home per concept"), not yet done.
  */
 import { randomUUID } from "node:crypto";
 import { Agent, type Dispatcher, FormData, fetch } from "undici";

@@ -4,6 +4,9 @@
  * Responses are parsed leniently where kie-api.md says "tolerate": extra fields pass through,
  * odd types in fields we do not depend on become `undefined`, and JSON-in-a-string fields are
  * decoded without ever throwing. Only what we truly need (a task id, an upload URL) is required.
+ *
+ * Over 300 lines: the redesign issue ("One home per concept") moves the public request schema out
+ * and drops the unused response schemas; not yet done.
  */
 import { z } from "zod";
 import { type ImageGenerationRequest, resolveModelChoice } from "@/lib/catalog";

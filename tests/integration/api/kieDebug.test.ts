@@ -132,8 +132,15 @@ describeEachDatabase("api: POST /api/generate/kie", (getDb) => {
     );
     expect(job.taskId).toBeTruthy();
     const admin = await supabaseToken(ADMIN_ID, "ops@example.com", { role: "admin" });
-    const response = await debug(harness, { taskId: kieTaskId }, admin);
-    const text = await response.text();
+    // Right after createTask KIE (and kie-sim) may not have written the task's record yet.
+    const { response, text } = await eventually(
+      "the task's record, read through the debug route",
+      async () => {
+        const response = await debug(harness, { taskId: kieTaskId }, admin);
+        return { response, text: await response.text() };
+      },
+      ({ response, text }) => response.status !== 200 || text.includes("callBackUrl"),
+    );
     expect(response.status, text).toBe(200);
     expect(text).toContain("callBackUrl");
     expect(text).toContain("token=[redacted]");
