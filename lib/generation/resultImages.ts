@@ -4,6 +4,7 @@
  * KIE's URL, the owner's delete, IMAGE_RETENTION_DAYS pruning and the orphan sweep. Framework-free.
  */
 import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { AppDatabase } from "@/lib/db";
 import { findUserGeneration } from "@/lib/db/generations";
 import {
@@ -17,7 +18,6 @@ import {
   recordStoredImage,
 } from "@/lib/db/images";
 import type { Generation, StoredInputImage } from "@/lib/db/schema";
-import { sleep } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
 import { ProxyUpstreamError } from "@/lib/security/errors";
 import { type ImageStore, inputKey, jobIdOfKey, StoreUnavailableError, sweepTempFiles } from "@/lib/storage";
