@@ -29,6 +29,11 @@ export type CopyOutcome =
   | { kind: "stored"; image: StoredImage; warnings: string[] }
   /** Our store is down: succeed on KIE's URL, marked not yet stored (the reconciler copies it). */
   | { kind: "store_down" }
+  /**
+   * KIE's URL is on a host the guard refuses (IMAGE_PROXY_ALLOWED_HOSTS lacks it): an operator's
+   * configuration problem, not the user's — succeed on KIE's URL, never copied, logged loudly.
+   */
+  | { kind: "uncopyable" }
   /** Not an image, over the cap: the job fails and its credits are released. */
   | { kind: "rejected"; message: string }
   /** KIE's file could not be fetched right now: leave the job open, the next read tries again. */
@@ -70,6 +75,10 @@ export class ResultImages {
         const image = await this.copy(job.id, sourceUrl);
         return { kind: "stored", image, warnings: warningsFor(job, image) };
       } catch (error) {
+        if (error instanceof ResultRejectedError && error.reason === "unsafe_url") {
+          this.deps.logger.error({ jobId: job.id, err: error.cause }, "result host refused by the URL guard");
+          return { kind: "uncopyable" };
+        }
         if (error instanceof ResultRejectedError) {
           this.deps.logger.warn({ jobId: job.id, reason: error.reason, err: error.cause }, "result refused");
           return { kind: "rejected", message: error.message };

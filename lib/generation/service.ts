@@ -645,6 +645,7 @@ export class GenerationService {
       case "stored":
         return { ...succeeded, image: copy.image, warnings: copy.warnings };
       case "store_down":
+      case "uncopyable":
         return succeeded;
       case "rejected":
         return { status: "failed", resultUrls, errorCode: "upstream_error", errorMessage: copy.message };

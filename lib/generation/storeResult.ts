@@ -7,12 +7,12 @@
  *
  * Outcomes the caller (settlement, the reconciler) tells apart:
  * - StoredImage: the image is ours;
- * - ResultRejectedError: not an image, over the cap, or undecodable — the job fails, credits return;
+ * - ResultRejectedError: not an image, over the cap, or undecodable — the job fails, credits return
+ *   (reason "unsafe_url": a host the guard refuses — the settlement keeps KIE's URL instead);
  * - StoreUnavailableError: our store is down — the job succeeds on KIE's URL, copied later;
  * - anything else (KIE's file host unreachable, a timeout): try again later.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, open, rm } from "node:fs/promises";
 import sharp from "sharp";
 import { ProxyUpstreamError, UnsafeUrlError, UnsupportedMediaTypeError } from "@/lib/security/errors";
@@ -74,7 +74,7 @@ export async function storeResult(
     const { width, height, thumbnail } = await inspect(spool);
     const key = resultKey(jobId, type);
     const thumbKey = thumbnailKey(jobId);
-    await deps.store.put(key, createReadStream(spool), { contentType: type, contentLength: bytes });
+    await deps.store.putFile(key, spool, { contentType: type, contentLength: bytes });
     await deps.store.put(thumbKey, thumbnail, { contentType: "image/webp" });
     return { key, thumbKey, bytes, type, width, height, sha256 };
   } finally {

@@ -48,10 +48,9 @@ describe("generate through the production server", () => {
     expect(response.status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ success: true, status: "succeeded", creditsUsed: 1, remainingCredits: 9 });
 
-    // Through the image proxy, as the browser would show it.
-    const proxied = await fetch(`${app.url}/api/image-proxy?url=${encodeURIComponent(body.imageUrl)}`, {
-      headers: auth(),
-    });
+    // Our stored copy, by its signed link, as the browser shows it (DESIGN.md §9).
+    expect(body.imageUrl).toMatch(/^\/api\/images\//);
+    const proxied = await fetch(`${app.url}${body.imageUrl}`);
     expect(proxied.status).toBe(200);
     expect(proxied.headers.get("x-content-type-options")).toBe("nosniff");
     const meta = await sharp(Buffer.from(await proxied.arrayBuffer())).metadata();

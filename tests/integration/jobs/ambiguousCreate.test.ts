@@ -49,7 +49,7 @@ describeEachDatabase("jobs: ambiguous createTask", (getDb) => {
     const { token } = await harness.signIn();
     harness.sim.setFaults(AMBIGUOUS_CREATE);
 
-    const error = await generateExpecting502(harness, token, "[sim:delay=3000] a doubtful request");
+    const error = await generateExpecting502(harness, token, "[sim:delay=12000] a doubtful request");
     expect(error.taskId).toMatch(/^[0-9a-f-]{36}$/);
     const jobId = error.taskId as string;
 
@@ -95,7 +95,7 @@ describeEachDatabase("jobs: ambiguous createTask", (getDb) => {
         taskId: kieTask?.taskId,
         status: "succeeded",
         creditsUsed: 1,
-        imageUrl: settled.resultUrls?.[0],
+        sourceUrl: settled.resultUrls?.[0],
       });
     }
     expect(await ledgerOf(getDb(), theirRow.id)).toEqual({ reserve: 1, capture: 1 });
