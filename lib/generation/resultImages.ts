@@ -80,7 +80,10 @@ export class ResultImages {
           return { kind: "uncopyable" };
         }
         if (error instanceof ResultRejectedError) {
-          this.deps.logger.warn({ jobId: job.id, reason: error.reason, err: error.cause }, "result refused");
+          this.deps.logger.warn(
+            { jobId: job.id, sourceUrl, reason: error.reason, err: error.cause },
+            "result refused",
+          );
           return { kind: "rejected", message: error.message };
         }
         if (!(error instanceof StoreUnavailableError)) {

@@ -648,7 +648,8 @@ export class GenerationService {
       case "uncopyable":
         return succeeded;
       case "rejected":
-        return { status: "failed", resultUrls, errorCode: "upstream_error", errorMessage: copy.message };
+        // No resultUrls: a failed job shows no image (KIE's URL is in the log).
+        return { status: "failed", errorCode: "upstream_error", errorMessage: copy.message };
       case "source_unavailable":
         return undefined;
     }
