@@ -49,8 +49,9 @@ describe("generate through the production server", () => {
     expect(body).toMatchObject({ success: true, status: "succeeded", creditsUsed: 1, remainingCredits: 9 });
 
     // Our stored copy, by its signed link, as the browser shows it (DESIGN.md §9).
-    expect(body.imageUrl).toMatch(/^\/api\/images\//);
-    const proxied = await fetch(`${app.url}${body.imageUrl}`);
+    // (absolute on APP_URL, which this server has for callbacks).
+    expect(body.imageUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/images\/[0-9a-f-]{36}\?/);
+    const proxied = await fetch(new URL(body.imageUrl, app.url));
     expect(proxied.status).toBe(200);
     expect(proxied.headers.get("x-content-type-options")).toBe("nosniff");
     const meta = await sharp(Buffer.from(await proxied.arrayBuffer())).metadata();
