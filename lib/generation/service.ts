@@ -37,6 +37,7 @@ import {
   type TaskRecord,
 } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
+import type { ImageLinks } from "@/lib/storage/links";
 import {
   CALLBACK_LEASE_MS,
   type CallbackInput,
@@ -44,7 +45,6 @@ import {
   hashToken,
   KieCallbacks,
 } from "./callbacks";
-import type { ImageLinks } from "@/lib/storage/links";
 import { JobInDoubtError } from "./errors";
 import type { JobEvents } from "./events";
 import type { ResultImages } from "./resultImages";
