@@ -4,6 +4,7 @@
  * getApp(); nothing here runs at import time, so `next build` can import every route safely.
  */
 
+import path from "node:path";
 import type { Dispatcher } from "undici";
 import { type AppConfig, getConfig, type KieMode, signInConfigError } from "@/config";
 import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "@/lib/auth";
@@ -13,6 +14,7 @@ import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
 import { purgeExpiredIdempotencyKeys } from "@/lib/db/idempotency";
 import { GenerationService, JobEvents } from "@/lib/generation";
 import { ImageLibrary } from "@/lib/generation/images";
+import { ResultImages } from "@/lib/generation/resultImages";
 import { createRateLimiter, type RateLimiter } from "@/lib/http/rateLimit";
 import { type IKieClient, KieClient } from "@/lib/kie";
 import { createLogger, type Logger } from "@/lib/observability/logger";
@@ -43,10 +45,18 @@ export interface App {
   imageStore: ImageStore;
   imageLinks: ImageLinks;
   images: ImageLibrary;
+  /** Copies, deletes, prunes and sweeps stored results. */
+  resultImages: ResultImages;
   /** The dev-mode signing secret; undefined in Supabase mode. */
   devSecret?: Uint8Array;
   /** One maintenance pass (reconciler timer and cron): settle stale jobs, drop expired idempotency keys. */
-  sweep(signal?: AbortSignal): Promise<{ examined: number; settled: number; idempotencyKeysPurged: number }>;
+  sweep(signal?: AbortSignal): Promise<{
+    examined: number;
+    settled: number;
+    imagesCopied: number;
+    imagesPruned: number;
+    idempotencyKeysPurged: number;
+  }>;
   close(): Promise<void>;
 }
 
@@ -174,6 +184,21 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
         }),
     });
 
+    const resultImages = new ResultImages({
+      db: database.db,
+      store: imageStore,
+      spoolDir: path.join(config.dataDir, "spool"),
+      logger: logger.child({ component: "images" }),
+      fetchSource: (url) =>
+        fetchProxiedImage(url, {
+          allowedHosts: config.imageProxyAllowedHosts,
+          trustedOrigin: imageProxy.trustedOrigin,
+          dispatcher: imageProxy.dispatcher,
+          maxBytes: RESULT_MAX_BYTES,
+          timeoutMs: RESULT_FETCH_TIMEOUT_MS,
+        }),
+    });
+
     const events = new JobEvents();
     toClose.push(events);
     if (database.kind === "postgres") {
@@ -190,6 +215,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       events,
       accounts,
       logger: logger.child({ component: "generation" }),
+      images: resultImages,
+      links: imageLinks,
       observer: {
         reserved: (cost) => metrics.credits.inc({ kind: "reserved" }, cost),
         settled: (job) => {
@@ -211,6 +238,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       },
     });
 
+    const orphanSweep = { lastAt: 0 };
     return {
       config,
       logger,
@@ -227,9 +255,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       imageStore,
       imageLinks,
       images,
+      resultImages,
       sweep: async (signal) => {
         const jobs = await generations.reconcile({ limit: 200, signal });
-        return { ...jobs, idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(database.db) };
+        const images = await sweepImages(resultImages, config.images.retentionDays, orphanSweep, logger);
+        return { ...jobs, ...images, idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(database.db) };
       },
       close: () => closeAll(toClose),
     };
@@ -237,6 +267,39 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     await closeAll(toClose);
     throw error;
   }
+}
+
+/** A result over this is refused (the job fails, credits return): a 4K PNG fits, 30 MiB does not. */
+const RESULT_MAX_BYTES = 25 * 1024 * 1024;
+const RESULT_FETCH_TIMEOUT_MS = 60_000;
+/** The orphan sweep lists the whole store: once every 10 minutes is plenty. */
+const ORPHAN_SWEEP_EVERY_MS = 10 * 60_000;
+
+/**
+ * The images' share of a maintenance pass: copy what the store missed, prune, sweep orphans. A
+ * store that is down fails only its own step (logged); the jobs' sweep has already run.
+ */
+async function sweepImages(
+  images: ResultImages,
+  retentionDays: number | undefined,
+  orphanSweep: { lastAt: number },
+  logger: Logger,
+): Promise<{ imagesCopied: number; imagesPruned: number }> {
+  const step = async <T>(name: string, run: () => Promise<T>, fallback: T): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      logger.warn({ err: error, step: name }, "image maintenance step failed; next sweep retries");
+      return fallback;
+    }
+  };
+  const { copied } = await step("copy", () => images.copyPending({ limit: 20 }), { copied: 0, failed: 0 });
+  const pruned = retentionDays ? await step("prune", () => images.prune(retentionDays), 0) : 0;
+  if (Date.now() - orphanSweep.lastAt >= ORPHAN_SWEEP_EVERY_MS) {
+    orphanSweep.lastAt = Date.now();
+    await step("orphans", () => images.sweepOrphans(), undefined);
+  }
+  return { imagesCopied: copied, imagesPruned: pruned };
 }
 
 async function closeAll(items: Closable[]): Promise<void> {

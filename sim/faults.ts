@@ -376,6 +376,8 @@ export interface PromptDirectives {
   /** Total time from creation to the final state, overriding the step timing. */
   delayMs?: number;
   callback: CallbackMode;
+  /** A result that is not what it should be: not an image at all, or padded to `bytes`. */
+  result?: { kind: "not-image" } | { kind: "oversize"; bytes: number };
   /** The prompt with the directives removed (what the image is drawn from). */
   cleanPrompt: string;
 }
@@ -430,10 +432,21 @@ export function parsePromptDirectives(prompt: string): PromptDirectives {
         }
         break;
       }
+      case "result": {
+        const v = value?.trim() ?? "";
+        if (v === "not-image") result.result = { kind: "not-image" };
+        else if (v.startsWith("oversize=")) {
+          result.result = {
+            kind: "oversize",
+            bytes: parseInteger(where, "oversize", v.slice(9), 1, 200_000_000),
+          };
+        } else throw new KieSimFaultSyntaxError(where, "use result=not-image|oversize=<bytes>");
+        break;
+      }
       default:
         throw new KieSimFaultSyntaxError(
           where,
-          `unknown directive '${name}' (known: fail, never, delay, callback)`,
+          `unknown directive '${name}' (known: fail, never, delay, callback, result)`,
         );
     }
     clean += prompt.slice(cursor, start);

@@ -212,8 +212,15 @@ export class TaskEngine {
           format: input.format,
         });
       }
+      const odd = task.directives.result;
+      if (odd?.kind === "not-image") bytes = Buffer.from("<!doctype html><title>Not an image</title>\n");
+      // Padding after the image's end: still sniffed as the format, but as large as asked.
+      if (odd?.kind === "oversize" && odd.bytes > bytes.length) {
+        bytes = Buffer.concat([bytes, Buffer.alloc(odd.bytes - bytes.length)]);
+      }
       const name = `results/${task.record.taskId}.${EXTENSION_BY_FORMAT[input.format]}`;
-      this.deps.blobs.set(name, { bytes, mimeType: MIME_BY_FORMAT[input.format], createdAt: Date.now() });
+      const mimeType = odd?.kind === "not-image" ? "text/html" : MIME_BY_FORMAT[input.format];
+      this.deps.blobs.set(name, { bytes, mimeType, createdAt: Date.now() });
       return { state: "success", resultUrl: `${this.deps.publicBase()}/${name}` };
     } catch (error) {
       if (error instanceof ImageInputError) return { state: "fail", failCode: "422", failMsg: error.message };

@@ -6,6 +6,7 @@
 import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import { capture, release } from "@/lib/credits";
 import type { DbExecutor } from "./client";
+import { type StoredImageColumns, storedImageValues } from "./images";
 import { queryRows } from "./rows";
 import {
   type Generation,
@@ -43,6 +44,8 @@ export async function findUserGeneration(
       and(
         eq(generations.userId, userId),
         byId ? or(byId, eq(generations.kieTaskId, taskId)) : eq(generations.kieTaskId, taskId),
+        // A job its owner deleted is gone for them (the row stays for the ledger).
+        isNull(generations.deletedAt),
       ),
     )
     .limit(1);
@@ -96,6 +99,9 @@ export interface SettleInput {
   resultUrls?: string[];
   errorCode?: string;
   errorMessage?: string;
+  /** The result as copied into our store (DESIGN.md §9); absent = not (yet) stored. */
+  image?: StoredImageColumns;
+  warnings?: string[];
 }
 
 /**
@@ -117,6 +123,8 @@ export async function settleGeneration(
         resultUrls: input.resultUrls ?? null,
         errorCode: input.errorCode ?? null,
         errorMessage: input.errorMessage ?? null,
+        ...(input.image && storedImageValues(input.image)),
+        ...(input.warnings && input.warnings.length > 0 && { warnings: input.warnings }),
         settledAt: sql`now()`,
         updatedAt: sql`now()`,
       })
@@ -197,7 +205,7 @@ export async function listUserGenerations(
   return db
     .select()
     .from(generations)
-    .where(after ? and(eq(generations.userId, userId), after) : eq(generations.userId, userId))
+    .where(and(eq(generations.userId, userId), isNull(generations.deletedAt), after))
     .orderBy(desc(generations.createdAt), desc(generations.id))
     .limit(options.limit);
 }

@@ -37,6 +37,7 @@ import {
   type TaskRecord,
 } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
+import type { ImageLinks } from "@/lib/storage/links";
 import {
   CALLBACK_LEASE_MS,
   type CallbackInput,
@@ -46,6 +47,7 @@ import {
 } from "./callbacks";
 import { JobInDoubtError } from "./errors";
 import type { JobEvents } from "./events";
+import type { ResultImages } from "./resultImages";
 import { type JobView, toJobView } from "./view";
 import { isOpen, JobWatches, type WatchSchedule } from "./watch";
 
@@ -151,6 +153,10 @@ export interface GenerationServiceDeps {
   accounts: AccountRegistry;
   /** Sees each reservation and each settlement exactly once (metrics). */
   observer?: GenerationObserver;
+  /** Copies results into our store at settlement (DESIGN.md §9); without it, KIE's URLs are kept. */
+  images?: ResultImages;
+  /** Signs the image links the API answers with. */
+  links?: ImageLinks;
   now?: () => number;
   random?: () => number;
 }
@@ -188,6 +194,8 @@ export class GenerationService {
   private readonly settings: GenerationSettings;
   private readonly accounts: AccountRegistry;
   private readonly observer?: GenerationObserver;
+  private readonly images?: ResultImages;
+  private readonly links?: ImageLinks;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly watches: JobWatches;
@@ -203,6 +211,8 @@ export class GenerationService {
     this.settings = deps.settings;
     this.accounts = deps.accounts;
     this.observer = deps.observer;
+    this.images = deps.images;
+    this.links = deps.links;
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.watches = new JobWatches(deps.events, deps.logger);
@@ -294,6 +304,8 @@ export class GenerationService {
 
     if (input.admit) await input.admit().catch((error) => failBeforeKie(error, "rate_limited"));
 
+    // KIE deletes uploads after ~3 days: our copies (best effort) keep an edit's inputs (§9).
+    const storingInputs = this.images?.storeInputs(jobId, input.files);
     const uploadedUrls = await Promise.all(
       input.files.map((file) =>
         this.kie
@@ -304,6 +316,7 @@ export class GenerationService {
           .then((uploaded) => uploaded.downloadUrl),
       ),
     ).catch((error) => failBeforeKie(error, "upstream_error"));
+    await storingInputs;
 
     // Slow uploads can outlast KIE_TIMEOUT_MS: if the reconciler has meanwhile timed the job out
     // (credits released), a createTask now would be a paid KIE task for a released job.
@@ -311,7 +324,7 @@ export class GenerationService {
     if (!isOpen(beforeCreate)) {
       log.warn({ jobId, status: beforeCreate.status }, "job settled before createTask; not sent");
       const remainingCredits = (await balance(this.db, input.userId)) ?? 0;
-      return { outcome: "settled", job: toJobView(beforeCreate), remainingCredits, warnings: [] };
+      return { outcome: "settled", job: this.view(beforeCreate), remainingCredits, warnings: [] };
     }
 
     let created: { taskId: string; warnings: string[] };
@@ -345,7 +358,7 @@ export class GenerationService {
     if (input.mode === "async") {
       return {
         outcome: "accepted",
-        job: toJobView(job),
+        job: this.view(job),
         remainingCredits: remaining,
         pollAfterMs: this.pollAfterMs(job),
         warnings: created.warnings,
@@ -358,12 +371,16 @@ export class GenerationService {
       log.warn({ jobId, budgetMs: this.settings.pollBudgetMs }, "sync wait budget ran out; job continues");
       return {
         outcome: "budget_exhausted",
-        job: toJobView(job),
+        job: this.view(job),
         remainingCredits,
         warnings: created.warnings,
       };
     }
-    return { outcome: "settled", job: toJobView(job), remainingCredits, warnings: created.warnings };
+    return { outcome: "settled", job: this.view(job), remainingCredits, warnings: created.warnings };
+  }
+
+  private view(job: Generation): JobView {
+    return toJobView(job, this.links);
   }
 
   /**
@@ -383,12 +400,12 @@ export class GenerationService {
     if (isOpen(job) && options.mode === "sync")
       job = await this.waitForSettlement(job, deadline, options.signal);
     const remainingCredits = (await balance(this.db, userId)) ?? 0;
-    if (!isOpen(job)) return { outcome: "settled", job: toJobView(job), remainingCredits, warnings: [] };
+    if (!isOpen(job)) return { outcome: "settled", job: this.view(job), remainingCredits, warnings: [] };
     return options.mode === "sync"
-      ? { outcome: "budget_exhausted", job: toJobView(job), remainingCredits, warnings: [] }
+      ? { outcome: "budget_exhausted", job: this.view(job), remainingCredits, warnings: [] }
       : {
           outcome: "accepted",
-          job: toJobView(job),
+          job: this.view(job),
           remainingCredits,
           pollAfterMs: this.pollAfterMs(job),
           warnings: [],
@@ -474,7 +491,7 @@ export class GenerationService {
     }
     await sweeping;
     return {
-      job: toJobView(job),
+      job: this.view(job),
       remainingCredits: (await balance(this.db, userId)) ?? 0,
       pollAfterMs: isOpen(job) ? this.pollAfterMs(job) : undefined,
     };
@@ -489,7 +506,7 @@ export class GenerationService {
     const page = rows.slice(0, options.limit);
     const last = page.at(-1);
     return {
-      jobs: page.map(toJobView),
+      jobs: page.map((row) => this.view(row)),
       next: rows.length > options.limit && last ? { id: last.id } : undefined,
     };
   }
@@ -583,8 +600,9 @@ export class GenerationService {
         );
       }
       this.logger.info({ jobId: job.id, kieTaskId: record.taskId, elapsedMs }, "KIE task succeeded");
-      const settled =
-        (await this.settle(job.id, { status: "succeeded", resultUrls: record.resultUrls })) ?? job;
+      const outcome = await this.settlementOf(job, record.resultUrls);
+      if (!outcome) return job; // KIE's file is out of reach for now: the next read tries again
+      const settled = (await this.settle(job.id, outcome)) ?? job;
       if (settled.status === "timeout" && (await attachLateResult(this.db, job.id, record.resultUrls))) {
         // We had given up (credits released): the image is delivered anyway, free of charge.
         this.logger.info({ jobId: job.id }, "late result attached to a timed-out job (not charged)");
@@ -611,6 +629,30 @@ export class GenerationService {
       return { ...job, status: "processing" };
     }
     return job;
+  }
+
+  /**
+   * How a success settles (DESIGN.md §9): succeeded once the image is in our store; succeeded on
+   * KIE's URL, not yet stored, when the store is down; failed (credits released) when the result
+   * is not an image or over the cap; undefined (stay open) when KIE's file cannot be fetched now.
+   * A job already settled is not copied again here (a late result is copied by the reconciler).
+   */
+  private async settlementOf(job: Generation, resultUrls: string[]): Promise<SettleInput | undefined> {
+    const succeeded: SettleInput = { status: "succeeded", resultUrls };
+    if (!this.images || !isOpen(job)) return succeeded;
+    const copy = await this.images.copyAtSettlement(job, resultUrls[0] as string);
+    switch (copy.kind) {
+      case "stored":
+        return { ...succeeded, image: copy.image, warnings: copy.warnings };
+      case "store_down":
+      case "uncopyable":
+        return succeeded;
+      case "rejected":
+        // No resultUrls: a failed job shows no image (KIE's URL is in the log).
+        return { status: "failed", errorCode: "upstream_error", errorMessage: copy.message };
+      case "source_unavailable":
+        return undefined;
+    }
   }
 
   /** KIE_TIMEOUT_MS passed: one last look at KIE (deliver a finished image), else `timeout`. */

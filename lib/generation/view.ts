@@ -1,4 +1,5 @@
 import type { Generation, GenerationStatus } from "@/lib/db/schema";
+import type { ImageLinks } from "@/lib/storage/links";
 
 /** A job as the public API shows it (DESIGN.md §3). */
 export interface JobView {
@@ -10,11 +11,22 @@ export interface JobView {
   prompt: string;
   aspectRatio?: string;
   outputFormat?: string;
+  /** Our signed link to the image (DESIGN.md §9); it keeps working after KIE deletes its file. */
   imageUrl?: string;
   images?: string[];
+  /** The 256-px WebP thumbnail (our signed link). */
+  thumbnailUrl?: string;
+  /** KIE's own URL of the result (expires after a day or more). */
+  sourceUrl?: string;
+  /** False while the result is still only on KIE (our store was down); the reconciler copies it. */
+  imageStored?: boolean;
+  width?: number;
+  height?: number;
   /** Credits kept for this job: its cost once it succeeded, 0 when it failed or timed out. */
   creditsUsed?: number;
   error?: { code: string; message: string };
+  /** Things worth knowing about the result (e.g. the model ignored the aspect ratio). */
+  warnings?: string[];
   createdAt: string;
   settledAt?: string;
 }
@@ -23,9 +35,12 @@ export function publicTaskId(job: Pick<Generation, "id" | "kieTaskId">): string 
   return job.kieTaskId ?? job.id;
 }
 
-export function toJobView(job: Generation): JobView {
+/**
+ * With `links`, `imageUrl`/`images` are our own signed links (served from our store, or from
+ * KIE's URL until the copy is made); without, KIE's URLs as they are.
+ */
+export function toJobView(job: Generation, links?: ImageLinks): JobView {
   const params = job.params as { aspectRatio?: string; outputFormat?: string };
-  const images = job.resultUrls ?? undefined;
   const settled = job.status !== "pending" && job.status !== "processing";
   return {
     taskId: publicTaskId(job),
@@ -35,10 +50,26 @@ export function toJobView(job: Generation): JobView {
     prompt: job.prompt,
     ...(params.aspectRatio && { aspectRatio: params.aspectRatio }),
     ...(params.outputFormat && { outputFormat: params.outputFormat }),
-    ...(images && images.length > 0 && { imageUrl: images[0], images }),
+    ...imageFields(job, links),
     ...(settled && { creditsUsed: job.status === "succeeded" ? job.cost : 0 }),
     ...(job.errorCode && { error: { code: job.errorCode, message: job.errorMessage ?? "" } }),
+    ...(job.warnings && job.warnings.length > 0 && { warnings: job.warnings }),
     createdAt: job.createdAt.toISOString(),
     ...(job.settledAt && { settledAt: job.settledAt.toISOString() }),
+  };
+}
+
+function imageFields(job: Generation, links?: ImageLinks): Partial<JobView> {
+  const source = job.resultUrls?.[0];
+  if (!source || job.imagesDeletedAt) return {};
+  if (!links) return { imageUrl: source, images: job.resultUrls ?? [] };
+  const imageUrl = links.url(job.id);
+  return {
+    imageUrl,
+    images: [imageUrl],
+    thumbnailUrl: links.url(job.id, "thumb"),
+    sourceUrl: source,
+    imageStored: job.imageStoredAt !== null,
+    ...(job.imageWidth && job.imageHeight && { width: job.imageWidth, height: job.imageHeight }),
   };
 }

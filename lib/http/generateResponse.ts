@@ -13,7 +13,8 @@ export function responseMode(request: Request, asyncByDefault: boolean): "sync" 
 
 /** The public shape of a create result (DESIGN.md §3): 200, 202, or the job's error. */
 export function generationResponse(result: CreateGenerationResult): Response {
-  const { job, remainingCredits, warnings } = result;
+  const { job, remainingCredits } = result;
+  const warnings = [...result.warnings, ...(job.warnings ?? [])];
   const extra = warnings.length > 0 ? { warnings } : {};
   if (result.outcome === "accepted") {
     const statusUrl = `/api/generate/${encodeURIComponent(job.taskId)}`;
@@ -53,6 +54,9 @@ export function generationResponse(result: CreateGenerationResult): Response {
     status: "succeeded",
     imageUrl: job.imageUrl,
     images: job.images,
+    ...(job.thumbnailUrl && { thumbnailUrl: job.thumbnailUrl }),
+    ...(job.sourceUrl && { sourceUrl: job.sourceUrl, imageStored: job.imageStored }),
+    ...(job.width && { width: job.width, height: job.height }),
     creditsUsed: job.creditsUsed,
     remainingCredits,
     ...extra,

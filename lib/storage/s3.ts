@@ -5,6 +5,7 @@
  * multipart upload leaves parts that S3 bills for: a bucket lifecycle rule
  * (AbortIncompleteMultipartUpload) removes them; docs/STORAGE.md says so.
  */
+import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import {
   DeleteObjectCommand,
@@ -93,6 +94,10 @@ export class S3ImageStore implements ImageStore {
       throw new StoreUnavailableError("put", { cause: error });
     }
     return { bytes: body instanceof Uint8Array ? body.byteLength : bytes };
+  }
+
+  async putFile(key: string, file: string, options: PutOptions): Promise<{ bytes: number }> {
+    return this.put(key, createReadStream(file), options);
   }
 
   async get(key: string): Promise<StoredObject | undefined> {

@@ -30,6 +30,8 @@ export interface ImageStore {
   readonly kind: ImageStoreKind;
   /** Writes `body` under `key` whole or not at all (temp name then rename; S3 completes once). */
   put(key: string, body: Readable | Uint8Array, options: PutOptions): Promise<{ bytes: number }>;
+  /** Like put, from a file on local disk (the copy step's spool file). */
+  putFile(key: string, file: string, options: PutOptions): Promise<{ bytes: number }>;
   /** The object, or undefined when there is none. */
   get(key: string): Promise<StoredObject | undefined>;
   /** Idempotent: deleting a missing key is fine. */

@@ -48,10 +48,10 @@ describe("generate through the production server", () => {
     expect(response.status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ success: true, status: "succeeded", creditsUsed: 1, remainingCredits: 9 });
 
-    // Through the image proxy, as the browser would show it.
-    const proxied = await fetch(`${app.url}/api/image-proxy?url=${encodeURIComponent(body.imageUrl)}`, {
-      headers: auth(),
-    });
+    // Our stored copy, by its signed link, as the browser shows it (DESIGN.md §9).
+    // (absolute on APP_URL, which this server has for callbacks).
+    expect(body.imageUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/images\/[0-9a-f-]{36}\?/);
+    const proxied = await fetch(new URL(body.imageUrl, app.url));
     expect(proxied.status).toBe(200);
     expect(proxied.headers.get("x-content-type-options")).toBe("nosniff");
     const meta = await sharp(Buffer.from(await proxied.arrayBuffer())).metadata();

@@ -16,6 +16,7 @@ import * as cronReconcile from "@/app/api/cron/reconcile/route";
 import * as generateStatus from "@/app/api/generate/[taskId]/route";
 import * as generateKie from "@/app/api/generate/kie/route";
 import * as generate from "@/app/api/generate/route";
+import * as generationsDelete from "@/app/api/generations/[taskId]/route";
 import * as generations from "@/app/api/generations/route";
 import * as health from "@/app/api/health/route";
 import * as imageProxy from "@/app/api/image-proxy/route";
@@ -33,7 +34,7 @@ import { type KieSimOptions, type RunningKieSim, startKieSim } from "@/sim/serve
 import { type AnswerChecker, createAnswerChecker } from "./openapiCheck";
 
 type Handler = (request: Request, segment: { params: Promise<never> }) => Promise<Response>;
-type RouteModule = Partial<Record<"GET" | "POST", Handler>>;
+type RouteModule = Partial<Record<"GET" | "POST" | "DELETE", Handler>>;
 
 /** Path patterns → route modules, as Next.js's app router maps them (static segments first). */
 const ROUTES: [RegExp, RouteModule, string[]][] = [
@@ -41,6 +42,7 @@ const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/generate\/kie$/, generateKie, []],
   [/^\/api\/generate\/([^/]+)$/, generateStatus, ["taskId"]],
   [/^\/api\/generations$/, generations, []],
+  [/^\/api\/generations\/([^/]+)$/, generationsDelete, ["taskId"]],
   [/^\/api\/credits$/, credits, []],
   [/^\/api\/auth\/dev$/, authDev, []],
   [/^\/api\/auth\/signout$/, authSignout, []],
@@ -144,7 +146,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     for (const [pattern, module, names] of ROUTES) {
       const match = pattern.exec(pathname);
       if (!match) continue;
-      const handler = module[request.method as "GET" | "POST"];
+      const handler = module[request.method as "GET" | "POST" | "DELETE"];
       if (!handler) return new Response(null, { status: 405, headers: { "x-harness": "no-route" } });
       const params = Object.fromEntries(
         names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? "")]),

@@ -119,6 +119,15 @@ export const OPERATIONS: OperationSpec[] = [
     errors: ["invalid_request", "unauthorized"],
   },
   {
+    method: "delete",
+    path: "/api/generations/{taskId}",
+    summary: "Delete a finished job (owner only): its stored images go; history and status reads 404",
+    access: "user",
+    parameters: { taskId: taskIdParam },
+    responses: { "200": { description: "Deleted.", json: answers.deletedSchema } },
+    errors: ["invalid_request", "unauthorized", "forbidden", "not_found"],
+  },
+  {
     method: "get",
     path: "/api/credits",
     summary: "The user's credit balance",

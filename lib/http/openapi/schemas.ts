@@ -52,6 +52,15 @@ export const generateAcceptedSchema = z.looseObject({
   warnings,
 });
 
+/** Extra fields of a result kept in our store (DESIGN.md §9). */
+const storedImageFields = {
+  thumbnailUrl: url.optional().meta({ description: "Extra: a 256-px WebP of the stored image." }),
+  sourceUrl: url.optional().meta({ description: "Extra: KIE's URL of the result (expires after ~14 days)." }),
+  imageStored: z.boolean().optional().meta({ description: "Extra: whether imageUrl is our stored copy." }),
+  width: z.int().min(1).optional(),
+  height: z.int().min(1).optional(),
+};
+
 const jobError = z.looseObject({ code: z.string(), message: z.string() });
 
 /** A job as history lists it (lib/generation's JobView). */
@@ -65,6 +74,7 @@ export const jobSchema = z.looseObject({
   outputFormat: z.enum(OUTPUT_FORMATS).optional(),
   imageUrl: url.optional(),
   images: z.array(url).optional(),
+  ...storedImageFields,
   creditsUsed: credits.optional().meta({ description: "Once settled: the price if it succeeded, else 0." }),
   error: jobError.optional(),
   createdAt: z.iso.datetime(),
@@ -78,8 +88,10 @@ export const taskStatusSchema = z.looseObject({
   imageUrl: url.optional(),
   images: z.array(url).optional(),
   creditsUsed: credits.optional(),
+  ...storedImageFields,
   remainingCredits: credits,
   pollAfterMs: z.int().min(0).optional().meta({ description: "While the job is open." }),
+  warnings,
   error: jobError.optional(),
 });
 
@@ -154,7 +166,15 @@ export const sweepSchema = z.looseObject({
   success: z.literal(true),
   examined: z.int(),
   settled: z.int(),
+  imagesCopied: z.int().meta({ description: "Results copied into the store this pass." }),
+  imagesPruned: z.int().meta({ description: "Stored images deleted (IMAGE_RETENTION_DAYS)." }),
   idempotencyKeysPurged: z.int(),
+});
+
+export const deletedSchema = z.looseObject({
+  success: z.literal(true),
+  taskId: z.string(),
+  deleted: z.literal(true),
 });
 
 export const openApiDocumentSchema = z.looseObject({

@@ -160,14 +160,15 @@ describeEachDatabase("api: GET /api/image-proxy", (getDb) => {
     });
     const job = await generated.json();
     expect(generated.status, JSON.stringify(job)).toBe(200);
-    expect(job.imageUrl.startsWith(h.sim.url)).toBe(true);
+    // KIE's own URL (imageUrl is our stored copy's link, DESIGN.md §9).
+    expect(job.sourceUrl.startsWith(h.sim.url)).toBe(true);
 
-    const response = await h.fetch(proxyPath(job.imageUrl), { token });
+    const response = await h.fetch(proxyPath(job.sourceUrl), { token });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toBe("image/png");
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     const proxied = Buffer.from(await response.arrayBuffer());
-    const direct = Buffer.from(await (await fetch(job.imageUrl)).arrayBuffer());
+    const direct = Buffer.from(await (await fetch(job.sourceUrl)).arrayBuffer());
     expect(proxied.subarray(0, 8).toString("hex")).toBe("89504e470d0a1a0a");
     expect(proxied.equals(direct)).toBe(true);
   });
@@ -180,7 +181,7 @@ describeEachDatabase("api: GET /api/image-proxy", (getDb) => {
       headers: { "content-type": "application/json", prefer: "wait" },
       body: JSON.stringify({ prompt: "a private picture" }),
     });
-    const { imageUrl } = await generated.json();
+    const { sourceUrl: imageUrl } = await generated.json();
     const served = h.sim.stats().calls.files;
     for (const headers of [{}, { authorization: "Bearer not-a-token" }] as Record<string, string>[]) {
       const response = await h.fetch(proxyPath(imageUrl), { headers });

@@ -40,11 +40,11 @@ describeEachDatabase("POST /api/generate: job lifecycle", (getDb) => {
       remainingCredits: 9,
     });
     expect(typeof res.body.taskId).toBe("string");
-    expect(res.body.imageUrl).toMatch(/^https?:\/\//);
+    expect(res.body.imageUrl).toMatch(/^\/api\/images\//);
     expect(res.body.images).toEqual([res.body.imageUrl]);
     expect(res.headers.get("x-request-id")).toMatch(/\S/);
     // The image really exists where the answer says.
-    const image = await fetch(res.body.imageUrl);
+    const image = await h.fetch(res.body.imageUrl);
     expect(image.status).toBe(200);
     expect(image.headers.get("content-type")).toMatch(/^image\//);
 
@@ -90,7 +90,7 @@ describeEachDatabase("POST /api/generate: job lifecycle", (getDb) => {
       creditsUsed: 1,
       remainingCredits: 9,
     });
-    expect(settled.body.imageUrl).toMatch(/^https?:\/\//);
+    expect(settled.body.imageUrl).toMatch(/^\/api\/images\//);
     expect(settled.body.images).toEqual([settled.body.imageUrl]);
 
     // More polls after success read the same job and charge nothing more.

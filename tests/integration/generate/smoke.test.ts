@@ -22,7 +22,7 @@ describeEachDatabase("generate: smoke", (getDb) => {
     const body = await response.json();
     expect(response.status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject({ success: true, status: "succeeded", creditsUsed: 1, remainingCredits: 9 });
-    expect(body.imageUrl).toMatch(/^http/);
+    expect(body.imageUrl).toMatch(/^\/api\/images\//); // our stored copy (DESIGN.md §9)
   });
 
   it("async: 202, then polled to success", async () => {

@@ -49,7 +49,7 @@ describeEachDatabase("jobs: ambiguous createTask", (getDb) => {
     const { token } = await harness.signIn();
     harness.sim.setFaults(AMBIGUOUS_CREATE);
 
-    const error = await generateExpecting502(harness, token, "[sim:delay=3000] a doubtful request");
+    const error = await generateExpecting502(harness, token, "[sim:delay=6000] a doubtful request");
     expect(error.taskId).toMatch(/^[0-9a-f-]{36}$/);
     const jobId = error.taskId as string;
 
@@ -84,7 +84,7 @@ describeEachDatabase("jobs: ambiguous createTask", (getDb) => {
     expect(await jobRow(getDb(), jobId)).toMatchObject({ status: "pending", kieTaskId: null });
 
     // The genuine callback arrives when the task ends: the job is bound to it and settled.
-    const settled = await settledRow(getDb(), jobId, 400);
+    const settled = await settledRow(getDb(), jobId, 800);
     expect(settled).toMatchObject({ status: "succeeded", kieTaskId: kieTask?.taskId });
     expect(settled.resultUrls).toHaveLength(1);
     expect(await ledgerOf(getDb(), jobId)).toEqual({ reserve: 1, capture: 1 });
@@ -95,7 +95,7 @@ describeEachDatabase("jobs: ambiguous createTask", (getDb) => {
         taskId: kieTask?.taskId,
         status: "succeeded",
         creditsUsed: 1,
-        imageUrl: settled.resultUrls?.[0],
+        sourceUrl: settled.resultUrls?.[0],
       });
     }
     expect(await ledgerOf(getDb(), theirRow.id)).toEqual({ reserve: 1, capture: 1 });

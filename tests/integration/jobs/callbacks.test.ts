@@ -60,7 +60,10 @@ describeEachDatabase("jobs: KIE callbacks", (getDb) => {
     }
 
     expect(settled).toMatchObject({ status: "succeeded", creditsUsed: 1, remainingCredits: 9 });
-    expect(settled?.imageUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/results\//);
+    // Our link to the stored copy; KIE's own URL stays as sourceUrl (DESIGN.md §9).
+    // (absolute: APP_URL is set for callbacks).
+    expect(settled?.imageUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/images\/[0-9a-f-]{36}\?/);
+    expect(settled?.sourceUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/results\//);
     expect(polls).toBeGreaterThanOrEqual(80);
     expect(recordInfoReads(h)).toBeLessThanOrEqual(2);
     expect(simTask(h, taskId).callbacksSent).toBe(1);

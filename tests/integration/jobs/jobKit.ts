@@ -17,6 +17,7 @@ export interface StatusBody {
   taskId: string;
   status: "pending" | "processing" | "succeeded" | "failed" | "timeout";
   imageUrl?: string;
+  sourceUrl?: string;
   images?: string[];
   creditsUsed?: number;
   remainingCredits?: number;

@@ -64,8 +64,8 @@ describeEachDatabase("jobs: a result after the timeout", (getDb) => {
       status: "timeout",
       creditsUsed: 0,
       remainingCredits: 10,
-      imageUrl: resultUrl,
-      images: [resultUrl],
+      sourceUrl: resultUrl,
+      imageUrl: expect.stringMatching(/\/api\/images\/[0-9a-f-]{36}\?/),
     });
     expect(await ledgerOf(getDb(), row.id)).toEqual({ reserve: 1, release: 1 });
     expect(await creditsOf(h, token)).toBe(10);
@@ -106,7 +106,8 @@ describeEachDatabase("jobs: a result after the timeout", (getDb) => {
       status: "timeout",
       creditsUsed: 0,
       remainingCredits: 10,
-      imageUrl: resultUrl,
+      sourceUrl: resultUrl,
+      imageUrl: expect.stringMatching(/\/api\/images\/[0-9a-f-]{36}\?/),
     });
     expect(await ledgerOf(getDb(), jobId)).toEqual({ reserve: 1, release: 1 });
   });

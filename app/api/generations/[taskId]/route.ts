@@ -1,0 +1,22 @@
+import { ApiError } from "@/lib/http/errors";
+import { json, route } from "@/lib/http/route";
+
+export const runtime = "nodejs";
+export const dynamic = "force-dynamic";
+
+/**
+ * DELETE /api/generations/:taskId — the owner deletes a finished job (DESIGN.md §9): its stored
+ * files go, and it leaves their history and status reads (404 from now on). The credit ledger
+ * keeps its entries. Someone else's job is 404; a job still running is 400 (wait for its end).
+ */
+export const DELETE = route<{ taskId: string }>("generations.delete", async ({ request, app, params }) => {
+  const user = await app.auth.authenticate(request);
+  const outcome = await app.resultImages.deleteJob(user.id, params.taskId);
+  if (outcome === "not_found") throw new ApiError("not_found", "No such task.");
+  if (outcome === "open") {
+    throw new ApiError("invalid_request", "This job is still running; delete it once it has ended.", {
+      taskId: params.taskId,
+    });
+  }
+  return json({ success: true, taskId: params.taskId, deleted: true });
+});

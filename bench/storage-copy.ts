@@ -1,0 +1,149 @@
+/**
+ * Benchmark: copying a 10 MiB result into the store stays streamed (issue 14). A real 10 MiB PNG
+ * (noise does not compress) is served from a loopback HTTP server and copied exactly as settlement
+ * copies it — the image proxy's guarded fetch, the spool file, sharp's size and thumbnail, the
+ * store's put — while the process's RSS is sampled every 2 ms. The target is a peak RSS growth
+ * under 30 MiB over the baseline taken just before the copy.
+ *
+ *   npx tsx bench/storage-copy.ts [--store local|s3] [--mib 10]
+ *
+ * Self-contained; `benchStorageCopy()` is exported for `npm run bench` (bench/run.ts).
+ */
+
+import { spawn } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import sharp from "sharp";
+import { storeResult } from "@/lib/generation/storeResult";
+import { fetchProxiedImage } from "@/lib/security/imageProxy";
+import { createGuardedDispatcher } from "@/lib/security/urlGuard";
+import { createImageStore, type ImageStore } from "@/lib/storage";
+
+export interface StorageCopyResult {
+  store: "local" | "s3";
+  bytes: number;
+  elapsedMs: number;
+  baselineRssMiB: number;
+  peakRssMiB: number;
+  growthMiB: number;
+  /** The target: growth under 30 MiB. */
+  withinTarget: boolean;
+}
+
+const MiB = 1024 * 1024;
+export const RSS_GROWTH_TARGET_MIB = 30;
+
+/** A PNG of random pixels of about `bytes` bytes (PNG cannot compress noise). */
+async function noisePng(bytes: number): Promise<Buffer> {
+  const side = Math.ceil(Math.sqrt(bytes / 3));
+  const raw = randomFillSync(Buffer.alloc(side * side * 3));
+  return sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
+}
+
+/**
+ * The "KIE" side runs in a child process, as the real KIE is another machine: only the app's
+ * memory is measured. It serves `/small.png` (the warm-up) and `/result.png` from files.
+ */
+async function startImageServer(dir: string): Promise<{ origin: string; close(): void }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const fs = require("node:fs"), http = require("node:http"), path = require("node:path");
+       const server = http.createServer((req, res) => {
+         const file = path.join(${JSON.stringify(dir)}, path.basename(req.url));
+         res.writeHead(200, { "content-type": "image/png", "content-length": fs.statSync(file).size });
+         fs.createReadStream(file).pipe(res);
+       });
+       server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const port = await new Promise<string>((resolve) =>
+    child.stdout?.once("data", (d) => resolve(String(d).trim())),
+  );
+  return { origin: `http://127.0.0.1:${port}`, close: () => child.kill() };
+}
+
+export async function benchStorageCopy(
+  options: { store?: "local" | "s3"; sizeMiB?: number } = {},
+): Promise<StorageCopyResult> {
+  const kind = options.store ?? "local";
+  const dataDir = mkdtempSync(path.join(tmpdir(), "nb-bench-copy-"));
+  writeFileSync(path.join(dataDir, "result.png"), await noisePng((options.sizeMiB ?? 10) * MiB));
+  writeFileSync(path.join(dataDir, "small.png"), await noisePng(64 * 1024));
+  const server = await startImageServer(dataDir);
+  const { origin } = server;
+  let s3: { env: Record<string, string>; close(): Promise<void> } | undefined;
+  let store: ImageStore;
+  if (kind === "s3") {
+    const { startTestS3 } = await import("@/tests/helpers/s3");
+    s3 = await startTestS3("bench");
+    store = await createImageStore({
+      kind: "s3",
+      endpoint: s3.env.S3_ENDPOINT,
+      region: "us-east-1",
+      bucket: "bench",
+      accessKeyId: "S3RVER",
+      secretAccessKey: "S3RVER",
+      forcePathStyle: true,
+    });
+  } else {
+    store = await createImageStore({ kind: "local", dataDir });
+  }
+  const dispatcher = createGuardedDispatcher({ trustedOrigin: origin });
+  const copy = (name: string, jobId: string) =>
+    storeResult(jobId, `${origin}/${name}`, {
+      store,
+      spoolDir: path.join(dataDir, "spool"),
+      fetchSource: (url) =>
+        fetchProxiedImage(url, { allowedHosts: [], trustedOrigin: origin, dispatcher, maxBytes: 25 * MiB }),
+    });
+  try {
+    // Warm-up with a 64 KiB image: loads every module and code path (file-type, sharp, the S3
+    // client), so the measurement is the copy's own memory, not first-use initialisation.
+    await copy("small.png", "00000000-0000-4000-8000-000000000000");
+    (globalThis as { gc?: () => void }).gc?.();
+    const baseline = process.memoryUsage.rss();
+    let peak = baseline;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage.rss());
+    }, 2);
+    const started = performance.now();
+    const stored = await copy("result.png", "00000000-0000-4000-8000-000000000001");
+    const elapsedMs = performance.now() - started;
+    clearInterval(sampler);
+    peak = Math.max(peak, process.memoryUsage.rss());
+    const growthMiB = (peak - baseline) / MiB;
+    return {
+      store: kind,
+      bytes: stored.bytes,
+      elapsedMs: Math.round(elapsedMs),
+      baselineRssMiB: round(baseline / MiB),
+      peakRssMiB: round(peak / MiB),
+      growthMiB: round(growthMiB),
+      withinTarget: growthMiB < RSS_GROWTH_TARGET_MIB,
+    };
+  } finally {
+    await dispatcher.close();
+    await store.close();
+    await s3?.close();
+    server.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const store = args[args.indexOf("--store") + 1] === "s3" ? "s3" : "local";
+  const mibArg = args.includes("--mib") ? Number(args[args.indexOf("--mib") + 1]) : 10;
+  const result = await benchStorageCopy({ store, sizeMiB: mibArg });
+  console.log(JSON.stringify(result, null, 2));
+  process.exitCode = result.withinTarget ? 0 : 1;
+}

@@ -1,0 +1,241 @@
+/**
+ * What happens to result images around settlement (DESIGN.md §9): the copy at settlement (with a
+ * short retry while the store is down), the reconciler's "copy later" for jobs that succeeded on
+ * KIE's URL, the owner's delete, IMAGE_RETENTION_DAYS pruning and the orphan sweep. Framework-free.
+ */
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { AppDatabase } from "@/lib/db";
+import { findUserGeneration } from "@/lib/db/generations";
+import {
+  claimUnstoredImages,
+  keysInUse,
+  markExpiredImages,
+  markJobDeleted,
+  openJobIds,
+  recordCopyFailure,
+  recordInputImages,
+  recordStoredImage,
+} from "@/lib/db/images";
+import type { Generation, StoredInputImage } from "@/lib/db/schema";
+import type { Logger } from "@/lib/observability/logger";
+import { ProxyUpstreamError } from "@/lib/security/errors";
+import { type ImageStore, inputKey, jobIdOfKey, StoreUnavailableError, sweepTempFiles } from "@/lib/storage";
+import { aspectRatioWarning } from "./aspectRatio";
+import { ResultRejectedError, type StoredImage, type StoreResultDeps, storeResult } from "./storeResult";
+
+/** How a copy at settlement ended; the settlement decides the job's fate from it. */
+export type CopyOutcome =
+  | { kind: "stored"; image: StoredImage; warnings: string[] }
+  /** Our store is down: succeed on KIE's URL, marked not yet stored (the reconciler copies it). */
+  | { kind: "store_down" }
+  /**
+   * KIE's URL is on a host the guard refuses (IMAGE_PROXY_ALLOWED_HOSTS lacks it): an operator's
+   * configuration problem, not the user's — succeed on KIE's URL, never copied, logged loudly.
+   */
+  | { kind: "uncopyable" }
+  /** Not an image, over the cap: the job fails and its credits are released. */
+  | { kind: "rejected"; message: string }
+  /** KIE's file could not be fetched right now: leave the job open, the next read tries again. */
+  | { kind: "source_unavailable" };
+
+/** Retries of a store that is down, at settlement (the reconciler keeps trying after that). */
+const STORE_RETRY_DELAYS_MS = [250, 1_000];
+/** The reconciler's backoff for a job succeeded on KIE's URL: 30 s, 1 min, 2 min … at most 1 h. */
+const COPY_BACKOFF_BASE_MS = 30_000;
+const COPY_BACKOFF_MAX_MS = 3_600_000;
+/** KIE keeps results 24 h–14 days: past this, stop trying. */
+const COPY_GIVE_UP_AFTER_MS = 14 * 86_400_000;
+/** While a claimed copy runs, nobody else takes the job. */
+const COPY_LEASE_MS = 120_000;
+/** Files younger than this are never orphans (a copy may be between its put and its row update). */
+export const ORPHAN_GRACE_MS = 15 * 60_000;
+
+export interface ResultImagesDeps {
+  db: AppDatabase;
+  store: ImageStore;
+  fetchSource: StoreResultDeps["fetchSource"];
+  spoolDir: string;
+  logger: Logger;
+  retryDelaysMs?: number[];
+}
+
+export class ResultImages {
+  constructor(private readonly deps: ResultImagesDeps) {}
+
+  get store(): ImageStore {
+    return this.deps.store;
+  }
+
+  /** The copy at settlement: stored, store down (after short retries), rejected, or try later. */
+  async copyAtSettlement(job: Generation, sourceUrl: string): Promise<CopyOutcome> {
+    const delays = this.deps.retryDelaysMs ?? STORE_RETRY_DELAYS_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const image = await this.copy(job.id, sourceUrl);
+        return { kind: "stored", image, warnings: warningsFor(job, image) };
+      } catch (error) {
+        if (error instanceof ResultRejectedError && error.reason === "unsafe_url") {
+          this.deps.logger.error({ jobId: job.id, err: error.cause }, "result host refused by the URL guard");
+          return { kind: "uncopyable" };
+        }
+        if (error instanceof ResultRejectedError) {
+          this.deps.logger.warn(
+            { jobId: job.id, sourceUrl, reason: error.reason, err: error.cause },
+            "result refused",
+          );
+          return { kind: "rejected", message: error.message };
+        }
+        if (!(error instanceof StoreUnavailableError)) {
+          this.deps.logger.warn({ jobId: job.id, err: error }, "could not fetch the result; will retry");
+          return { kind: "source_unavailable" };
+        }
+        const delay = delays[attempt];
+        if (delay === undefined) {
+          this.deps.logger.error(
+            { jobId: job.id, err: error.cause },
+            "image store down: succeeding on KIE's URL",
+          );
+          return { kind: "store_down" };
+        }
+        await sleep(delay);
+      }
+    }
+  }
+
+  private copy(jobId: string, sourceUrl: string): Promise<StoredImage> {
+    return storeResult(jobId, sourceUrl, {
+      store: this.deps.store,
+      fetchSource: this.deps.fetchSource,
+      spoolDir: this.deps.spoolDir,
+    });
+  }
+
+  /**
+   * An edit's uploaded inputs, stored under the job (KIE deletes its copies after ~3 days) and
+   * listed on the row. Best effort: a store that is down costs the copies, never the generation.
+   */
+  async storeInputs(jobId: string, files: { data: Blob; mimeType: string }[]): Promise<void> {
+    if (files.length === 0) return;
+    try {
+      const stored: StoredInputImage[] = [];
+      for (const [index, file] of files.entries()) {
+        const bytes = new Uint8Array(await file.data.arrayBuffer());
+        const key = inputKey(jobId, index, file.mimeType);
+        await this.deps.store.put(key, bytes, { contentType: file.mimeType });
+        stored.push({ key, type: file.mimeType, bytes: bytes.byteLength, sha256: sha256Hex(bytes) });
+      }
+      await recordInputImages(this.deps.db, jobId, stored);
+    } catch (error) {
+      this.deps.logger.warn({ jobId, err: error }, "could not store the edit's inputs; KIE's copies only");
+    }
+  }
+
+  /** The reconciler's part: copies results that settled while the store was down. */
+  async copyPending(options: { limit: number }): Promise<{ copied: number; failed: number }> {
+    const jobs = await claimUnstoredImages(this.deps.db, { limit: options.limit, leaseMs: COPY_LEASE_MS });
+    let copied = 0;
+    let failed = 0;
+    for (const job of jobs) {
+      const source = job.resultUrls?.[0];
+      if (!source) continue;
+      try {
+        const image = await this.copy(job.id, source);
+        if (await recordStoredImage(this.deps.db, job.id, image, warningsFor(job, image))) copied++;
+      } catch (error) {
+        failed++;
+        const gone =
+          error instanceof ResultRejectedError ||
+          (error instanceof ProxyUpstreamError && (error.status === 404 || error.status === 410)) ||
+          Date.now() - (job.settledAt ?? job.createdAt).getTime() > COPY_GIVE_UP_AFTER_MS;
+        const backoff = Math.min(COPY_BACKOFF_BASE_MS * 2 ** job.imageAttempts, COPY_BACKOFF_MAX_MS);
+        await recordCopyFailure(this.deps.db, job.id, gone ? null : backoff);
+        this.deps.logger.warn({ jobId: job.id, gone, err: error }, "copy of a result into the store failed");
+      }
+    }
+    return { copied, failed };
+  }
+
+  /** DELETE /api/generations/:taskId: the owner's settled job and its files. False: nothing to delete. */
+  async deleteJob(userId: string, taskId: string): Promise<"deleted" | "not_found" | "open"> {
+    const job = await findUserGeneration(this.deps.db, userId, taskId);
+    if (!job || job.deletedAt) return "not_found";
+    if (job.status === "pending" || job.status === "processing") return "open";
+    const deleted = await markJobDeleted(this.deps.db, job.id, userId);
+    if (!deleted) return "not_found";
+    await this.removeFiles(deleted);
+    return "deleted";
+  }
+
+  /** IMAGE_RETENTION_DAYS: deletes the images of jobs settled longer ago. */
+  async prune(days: number, options: { limit?: number } = {}): Promise<number> {
+    const expired = await markExpiredImages(this.deps.db, days, options.limit ?? 500);
+    for (const job of expired) await this.removeFiles(job);
+    if (expired.length > 0) this.deps.logger.info({ days, pruned: expired.length }, "old images deleted");
+    return expired.length;
+  }
+
+  /** Best effort: a store that is down leaves the files to the orphan sweep. */
+  private async removeFiles(job: Generation): Promise<void> {
+    const keys = [job.imageKey, job.imageThumbKey, ...(job.inputImages ?? []).map((input) => input.key)];
+    for (const key of keys) {
+      if (!key) continue;
+      await this.deps.store.delete(key).catch((error) => {
+        this.deps.logger.warn(
+          { jobId: job.id, err: error },
+          "could not delete a stored image; the sweep will",
+        );
+      });
+    }
+  }
+
+  /**
+   * Removes what nothing refers to: files of deleted or unknown jobs, copies whose row was never
+   * updated (a crash between the put and the settlement), temp files of processes that are gone.
+   * Files younger than `graceMs` and files of open jobs are left alone.
+   */
+  async sweepOrphans(options: { graceMs?: number } = {}): Promise<{ orphans: number; temp: number }> {
+    const graceMs = options.graceMs ?? ORPHAN_GRACE_MS;
+    const temp =
+      (await this.deps.store.sweepIncomplete({ olderThanMs: 3_600_000 })) +
+      (await sweepTempFiles(this.deps.spoolDir, 3_600_000));
+    let orphans = 0;
+    for (const prefix of ["results/", "inputs/"]) {
+      let batch: { key: string; jobId?: string }[] = [];
+      const flush = async () => {
+        orphans += await this.removeUnused(batch);
+        batch = [];
+      };
+      for await (const entry of this.deps.store.list(prefix)) {
+        if (Date.now() - entry.lastModified.getTime() < graceMs) continue;
+        batch.push({ key: entry.key, jobId: jobIdOfKey(entry.key) });
+        if (batch.length >= 200) await flush();
+      }
+      await flush();
+    }
+    if (orphans + temp > 0) this.deps.logger.info({ orphans, temp }, "orphan image files removed");
+    return { orphans, temp };
+  }
+
+  private async removeUnused(batch: { key: string; jobId?: string }[]): Promise<number> {
+    const ids = [...new Set(batch.flatMap((entry) => (entry.jobId ? [entry.jobId] : [])))];
+    const [inUse, open] = await Promise.all([keysInUse(this.deps.db, ids), openJobIds(this.deps.db, ids)]);
+    let removed = 0;
+    for (const entry of batch) {
+      if (inUse.has(entry.key) || (entry.jobId && open.has(entry.jobId))) continue;
+      await this.deps.store.delete(entry.key);
+      removed++;
+    }
+    return removed;
+  }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function warningsFor(job: Generation, image: StoredImage): string[] {
+  const params = job.params as { aspectRatio?: string };
+  const warning = aspectRatioWarning(params.aspectRatio, image.width, image.height);
+  return warning ? [warning] : [];
+}
