@@ -5,7 +5,11 @@
  * 5 % counts.
  */
 
+import { ASPECT_RATIOS } from "@/lib/catalog";
+
 const TOLERANCE = 0.05;
+/** Every ratio a model may be asked for, to name the one an image comes closest to. */
+const NAMED_RATIOS = ASPECT_RATIOS.filter((ratio) => ratio !== "auto");
 
 /** "16:9" → 16/9; "auto", absent or malformed → undefined (nothing to compare). */
 export function ratioOf(aspectRatio: string | undefined): number | undefined {
@@ -32,25 +36,9 @@ export function aspectRatioWarning(
 }
 
 function describeRatio(ratio: number): string {
-  const known = [
-    "1:1",
-    "2:3",
-    "3:2",
-    "3:4",
-    "4:3",
-    "4:5",
-    "5:4",
-    "9:16",
-    "16:9",
-    "21:9",
-    "1:4",
-    "4:1",
-    "1:8",
-    "8:1",
-  ];
   let best = "1:1";
   let bestError = Number.POSITIVE_INFINITY;
-  for (const candidate of known) {
+  for (const candidate of NAMED_RATIOS) {
     const error = Math.abs(Math.log(ratio / (ratioOf(candidate) as number)));
     if (error < bestError) {
       best = candidate;
