@@ -258,7 +258,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       resultImages,
       sweep: async (signal) => {
         const jobs = await generations.reconcile({ limit: 200, signal });
-        const images = await sweepImages(resultImages, config.images.retentionDays, orphanSweep, logger);
+        const images = await sweepImages(resultImages, {
+          retentionDays: config.images.retentionDays,
+          orphanSweep,
+          logger,
+          signal,
+        });
         return { ...jobs, ...images, idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(database.db) };
       },
       close: () => closeAll(toClose),
@@ -281,11 +286,17 @@ const ORPHAN_SWEEP_EVERY_MS = 10 * 60_000;
  */
 async function sweepImages(
   images: ResultImages,
-  retentionDays: number | undefined,
-  orphanSweep: { lastAt: number },
-  logger: Logger,
+  options: {
+    retentionDays: number | undefined;
+    orphanSweep: { lastAt: number };
+    logger: Logger;
+    /** The reconciler's stop: no new step starts, and a running one ends after its current file. */
+    signal?: AbortSignal;
+  },
 ): Promise<{ imagesCopied: number; imagesPruned: number }> {
+  const { retentionDays, orphanSweep, logger, signal } = options;
   const step = async <T>(name: string, run: () => Promise<T>, fallback: T): Promise<T> => {
+    if (signal?.aborted) return fallback;
     try {
       return await run();
     } catch (error) {
@@ -293,11 +304,14 @@ async function sweepImages(
       return fallback;
     }
   };
-  const { copied } = await step("copy", () => images.copyPending({ limit: 20 }), { copied: 0, failed: 0 });
-  const pruned = retentionDays ? await step("prune", () => images.prune(retentionDays), 0) : 0;
-  if (Date.now() - orphanSweep.lastAt >= ORPHAN_SWEEP_EVERY_MS) {
+  const { copied } = await step("copy", () => images.copyPending({ limit: 20, signal }), {
+    copied: 0,
+    failed: 0,
+  });
+  const pruned = retentionDays ? await step("prune", () => images.prune(retentionDays, { signal }), 0) : 0;
+  if (!signal?.aborted && Date.now() - orphanSweep.lastAt >= ORPHAN_SWEEP_EVERY_MS) {
     orphanSweep.lastAt = Date.now();
-    await step("orphans", () => images.sweepOrphans(), undefined);
+    await step("orphans", () => images.sweepOrphans({ signal }), undefined);
   }
   return { imagesCopied: copied, imagesPruned: pruned };
 }

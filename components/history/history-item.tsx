@@ -54,6 +54,8 @@ export function HistoryItem({
 }) {
   const date = useDate(job.createdAt);
   const src = job.imageUrl ? displayUrl(job.imageUrl, origin) : undefined;
+  // The grid shows the 256-px thumbnail (DESIGN.md §9); the dialog opens the full image.
+  const thumbnail = job.thumbnailUrl ? displayUrl(job.thumbnailUrl, origin) : src;
   const running = job.status === "pending" || job.status === "processing";
   return (
     <li
@@ -68,7 +70,7 @@ export function HistoryItem({
           >
             {/* biome-ignore lint/performance/noImgElement: same-origin result, lazily loaded */}
             <img
-              src={src}
+              src={thumbnail}
               alt={job.prompt}
               loading="lazy"
               decoding="async"

@@ -132,11 +132,17 @@ export class ResultImages {
   }
 
   /** The reconciler's part: copies results that settled while the store was down. */
-  async copyPending(options: { limit: number }): Promise<{ copied: number; failed: number }> {
+  async copyPending(options: {
+    limit: number;
+    signal?: AbortSignal;
+  }): Promise<{ copied: number; failed: number }> {
+    if (options.signal?.aborted) return { copied: 0, failed: 0 };
     const jobs = await claimUnstoredImages(this.deps.db, { limit: options.limit, leaseMs: COPY_LEASE_MS });
     let copied = 0;
     let failed = 0;
     for (const job of jobs) {
+      // Stopping: the claimed rest keeps its lease and is copied by the next sweep, here or elsewhere.
+      if (options.signal?.aborted) break;
       const source = job.resultUrls?.[0];
       if (!source) continue;
       try {
@@ -168,7 +174,8 @@ export class ResultImages {
   }
 
   /** IMAGE_RETENTION_DAYS: deletes the images of jobs settled longer ago. */
-  async prune(days: number, options: { limit?: number } = {}): Promise<number> {
+  async prune(days: number, options: { limit?: number; signal?: AbortSignal } = {}): Promise<number> {
+    if (options.signal?.aborted) return 0;
     const expired = await markExpiredImages(this.deps.db, days, options.limit ?? 500);
     for (const job of expired) await this.removeFiles(job);
     if (expired.length > 0) this.deps.logger.info({ days, pruned: expired.length }, "old images deleted");
@@ -194,7 +201,9 @@ export class ResultImages {
    * updated (a crash between the put and the settlement), temp files of processes that are gone.
    * Files younger than `graceMs` and files of open jobs are left alone.
    */
-  async sweepOrphans(options: { graceMs?: number } = {}): Promise<{ orphans: number; temp: number }> {
+  async sweepOrphans(
+    options: { graceMs?: number; signal?: AbortSignal } = {},
+  ): Promise<{ orphans: number; temp: number }> {
     const graceMs = options.graceMs ?? ORPHAN_GRACE_MS;
     const temp =
       (await this.deps.store.sweepIncomplete({ olderThanMs: 3_600_000 })) +
@@ -207,6 +216,7 @@ export class ResultImages {
         batch = [];
       };
       for await (const entry of this.deps.store.list(prefix)) {
+        if (options.signal?.aborted) break;
         if (Date.now() - entry.lastModified.getTime() < graceMs) continue;
         batch.push({ key: entry.key, jobId: jobIdOfKey(entry.key) });
         if (batch.length >= 200) await flush();

@@ -11,6 +11,8 @@ export interface Job {
   aspectRatio?: string;
   outputFormat?: string;
   imageUrl?: string;
+  /** A 256-px WebP of the stored image, when it is stored. */
+  thumbnailUrl?: string;
   images?: string[];
   creditsUsed?: number;
   remainingCredits?: number;

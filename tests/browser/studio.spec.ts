@@ -167,6 +167,13 @@ test.describe
       await expect(items.nth(3)).toContainText(prompts.text);
       await expect(items.nth(3)).toContainText("Cost 1 credit");
       await shot(page, "history");
+      // The grid loads the 256-px thumbnails; the dialog opens the full image.
+      const tile = items.nth(3).getByRole("img", { name: prompts.text });
+      await expect(tile).toHaveAttribute("src", /variant=thumb/);
+      await expect
+        .poll(() => tile.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
+        .toBeGreaterThan(0);
+      expect(await tile.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeLessThanOrEqual(256);
 
       await items
         .nth(3)
@@ -174,6 +181,10 @@ test.describe
         .click();
       const dialog = page.getByRole("dialog");
       await expect(dialog.getByRole("img", { name: prompts.text })).toBeVisible();
+      await expect(dialog.getByRole("img", { name: prompts.text })).not.toHaveAttribute(
+        "src",
+        /variant=thumb/,
+      );
       await expect(dialog).toContainText("1344 × 768 (16:9)");
       await dialog.getByRole("link", { name: "Edit this image" }).click();
       await expect(page).toHaveURL(/\/$/);

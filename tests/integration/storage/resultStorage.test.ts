@@ -139,6 +139,9 @@ function suite(kind: "local" | "s3") {
         await restore();
       }
       await makeDue(getDb(), body.taskId);
+      // A sweep the reconciler has already stopped (shutdown) copies nothing.
+      expect((await h.app.sweep(AbortSignal.abort())).imagesCopied).toBe(0);
+      expect((await jobRow(getDb(), body.taskId)).imageStoredAt).toBeNull();
       const swept = await h.app.sweep();
       expect(swept.imagesCopied).toBe(1);
       const row = await jobRow(getDb(), body.taskId);
