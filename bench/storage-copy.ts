@@ -69,6 +69,25 @@ async function startImageServer(dir: string): Promise<{ origin: string; close():
   return { origin: `http://127.0.0.1:${port}`, close: () => child.kill() };
 }
 
+/** The S3-compatible server (s3rver, bucket "bench") runs in a child process too, for the same reason. */
+async function startS3Server(dir: string): Promise<{ endpoint: string; close(): void }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const S3rver = require("s3rver");
+       new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory: ${JSON.stringify(path.join(dir, "s3"))},
+         configureBuckets: [{ name: "bench", configs: [] }] })
+         .run().then((address) => process.stdout.write(address.port + "\\n"));`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const port = await new Promise<string>((resolve) =>
+    child.stdout?.once("data", (d) => resolve(String(d).trim())),
+  );
+  return { endpoint: `http://127.0.0.1:${port}`, close: () => child.kill() };
+}
+
 export async function benchStorageCopy(
   options: { store?: "local" | "s3"; sizeMiB?: number } = {},
 ): Promise<StorageCopyResult> {
@@ -78,14 +97,13 @@ export async function benchStorageCopy(
   writeFileSync(path.join(dataDir, "small.png"), await noisePng(64 * 1024));
   const server = await startImageServer(dataDir);
   const { origin } = server;
-  let s3: { env: Record<string, string>; close(): Promise<void> } | undefined;
+  let s3: { endpoint: string; close(): void } | undefined;
   let store: ImageStore;
   if (kind === "s3") {
-    const { startTestS3 } = await import("@/tests/helpers/s3");
-    s3 = await startTestS3("bench");
+    s3 = await startS3Server(dataDir);
     store = await createImageStore({
       kind: "s3",
-      endpoint: s3.env.S3_ENDPOINT,
+      endpoint: s3.endpoint,
       region: "us-east-1",
       bucket: "bench",
       accessKeyId: "S3RVER",
@@ -131,7 +149,7 @@ export async function benchStorageCopy(
   } finally {
     await dispatcher.close();
     await store.close();
-    await s3?.close();
+    s3?.close();
     server.close();
     rmSync(dataDir, { recursive: true, force: true });
   }

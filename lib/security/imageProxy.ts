@@ -7,7 +7,7 @@
  * GIF is refused like everything else: the product shows generated and uploaded images, which are
  * PNG, JPEG or WebP, and one accepted set for uploads and the proxy is easier to reason about.
  */
-import { type Dispatcher, fetch } from "undici";
+import { type Dispatcher, request } from "undici";
 import { ProxyUpstreamError, UnsafeUrlError, UnsupportedMediaTypeError } from "./errors";
 import { type AcceptedImageType, SNIFF_BYTES, sniffImageType } from "./mediaType";
 import { checkProxyUrl, createGuardedDispatcher, type ProxyUrlPolicy } from "./urlGuard";
@@ -89,25 +89,25 @@ export async function fetchProxiedImage(
   const failure = (error: unknown) => upstreamFailure(error, abort.signal);
 
   try {
-    let response: Awaited<ReturnType<typeof fetch>>;
+    // undici.request, not fetch: fetch copies every chunk into a new Uint8Array, which doubles the
+    // garbage a 10 MiB copy leaves for the GC (docs/BENCHMARKS.md, "Storage"). It never follows
+    // redirects itself, and sends only the headers given.
+    let response: Dispatcher.ResponseData;
     for (let redirects = 0; ; redirects++) {
       try {
-        response = await fetch(url, {
+        response = await request(url, {
           method: "GET",
           headers: PROXY_REQUEST_HEADERS,
-          redirect: "manual",
-          referrerPolicy: "no-referrer",
-          credentials: "omit",
           signal: abort.signal,
           dispatcher,
         });
       } catch (error) {
         throw failure(error);
       }
-      if (!REDIRECT_STATUSES.has(response.status)) break;
-      await response.body?.cancel().catch(() => {});
+      if (!REDIRECT_STATUSES.has(response.statusCode)) break;
+      discard(response.body);
       if (redirects >= maxRedirects) throw new ProxyUpstreamError("too_many_redirects");
-      const location = response.headers.get("location");
+      const location = headerOf(response.headers, "location");
       if (!location) throw new ProxyUpstreamError("bad_redirect");
       let next: URL;
       try {
@@ -119,18 +119,17 @@ export async function fetchProxiedImage(
       url = checkProxyUrl(next.href, policy);
     }
 
-    if (!response.ok) {
-      await response.body?.cancel().catch(() => {});
-      throw new ProxyUpstreamError("status", { status: response.status });
+    if (response.statusCode < 200 || response.statusCode > 299) {
+      discard(response.body);
+      throw new ProxyUpstreamError("status", { status: response.statusCode });
     }
     const contentLength = declaredLength(response.headers);
     if (contentLength !== undefined && contentLength > maxBytes) {
-      await response.body?.cancel().catch(() => {});
+      discard(response.body);
       throw new ProxyUpstreamError("too_large", { detail: `Content-Length ${contentLength}` });
     }
-    if (!response.body) throw new UnsupportedMediaTypeError("unrecognized");
 
-    const reader = response.body.getReader();
+    const reader = chunkReader(response.body);
     let head: Uint8Array;
     let contentType: AcceptedImageType;
     try {
@@ -176,12 +175,33 @@ export async function fetchProxiedImage(
   }
 }
 
+interface ChunkReader {
+  read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+  cancel(reason?: unknown): Promise<void>;
+}
+
+/** A pull-style reader over undici's body stream: each chunk as it came off the socket, no copy. */
+function chunkReader(body: Dispatcher.ResponseData["body"]): ChunkReader {
+  const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  return {
+    read: async () => {
+      const next = await chunks.next();
+      return next.done ? { done: true } : { done: false, value: next.value };
+    },
+    cancel: async () => {
+      await chunks.return?.();
+    },
+  };
+}
+
+/** Closes a body we will not read; undici reports that as an "aborted" error nobody needs. */
+function discard(body: Dispatcher.ResponseData["body"]): void {
+  body.on("error", () => {});
+  body.destroy();
+}
+
 /** Reads until `wanted` bytes or the end; errors past `maxBytes` (a head can be one huge chunk). */
-async function readHead(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  wanted: number,
-  maxBytes: number,
-): Promise<Uint8Array> {
+async function readHead(reader: ChunkReader, wanted: number, maxBytes: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let length = 0;
   while (length < wanted) {
@@ -200,10 +220,17 @@ async function readHead(
   return head;
 }
 
-function declaredLength(headers: Headers): number | undefined {
-  const encoding = headers.get("content-encoding");
+type ResponseHeaders = Dispatcher.ResponseData["headers"];
+
+function headerOf(headers: ResponseHeaders, name: string): string | null {
+  const value = headers[name];
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+}
+
+function declaredLength(headers: ResponseHeaders): number | undefined {
+  const encoding = headerOf(headers, "content-encoding");
   if (encoding && encoding.toLowerCase() !== "identity") return undefined;
-  const value = headers.get("content-length");
+  const value = headerOf(headers, "content-length");
   if (value === null || !/^\d+$/.test(value.trim())) return undefined;
   return Number(value);
 }
