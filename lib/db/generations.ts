@@ -4,7 +4,6 @@
  * one of them wins each step.
  */
 import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
-import { capture, release } from "@/lib/credits";
 import type { DbExecutor } from "./client";
 import { type StoredImageColumns, storedImageValues } from "./images";
 import { queryRows } from "./rows";
@@ -105,37 +104,35 @@ export interface SettleInput {
 }
 
 /**
- * Ends a job exactly once (DESIGN.md §4): the conditional UPDATE decides who settles; the winner
- * captures (succeeded) or releases (failed, timeout) the reserve in the same transaction and
- * announces it. Returns the settled row, or undefined when someone else settled first.
+ * The conditional UPDATE that ends a job (DESIGN.md §4): only while it is open, so of any number
+ * of racing settlers exactly one gets the row back. Money is not decided here: settle() in
+ * lib/generation/settle.ts runs this, then the capture or release, in one transaction.
  */
-export async function settleGeneration(
+export async function markSettled(
   db: DbExecutor,
   id: string,
   input: SettleInput,
-  options: { notify: boolean },
 ): Promise<Generation | undefined> {
-  return db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(generations)
-      .set({
-        status: input.status,
-        resultUrls: input.resultUrls ?? null,
-        errorCode: input.errorCode ?? null,
-        errorMessage: input.errorMessage ?? null,
-        ...(input.image && storedImageValues(input.image)),
-        ...(input.warnings && input.warnings.length > 0 && { warnings: input.warnings }),
-        settledAt: sql`now()`,
-        updatedAt: sql`now()`,
-      })
-      .where(and(eq(generations.id, id), inArray(generations.status, OPEN_GENERATION_STATUSES)))
-      .returning();
-    if (!row) return undefined;
-    if (input.status === "succeeded") await capture(tx, id);
-    else await release(tx, id);
-    if (options.notify) await tx.execute(sql`SELECT pg_notify(${JOB_SETTLED_CHANNEL}, ${id})`);
-    return row;
-  });
+  const [row] = await db
+    .update(generations)
+    .set({
+      status: input.status,
+      resultUrls: input.resultUrls ?? null,
+      errorCode: input.errorCode ?? null,
+      errorMessage: input.errorMessage ?? null,
+      ...(input.image && storedImageValues(input.image)),
+      ...(input.warnings && input.warnings.length > 0 && { warnings: input.warnings }),
+      settledAt: sql`now()`,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(generations.id, id), inArray(generations.status, OPEN_GENERATION_STATUSES)))
+    .returning();
+  return row;
+}
+
+/** Tells every instance listening on JOB_SETTLED_CHANNEL (sent when the transaction commits). */
+export async function notifySettled(db: DbExecutor, id: string): Promise<void> {
+  await db.execute(sql`SELECT pg_notify(${JOB_SETTLED_CHANNEL}, ${id})`);
 }
 
 /**

@@ -21,6 +21,7 @@ import {
   uniqueIndex,
   uuid,
 } from "drizzle-orm/pg-core";
+import { GENERATION_TYPES, type GenerationType } from "../catalog/generationTypes";
 
 export const nanoBanana = pgSchema("nano_banana");
 
@@ -55,8 +56,7 @@ export const creditAccounts = nanoBanana
   )
   .enableRLS();
 
-export const GENERATION_TYPES = ["text_to_image", "image_edit"] as const;
-export type GenerationType = (typeof GENERATION_TYPES)[number];
+export { GENERATION_TYPES, type GenerationType };
 
 export interface StoredInputImage {
   key: string;

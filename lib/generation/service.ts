@@ -22,8 +22,6 @@ import {
   insertGeneration,
   listUserGenerations,
   markProcessing,
-  type SettleInput,
-  settleGeneration,
 } from "@/lib/db/generations";
 import { attachIdempotencyJob } from "@/lib/db/idempotency";
 import type { Generation } from "@/lib/db/schema";
@@ -48,6 +46,7 @@ import {
 import { JobInDoubtError } from "./errors";
 import type { JobEvents } from "./events";
 import type { ResultImages } from "./resultImages";
+import { type SettleInput, settle } from "./settle";
 import { type JobView, toJobView } from "./view";
 import { isOpen, JobWatches, type WatchSchedule } from "./watch";
 
@@ -680,7 +679,7 @@ export class GenerationService {
 
   /** Exactly once per job: the winner writes the outcome and captures or releases the credits. */
   private async settle(jobId: string, input: SettleInput): Promise<Generation | undefined> {
-    const settled = await settleGeneration(this.db, jobId, input, {
+    const settled = await settle(this.db, jobId, input, {
       notify: this.settings.notifyAcrossInstances,
     });
     if (!settled) return findGeneration(this.db, jobId);

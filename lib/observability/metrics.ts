@@ -5,7 +5,7 @@
  * Served by GET /api/metrics (metricsEndpoint.ts).
  */
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import { GENERATION_TYPES } from "@/lib/db/schema";
+import { GENERATION_TYPES } from "@/lib/catalog/generationTypes";
 import type { KieClientEvent } from "@/lib/kie";
 
 export const METRICS_PREFIX = "nano_banana_";

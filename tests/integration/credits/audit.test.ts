@@ -7,7 +7,8 @@ import { sql } from "drizzle-orm";
 import { expect, it } from "vitest";
 import { auditLedger, describeAudit, ensureAccount, grant, reserve } from "@/lib/credits";
 import { creditAccounts, creditLedger, type DbExecutor, generations } from "@/lib/db";
-import { insertGeneration, type SettledStatus, settleGeneration } from "@/lib/db/generations";
+import { insertGeneration, type SettledStatus } from "@/lib/db/generations";
+import { settle } from "@/lib/generation/settle";
 import { describeEachDatabase } from "@/tests/helpers/database";
 
 async function job(db: DbExecutor, userId: string, settleAs?: SettledStatus, cost = 1): Promise<string> {
@@ -23,7 +24,7 @@ async function job(db: DbExecutor, userId: string, settleAs?: SettledStatus, cos
     });
     await reserve(tx, { userId, cost, generationId: id });
   });
-  if (settleAs) await settleGeneration(db, id, { status: settleAs }, { notify: false });
+  if (settleAs) await settle(db, id, { status: settleAs }, { notify: false });
   return id;
 }
 

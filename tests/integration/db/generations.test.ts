@@ -16,8 +16,8 @@ import {
   insertGeneration,
   isUuid,
   markProcessing,
-  settleGeneration,
 } from "@/lib/db/generations";
+import { settle } from "@/lib/generation/settle";
 import { describeEachDatabase } from "@/tests/helpers/database";
 
 const SECOND = 1000;
@@ -60,7 +60,7 @@ describeEachDatabase("generation statements", (getDb) => {
     expect((await read(pending.id)).status).toBe("processing");
 
     const settled = await job();
-    await settleGeneration(db(), settled.id, { status: "failed", errorCode: "x" }, { notify: false });
+    await settle(db(), settled.id, { status: "failed", errorCode: "x" }, { notify: false });
     await markProcessing(db(), settled.id);
     expect(await read(settled.id)).toMatchObject({ status: "failed", errorCode: "x" });
   });
@@ -104,9 +104,9 @@ describeEachDatabase("generation statements", (getDb) => {
     expect(claimed.map((row) => row.id)).toEqual([id]);
   });
 
-  it("settleGeneration captures a success and releases anything else, once", async () => {
+  it("settle captures a success and releases anything else, once", async () => {
     const won = await job({ cost: 2 });
-    const settled = await settleGeneration(
+    const settled = await settle(
       db(),
       won.id,
       { status: "succeeded", resultUrls: ["https://x/a.png"] },
@@ -119,7 +119,7 @@ describeEachDatabase("generation statements", (getDb) => {
 
     for (const status of ["failed", "timeout"] as const) {
       const lost = await job({ cost: 3 });
-      const row = await settleGeneration(
+      const row = await settle(
         db(),
         lost.id,
         { status, errorCode: "upstream_error", errorMessage: "no" },
@@ -140,7 +140,7 @@ describeEachDatabase("generation statements", (getDb) => {
     expect(kinds.map((k) => k.kind).sort()).toEqual(["capture", "reserve"]);
   });
 
-  it("settleGeneration announces the settled job when asked", async () => {
+  it("settle announces the settled job when asked", async () => {
     const database = getDb();
     const heard: string[] = [];
     let stop: () => Promise<void>;
@@ -157,9 +157,9 @@ describeEachDatabase("generation statements", (getDb) => {
     }
     try {
       const quiet = await job();
-      await settleGeneration(db(), quiet.id, { status: "failed" }, { notify: false });
+      await settle(db(), quiet.id, { status: "failed" }, { notify: false });
       const loud = await job();
-      await settleGeneration(db(), loud.id, { status: "failed" }, { notify: true });
+      await settle(db(), loud.id, { status: "failed" }, { notify: true });
       const deadline = Date.now() + 5 * SECOND;
       while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       expect(heard).toEqual([loud.id]);
@@ -170,7 +170,7 @@ describeEachDatabase("generation statements", (getDb) => {
 
   it("attachLateResult keeps a late image on a timed-out job (gap 10)", async () => {
     const { id } = await job();
-    await settleGeneration(db(), id, { status: "timeout" }, { notify: false });
+    await settle(db(), id, { status: "timeout" }, { notify: false });
     expect(await attachLateResult(db(), id, ["https://x/late.png"])).toBe(true);
     expect(await attachLateResult(db(), id, ["https://x/other.png"])).toBe(false);
     expect(await read(id)).toMatchObject({ status: "timeout", resultUrls: ["https://x/late.png"] });

@@ -18,8 +18,8 @@ import {
   claimStaleGenerations,
   findGeneration,
   markProcessing,
-  settleGeneration,
 } from "@/lib/db/generations";
+import { settle } from "@/lib/generation/settle";
 import { describeEachDatabase } from "@/tests/helpers/database";
 
 interface World {
@@ -171,15 +171,10 @@ const cases: GuardCase[] = [
     guard: "status is still open (a settled job is not settled again)",
     arrange: async (w) => {
       const job = await w.reservedJob("u1");
-      await settleGeneration(
-        w.db,
-        job,
-        { status: "succeeded", resultUrls: ["https://x/a.png"] },
-        { notify: false },
-      );
+      await settle(w.db, job, { status: "succeeded", resultUrls: ["https://x/a.png"] }, { notify: false });
       return { job };
     },
-    violate: (w, { job }) => settleGeneration(w.db, job!, { status: "failed" }, { notify: false }),
+    violate: (w, { job }) => settle(w.db, job!, { status: "failed" }, { notify: false }),
     refused: undefined,
   },
   {
@@ -187,16 +182,11 @@ const cases: GuardCase[] = [
     guard: "status is still open (a timed-out job is not charged later)",
     arrange: async (w) => {
       const job = await w.reservedJob("u1");
-      await settleGeneration(w.db, job, { status: "timeout" }, { notify: false });
+      await settle(w.db, job, { status: "timeout" }, { notify: false });
       return { job };
     },
     violate: (w, { job }) =>
-      settleGeneration(
-        w.db,
-        job!,
-        { status: "succeeded", resultUrls: ["https://x/a.png"] },
-        { notify: false },
-      ),
+      settle(w.db, job!, { status: "succeeded", resultUrls: ["https://x/a.png"] }, { notify: false }),
     refused: undefined,
   },
   {
@@ -336,7 +326,7 @@ describeEachDatabase("every guard refuses its violation and changes nothing", (g
     // The bystander has history of their own: a reserved job, a settled one and a KIE task.
     const theirs = await w.reservedJob("u2", 3);
     await attachKieTask(db(), theirs, "their-task");
-    await settleGeneration(db(), await w.reservedJob("u2", 1), { status: "failed" }, { notify: false });
+    await settle(db(), await w.reservedJob("u2", 1), { status: "failed" }, { notify: false });
 
     const ids = (await c.arrange?.(w)) ?? {};
     const before = await snapshot(db());
@@ -357,13 +347,8 @@ describeEachDatabase("every guard refuses its violation and changes nothing", (g
     const w = world();
     const a = await w.reservedJob("u1", 2);
     const b = await w.reservedJob("u1", 3);
-    await settleGeneration(
-      db(),
-      a,
-      { status: "succeeded", resultUrls: ["https://x/a.png"] },
-      { notify: false },
-    );
-    await settleGeneration(db(), b, { status: "failed" }, { notify: false });
+    await settle(db(), a, { status: "succeeded", resultUrls: ["https://x/a.png"] }, { notify: false });
+    await settle(db(), b, { status: "failed" }, { notify: false });
     await grant(db(), { userId: "u2", amount: 4 });
     expect(await balance(db(), "u1")).toBe(8);
     expect(await balance(db(), "u2")).toBe(14);
