@@ -14,6 +14,7 @@ export default {
   mutate: [
     "lib/credits/ledger.ts",
     "lib/db/generations.ts",
+    "lib/generation/settle.ts",
     "lib/http/idempotency.ts",
     "lib/security/urlGuard.ts",
     "lib/kie/errors.ts",

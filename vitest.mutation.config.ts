@@ -23,7 +23,7 @@ export default defineConfig({
       "tests/integration/security/guardedDispatcher.test.ts",
       // lib/kie/errors.ts
       "tests/unit/kie/errors.test.ts",
-      // lib/credits/ledger.ts, lib/db/generations.ts
+      // lib/credits/ledger.ts, lib/db/generations.ts, lib/generation/settle.ts
       "tests/integration/credits/ledger.test.ts",
       "tests/integration/db/generations.test.ts",
       "tests/integration/db/guards.test.ts",

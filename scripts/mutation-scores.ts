@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 export const SCORE_FLOORS: Record<string, number> = {
   "lib/credits/ledger.ts": 95,
   "lib/db/generations.ts": 95,
+  "lib/generation/settle.ts": 95,
   "lib/http/idempotency.ts": 90,
   "lib/security/urlGuard.ts": 90,
   "lib/kie/errors.ts": 90,
