@@ -4,7 +4,8 @@
  * each bad variable. Secret values are never echoed.
  */
 import { z } from "zod";
-import { KieSimFaultSyntaxError, normalizeFaultRules } from "./faults";
+import { normalizeFaultRules } from "./faultSyntax";
+import { KieSimFaultSyntaxError } from "./faults";
 import type { KieSimOptions } from "./server";
 
 const integer = (min: number, max: number) =>

@@ -10,6 +10,8 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { parsePromptDirectives } from "./directives";
+import { normalizeFaultRules, parseFaultHeader } from "./faultSyntax";
 import {
   type FaultOutcome,
   type FaultRule,
@@ -18,9 +20,6 @@ import {
   type KieSimEndpoint,
   type KieSimFaultRuleInput,
   KieSimFaultSyntaxError,
-  normalizeFaultRules,
-  parseFaultHeader,
-  parsePromptDirectives,
   resolveFaults,
 } from "./faults";
 import { createGuardedAgent, FetchError, guardedFetchBytes } from "./fetchGuard";

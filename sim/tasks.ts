@@ -5,7 +5,7 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import type { Agent } from "undici";
-import type { PromptDirectives } from "./faults";
+import type { PromptDirectives } from "./directives";
 import { FetchError, guardedFetchBytes } from "./fetchGuard";
 import {
   EXTENSION_BY_FORMAT,

@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  KieSimFaultSyntaxError,
-  normalizeFaultRules,
-  parseFaultHeader,
-  parseFaultRules,
-  parsePromptDirectives,
-  resolveFaults,
-} from "@/sim/faults";
+import { parsePromptDirectives } from "@/sim/directives";
+import { normalizeFaultRules, parseFaultHeader, parseFaultRules } from "@/sim/faultSyntax";
+import { KieSimFaultSyntaxError, resolveFaults } from "@/sim/faults";
 
 describe("fault header grammar", () => {
   it.each([
