@@ -22,10 +22,11 @@ import {
   KieSimFaultSyntaxError,
   resolveFaults,
 } from "./faults";
-import { createGuardedAgent, FetchError, guardedFetchBytes } from "./fetchGuard";
+import { createGuardedAgent, FetchError } from "./fetchGuard";
 import { EXTENSION_BY_MIME, MIME_BY_EXTENSION, sniffMimeType } from "./images";
 import { InputValidationError, validateCreateTask } from "./models";
 import { BodyTooLargeError, readBody, sleep, writeBody } from "./net";
+import { Sources } from "./sources";
 import { BoundedMap, type StoredBlob } from "./store";
 import { type KieRecordData, type KieSimLogger, type SimTask, TaskEngine } from "./tasks";
 
@@ -248,6 +249,7 @@ class KieSim {
   private readonly fetchTimeoutMs: number;
   /** Every outbound fetch's connections: resolved and checked here (fetchGuard.ts). */
   private readonly fetchAgent = createGuardedAgent();
+  private readonly sources: Sources;
   private readonly createTimes: number[] = [];
   private base = "";
   private localBases: string[] = [];
@@ -278,21 +280,26 @@ class KieSim {
       { maxEntries: 100_000, maxBytes: positiveInteger("maxStoredBytes", options.maxStoredBytes, 256 * MIB) },
       (blob) => blob.bytes.length,
     );
-    this.engine = new TaskEngine({
-      tasks: this.tasks,
+    this.sources = new Sources({
       blobs: this.blobs,
-      stepMs: this.stepMs,
-      recordDelayMs: nonNegative("recordDelayMs", options.recordDelayMs, 150),
-      imageScale,
+      localBases: () => this.localBases,
       fetchTimeoutMs: this.fetchTimeoutMs,
       fetchAgent: this.fetchAgent,
       trustedFetchOrigins: options.trustedFetchOrigins ?? [],
+      signal: this.abort.signal,
+    });
+    this.engine = new TaskEngine({
+      tasks: this.tasks,
+      blobs: this.blobs,
+      sources: this.sources,
+      stepMs: this.stepMs,
+      recordDelayMs: nonNegative("recordDelayMs", options.recordDelayMs, 150),
+      imageScale,
       callbackTimeoutMs: positiveInteger("callbackTimeoutMs", options.callbackTimeoutMs, 10_000),
       webhookHmacKey: options.webhookHmacKey,
       logger: this.logger,
       signal: this.abort.signal,
       publicBase: () => this.base,
-      resolveOwnUrl: (url) => this.resolveOwnUrl(url),
       onCredits: (delta) => {
         this.credits = Math.max(0, this.credits + delta);
       },
@@ -775,31 +782,19 @@ class KieSim {
     const pathProblem = this.checkUploadPath(body.uploadPath) ?? this.checkFileName(body.fileName);
     if (pathProblem) return this.envelope(true, 400, pathProblem);
 
-    let bytes: Buffer;
-    let contentType: string | undefined;
-    const own = this.resolveOwnUrl(source.href);
-    if (own) {
-      if (!own.blob) return this.envelope(true, 400, "fileUrl could not be downloaded: HTTP 404");
-      bytes = own.blob.bytes;
-      contentType = own.blob.mimeType;
-    } else {
-      try {
-        ({ bytes, contentType } = await guardedFetchBytes(source.href, {
-          timeoutMs: this.fetchTimeoutMs,
-          maxBytes: this.maxUploadBytes,
-          signal: this.abort.signal,
-          agent: this.fetchAgent,
-          trustedOrigins: this.options.trustedFetchOrigins,
-        }));
-      } catch (error) {
-        if (!(error instanceof FetchError)) throw error;
-        return this.envelope(
-          true,
-          error.answered ? 400 : 500,
-          `fileUrl could not be downloaded: ${error.message}`,
-        );
-      }
+    let fetched: Awaited<ReturnType<Sources["fetch"]>>;
+    try {
+      fetched = await this.sources.fetch(source.href, this.maxUploadBytes);
+    } catch (error) {
+      if (!(error instanceof FetchError)) throw error;
+      return this.envelope(
+        true,
+        error.answered ? 400 : 500,
+        `fileUrl could not be downloaded: ${error.message}`,
+      );
     }
+    if (!fetched) return this.envelope(true, 400, "fileUrl could not be downloaded: HTTP 404");
+    const { bytes, contentType } = fetched;
     const urlName = decodeURIComponent(source.pathname.split("/").pop() ?? "");
     return this.storeUpload({
       bytes,
@@ -878,28 +873,6 @@ class KieSim {
 
   // --- files, download links ------------------------------------------------------------------
 
-  /** For URLs under this simulator's own bases: the stored blob (or none, meaning 404). */
-  private resolveOwnUrl(url: string): { blob?: StoredBlob } | undefined {
-    let href: string;
-    try {
-      const parsed = new URL(url);
-      href = `${parsed.origin}${parsed.pathname}`;
-    } catch {
-      return undefined;
-    }
-    for (const base of this.localBases) {
-      if (!href.startsWith(`${base}/`)) continue;
-      const rest = href.slice(base.length + 1);
-      if (!rest.startsWith("files/") && !rest.startsWith("results/")) return {};
-      try {
-        return { blob: this.blobs.get(rest.split("/").map(decodeURIComponent).join("/")) };
-      } catch {
-        return {};
-      }
-    }
-    return undefined;
-  }
-
   private async serveFile(ctx: RequestContext): Promise<Reply> {
     const notFound = () => jsonReply(404, { code: 404, msg: "File not found or expired", data: null });
     let key: string;
@@ -931,7 +904,7 @@ class KieSim {
     if (parsed.error) return parsed.error;
     const url = (parsed.body as Record<string, unknown> | null)?.url;
     if (typeof url !== "string" || url.trim() === "") return this.envelope(false, 422, "url is required");
-    const own = this.resolveOwnUrl(url.trim());
+    const own = this.sources.resolveOwnUrl(url.trim());
     if (!own?.blob)
       return this.envelope(false, 422, "url is not a file generated by KIE (or it has expired)");
     const link = new URL(url.trim());
