@@ -1,0 +1,115 @@
+/**
+ * startKieSim's options, checked and given their defaults once (sim/README.md "Embedding"). A bad
+ * option throws KieSimOptionsError naming it.
+ */
+
+import { normalizeFaultRules } from "./faultSyntax";
+import type { FaultRule } from "./faults";
+import type { KieSimLogger } from "./taskRecord";
+import type { KieSimOptions } from "./types";
+
+export class KieSimOptionsError extends Error {
+  constructor(message: string) {
+    super(`kie-sim options: ${message}`);
+    this.name = "KieSimOptionsError";
+  }
+}
+
+const MIB = 1024 * 1024;
+
+export function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new KieSimOptionsError(`${name} must be a number >= 0`);
+  return value;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new KieSimOptionsError(`${name} must be an integer >= 1`);
+  return value;
+}
+
+const consoleLogger: KieSimLogger = {
+  info: (fields, message) => console.log(`[kie-sim] ${message}`, JSON.stringify(fields)),
+  warn: (fields, message) => console.warn(`[kie-sim] ${message}`, JSON.stringify(fields)),
+  error: (fields, message) => console.error(`[kie-sim] ${message}`, JSON.stringify(fields)),
+};
+
+const silentLogger: KieSimLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+/** The options with every default filled in and every value checked. */
+export interface SimSettings {
+  host: string;
+  port: number;
+  publicUrl?: string;
+  /** Accepted Bearer keys; undefined = any non-empty one. */
+  apiKeys?: Buffer[];
+  stepMs: number;
+  recordDelayMs: number;
+  webhookHmacKey?: string;
+  /** The global fault rules to start with. */
+  faultRules: FaultRule[];
+  logger: KieSimLogger;
+  accountCredits: number;
+  imageScale: number;
+  maxTasks: number;
+  maxStoredBytes: number;
+  maxUploadBytes: number;
+  fetchTimeoutMs: number;
+  trustedFetchOrigins: readonly string[];
+  callbackTimeoutMs: number;
+  createTaskRateLimit?: { limit: number; windowMs: number };
+  controlApi: boolean;
+  random: () => number;
+}
+
+function apiKeys(keys: readonly string[] | undefined): Buffer[] | undefined {
+  if (!keys) return undefined;
+  if (keys.length === 0 || keys.some((k) => k.trim() === "")) {
+    throw new KieSimOptionsError("apiKeys must be non-empty strings");
+  }
+  return keys.map((k) => Buffer.from(k));
+}
+
+function rateLimit(limit: KieSimOptions["createTaskRateLimit"]): SimSettings["createTaskRateLimit"] {
+  if (limit) {
+    positiveInteger("createTaskRateLimit.limit", limit.limit ?? 1);
+    positiveInteger("createTaskRateLimit.windowMs", limit.windowMs ?? 1);
+  }
+  return limit;
+}
+
+/** Checks in the order the options were always checked, so the first bad one is the one named. */
+export function resolveOptions(options: KieSimOptions): SimSettings {
+  const logger = options.logger === false ? silentLogger : (options.logger ?? consoleLogger);
+  const random = options.random ?? Math.random;
+  const stepMs = nonNegative("stepMs", options.stepMs ?? 400);
+  const maxUploadBytes = positiveInteger("maxUploadBytes", options.maxUploadBytes ?? 30 * MIB);
+  const fetchTimeoutMs = positiveInteger("fetchTimeoutMs", options.fetchTimeoutMs ?? 30_000);
+  const imageScale = options.imageScale ?? 1;
+  if (!(imageScale > 0 && imageScale <= 1)) throw new KieSimOptionsError("imageScale must be in (0, 1]");
+  const accountCredits = nonNegative("accountCredits", options.accountCredits ?? 1_000_000);
+  const keys = apiKeys(options.apiKeys);
+  const createTaskRateLimit = rateLimit(options.createTaskRateLimit);
+  const faultRules = options.faults ? normalizeFaultRules(options.faults, "options.faults") : [];
+  return {
+    host: options.host ?? "127.0.0.1",
+    port: options.port ?? 0,
+    publicUrl: options.publicUrl,
+    apiKeys: keys,
+    stepMs,
+    webhookHmacKey: options.webhookHmacKey,
+    faultRules,
+    logger,
+    accountCredits,
+    imageScale,
+    maxTasks: positiveInteger("maxTasks", options.maxTasks ?? 5000),
+    maxStoredBytes: positiveInteger("maxStoredBytes", options.maxStoredBytes ?? 256 * MIB),
+    recordDelayMs: nonNegative("recordDelayMs", options.recordDelayMs ?? 150),
+    maxUploadBytes,
+    fetchTimeoutMs,
+    trustedFetchOrigins: options.trustedFetchOrigins ?? [],
+    callbackTimeoutMs: positiveInteger("callbackTimeoutMs", options.callbackTimeoutMs ?? 10_000),
+    createTaskRateLimit,
+    controlApi: options.controlApi !== false,
+    random,
+  };
+}

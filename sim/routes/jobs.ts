@@ -1,0 +1,72 @@
+/** `POST /api/v1/jobs/createTask` and `GET /api/v1/jobs/recordInfo` (kie-api.md "Jobs"). */
+import { parsePromptDirectives } from "../directives";
+import { KieSimFaultSyntaxError } from "../faults";
+import {
+  KIE_ENVELOPE,
+  type Reply,
+  type RequestContext,
+  type Route,
+  readJson,
+  standardMessage,
+  withHeaders,
+} from "../http";
+import { InputValidationError, validateCreateTask } from "../models";
+import type { NewTask } from "../tasks";
+
+/** The body checked against the model table and the prompt's directives parsed, or the refusal. */
+function validate(body: unknown): NewTask | { error: Reply } {
+  try {
+    const validated = validateCreateTask(body);
+    return { ...validated, body, directives: parsePromptDirectives(validated.input.prompt) };
+  } catch (error) {
+    if (error instanceof InputValidationError)
+      return { error: KIE_ENVELOPE.error(error.code, error.message) };
+    if (error instanceof KieSimFaultSyntaxError) return { error: KIE_ENVELOPE.error(422, error.message) };
+    throw error;
+  }
+}
+
+async function createTask(ctx: RequestContext): Promise<Reply> {
+  const { sim } = ctx;
+  const parsed = await readJson(ctx);
+  if (parsed.error) return parsed.error;
+
+  const retryAfter = sim.createTaskLimit?.retryAfter();
+  if (retryAfter !== undefined) {
+    sim.stats.rateLimited += 1;
+    return withHeaders(KIE_ENVELOPE.httpError(429, standardMessage(429)), {
+      "retry-after": String(retryAfter),
+    });
+  }
+  const task = validate(parsed.body);
+  if ("error" in task) return task.error;
+  if (sim.credits < task.input.credits) return KIE_ENVELOPE.error(402, standardMessage(402));
+  sim.createTaskLimit?.record();
+  const created = sim.engine.create(task);
+  sim.stats.tasksCreated += 1;
+  return KIE_ENVELOPE.ok({ taskId: created.record.taskId });
+}
+
+async function recordInfo(ctx: RequestContext): Promise<Reply> {
+  const taskId = ctx.url.searchParams.get("taskId")?.trim();
+  if (!taskId) return KIE_ENVELOPE.error(422, "taskId is required");
+  const task = ctx.sim.tasks.get(taskId);
+  if (!task) return KIE_ENVELOPE.error(404, `Task not found: ${taskId}`);
+  if (Date.now() < task.visibleAt) return KIE_ENVELOPE.error(422, "recordInfo is null");
+  return KIE_ENVELOPE.ok({ ...task.record });
+}
+
+export const JOB_ROUTES: Record<string, Route> = {
+  "/api/v1/jobs/createTask": {
+    method: "POST",
+    endpoint: "createTask",
+    envelope: KIE_ENVELOPE,
+    handle: createTask,
+  },
+  "/api/v1/jobs/recordInfo": {
+    method: "GET",
+    endpoint: "recordInfo",
+    envelope: KIE_ENVELOPE,
+    handle: recordInfo,
+  },
+};
