@@ -36,29 +36,24 @@ export interface SimModelSpec {
 
 const MB = 1024 * 1024;
 
+/** The two legacy Google models differ only in taking images. */
+const LEGACY_GOOGLE = {
+  promptMax: 5000,
+  aspectField: "image_size",
+  aspectValues: BASE_ASPECT_RATIOS,
+  defaultAspect: "auto",
+  outputFormats: ["png", "jpeg"],
+  defaultOutputFormat: "png",
+  booleanFields: [],
+  credits: () => 4,
+} as const satisfies Omit<SimModelSpec, "id">;
+
 export const SIM_MODELS: readonly SimModelSpec[] = [
-  {
-    id: "google/nano-banana",
-    promptMax: 5000,
-    aspectField: "image_size",
-    aspectValues: BASE_ASPECT_RATIOS,
-    defaultAspect: "auto",
-    outputFormats: ["png", "jpeg"],
-    defaultOutputFormat: "png",
-    booleanFields: [],
-    credits: () => 4,
-  },
+  { id: "google/nano-banana", ...LEGACY_GOOGLE },
   {
     id: "google/nano-banana-edit",
-    promptMax: 5000,
+    ...LEGACY_GOOGLE,
     images: { field: "image_urls", max: 10, maxBytes: 10 * MB, required: true },
-    aspectField: "image_size",
-    aspectValues: BASE_ASPECT_RATIOS,
-    defaultAspect: "auto",
-    outputFormats: ["png", "jpeg"],
-    defaultOutputFormat: "png",
-    booleanFields: [],
-    credits: () => 4,
   },
   {
     id: "nano-banana-pro",
