@@ -4,6 +4,7 @@
  * out of order. Failures are logged and counted, never retried.
  */
 import { createHmac } from "node:crypto";
+import { describeError } from "./fetchGuard";
 import { sleep } from "./net";
 import { FAIL_DEFAULT_MESSAGE, type FinalOutcome, type KieSimLogger, type SimTask } from "./taskRecord";
 
@@ -85,7 +86,10 @@ export class CallbackSender {
       }
     } catch (error) {
       if (!this.options.signal.aborted) {
-        this.options.logger.warn({ taskId, err: describe(error) }, "kie-sim callback could not be delivered");
+        this.options.logger.warn(
+          { taskId, err: describeError(error) },
+          "kie-sim callback could not be delivered",
+        );
       }
     }
     this.options.onCallback(ok);
@@ -147,10 +151,4 @@ function callbackBody({ task, outcome }: CallbackJob): string {
       failMsg: outcome.failMsg ?? FAIL_DEFAULT_MESSAGE,
     },
   });
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
-  return `${error.message}${cause}`;
 }

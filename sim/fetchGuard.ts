@@ -90,15 +90,16 @@ function ipv6Groups(address: string): number[] | undefined {
 
 /** Thrown for every failed download; `message` is safe to show (no network detail). */
 export class FetchError extends Error {
-  constructor(
-    message: string,
-    /** True when the source answered (an HTTP error, too big); false for refusals, network errors, timeouts. */
-    readonly answered: boolean,
-    /** For the sim's own log only. */
-    readonly detail?: string,
-  ) {
+  /** True when the source answered (an HTTP error, too big); false for refusals, network errors, timeouts. */
+  readonly answered: boolean;
+  /** For the sim's own log only. */
+  readonly detail?: string;
+
+  constructor(message: string, options: { answered: boolean; detail?: string }) {
     super(message);
     this.name = "FetchError";
+    this.answered = options.answered;
+    this.detail = options.detail;
   }
 }
 
@@ -153,7 +154,7 @@ export async function guardedFetchBytes(
   let target = new URL(url);
   for (let hop = 0; ; hop++) {
     if (target.protocol !== "http:" && target.protocol !== "https:")
-      throw new FetchError("not an http(s) URL", true);
+      throw new FetchError("not an http(s) URL", { answered: true });
     let response: Awaited<ReturnType<typeof undiciFetch>>;
     try {
       response = await undiciFetch(target, {
@@ -168,7 +169,7 @@ export async function guardedFetchBytes(
     const location = response.headers.get("location");
     if (response.status >= 300 && response.status < 400 && location) {
       await response.body?.cancel().catch(() => {});
-      if (hop >= MAX_REDIRECTS) throw new FetchError("too many redirects", true);
+      if (hop >= MAX_REDIRECTS) throw new FetchError("too many redirects", { answered: true });
       target = new URL(location, target);
       continue;
     }
@@ -180,10 +181,10 @@ async function readCapped(
   response: Awaited<ReturnType<typeof undiciFetch>>,
   options: GuardedFetchOptions,
 ): Promise<{ bytes: Buffer; contentType?: string }> {
-  const tooBig = () => new FetchError(`larger than ${options.maxBytes} bytes`, true);
+  const tooBig = () => new FetchError(`larger than ${options.maxBytes} bytes`, { answered: true });
   if (!response.ok) {
     await response.body?.cancel().catch(() => {});
-    throw new FetchError(`HTTP ${response.status}`, true);
+    throw new FetchError(`HTTP ${response.status}`, { answered: true });
   }
   if (Number(response.headers.get("content-length") ?? Number.NaN) > options.maxBytes) {
     await response.body?.cancel().catch(() => {});
@@ -207,14 +208,18 @@ async function readCapped(
   return { bytes: Buffer.concat(chunks), contentType: response.headers.get("content-type") ?? undefined };
 }
 
+/** An error's message and its cause's, for the simulator's own log. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return `${error.message}${cause}`;
+}
+
 /** One message for every way a download can fail on the network; the detail stays in `detail`. */
 function failure(error: unknown, timeoutMs: number): FetchError {
-  const detail =
-    error instanceof Error
-      ? `${error.message}${error.cause instanceof Error ? `: ${error.cause.message}` : ""}`
-      : String(error);
+  const detail = describeError(error);
   if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
-    return new FetchError(`no complete answer within ${timeoutMs} ms`, false, detail);
+    return new FetchError(`no complete answer within ${timeoutMs} ms`, { answered: false, detail });
   }
-  return new FetchError("the download failed", false, detail);
+  return new FetchError("the download failed", { answered: false, detail });
 }

@@ -137,6 +137,6 @@ export class Exchange {
       res.end();
       return;
     }
-    await writeBody(res, reply.body, { bytesPerSecond, signal: this.signal });
+    await writeBody(res, { body: reply.body, bytesPerSecond, signal: this.signal });
   }
 }

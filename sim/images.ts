@@ -92,15 +92,16 @@ class HashStream {
   }
 }
 
-function hsl(h: number, s: number, l: number): string {
-  return `hsl(${Math.round(h)},${Math.round(s)}%,${Math.round(l)}%)`;
+function hsl(colour: { h: number; s: number; l: number }): string {
+  return `hsl(${Math.round(colour.h)},${Math.round(colour.s)}%,${Math.round(colour.l)}%)`;
 }
 
-function shapesSvg(rng: HashStream, width: number, height: number, count: number): string {
+function shapesSvg(rng: HashStream, area: { width: number; height: number; count: number }): string {
+  const { width, height, count } = area;
   const unit = Math.min(width, height);
   const parts: string[] = [];
   for (let i = 0; i < count; i++) {
-    const fill = hsl(rng.int(0, 359), rng.int(55, 95), rng.int(35, 75));
+    const fill = hsl({ h: rng.int(0, 359), s: rng.int(55, 95), l: rng.int(35, 75) });
     const opacity = (0.35 + rng.unit() * 0.5).toFixed(2);
     const cx = Math.round(rng.unit() * width);
     const cy = Math.round(rng.unit() * height);
@@ -130,10 +131,11 @@ function shapesSvg(rng: HashStream, width: number, height: number, count: number
   return parts.join("");
 }
 
-function backgroundSvg(rng: HashStream, width: number, height: number, body = ""): string {
+function backgroundSvg(rng: HashStream, area: { width: number; height: number; body?: string }): string {
+  const { width, height, body = "" } = area;
   const hue = rng.int(0, 359);
-  const from = hsl(hue, rng.int(50, 90), rng.int(20, 45));
-  const to = hsl((hue + rng.int(90, 220)) % 360, rng.int(50, 90), rng.int(50, 80));
+  const from = hsl({ h: hue, s: rng.int(50, 90), l: rng.int(20, 45) });
+  const to = hsl({ h: (hue + rng.int(90, 220)) % 360, s: rng.int(50, 90), l: rng.int(50, 80) });
   const x2 = rng.unit().toFixed(2);
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
@@ -157,7 +159,8 @@ export async function renderTextToImage(options: {
 }): Promise<Buffer> {
   const rng = new HashStream(`text:${options.prompt}`);
   const { width, height } = options;
-  const svg = backgroundSvg(rng, width, height, shapesSvg(rng, width, height, rng.int(5, 9)));
+  const shapes = shapesSvg(rng, { width, height, count: rng.int(5, 9) });
+  const svg = backgroundSvg(rng, { width, height, body: shapes });
   return encode(sharp(Buffer.from(svg)).flatten({ background: "#000" }), options.format);
 }
 
@@ -224,7 +227,7 @@ export async function renderEdit(options: {
     ),
   );
 
-  const background = backgroundSvg(rng, innerW, innerH);
+  const background = backgroundSvg(rng, { width: innerW, height: innerH });
   const composed = await sharp(Buffer.from(background)).composite(tiles).png().toBuffer();
 
   const hue = rng.int(60, 300);

@@ -119,39 +119,26 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-/** Validates a createTask body like KIE (code 422 naming the field) and normalizes its input. */
-export function validateCreateTask(body: unknown): {
-  model: SimModelSpec;
-  callBackUrl?: string;
-  input: NormalizedTaskInput;
-} {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new InputValidationError(400, "request body must be a JSON object");
-  }
-  const b = body as Record<string, unknown>;
-  if (b.model === undefined || b.model === null || b.model === "") {
-    throw new InputValidationError(422, "model is required");
-  }
-  if (typeof b.model !== "string") throw new InputValidationError(422, "model must be a string");
-  const model = findModel(b.model);
-  if (!model) {
-    throw new InputValidationError(
-      422,
-      `model '${b.model}' is not supported (supported: ${SIM_MODELS.map((m) => m.id).join(", ")})`,
-    );
-  }
-  let callBackUrl: string | undefined;
-  if (b.callBackUrl !== undefined && b.callBackUrl !== null && b.callBackUrl !== "") {
-    if (typeof b.callBackUrl !== "string" || !isHttpUrl(b.callBackUrl)) {
-      throw new InputValidationError(422, "callBackUrl must be an http(s) URL");
-    }
-    callBackUrl = b.callBackUrl;
-  }
-  if (typeof b.input !== "object" || b.input === null || Array.isArray(b.input)) {
-    throw new InputValidationError(422, "input is required and must be an object");
-  }
-  const input = b.input as Record<string, unknown>;
+const invalid = (message: string) => new InputValidationError(422, message);
 
+function requireModel(value: unknown): SimModelSpec {
+  if (value === undefined || value === null || value === "") throw invalid("model is required");
+  if (typeof value !== "string") throw invalid("model must be a string");
+  const model = findModel(value);
+  if (!model) {
+    throw invalid(`model '${value}' is not supported (supported: ${SIM_MODELS.map((m) => m.id).join(", ")})`);
+  }
+  return model;
+}
+
+function optionalCallBackUrl(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (typeof value !== "string" || !isHttpUrl(value)) throw invalid("callBackUrl must be an http(s) URL");
+  return value;
+}
+
+/** Refuses any input field the model does not take (stricter than KIE on purpose; see above). */
+function refuseUnknownFields(model: SimModelSpec, input: Record<string, unknown>): void {
   const allowed = new Set<string>([
     "prompt",
     "output_format",
@@ -162,89 +149,91 @@ export function validateCreateTask(body: unknown): {
   ]);
   const unknown = Object.keys(input).filter((k) => !allowed.has(k));
   if (unknown.length > 0) {
-    throw new InputValidationError(
-      422,
+    throw invalid(
       `input.${unknown[0]} is not a parameter of model ${model.id} (accepted: ${[...allowed].join(", ")})`,
     );
   }
+}
 
-  const prompt = input.prompt;
-  if (typeof prompt !== "string" || prompt.trim() === "") {
-    throw new InputValidationError(422, "input.prompt is required");
+/** `input.<name>`, one of `allowed`. */
+function choice(name: string, field: { value: unknown; allowed: readonly string[] }): string {
+  const { value, allowed } = field;
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    throw invalid(`input.${name} must be one of ${allowed.join(", ")}`);
   }
-  if (prompt.length > model.promptMax) {
-    throw new InputValidationError(422, `input.prompt exceeds ${model.promptMax} characters`);
-  }
+  return value;
+}
 
-  const format = input.output_format ?? model.defaultOutputFormat;
-  if (typeof format !== "string" || !model.outputFormats.includes(format)) {
-    throw new InputValidationError(
-      422,
-      `input.output_format must be one of ${model.outputFormats.join(", ")}`,
-    );
-  }
+function requirePrompt(model: SimModelSpec, prompt: unknown): string {
+  if (typeof prompt !== "string" || prompt.trim() === "") throw invalid("input.prompt is required");
+  if (prompt.length > model.promptMax) throw invalid(`input.prompt exceeds ${model.promptMax} characters`);
+  return prompt;
+}
 
-  const aspect = input[model.aspectField] ?? model.defaultAspect;
-  if (typeof aspect !== "string" || !model.aspectValues.includes(aspect)) {
-    throw new InputValidationError(
-      422,
-      `input.${model.aspectField} must be one of ${model.aspectValues.join(", ")}`,
-    );
+function imageUrls(model: SimModelSpec, input: Record<string, unknown>): string[] {
+  if (!model.images) return [];
+  const { field, max, required } = model.images;
+  const raw = input[field];
+  if (raw === undefined || raw === null) {
+    if (required) throw invalid(`input.${field} is required for model ${model.id}`);
+    return [];
   }
+  if (!Array.isArray(raw)) throw invalid(`input.${field} must be an array of URLs`);
+  if (required && raw.length === 0) throw invalid(`input.${field} needs at least one image URL`);
+  if (raw.length > max) throw invalid(`input.${field} has ${raw.length} images; at most ${max} are allowed`);
+  return raw.map((url, i) => {
+    if (typeof url !== "string" || !isHttpUrl(url))
+      throw invalid(`input.${field}[${i}] must be an http(s) URL`);
+    return url;
+  });
+}
 
-  let resolution = "1K";
-  if (model.resolutions) {
-    const r = input.resolution ?? "1K";
-    if (typeof r !== "string" || !model.resolutions.includes(r)) {
-      throw new InputValidationError(422, `input.resolution must be one of ${model.resolutions.join(", ")}`);
-    }
-    resolution = r;
-  }
-
+/** The model's input checked field by field (in this order, so the first problem is named). */
+function normalizeInput(model: SimModelSpec, input: Record<string, unknown>): NormalizedTaskInput {
+  refuseUnknownFields(model, input);
+  const prompt = requirePrompt(model, input.prompt);
+  const format = choice("output_format", {
+    value: input.output_format ?? model.defaultOutputFormat,
+    allowed: model.outputFormats,
+  });
+  const aspect = choice(model.aspectField, {
+    value: input[model.aspectField] ?? model.defaultAspect,
+    allowed: model.aspectValues,
+  });
+  const resolution = model.resolutions
+    ? choice("resolution", { value: input.resolution ?? "1K", allowed: model.resolutions })
+    : "1K";
   for (const field of model.booleanFields) {
     if (input[field] !== undefined && typeof input[field] !== "boolean") {
-      throw new InputValidationError(422, `input.${field} must be a boolean`);
+      throw invalid(`input.${field} must be a boolean`);
     }
   }
-
-  const imageUrls: string[] = [];
-  if (model.images) {
-    const { field, max, required } = model.images;
-    const raw = input[field];
-    if (raw === undefined || raw === null) {
-      if (required) throw new InputValidationError(422, `input.${field} is required for model ${model.id}`);
-    } else {
-      if (!Array.isArray(raw)) throw new InputValidationError(422, `input.${field} must be an array of URLs`);
-      if (required && raw.length === 0) {
-        throw new InputValidationError(422, `input.${field} needs at least one image URL`);
-      }
-      if (raw.length > max) {
-        throw new InputValidationError(
-          422,
-          `input.${field} has ${raw.length} images; at most ${max} are allowed`,
-        );
-      }
-      for (const [i, url] of raw.entries()) {
-        if (typeof url !== "string" || !isHttpUrl(url)) {
-          throw new InputValidationError(422, `input.${field}[${i}] must be an http(s) URL`);
-        }
-        imageUrls.push(url);
-      }
-    }
-  }
-
   return {
-    model,
-    callBackUrl,
-    input: {
-      prompt,
-      format: format === "png" ? "png" : "jpeg",
-      aspect,
-      resolution,
-      resolutionFactor: resolution === "4K" ? 4 : resolution === "2K" ? 2 : 1,
-      imageUrls,
-      maxImageBytes: model.images?.maxBytes ?? 10 * MB,
-      credits: model.credits(resolution),
-    },
+    prompt,
+    format: format === "png" ? "png" : "jpeg",
+    aspect,
+    resolution,
+    resolutionFactor: resolution === "4K" ? 4 : resolution === "2K" ? 2 : 1,
+    imageUrls: imageUrls(model, input),
+    maxImageBytes: model.images?.maxBytes ?? 10 * MB,
+    credits: model.credits(resolution),
   };
+}
+
+/** Validates a createTask body like KIE (code 422 naming the field) and normalizes its input. */
+export function validateCreateTask(body: unknown): {
+  model: SimModelSpec;
+  callBackUrl?: string;
+  input: NormalizedTaskInput;
+} {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new InputValidationError(400, "request body must be a JSON object");
+  }
+  const b = body as Record<string, unknown>;
+  const model = requireModel(b.model);
+  const callBackUrl = optionalCallBackUrl(b.callBackUrl);
+  if (typeof b.input !== "object" || b.input === null || Array.isArray(b.input)) {
+    throw invalid("input is required and must be an object");
+  }
+  return { model, callBackUrl, input: normalizeInput(model, b.input as Record<string, unknown>) };
 }

@@ -50,9 +50,9 @@ export async function readBody(
 /** Writes a whole answer, in slices at `bytesPerSecond` when given. */
 export async function writeBody(
   res: ServerResponse,
-  body: Buffer,
-  options: { bytesPerSecond?: number; signal?: AbortSignal } = {},
+  options: { body: Buffer; bytesPerSecond?: number; signal?: AbortSignal },
 ): Promise<void> {
+  const { body } = options;
   if (!options.bytesPerSecond) {
     res.end(body);
     return;

@@ -63,10 +63,11 @@ export class SimState {
     if (settings.createTaskRateLimit)
       this.createTaskLimit = new SlidingWindowLimit(settings.createTaskRateLimit);
     this.tasks = new BoundedMap({ maxEntries: settings.maxTasks });
-    this.blobs = new BoundedMap(
-      { maxEntries: 100_000, maxBytes: settings.maxStoredBytes },
-      (blob) => blob.bytes.length,
-    );
+    this.blobs = new BoundedMap({
+      maxEntries: 100_000,
+      maxBytes: settings.maxStoredBytes,
+      sizeOf: (blob) => blob.bytes.length,
+    });
     this.sources = new Sources({
       ...settings,
       blobs: this.blobs,

@@ -4,15 +4,23 @@
  * evicted file or result answers 404, like an expired KIE URL.
  */
 
+export interface BoundedMapLimits<K, V> {
+  maxEntries: number;
+  maxBytes?: number;
+  /** A value's size, counted against maxBytes. */
+  sizeOf?: (value: V) => number;
+  onEvict?: (key: K, value: V) => void;
+}
+
 export class BoundedMap<K, V> {
   private readonly entries = new Map<K, V>();
   private bytes = 0;
 
-  constructor(
-    private readonly limits: { maxEntries: number; maxBytes?: number },
-    private readonly sizeOf: (value: V) => number = () => 0,
-    private readonly onEvict?: (key: K, value: V) => void,
-  ) {}
+  private readonly sizeOf: (value: V) => number;
+
+  constructor(private readonly limits: BoundedMapLimits<K, V>) {
+    this.sizeOf = limits.sizeOf ?? (() => 0);
+  }
 
   get size(): number {
     return this.entries.size;
@@ -62,7 +70,7 @@ export class BoundedMap<K, V> {
       if (key === newest) break;
       this.entries.delete(key);
       this.bytes -= this.sizeOf(value);
-      this.onEvict?.(key, value);
+      this.limits.onEvict?.(key, value);
     }
   }
 }
