@@ -11,7 +11,7 @@ import { nonNegative, type SimSettings } from "./options";
 import { SlidingWindowLimit } from "./rateLimit";
 import { Sources } from "./sources";
 import { BoundedMap, type StoredBlob } from "./store";
-import type { SimTask } from "./taskRecord";
+import type { KieSimLogger, SimTask } from "./taskRecord";
 import { TaskEngine } from "./tasks";
 import type { KieSimFaultRuleSnapshot, KieSimStats, KieSimTaskSnapshot } from "./types";
 
@@ -96,7 +96,7 @@ export class SimState {
     });
   }
 
-  get logger() {
+  get logger(): KieSimLogger {
     return this.settings.logger;
   }
 
