@@ -16,13 +16,10 @@ import { Agent, type Dispatcher, FormData, fetch } from "undici";
 import {
   type CreateTaskInput,
   createTaskDataSchema,
-  creditDataSchema,
-  downloadUrlDataSchema,
   isRecordNotYetWritten,
   type KieEnvelope,
   readEnvelope,
   type TaskRecord,
-  type TaskState,
   toCreateTaskBody,
   toTaskRecord,
   toUploadedFile,
@@ -36,7 +33,6 @@ import {
   NetworkError,
   RateLimitError,
   sanitizeKieText,
-  TaskFailedError,
   TimeoutError,
 } from "./errors";
 import { abortReason, fullJitterDelay, parseRetryAfter, sleep as realSleep, type SleepFn } from "./retry";
@@ -76,39 +72,12 @@ export interface UploadOptions extends KieCallOptions {
   uploadPath?: string;
 }
 
-export interface UploadFromUrlOptions extends UploadOptions {
-  fileName?: string;
-}
-
-export interface WaitForTaskOptions extends KieCallOptions {
-  /** Total time to wait, from the call; then TimeoutError (scope "poll_budget") with the taskId. */
-  budgetMs: number;
-  /** Wait before the first read (a task just created is never done sooner); and the backoff base. Default 2000. */
-  initialDelayMs?: number;
-  /** Longest wait between two reads. Default 10000. */
-  maxDelayMs?: number;
-  /** Shortest wait between two reads, whatever the jitter draws. Default 1000. */
-  minDelayMs?: number;
-  /** Read once at once instead of after initialDelayMs (for a task that may already be done). */
-  pollImmediately?: boolean;
-  /** Called with the record each time its state changes (including the first read). */
-  onUpdate?: (record: TaskRecord) => void;
-}
-
 export interface IKieClient {
   /** createTask. Never retried blindly: see isAmbiguousCreateFailure for what a failure means. */
   generateImage(input: CreateTaskInput, opts: GenerateImageOptions): Promise<GenerateImageResult>;
   /** recordInfo. A task whose record KIE has not written yet comes back as state "pending". */
   getTaskStatus(taskId: string, opts: KieCallOptions): Promise<TaskRecord>;
   uploadFile(file: UploadFileInput, opts: UploadOptions): Promise<UploadedFile>;
-  /** KIE fetches a public URL itself (it gives up after 30 s). */
-  uploadFromUrl?(url: string, opts: UploadFromUrlOptions): Promise<UploadedFile>;
-  /** A fresh 20-minute link for a KIE-generated URL. */
-  getDownloadUrl?(url: string, opts: KieCallOptions): Promise<string>;
-  /** Resolves on success; TaskFailedError on fail; TimeoutError when the budget ends. */
-  waitForTask(taskId: string, opts: WaitForTaskOptions): Promise<TaskRecord>;
-  /** KIE credits left on the operator's account. */
-  getAccountCredits(opts: KieCallOptions): Promise<number>;
 }
 
 export type KieCallStatus = number | "timeout" | "network_error" | "aborted";
@@ -342,132 +311,7 @@ export class KieClient implements IKieClient {
     });
   }
 
-  async uploadFromUrl(url: string, opts: UploadFromUrlOptions): Promise<UploadedFile> {
-    const extension = /\.(png|jpe?g|webp)$/i.exec(URL.canParse(url) ? new URL(url).pathname : "")?.[0] ?? "";
-    const json = JSON.stringify({
-      fileUrl: url,
-      uploadPath: opts.uploadPath ?? this.#defaultUploadPath,
-      fileName: opts.fileName ?? `${randomUUID()}${extension}`,
-    });
-    return this.#call({
-      endpoint: "fileUrlUpload",
-      method: "POST",
-      url: `${this.#uploadBaseUrl}/api/file-url-upload`,
-      body: () => ({ body: json, contentType: "application/json" }),
-      idempotent: true,
-      opts,
-      parse: (envelope) => this.#uploadedFile(envelope),
-    });
-  }
-
-  getDownloadUrl(url: string, opts: KieCallOptions): Promise<string> {
-    const json = JSON.stringify({ url });
-    return this.#call({
-      endpoint: "downloadUrl",
-      method: "POST",
-      url: `${this.#baseUrl}/api/v1/common/download-url`,
-      body: () => ({ body: json, contentType: "application/json" }),
-      idempotent: true,
-      opts,
-      parse: (envelope) => downloadUrlDataSchema.parse(envelope.data),
-    });
-  }
-
-  getAccountCredits(opts: KieCallOptions): Promise<number> {
-    return this.#call({
-      endpoint: "credit",
-      method: "GET",
-      url: `${this.#baseUrl}/api/v1/chat/credit`,
-      idempotent: true,
-      opts,
-      parse: (envelope) => creditDataSchema.parse(envelope.data),
-    });
-  }
-
-  async waitForTask(taskId: string, opts: WaitForTaskOptions): Promise<TaskRecord> {
-    const { requestId, signal } = opts;
-    const initialDelayMs = opts.initialDelayMs ?? 2_000;
-    const maxDelayMs = Math.max(opts.maxDelayMs ?? 10_000, 1);
-    const minDelayMs = Math.min(opts.minDelayMs ?? 1_000, maxDelayMs);
-    const start = this.#now();
-    const deadline = start + Math.max(0, opts.budgetMs);
-    let lastState: TaskState | undefined;
-    let lastError: KieError | undefined;
-
-    if (!opts.pollImmediately)
-      await this.#sleep(Math.min(initialDelayMs, Math.max(0, opts.budgetMs)), signal);
-
-    for (let poll = 0; ; poll++) {
-      if (signal?.aborted) throw abortReason(signal);
-      const remaining = deadline - this.#now();
-      let record: TaskRecord | undefined;
-      try {
-        // This loop is the retry: one try per read, and never much past the budget.
-        record = await this.#readTask(taskId, opts, {
-          maxRetries: 0,
-          timeoutMs: Math.min(this.#requestTimeoutMs, Math.max(remaining, 1_000)),
-        });
-        lastError = undefined;
-      } catch (error) {
-        if (!(error instanceof KieError) || !error.retryable) throw error;
-        lastError = error;
-        this.#logger?.warn(
-          { requestId, taskId, error: error.message, elapsedMs: this.#now() - start },
-          "kie task read failed; polling continues",
-        );
-      }
-
-      if (record) {
-        if (record.state !== lastState) {
-          this.#logger?.info(
-            { requestId, taskId, from: lastState ?? null, to: record.state, elapsedMs: this.#now() - start },
-            "kie task state",
-          );
-          lastState = record.state;
-          this.#notify(opts, record);
-        }
-        if (record.state === "success") return record;
-        if (record.state === "fail") {
-          throw new TaskFailedError({
-            endpoint: "recordInfo",
-            requestId,
-            taskId,
-            failCode: record.failCode,
-            failMsg: record.failMsg,
-          });
-        }
-      }
-
-      const left = deadline - this.#now();
-      if (left <= 0) {
-        throw new TimeoutError({
-          endpoint: "recordInfo",
-          scope: "poll_budget",
-          timeoutMs: opts.budgetMs,
-          requestId,
-          taskId,
-          cause: lastError,
-        });
-      }
-      const drawn = fullJitterDelay(poll, { baseMs: initialDelayMs, maxMs: maxDelayMs }, this.#random);
-      const delayMs = Math.max(minDelayMs, drawn, lastError?.retryAfterMs ?? 0);
-      await this.#sleep(Math.min(delayMs, left), signal);
-    }
-  }
-
   // ---------------------------------------------------------------- internals
-
-  #notify(opts: WaitForTaskOptions, record: TaskRecord): void {
-    try {
-      opts.onUpdate?.(record);
-    } catch (error) {
-      // A broken observer must not abandon a paid task's result.
-      this.#logger?.warn(
-        { requestId: opts.requestId, taskId: record.taskId, error: String(error) },
-        "onUpdate threw; ignored",
-      );
-    }
-  }
 
   #readTask(
     taskId: string,

@@ -103,12 +103,6 @@ export const createTaskDataSchema = z
   .transform((d) => ({ taskId: nonEmpty(d.taskId) ?? nonEmpty(d.task_id) }))
   .pipe(z.object({ taskId: z.string().min(1) }));
 
-export const createTaskResponseSchema = z.looseObject({
-  code: z.literal(200),
-  msg: lenientString,
-  data: createTaskDataSchema,
-});
-
 // ---------------------------------------------------------------- recordInfo
 
 export const KIE_TASK_STATES = ["waiting", "queuing", "generating", "success", "fail"] as const;
@@ -146,10 +140,6 @@ export interface TaskRecord {
   progress?: number;
 }
 
-export function isTerminalState(state: TaskState): state is "success" | "fail" {
-  return state === "success" || state === "fail";
-}
-
 export const recordInfoDataSchema = z.looseObject({
   taskId: lenientString,
   task_id: lenientString,
@@ -168,12 +158,6 @@ export const recordInfoDataSchema = z.looseObject({
   progress: lenientNumber,
 });
 export type RecordInfoData = z.infer<typeof recordInfoDataSchema>;
-
-export const recordInfoResponseSchema = z.looseObject({
-  code: z.literal(200),
-  msg: lenientString,
-  data: recordInfoDataSchema,
-});
 
 /** `{"code": 422, "msg": "recordInfo is null", "data": null}`: the task exists, its record does not yet. */
 export function isRecordNotYetWritten(envelope: KieEnvelope | undefined): boolean {
@@ -281,26 +265,6 @@ export function parseKieCallback(body: unknown, secrets: readonly string[] = [])
 
 // ---------------------------------------------------------------- uploads (upload host)
 
-/** Multipart fields of `POST /api/file-stream-upload`, beside the `file` part. */
-export const fileStreamUploadFieldsSchema = z.object({
-  uploadPath: z.string().min(1),
-  fileName: z.string().min(1).optional(),
-});
-
-export const fileBase64UploadRequestSchema = z.object({
-  base64Data: z.string().regex(/^data:[\w.+-]+\/[\w.+-]+;base64,/),
-  uploadPath: z.string().min(1),
-  fileName: z.string().min(1).optional(),
-});
-export type FileBase64UploadRequest = z.infer<typeof fileBase64UploadRequestSchema>;
-
-export const fileUrlUploadRequestSchema = z.object({
-  fileUrl: z.url(),
-  uploadPath: z.string().min(1),
-  fileName: z.string().min(1).optional(),
-});
-export type FileUrlUploadRequest = z.infer<typeof fileUrlUploadRequestSchema>;
-
 export interface UploadedFile {
   /** Public URL of the uploaded file (deleted by KIE after about 3 days). */
   downloadUrl: string;
@@ -326,13 +290,6 @@ export const uploadDataSchema = z
   .transform((d) => ({ ...d, downloadUrl: d.downloadUrl ?? d.fileUrl ?? d.url }))
   .refine((d) => d.downloadUrl !== undefined, { error: "upload answer has no downloadUrl/fileUrl/url" });
 
-export const uploadResponseSchema = z.looseObject({
-  success: lenient(z.boolean()),
-  code: z.literal(200),
-  msg: lenientString,
-  data: uploadDataSchema,
-});
-
 /** Normalizes the `data` of an upload answer; undefined when it names no URL. */
 export function toUploadedFile(raw: unknown): UploadedFile | undefined {
   const parsed = uploadDataSchema.safeParse(raw);
@@ -346,26 +303,6 @@ export function toUploadedFile(raw: unknown): UploadedFile | undefined {
   if (d.mimeType) file.mimeType = d.mimeType;
   return file;
 }
-
-// ---------------------------------------------------------------- download-url, credit
-
-export const downloadUrlRequestSchema = z.object({ url: z.url() });
-
-/** `data` is the fresh link (a string); tolerated as `{ url }` or `{ downloadUrl }`. */
-export const downloadUrlDataSchema = z.union([
-  httpUrlString,
-  z.looseObject({ downloadUrl: httpUrlString }).transform((d) => d.downloadUrl),
-  z.looseObject({ url: httpUrlString }).transform((d) => d.url),
-]);
-
-/** `data` is a bare number of KIE credits (tolerated as a numeric string). */
-export const creditDataSchema = z.union([
-  z.number(),
-  z
-    .string()
-    .regex(/^-?\d+(\.\d+)?$/)
-    .transform(Number),
-]);
 
 // ---------------------------------------------------------------- request → createTask body
 

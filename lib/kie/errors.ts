@@ -304,10 +304,6 @@ export function errorForCode(
   }
 }
 
-export function isKieError(error: unknown): error is KieError {
-  return error instanceof KieError;
-}
-
 /**
  * True when a failed createTask may nevertheless have created a (paid) task at KIE: the request
  * was sent and then no answer came (a timeout, a connection lost after sending, or the caller

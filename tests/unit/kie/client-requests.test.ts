@@ -32,10 +32,6 @@ describe("what every request carries", () => {
       .intercept({ path: "/api/v1/jobs/createTask", method: "POST" })
       .reply(200, ok({ taskId: "t" }), JSON_HEADERS);
     kit.api.intercept(RECORD("t")).reply(200, ok({ taskId: "t", state: "waiting" }), JSON_HEADERS);
-    kit.api.intercept({ path: "/api/v1/chat/credit" }).reply(200, ok(10), JSON_HEADERS);
-    kit.api
-      .intercept({ path: "/api/v1/common/download-url", method: "POST" })
-      .reply(200, ok("https://tempfile.aiquickdraw.com/fresh"), JSON_HEADERS);
     kit.upload
       .intercept({ path: "/api/file-base64-upload", method: "POST" })
       .reply(
@@ -43,23 +39,13 @@ describe("what every request carries", () => {
         { success: true, code: 200, data: { downloadUrl: "https://tempfile.redpandaai.co/a.png" } },
         JSON_HEADERS,
       );
-    kit.upload
-      .intercept({ path: "/api/file-url-upload", method: "POST" })
-      .reply(
-        200,
-        { success: true, code: 200, data: { downloadUrl: "https://tempfile.redpandaai.co/b.png" } },
-        JSON_HEADERS,
-      );
 
     await kit.client.generateImage({ prompt: "p" }, CALL);
     await kit.client.getTaskStatus("t", CALL);
-    await kit.client.getAccountCredits(CALL);
-    await kit.client.getDownloadUrl("https://tempfile.aiquickdraw.com/old", CALL);
     await kit.client.uploadFile({ data: new Uint8Array([1, 2, 3]), mimeType: "image/png" }, CALL);
-    await kit.client.uploadFromUrl("https://example.com/cat.png", CALL);
 
     const calls = kit.calls();
-    expect(calls).toHaveLength(6);
+    expect(calls).toHaveLength(3);
     for (const call of calls) {
       expect(call.headers.authorization).toBe(`Bearer ${API_KEY}`);
       expect(call.headers["x-request-id"]).toBe("req-7d1e");
@@ -91,13 +77,16 @@ describe("what every request carries", () => {
   it("works over a real socket with the client's own keep-alive agent", async () => {
     server = await startServer((_req, res) => {
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify(ok(42)));
+      res.end(JSON.stringify(ok({ taskId: "t1", state: "waiting" })));
     });
     const client = new KieClient({ apiKey: API_KEY, baseUrl: `${server.url}/`, uploadBaseUrl: server.url });
     try {
-      expect(await client.getAccountCredits(CALL)).toBe(42);
-      expect(await client.getAccountCredits(CALL)).toBe(42);
-      expect(server.hits.map((h) => h.url)).toEqual(["/api/v1/chat/credit", "/api/v1/chat/credit"]);
+      expect((await client.getTaskStatus("t1", CALL)).state).toBe("waiting");
+      expect((await client.getTaskStatus("t1", CALL)).state).toBe("waiting");
+      expect(server.hits.map((h) => h.url)).toEqual([
+        "/api/v1/jobs/recordInfo?taskId=t1",
+        "/api/v1/jobs/recordInfo?taskId=t1",
+      ]);
       expect(server.hits[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
       expect(server.hits[0]?.headers["x-request-id"]).toBe("req-7d1e");
     } finally {
@@ -212,36 +201,5 @@ describe("getTaskStatus", () => {
     const error = await captureError(kit.client.getTaskStatus("t1", CALL));
     expect(error).toBeInstanceOf(TaskFailedError);
     expect(error).toMatchObject({ taskId: "t1" });
-  });
-});
-
-describe("getAccountCredits and getDownloadUrl", () => {
-  it("reads a bare number", async () => {
-    kit = makeKit();
-    kit.api.intercept({ path: "/api/v1/chat/credit" }).reply(200, ok(100), JSON_HEADERS);
-    expect(await kit.client.getAccountCredits(CALL)).toBe(100);
-  });
-
-  it("posts the URL and returns the fresh link", async () => {
-    kit = makeKit();
-    kit.api
-      .intercept({ path: "/api/v1/common/download-url", method: "POST" })
-      .reply(200, ok("https://tempfile.aiquickdraw.com/fresh?sig=1"), JSON_HEADERS);
-    expect(await kit.client.getDownloadUrl("https://tempfile.aiquickdraw.com/p/1.png", CALL)).toBe(
-      "https://tempfile.aiquickdraw.com/fresh?sig=1",
-    );
-    expect(JSON.parse(kit.calls()[0]?.body ?? "")).toEqual({
-      url: "https://tempfile.aiquickdraw.com/p/1.png",
-    });
-  });
-
-  it("a URL KIE did not make is a ValidationError (422)", async () => {
-    kit = makeKit();
-    kit.api
-      .intercept({ path: "/api/v1/common/download-url", method: "POST" })
-      .reply(200, { code: 422, msg: "url not supported" }, JSON_HEADERS);
-    expect(await captureError(kit.client.getDownloadUrl("https://example.com/x.png", CALL))).toBeInstanceOf(
-      ValidationError,
-    );
   });
 });

@@ -22,8 +22,8 @@ import {
 } from "./kieTestKit";
 
 const CREATE = { path: "/api/v1/jobs/createTask", method: "POST" } as const;
-const CREDIT = { path: "/api/v1/chat/credit", method: "GET" } as const;
 const RECORD = { path: "/api/v1/jobs/recordInfo", method: "GET", query: { taskId: "t1" } } as const;
+const DONE = ok({ taskId: "t1", state: "success" });
 const REQUEST = { prompt: "a banana astronaut" };
 const CALL = { requestId: "req-retry" };
 const refused = () => Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:443"), { code: "ECONNREFUSED" });
@@ -46,8 +46,8 @@ describe("retries of idempotent calls", () => {
       retryMaxDelayMs: 300,
       random: () => draws.shift() ?? 1,
     });
-    kit.api.intercept(CREDIT).reply(500, { code: 500, msg: "boom" }, JSON_HEADERS).times(4);
-    const error = await captureError(kit.client.getAccountCredits(CALL));
+    kit.api.intercept(RECORD).reply(500, { code: 500, msg: "boom" }, JSON_HEADERS).times(4);
+    const error = await captureError(kit.client.getTaskStatus("t1", CALL));
     expect(error).toBeInstanceOf(ServiceError);
     expect(kit.calls()).toHaveLength(4);
     expect(kit.sleeps).toEqual([99, 2, 150]);
@@ -61,12 +61,12 @@ describe("retries of idempotent calls", () => {
 
   it("succeeds after transient failures of every retryable kind", async () => {
     kit = makeKit({ maxRetries: 4 });
-    kit.api.intercept(CREDIT).reply(200, { code: 455, msg: "maintenance" }, JSON_HEADERS);
-    kit.api.intercept(CREDIT).reply(503, "<html>unavailable</html>");
-    kit.api.intercept(CREDIT).reply(200, "not json");
-    kit.api.intercept(CREDIT).replyWithError(Object.assign(new Error("reset"), { code: "ECONNRESET" }));
-    kit.api.intercept(CREDIT).reply(200, ok(87.5), JSON_HEADERS);
-    expect(await kit.client.getAccountCredits(CALL)).toBe(87.5);
+    kit.api.intercept(RECORD).reply(200, { code: 455, msg: "maintenance" }, JSON_HEADERS);
+    kit.api.intercept(RECORD).reply(503, "<html>unavailable</html>");
+    kit.api.intercept(RECORD).reply(200, "not json");
+    kit.api.intercept(RECORD).replyWithError(Object.assign(new Error("reset"), { code: "ECONNRESET" }));
+    kit.api.intercept(RECORD).reply(200, DONE, JSON_HEADERS);
+    expect((await kit.client.getTaskStatus("t1", CALL)).state).toBe("success");
     expect(kit.calls()).toHaveLength(5);
     expect(kit.events.filter((e) => e.type === "retry").map((e) => e.type === "retry" && e.reason)).toEqual([
       "service 455",
@@ -78,13 +78,13 @@ describe("retries of idempotent calls", () => {
 
   it("logs each retry with its delay, reason and the elapsed time", async () => {
     kit = makeKit({ random: () => 1, retryBaseDelayMs: 100 });
-    kit.api.intercept(CREDIT).reply(503, "busy").times(2);
-    kit.api.intercept(CREDIT).reply(200, ok(1), JSON_HEADERS);
-    await kit.client.getAccountCredits(CALL);
+    kit.api.intercept(RECORD).reply(503, "busy").times(2);
+    kit.api.intercept(RECORD).reply(200, DONE, JSON_HEADERS);
+    await kit.client.getTaskStatus("t1", CALL);
     expect(kit.logs.filter((l) => l.msg === "kie request retry").map((l) => l.obj)).toEqual([
       {
         requestId: "req-retry",
-        endpoint: "credit",
+        endpoint: "recordInfo",
         attempt: 1,
         delayMs: 100,
         reason: "service 503",
@@ -92,7 +92,7 @@ describe("retries of idempotent calls", () => {
       },
       {
         requestId: "req-retry",
-        endpoint: "credit",
+        endpoint: "recordInfo",
         attempt: 2,
         delayMs: 200,
         reason: "service 503",
@@ -103,8 +103,8 @@ describe("retries of idempotent calls", () => {
 
   it("does not retry errors a retry cannot fix", async () => {
     kit = makeKit({ maxRetries: 3 });
-    kit.api.intercept(CREDIT).reply(200, { code: 401, msg: "bad key" }, JSON_HEADERS);
-    await captureError(kit.client.getAccountCredits(CALL));
+    kit.api.intercept(RECORD).reply(200, { code: 401, msg: "bad key" }, JSON_HEADERS);
+    await captureError(kit.client.getTaskStatus("t1", CALL));
     expect(kit.calls()).toHaveLength(1);
     expect(kit.sleeps).toEqual([]);
   });
@@ -122,26 +122,26 @@ describe("retries of idempotent calls", () => {
   it("waits at least Retry-After (HTTP-date), also when the 429 is in an HTTP 200 body", async () => {
     kit = makeKit({ random: () => 0 });
     const at = new Date(START + 5_000).toUTCString();
-    kit.api.intercept(CREDIT).reply(200, { code: 429, msg: "slow down" }, { headers: { "retry-after": at } });
-    kit.api.intercept(CREDIT).reply(200, ok(3), JSON_HEADERS);
-    expect(await kit.client.getAccountCredits(CALL)).toBe(3);
+    kit.api.intercept(RECORD).reply(200, { code: 429, msg: "slow down" }, { headers: { "retry-after": at } });
+    kit.api.intercept(RECORD).reply(200, DONE, JSON_HEADERS);
+    expect((await kit.client.getTaskStatus("t1", CALL)).state).toBe("success");
     expect(kit.sleeps).toEqual([5000]);
   });
 
   it("uses the jittered delay when it is longer than Retry-After", async () => {
     kit = makeKit({ random: () => 1, retryBaseDelayMs: 4000, retryMaxDelayMs: 8000 });
-    kit.api.intercept(CREDIT).reply(429, { code: 429 }, { headers: { "retry-after": "1" } });
-    kit.api.intercept(CREDIT).reply(200, ok(3), JSON_HEADERS);
-    await kit.client.getAccountCredits(CALL);
+    kit.api.intercept(RECORD).reply(429, { code: 429 }, { headers: { "retry-after": "1" } });
+    kit.api.intercept(RECORD).reply(200, DONE, JSON_HEADERS);
+    await kit.client.getTaskStatus("t1", CALL);
     expect(kit.sleeps).toEqual([4000]);
   });
 
   it("stops and throws RateLimitError carrying Retry-After when it exceeds the cap", async () => {
     kit = makeKit({ maxRetryAfterMs: 10_000 });
     kit.api
-      .intercept(CREDIT)
+      .intercept(RECORD)
       .reply(429, { code: 429, msg: "slow down" }, { headers: { "retry-after": "60" } });
-    const error = await captureError(kit.client.getAccountCredits(CALL));
+    const error = await captureError(kit.client.getTaskStatus("t1", CALL));
     expect(error).toBeInstanceOf(RateLimitError);
     expect((error as RateLimitError).retryAfterMs).toBe(60_000);
     expect(kit.calls()).toHaveLength(1);
@@ -150,8 +150,8 @@ describe("retries of idempotent calls", () => {
 
   it("backs off on its own when a 429 has no Retry-After", async () => {
     kit = makeKit({ maxRetries: 2, random: () => 1, retryBaseDelayMs: 100, retryMaxDelayMs: 1000 });
-    kit.api.intercept(CREDIT).reply(429, { code: 429 }, JSON_HEADERS).times(3);
-    const error = await captureError(kit.client.getAccountCredits(CALL));
+    kit.api.intercept(RECORD).reply(429, { code: 429 }, JSON_HEADERS).times(3);
+    const error = await captureError(kit.client.getTaskStatus("t1", CALL));
     expect(error).toBeInstanceOf(RateLimitError);
     expect((error as RateLimitError).retryAfterMs).toBeUndefined();
     expect(kit.sleeps).toEqual([100, 200]);
@@ -159,13 +159,13 @@ describe("retries of idempotent calls", () => {
 
   it("reports call events with status, body code and attempt", async () => {
     kit = makeKit();
-    kit.api.intercept(CREDIT).reply(200, { code: 500, msg: "x" }, JSON_HEADERS);
-    kit.api.intercept(CREDIT).reply(200, ok(1), JSON_HEADERS);
-    await kit.client.getAccountCredits(CALL);
+    kit.api.intercept(RECORD).reply(200, { code: 500, msg: "x" }, JSON_HEADERS);
+    kit.api.intercept(RECORD).reply(200, DONE, JSON_HEADERS);
+    await kit.client.getTaskStatus("t1", CALL);
     const calls = kit.events.filter((e) => e.type === "call");
     expect(calls).toMatchObject([
-      { endpoint: "credit", status: 200, code: 500, attempt: 0 },
-      { endpoint: "credit", status: 200, code: 200, attempt: 1 },
+      { endpoint: "recordInfo", status: 200, code: 500, attempt: 0 },
+      { endpoint: "recordInfo", status: 200, code: 200, attempt: 1 },
     ]);
     for (const call of calls) expect(call.type === "call" && call.durationMs).toBeGreaterThanOrEqual(0);
   });
@@ -324,7 +324,7 @@ describe("per-request timeout and caller abort", () => {
       sleep: async () => {},
     });
     try {
-      const error = await captureError(client.getAccountCredits(CALL));
+      const error = await captureError(client.getTaskStatus("t1", CALL));
       expect(error).toBeInstanceOf(TimeoutError);
       expect(server.hits).toHaveLength(2);
     } finally {
@@ -346,8 +346,8 @@ describe("per-request timeout and caller abort", () => {
   it("an abort during a retry wait stops at once, with no further request", async () => {
     const controller = new AbortController();
     kit = makeKit({ maxRetries: 5, onSleep: () => controller.abort() });
-    kit.api.intercept(CREDIT).reply(500, { code: 500 }, JSON_HEADERS).persist();
-    const error = await captureError(kit.client.getAccountCredits({ ...CALL, signal: controller.signal }));
+    kit.api.intercept(RECORD).reply(500, { code: 500 }, JSON_HEADERS).persist();
+    const error = await captureError(kit.client.getTaskStatus("t1", { ...CALL, signal: controller.signal }));
     expect(error).toMatchObject({ name: "AbortError" });
     expect(kit.calls()).toHaveLength(1);
   });
@@ -364,7 +364,7 @@ describe("per-request timeout and caller abort", () => {
       maxRetries: 3,
     });
     try {
-      const error = await captureError(client.getAccountCredits({ ...CALL, signal: controller.signal }));
+      const error = await captureError(client.getTaskStatus("t1", { ...CALL, signal: controller.signal }));
       expect(error).toBeInstanceOf(Error);
       expect((error as Error).message).toBe("client went away");
       expect(error).not.toBeInstanceOf(TimeoutError);

@@ -17,7 +17,6 @@ import {
 
 const CALL = { requestId: "req-upload" };
 const BASE64 = { path: "/api/file-base64-upload", method: "POST" } as const;
-const URL_UPLOAD = { path: "/api/file-url-upload", method: "POST" } as const;
 const DOWNLOAD = "https://tempfile.redpandaai.co/kieai/u/a.png";
 const UUID_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.(png|jpg|webp|bin)$/;
 
@@ -250,23 +249,5 @@ describe("uploadFile: Blobs and large bytes → multipart stream endpoint", () =
     expect(server.hits).toHaveLength(2);
     expect(server.hits[1]?.body.length).toBe(server.hits[0]?.body.length);
     expect(server.hits[1]?.body.length).toBeGreaterThan(64 * 1024);
-  });
-});
-
-describe("uploadFromUrl", () => {
-  it("asks KIE to fetch the URL into the upload path", async () => {
-    kit = makeKit();
-    kit.upload.intercept(URL_UPLOAD).reply(200, uploaded({ downloadUrl: DOWNLOAD }), JSON_HEADERS);
-    expect(
-      await kit.client.uploadFromUrl("https://example.com/pics/cat.jpeg?x=1", {
-        ...CALL,
-        uploadPath: "remote",
-      }),
-    ).toEqual({
-      downloadUrl: DOWNLOAD,
-    });
-    const sent = JSON.parse(kit.calls()[0]?.body ?? "");
-    expect(sent).toMatchObject({ fileUrl: "https://example.com/pics/cat.jpeg?x=1", uploadPath: "remote" });
-    expect(sent.fileName).toMatch(/^[0-9a-f-]{36}\.jpeg$/);
   });
 });

@@ -1,8 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  createTaskResponseSchema,
-  creditDataSchema,
-  downloadUrlDataSchema,
+  createTaskDataSchema,
   isRecordNotYetWritten,
   parseJsonString,
   parseKieCallback,
@@ -49,15 +47,11 @@ describe("readEnvelope", () => {
 
 describe("createTask response", () => {
   it("requires a task id, tolerating task_id", () => {
-    expect(
-      createTaskResponseSchema.parse({ code: 200, msg: "success", data: { taskId: "abc" } }).data.taskId,
-    ).toBe("abc");
-    expect(
-      createTaskResponseSchema.parse({ code: 200, data: { task_id: "xyz", extra: 1 } }).data.taskId,
-    ).toBe("xyz");
-    expect(createTaskResponseSchema.safeParse({ code: 200, data: {} }).success).toBe(false);
-    expect(createTaskResponseSchema.safeParse({ code: 200, data: { taskId: "" } }).success).toBe(false);
-    expect(createTaskResponseSchema.safeParse({ code: 200, data: null }).success).toBe(false);
+    expect(createTaskDataSchema.parse({ taskId: "abc" }).taskId).toBe("abc");
+    expect(createTaskDataSchema.parse({ task_id: "xyz", extra: 1 }).taskId).toBe("xyz");
+    expect(createTaskDataSchema.safeParse({}).success).toBe(false);
+    expect(createTaskDataSchema.safeParse({ taskId: "" }).success).toBe(false);
+    expect(createTaskDataSchema.safeParse(null).success).toBe(false);
   });
 });
 
@@ -291,21 +285,6 @@ describe("toUploadedFile", () => {
     expect(toUploadedFile({ fileName: "a.png" })).toBeUndefined();
     expect(toUploadedFile({ downloadUrl: "not a url" })).toBeUndefined();
     expect(toUploadedFile(null)).toBeUndefined();
-  });
-});
-
-describe("download-url and credit data", () => {
-  it("reads a bare link, tolerating an object", () => {
-    expect(downloadUrlDataSchema.parse("https://tempfile.aiquickdraw.com/x")).toBe(
-      "https://tempfile.aiquickdraw.com/x",
-    );
-    expect(downloadUrlDataSchema.parse({ url: "https://a/x" })).toBe("https://a/x");
-    expect(downloadUrlDataSchema.safeParse(null).success).toBe(false);
-  });
-  it("reads a bare number of credits", () => {
-    expect(creditDataSchema.parse(100)).toBe(100);
-    expect(creditDataSchema.parse("12.5")).toBe(12.5);
-    expect(creditDataSchema.safeParse({ credits: 1 }).success).toBe(false);
   });
 });
 

@@ -4,7 +4,6 @@ import {
   AuthError,
   errorForCode,
   isAmbiguousCreateFailure,
-  isKieError,
   KieError,
   MalformedResponseError,
   NetworkError,
@@ -337,12 +336,6 @@ describe("messages and fields of errors built directly", () => {
       [new AccountError({ endpoint }), "account"],
     ];
     for (const [error, kind] of kinds) expect(error.kind).toBe(kind);
-  });
-
-  it("tells KIE errors from others", () => {
-    expect(isKieError(new AuthError({ endpoint }))).toBe(true);
-    expect(isKieError(new Error("x"))).toBe(false);
-    expect(isKieError({ kind: "auth" })).toBe(false);
   });
 
   it("keeps sibling classes apart", () => {
