@@ -3,7 +3,7 @@ import http from "node:http";
 import { inspect } from "node:util";
 import { MockAgent } from "undici";
 import { expect } from "vitest";
-import { KieClient, type KieClientEvent, type KieClientOptions, type KieLogger } from "@/lib/kie/KieClient";
+import { KieClient, type KieClientEvent, type KieClientOptions, type KieLogger } from "@/lib/kie";
 
 export const API_KEY = "sk-test-SECRET-7f3a9c21e8";
 export const API = "https://api.kie.test";
