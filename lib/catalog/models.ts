@@ -1,6 +1,6 @@
 /**
  * The Nano Banana family as this product offers it: one entry per model (kie-api.md, "Other Nano
- * Banana models"). Request validation, the KIE mapper (lib/kie/dto.ts), prices, GET /api/models
+ * Banana models"). Request validation, the KIE mapper (lib/kie/createTask.ts), prices, GET /api/models
  * and the studio's model picker all read this table. Adding a model is one entry here (and one
  * snapshot test of its createTask body). No imports: every layer may depend on this module.
  */

@@ -3,18 +3,17 @@
  * call (endpoint, body, how to read the answer); KieTransport (transport.ts) sends it over one
  * keep-alive pool per client, decodes KIE's envelope and retries what may be retried.
  */
-import {
-  type CreateTaskInput,
-  createTaskDataSchema,
-  isRecordNotYetWritten,
-  type TaskRecord,
-  toCreateTaskBody,
-  toTaskRecord,
-  type UploadedFile,
-} from "./dto";
+import { type CreateTaskInput, createTaskDataSchema, toCreateTaskBody } from "./createTask";
+import { isRecordNotYetWritten, type TaskRecord, toTaskRecord } from "./dto";
 import { KieTransport, type KieTransportOptions } from "./transport";
 import type { KieCallOptions } from "./types";
-import { type UploadFileInput, type UploadOptions, type UploadSettings, uploadCall } from "./uploads";
+import {
+  type UploadedFile,
+  type UploadFileInput,
+  type UploadOptions,
+  type UploadSettings,
+  uploadCall,
+} from "./uploads";
 
 export interface GenerateImageOptions extends KieCallOptions {
   /** Where KIE posts the result; omitted → poll only. */

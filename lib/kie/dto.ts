@@ -1,38 +1,14 @@
 /**
- * Shapes of KIE's requests and responses (kie-api.md), and the mappers between them and ours.
+ * KIE's answers (kie-api.md): the envelope every answer comes in, a task's record (recordInfo and
+ * callbacks) and the callback body. createTask's body is in createTask.ts, uploads in uploads.ts.
  *
- * Responses are parsed leniently where kie-api.md says "tolerate": extra fields pass through,
- * odd types in fields we do not depend on become `undefined`, and JSON-in-a-string fields are
- * decoded without ever throwing. Only what we truly need (a task id, an upload URL) is required.
- *
- * Over 300 lines: the redesign issue ("One home per concept") moves the public request schema out
- * and drops the unused response schemas; not yet done.
+ * Responses are parsed leniently where kie-api.md says "tolerate" (lenient.ts): extra fields pass
+ * through, odd types in fields we do not depend on become `undefined`, and JSON-in-a-string fields
+ * are decoded without ever throwing. Only what we truly need (a task id, an upload URL) is required.
  */
 import { z } from "zod";
-import { type ImageGenerationRequest, resolveModelChoice } from "@/lib/catalog";
-import { sanitizeKieText, ValidationError } from "./errors";
-
-// ---------------------------------------------------------------- helpers
-
-/** A value that must not fail the whole parse when KIE sends something odd: it becomes undefined. */
-const lenient = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
-
-const lenientString = lenient(z.string());
-/** Epoch ms or any other number KIE may send as a number or a numeric string. */
-const lenientNumber = lenient(
-  z
-    .union([
-      z.number(),
-      z
-        .string()
-        .regex(/^-?\d+(\.\d+)?$/)
-        .transform(Number),
-    ])
-    .nullable(),
-).transform((v) => v ?? undefined);
-
-/** KIE's codes: numbers, tolerated as numeric strings. */
-const codeSchema = z.union([z.number().int(), z.string().regex(/^\d+$/).transform(Number)]);
+import { sanitizeKieText } from "./errors";
+import { asRecord, codeSchema, lenientNumber, lenientString, nonEmpty } from "./lenient";
 
 /** Decodes a field KIE sends as JSON inside a string. Empty, null or invalid → undefined; never throws. */
 export function parseJsonString(value: unknown): unknown {
@@ -44,17 +20,6 @@ export function parseJsonString(value: unknown): unknown {
   } catch {
     return undefined;
   }
-}
-
-function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === "object" && !Array.isArray(value)
-    ? (value as Record<string, unknown>)
-    : undefined;
-}
-
-function nonEmpty(value: unknown): string | undefined {
-  if (typeof value === "number") return String(value);
-  return typeof value === "string" && value.trim() !== "" ? value : undefined;
 }
 
 // ---------------------------------------------------------------- envelope
@@ -88,20 +53,6 @@ export function readEnvelope(json: unknown): KieEnvelope | undefined {
     success: typeof success === "boolean" ? success : undefined,
   };
 }
-
-// ---------------------------------------------------------------- createTask
-
-export const createTaskRequestSchema = z.object({
-  model: z.string().min(1),
-  callBackUrl: z.url().optional(),
-  input: z.looseObject({ prompt: z.string().min(1) }),
-});
-export type CreateTaskRequest = z.infer<typeof createTaskRequestSchema>;
-
-export const createTaskDataSchema = z
-  .looseObject({ taskId: lenientString, task_id: lenientString })
-  .transform((d) => ({ taskId: nonEmpty(d.taskId) ?? nonEmpty(d.task_id) }))
-  .pipe(z.object({ taskId: z.string().min(1) }));
 
 // ---------------------------------------------------------------- recordInfo
 
@@ -261,114 +212,4 @@ export function parseKieCallback(body: unknown, secrets: readonly string[] = [])
     msg: sanitizeKieText(parsed.data.msg ?? parsed.data.message, secrets),
     record,
   };
-}
-
-// ---------------------------------------------------------------- uploads (upload host)
-
-export interface UploadedFile {
-  /** Public URL of the uploaded file (deleted by KIE after about 3 days). */
-  downloadUrl: string;
-  fileName?: string;
-  filePath?: string;
-  fileSize?: number;
-  mimeType?: string;
-}
-
-const httpUrlString = z.string().regex(/^https?:\/\//i);
-
-export const uploadDataSchema = z
-  .looseObject({
-    downloadUrl: lenient(httpUrlString),
-    fileUrl: lenient(httpUrlString),
-    url: lenient(httpUrlString),
-    fileName: lenientString,
-    originalName: lenientString,
-    filePath: lenientString,
-    fileSize: lenientNumber,
-    mimeType: lenientString,
-  })
-  .transform((d) => ({ ...d, downloadUrl: d.downloadUrl ?? d.fileUrl ?? d.url }))
-  .refine((d) => d.downloadUrl !== undefined, { error: "upload answer has no downloadUrl/fileUrl/url" });
-
-/** Normalizes the `data` of an upload answer; undefined when it names no URL. */
-export function toUploadedFile(raw: unknown): UploadedFile | undefined {
-  const parsed = uploadDataSchema.safeParse(raw);
-  if (!parsed.success || !parsed.data.downloadUrl) return undefined;
-  const d = parsed.data;
-  const file: UploadedFile = { downloadUrl: d.downloadUrl as string };
-  const fileName = d.fileName ?? d.originalName;
-  if (fileName) file.fileName = fileName;
-  if (d.filePath) file.filePath = d.filePath;
-  if (d.fileSize !== undefined) file.fileSize = d.fileSize;
-  if (d.mimeType) file.mimeType = d.mimeType;
-  return file;
-}
-
-// ---------------------------------------------------------------- request → createTask body
-
-export type CreateTaskInput = ImageGenerationRequest & {
-  /** Public URLs of the request's images, already uploaded; used instead of `images`. */
-  imageUrls?: string[];
-};
-
-export interface CreateTaskBodyOptions {
-  /** Model used when the request names none and has no images (config KIE_MODEL). */
-  textModel: string;
-  /** Model used when the request names none and has images (config KIE_EDIT_MODEL). */
-  editModel: string;
-  callBackUrl?: string;
-}
-
-export interface CreateTaskBody {
-  body: CreateTaskRequest;
-  model: string;
-  warnings: string[];
-}
-
-export const SEED_NOT_SENT_WARNING =
-  "randomSeed was stored but not sent: KIE's Nano Banana API has no seed parameter, so results are not reproducible";
-
-function preflight(message: string): ValidationError {
-  return new ValidationError({ endpoint: "createTask", message: `Invalid generation request: ${message}` });
-}
-
-/**
- * Maps our request to KIE's createTask body through the catalogue (lib/catalog): which KIE model
- * (text or edit), and each input under that model's own field names and spellings. Throws
- * ValidationError (with no `code`: KIE was not called) when the request cannot be sent as asked.
- */
-export function toCreateTaskBody(request: CreateTaskInput, options: CreateTaskBodyOptions): CreateTaskBody {
-  const warnings: string[] = [];
-  const images = request.imageUrls ?? request.images ?? [];
-  if (images.some((url) => !/^https?:\/\//i.test(url))) {
-    throw preflight("images must be uploaded first; pass their public URLs as imageUrls");
-  }
-  const resolved = resolveModelChoice(request, images.length, options);
-  if (!resolved.ok) throw preflight(resolved.issues.map((issue) => issue.message).join("; "));
-  const { model: entry, kieModel: model, resolution } = resolved.choice;
-  const kie = entry.kie;
-
-  const prompt = request.prompt.trim();
-  if (prompt === "") throw preflight("prompt must not be blank");
-  if (prompt.length > kie.promptMaxChars) {
-    throw preflight(`prompt must be at most ${kie.promptMaxChars} characters for ${model}`);
-  }
-
-  const input: CreateTaskRequest["input"] = { prompt };
-  if (images.length > 0) {
-    if (images.length > kie.images.max) throw preflight(`${model} takes at most ${kie.images.max} images`);
-    input[kie.images.field] = [...images];
-  }
-  if (request.aspectRatio !== undefined) input[kie.aspectField] = request.aspectRatio;
-  // Always sent where the model has it: the resolution produced is the one that was priced.
-  if (resolution !== undefined && kie.resolutionField) input[kie.resolutionField] = resolution;
-  if (request.googleSearch !== undefined && kie.googleSearchField) {
-    input[kie.googleSearchField] = request.googleSearch;
-  }
-  if (request.outputFormat !== undefined) input.output_format = kie.outputFormat[request.outputFormat];
-  if (request.randomSeed !== undefined) warnings.push(SEED_NOT_SENT_WARNING);
-
-  const body: CreateTaskRequest = { model, input };
-  if (options.callBackUrl) body.callBackUrl = options.callBackUrl;
-  return { body, model, warnings };
 }

@@ -1,7 +1,13 @@
+export * from "./createTask";
 export * from "./dto";
 export * from "./errors";
 export * from "./KieClient";
 export * from "./retry";
 export type { KieTransportOptions } from "./transport";
 export * from "./types";
-export type { UploadFileInput, UploadOptions } from "./uploads";
+export {
+  toUploadedFile,
+  type UploadedFile,
+  type UploadFileInput,
+  type UploadOptions,
+} from "./uploads";

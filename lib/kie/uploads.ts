@@ -1,13 +1,52 @@
 /**
  * Uploads to KIE's file host (kie-api.md "Upload a file"): small in-memory files as base64 JSON,
  * anything else streamed as multipart. Both are idempotent: a retry sends the same file name, so
- * it overwrites rather than duplicates.
+ * it overwrites rather than duplicates. The answer names the file's URL under one of three names.
  */
 import { randomUUID } from "node:crypto";
 import { FormData } from "undici";
-import { type KieEnvelope, toUploadedFile, type UploadedFile } from "./dto";
+import { z } from "zod";
+import type { KieEnvelope } from "./dto";
+import { httpUrlString, lenient, lenientNumber, lenientString } from "./lenient";
 import type { CallSpec } from "./transport";
 import type { KieCallOptions } from "./types";
+
+export interface UploadedFile {
+  /** Public URL of the uploaded file (deleted by KIE after about 3 days). */
+  downloadUrl: string;
+  fileName?: string;
+  filePath?: string;
+  fileSize?: number;
+  mimeType?: string;
+}
+
+const uploadDataSchema = z
+  .looseObject({
+    downloadUrl: lenient(httpUrlString),
+    fileUrl: lenient(httpUrlString),
+    url: lenient(httpUrlString),
+    fileName: lenientString,
+    originalName: lenientString,
+    filePath: lenientString,
+    fileSize: lenientNumber,
+    mimeType: lenientString,
+  })
+  .transform((d) => ({ ...d, downloadUrl: d.downloadUrl ?? d.fileUrl ?? d.url }))
+  .refine((d) => d.downloadUrl !== undefined, { error: "upload answer has no downloadUrl/fileUrl/url" });
+
+/** Normalizes the `data` of an upload answer; undefined when it names no URL. */
+export function toUploadedFile(raw: unknown): UploadedFile | undefined {
+  const parsed = uploadDataSchema.safeParse(raw);
+  if (!parsed.success || !parsed.data.downloadUrl) return undefined;
+  const d = parsed.data;
+  const file: UploadedFile = { downloadUrl: d.downloadUrl as string };
+  const fileName = d.fileName ?? d.originalName;
+  if (fileName) file.fileName = fileName;
+  if (d.filePath) file.filePath = d.filePath;
+  if (d.fileSize !== undefined) file.fileSize = d.fileSize;
+  if (d.mimeType) file.mimeType = d.mimeType;
+  return file;
+}
 
 export interface UploadFileInput {
   /** A Blob is streamed as it is (never read into memory); a Uint8Array is sent from memory. */

@@ -9,7 +9,7 @@ import {
   toCreateTaskBody,
   toTaskRecord,
   toUploadedFile,
-} from "@/lib/kie/dto";
+} from "@/lib/kie";
 import { ValidationError } from "@/lib/kie/errors";
 
 const DEFAULTS = { textModel: "google/nano-banana", editModel: "google/nano-banana-edit" };
