@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { NotFoundError, TaskFailedError, ValidationError } from "@/lib/kie/errors";
-import { KieClient } from "@/lib/kie/KieClient";
 import {
   API_KEY,
   captureError,
@@ -19,7 +18,7 @@ const RECORD = (taskId: string) =>
 let kit: Kit | undefined;
 let server: TestServer | undefined;
 afterEach(async () => {
-  await kit?.agent.close();
+  await kit?.close();
   await server?.close();
   kit = undefined;
   server = undefined;
@@ -79,19 +78,15 @@ describe("what every request carries", () => {
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify(ok({ taskId: "t1", state: "waiting" })));
     });
-    const client = new KieClient({ apiKey: API_KEY, baseUrl: `${server.url}/`, uploadBaseUrl: server.url });
-    try {
-      expect((await client.getTaskStatus("t1", CALL)).state).toBe("waiting");
-      expect((await client.getTaskStatus("t1", CALL)).state).toBe("waiting");
-      expect(server.hits.map((h) => h.url)).toEqual([
-        "/api/v1/jobs/recordInfo?taskId=t1",
-        "/api/v1/jobs/recordInfo?taskId=t1",
-      ]);
-      expect(server.hits[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
-      expect(server.hits[0]?.headers["x-request-id"]).toBe("req-7d1e");
-    } finally {
-      await client.close();
-    }
+    kit = makeKit({ server: server.url, baseUrl: `${server.url}/` });
+    expect((await kit.client.getTaskStatus("t1", CALL)).state).toBe("waiting");
+    expect((await kit.client.getTaskStatus("t1", CALL)).state).toBe("waiting");
+    expect(server.hits.map((h) => h.url)).toEqual([
+      "/api/v1/jobs/recordInfo?taskId=t1",
+      "/api/v1/jobs/recordInfo?taskId=t1",
+    ]);
+    expect(server.hits[0]?.headers.authorization).toBe(`Bearer ${API_KEY}`);
+    expect(server.hits[0]?.headers["x-request-id"]).toBe("req-7d1e");
   });
 });
 

@@ -7,9 +7,7 @@ import {
   ServiceError,
   TimeoutError,
 } from "@/lib/kie/errors";
-import { KieClient } from "@/lib/kie/KieClient";
 import {
-  API_KEY,
   captureError,
   closedPort,
   JSON_HEADERS,
@@ -31,7 +29,7 @@ const refused = () => Object.assign(new Error("connect ECONNREFUSED 10.0.0.1:443
 let kit: Kit | undefined;
 let server: TestServer | undefined;
 afterEach(async () => {
-  await kit?.agent.close();
+  await kit?.close();
   await server?.close();
   kit = undefined;
   server = undefined;
@@ -242,71 +240,38 @@ describe("createTask is never retried blindly", () => {
 
   it("not on a real reset after the request was sent", async () => {
     server = await startServer((req) => req.socket.destroy());
-    const client = new KieClient({
-      apiKey: API_KEY,
-      baseUrl: server.url,
-      uploadBaseUrl: server.url,
-      maxRetries: 3,
-    });
-    try {
-      const error = await captureError(client.generateImage(REQUEST, CALL));
-      expect(error).toBeInstanceOf(NetworkError);
-      expect((error as NetworkError).sent).toBe(true);
-      expect(isAmbiguousCreateFailure(error)).toBe(true);
-      expect(server.hits).toHaveLength(1);
-    } finally {
-      await client.close();
-    }
+    kit = makeKit({ server: server.url, maxRetries: 3 });
+    const error = await captureError(kit.client.generateImage(REQUEST, CALL));
+    expect(error).toBeInstanceOf(NetworkError);
+    expect((error as NetworkError).sent).toBe(true);
+    expect(isAmbiguousCreateFailure(error)).toBe(true);
+    expect(server.hits).toHaveLength(1);
   });
 
   it("not on a per-request timeout, which is a TimeoutError", async () => {
     server = await startServer(() => {
       // never answer
     });
-    const client = new KieClient({
-      apiKey: API_KEY,
-      baseUrl: server.url,
-      uploadBaseUrl: server.url,
-      requestTimeoutMs: 150,
-      maxRetries: 3,
+    kit = makeKit({ server: server.url, requestTimeoutMs: 150, maxRetries: 3 });
+    const error = await captureError(kit.client.generateImage(REQUEST, CALL));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error).toMatchObject({
+      scope: "request",
+      timeoutMs: 150,
+      endpoint: "createTask",
+      requestId: "req-retry",
     });
-    try {
-      const error = await captureError(client.generateImage(REQUEST, CALL));
-      expect(error).toBeInstanceOf(TimeoutError);
-      expect(error).toMatchObject({
-        scope: "request",
-        timeoutMs: 150,
-        endpoint: "createTask",
-        requestId: "req-retry",
-      });
-      expect(isAmbiguousCreateFailure(error)).toBe(true);
-      expect(server.hits).toHaveLength(1);
-    } finally {
-      await client.close();
-    }
+    expect(isAmbiguousCreateFailure(error)).toBe(true);
+    expect(server.hits).toHaveLength(1);
   });
 
   it("retries against a real refused port, then reports a NetworkError that was never sent", async () => {
-    const url = await closedPort();
-    const sleeps: number[] = [];
-    const client = new KieClient({
-      apiKey: API_KEY,
-      baseUrl: url,
-      uploadBaseUrl: url,
-      maxRetries: 2,
-      sleep: async (ms) => {
-        sleeps.push(ms);
-      },
-    });
-    try {
-      const error = await captureError(client.generateImage(REQUEST, CALL));
-      expect(error).toBeInstanceOf(NetworkError);
-      expect(error).toMatchObject({ sent: false, networkCode: "ECONNREFUSED", neverReachedKie: true });
-      expect(isAmbiguousCreateFailure(error)).toBe(false);
-      expect(sleeps).toHaveLength(2);
-    } finally {
-      await client.close();
-    }
+    kit = makeKit({ server: await closedPort(), maxRetries: 2 });
+    const error = await captureError(kit.client.generateImage(REQUEST, CALL));
+    expect(error).toBeInstanceOf(NetworkError);
+    expect(error).toMatchObject({ sent: false, networkCode: "ECONNREFUSED", neverReachedKie: true });
+    expect(isAmbiguousCreateFailure(error)).toBe(false);
+    expect(kit.sleeps).toHaveLength(2);
   });
 });
 
@@ -315,21 +280,10 @@ describe("per-request timeout and caller abort", () => {
     server = await startServer(() => {
       // never answer
     });
-    const client = new KieClient({
-      apiKey: API_KEY,
-      baseUrl: server.url,
-      uploadBaseUrl: server.url,
-      requestTimeoutMs: 100,
-      maxRetries: 1,
-      sleep: async () => {},
-    });
-    try {
-      const error = await captureError(client.getTaskStatus("t1", CALL));
-      expect(error).toBeInstanceOf(TimeoutError);
-      expect(server.hits).toHaveLength(2);
-    } finally {
-      await client.close();
-    }
+    kit = makeKit({ server: server.url, requestTimeoutMs: 100, maxRetries: 1 });
+    const error = await captureError(kit.client.getTaskStatus("t1", CALL));
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(server.hits).toHaveLength(2);
   });
 
   it("an already aborted signal sends nothing", async () => {
@@ -357,20 +311,11 @@ describe("per-request timeout and caller abort", () => {
     server = await startServer(() => abortNow());
     const controller = new AbortController();
     abortNow = () => controller.abort(new Error("client went away"));
-    const client = new KieClient({
-      apiKey: API_KEY,
-      baseUrl: server.url,
-      uploadBaseUrl: server.url,
-      maxRetries: 3,
-    });
-    try {
-      const error = await captureError(client.getTaskStatus("t1", { ...CALL, signal: controller.signal }));
-      expect(error).toBeInstanceOf(Error);
-      expect((error as Error).message).toBe("client went away");
-      expect(error).not.toBeInstanceOf(TimeoutError);
-      expect(server.hits).toHaveLength(1);
-    } finally {
-      await client.close();
-    }
+    kit = makeKit({ server: server.url, maxRetries: 3 });
+    const error = await captureError(kit.client.getTaskStatus("t1", { ...CALL, signal: controller.signal }));
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toBe("client went away");
+    expect(error).not.toBeInstanceOf(TimeoutError);
+    expect(server.hits).toHaveLength(1);
   });
 });

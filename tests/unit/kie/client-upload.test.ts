@@ -4,7 +4,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { MalformedResponseError, ServiceError, ValidationError } from "@/lib/kie/errors";
-import { KieClient } from "@/lib/kie/KieClient";
 import {
   API_KEY,
   captureError,
@@ -29,14 +28,11 @@ const uploaded = (data: Record<string, unknown>) => ({
 
 let kit: Kit | undefined;
 let server: TestServer | undefined;
-let client: KieClient | undefined;
 afterEach(async () => {
-  await kit?.agent.close();
-  await client?.close();
+  await kit?.close();
   await server?.close();
   kit = undefined;
   server = undefined;
-  client = undefined;
 });
 
 /** A fake upload host that parses the multipart body and answers like KIE. */
@@ -63,13 +59,8 @@ async function uploadServer() {
       );
     })();
   });
-  client = new KieClient({
-    apiKey: API_KEY,
-    baseUrl: server.url,
-    uploadBaseUrl: server.url,
-    base64UploadMaxBytes: 1024,
-  });
-  return { received, client, server };
+  kit = makeKit({ server: server.url, base64UploadMaxBytes: 1024 });
+  return { received, client: kit.client, server };
 }
 
 describe("uploadFile: small bytes → base64 endpoint", () => {
@@ -236,14 +227,9 @@ describe("uploadFile: Blobs and large bytes → multipart stream endpoint", () =
       }
       res.end(JSON.stringify(uploaded({ downloadUrl: DOWNLOAD, fileSize: body.length })));
     });
-    client = new KieClient({
-      apiKey: API_KEY,
-      baseUrl: server.url,
-      uploadBaseUrl: server.url,
-      sleep: async () => {},
-    });
+    kit = makeKit({ server: server.url });
     const bytes = new Blob([Buffer.alloc(64 * 1024, 1)]);
-    expect((await client.uploadFile({ data: bytes, mimeType: "image/png" }, CALL)).downloadUrl).toBe(
+    expect((await kit.client.uploadFile({ data: bytes, mimeType: "image/png" }, CALL)).downloadUrl).toBe(
       DOWNLOAD,
     );
     expect(server.hits).toHaveLength(2);

@@ -1,4 +1,7 @@
-/** Shared fixtures for the KIE client tests: a MockAgent-backed client with a fake clock and sleep. */
+/**
+ * Shared fixtures for the KIE client tests: a client with a fake clock and sleep, on a MockAgent,
+ * or (with `server`) on its own keep-alive Agent against a real local server.
+ */
 import http from "node:http";
 import { inspect } from "node:util";
 import { MockAgent } from "undici";
@@ -20,6 +23,8 @@ export interface Kit {
   logs: { level: string; obj: object; msg?: string }[];
   /** The fake clock; sleeping advances it. */
   clock: { now: number };
+  /** Closes the client (and its own Agent, with `server`) and the MockAgent. */
+  close(): Promise<void>;
   calls(): {
     path: string;
     method: string;
@@ -28,9 +33,13 @@ export interface Kit {
   }[];
 }
 
-export function makeKit(
-  overrides: Partial<KieClientOptions> & { onSleep?: (ms: number, signal?: AbortSignal) => void } = {},
-): Kit {
+export interface KitOptions extends Partial<KieClientOptions> {
+  onSleep?: (ms: number, signal?: AbortSignal) => void;
+  /** A real server's URL: the client talks to it (both hosts) through its own keep-alive Agent. */
+  server?: string;
+}
+
+export function makeKit(overrides: KitOptions = {}): Kit {
   const agent = new MockAgent({ enableCallHistory: true });
   agent.disableNetConnect();
   const sleeps: number[] = [];
@@ -42,12 +51,12 @@ export function makeKit(
     info: (obj, msg) => logs.push({ level: "info", obj, msg }),
     warn: (obj, msg) => logs.push({ level: "warn", obj, msg }),
   };
-  const { onSleep, ...options } = overrides;
+  const { onSleep, server, ...options } = overrides;
   const client = new KieClient({
     apiKey: API_KEY,
-    baseUrl: API,
-    uploadBaseUrl: UPLOAD,
-    dispatcher: agent,
+    baseUrl: server ?? API,
+    uploadBaseUrl: server ?? UPLOAD,
+    dispatcher: server ? undefined : agent,
     requestTimeoutMs: 5_000,
     retryBaseDelayMs: 100,
     retryMaxDelayMs: 1_000,
@@ -72,6 +81,10 @@ export function makeKit(
     events,
     logs,
     clock,
+    close: async () => {
+      await client.close();
+      await agent.close();
+    },
     calls: () =>
       (agent.getCallHistory()?.calls() ?? []).map((c) => ({
         path: c.path,
