@@ -4,11 +4,11 @@
  * a per-request timeout and the caller's AbortSignal; no answer → TimeoutError or NetworkError)
  * then `#decode` (KIE's envelope → the value, or the error errors.ts's code table names).
  *
- * Retry policy (DESIGN.md §5): idempotent calls (status reads, uploads) retry on 429, 5xx, 455,
- * network errors, timeouts and malformed answers, with full-jitter backoff honouring Retry-After.
- * createTask is a new paid task each time KIE accepts it and has no idempotency key, so it is
- * retried only when KIE provably did not act on it: the connection was refused before anything was
- * sent, or KIE answered 429 (rejected, not queued).
+ * Retry policy (docs/KIE.md, docs/JOBS.md): idempotent calls (status reads, uploads) retry on
+ * 429, 5xx, 455, network errors, timeouts and malformed answers, with full-jitter backoff honouring
+ * Retry-After. createTask is a new paid task each time KIE accepts it and has no idempotency key,
+ * so it is retried only when KIE provably did not act on it: the connection was refused before
+ * anything was sent, or KIE answered 429 (rejected, not queued).
  */
 import { Agent, type Dispatcher, type FormData, fetch } from "undici";
 import { type KieEnvelope, readEnvelope } from "./dto";
