@@ -11,6 +11,7 @@ import { attachKieTask, claimRefreshLease, findGeneration, isUuid } from "@/lib/
 import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import { secretsEqual } from "@/lib/security/secrets";
+import { LEASE_MARGIN_MS } from "./context";
 import { isOpen } from "./watch";
 
 export interface CallbackInput {
@@ -42,7 +43,7 @@ export interface CallbackKie<R extends CallbackTaskRecord> {
   parseCallback(body: unknown): { ok: true; taskId: string } | { ok: false };
 }
 
-/** What a callback needs from the job use case (lib/generation/service.ts). */
+/** What a callback needs from the job use case (apply.ts, wired in service.ts). */
 export interface CallbackJobs<R extends CallbackTaskRecord> {
   /** The row as it is now. */
   reread(job: Generation): Promise<Generation>;
@@ -56,7 +57,7 @@ export interface KieCallbacksDeps<R extends CallbackTaskRecord> {
   db: AppDatabase;
   kie: CallbackKie<R>;
   logger: Logger;
-  settings: { appUrl?: string; webhookHmacKey?: string };
+  settings: { webhookHmacKey?: string };
   jobs: CallbackJobs<R>;
   now: () => number;
 }
@@ -65,8 +66,6 @@ export interface KieCallbacksDeps<R extends CallbackTaskRecord> {
 export const CALLBACK_LEASE_MS = 1_000;
 /** Re-reads after a callback whose task KIE does not yet report as ended. */
 const CALLBACK_RECHECK_DELAYS_MS = [1_000, 2_000, 4_000];
-/** A callback that found the lease held looks again this long after it ends. */
-const LEASE_MARGIN_MS = 50;
 /** KIE signs `<taskId>.<timestamp>`; older signatures are refused (replays). */
 const WEBHOOK_MAX_SKEW_MS = 5 * 60_000;
 const CALLBACK_PATH = "/api/kie/callback";
@@ -204,14 +203,14 @@ export class KieCallbacks<R extends CallbackTaskRecord> {
       .digest("base64");
     return secretsEqual(signature, expected);
   }
+}
 
-  /** The callBackUrl given to KIE for a job: names the job and carries its secret token. */
-  url(jobId: string, token: string): string {
-    const url = new URL(CALLBACK_PATH, `${this.settings.appUrl}/`);
-    url.searchParams.set("job", jobId);
-    url.searchParams.set("token", token);
-    return url.toString();
-  }
+/** The callBackUrl given to KIE for a job: names the job and carries its secret token. */
+export function callbackUrl(appUrl: string, jobId: string, token: string): string {
+  const url = new URL(CALLBACK_PATH, `${appUrl}/`);
+  url.searchParams.set("job", jobId);
+  url.searchParams.set("token", token);
+  return url.toString();
 }
 
 /** Whether a callBackUrl KIE recorded is this job's (compared by its parameters, not its spelling). */

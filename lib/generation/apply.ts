@@ -1,0 +1,138 @@
+/**
+ * Turning what KIE says about a job's task into the job's state: still running, or settled
+ * (through settle(), the one place a job ends) with its result copied into our store first.
+ */
+import { attachLateResult, findGeneration, markProcessing } from "@/lib/db/generations";
+import type { Generation } from "@/lib/db/schema";
+import type { TaskRecord } from "@/lib/kie";
+import type { GenerationContext } from "./context";
+import { type SettleInput, settle } from "./settle";
+import { isOpen } from "./watch";
+
+/**
+ * Exactly once per job: the winner writes the outcome and captures or releases the credits, then
+ * wakes the job's waiters and tells the observer. A loser gets the row as the winner left it.
+ */
+export async function settleJob(
+  ctx: GenerationContext,
+  jobId: string,
+  input: SettleInput,
+): Promise<Generation | undefined> {
+  const settled = await settle(ctx.db, jobId, input, { notify: ctx.settings.notifyAcrossInstances });
+  if (!settled) return findGeneration(ctx.db, jobId);
+  ctx.events.settled(jobId);
+  ctx.observer?.settled(settled);
+  ctx.logger.info(
+    { jobId, status: settled.status, credits: settled.status === "succeeded" ? "captured" : "released" },
+    "job settled",
+  );
+  return settled;
+}
+
+/** Reads the task from KIE and applies it; a failed read leaves the job as it was. */
+export async function readAndApply(
+  ctx: GenerationContext,
+  job: Generation,
+  kieTaskId: string,
+  signal?: AbortSignal,
+  onReadError?: (error: unknown) => void,
+): Promise<Generation> {
+  let record: TaskRecord;
+  try {
+    record = await ctx.kie.getTaskStatus(kieTaskId, { requestId: job.requestId ?? job.id, signal });
+  } catch (error) {
+    onReadError?.(error);
+    if (signal?.aborted) return job; // nobody needs the answer any more, or its deadline passed
+    ctx.logger.warn(
+      { jobId: job.id, kieTaskId, err: error },
+      "could not read the KIE task; will retry later",
+    );
+    return job;
+  }
+  return apply(ctx, job, record);
+}
+
+/** Applies what KIE says about the job's task. */
+export async function apply(
+  ctx: GenerationContext,
+  job: Generation,
+  record: TaskRecord,
+): Promise<Generation> {
+  const elapsedMs = ctx.now() - job.createdAt.getTime();
+  if (record.state === "success") return applySuccess(ctx, job, record.taskId, record.resultUrls, elapsedMs);
+  if (record.state === "fail") {
+    ctx.logger.info(
+      { jobId: job.id, kieTaskId: record.taskId, failCode: record.failCode, elapsedMs },
+      "KIE task failed",
+    );
+    return (
+      (await settleJob(ctx, job.id, {
+        status: "failed",
+        errorCode: "generation_failed",
+        errorMessage: record.failMsg ?? "The image could not be generated.",
+      })) ?? job
+    );
+  }
+  if ((record.state === "queuing" || record.state === "generating") && job.status === "pending") {
+    ctx.logger.info({ jobId: job.id, state: record.state, elapsedMs }, "KIE task is running");
+    await markProcessing(ctx.db, job.id);
+    return { ...job, status: "processing" };
+  }
+  return job;
+}
+
+async function applySuccess(
+  ctx: GenerationContext,
+  job: Generation,
+  taskId: string,
+  resultUrls: string[],
+  elapsedMs: number,
+): Promise<Generation> {
+  if (resultUrls.length === 0) {
+    return (
+      (await settleJob(ctx, job.id, {
+        status: "failed",
+        errorCode: "upstream_error",
+        errorMessage: "The image service reported success but returned no image.",
+      })) ?? job
+    );
+  }
+  ctx.logger.info({ jobId: job.id, kieTaskId: taskId, elapsedMs }, "KIE task succeeded");
+  const outcome = await settlementOf(ctx, job, resultUrls);
+  if (!outcome) return job; // KIE's file is out of reach for now: the next read tries again
+  const settled = (await settleJob(ctx, job.id, outcome)) ?? job;
+  if (settled.status === "timeout" && (await attachLateResult(ctx.db, job.id, resultUrls))) {
+    // We had given up (credits released): the image is delivered anyway, free of charge.
+    ctx.logger.info({ jobId: job.id }, "late result attached to a timed-out job (not charged)");
+    return { ...settled, resultUrls };
+  }
+  return settled;
+}
+
+/**
+ * How a success settles (DESIGN.md §9): succeeded once the image is in our store; succeeded on
+ * KIE's URL, not yet stored, when the store is down; failed (credits released) when the result
+ * is not an image or over the cap; undefined (stay open) when KIE's file cannot be fetched now.
+ * A job already settled is not copied again here (a late result is copied by the reconciler).
+ */
+async function settlementOf(
+  ctx: GenerationContext,
+  job: Generation,
+  resultUrls: string[],
+): Promise<SettleInput | undefined> {
+  const succeeded: SettleInput = { status: "succeeded", resultUrls };
+  if (!ctx.images || !isOpen(job)) return succeeded;
+  const copy = await ctx.images.copyAtSettlement(job, resultUrls[0] as string);
+  switch (copy.kind) {
+    case "stored":
+      return { ...succeeded, image: copy.image, warnings: copy.warnings };
+    case "store_down":
+    case "uncopyable":
+      return succeeded;
+    case "rejected":
+      // No resultUrls: a failed job shows no image (KIE's URL is in the log).
+      return { status: "failed", errorCode: "upstream_error", errorMessage: copy.message };
+    case "source_unavailable":
+      return undefined;
+  }
+}

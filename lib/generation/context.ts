@@ -1,0 +1,111 @@
+/**
+ * What every part of the use case shares (create, refresh, wait, read, reconcile): its
+ * dependencies, its settings and the little state an instance keeps (the waits in progress, when
+ * each user was last swept). One object passed to plain functions, instead of a class with a
+ * dozen private fields; GenerationService (service.ts) builds it once.
+ */
+import type { ModelCredits } from "@/lib/catalog";
+import type { AccountRegistry } from "@/lib/credits";
+import type { AppDatabase } from "@/lib/db";
+import { findGeneration } from "@/lib/db/generations";
+import type { Generation } from "@/lib/db/schema";
+import type { IKieClient } from "@/lib/kie";
+import type { Logger } from "@/lib/observability/logger";
+import type { ImageLinks } from "@/lib/storage/links";
+import type { JobEvents } from "./events";
+import type { ResultImages } from "./resultImages";
+import { type JobView, toJobView } from "./view";
+import { JobWatches } from "./watch";
+
+export interface GenerationSettings {
+  /** CREDITS_PER_GENERATION: the price of anything MODEL_CREDITS does not name. */
+  costPerGeneration: number;
+  /** MODEL_CREDITS: price per catalogue model, or per `model:resolution`. */
+  modelCredits?: ModelCredits;
+  textModel: string;
+  editModel: string;
+  /** KIE_POLL_BUDGET_MS: how long a sync request waits. */
+  pollBudgetMs: number;
+  /** KIE_TIMEOUT_MS: an unfinished job is then `timeout` and its credits are released. */
+  jobTimeoutMs: number;
+  /** APP_URL: when set, KIE is given a callBackUrl and polling of KIE backs off. */
+  appUrl?: string;
+  webhookHmacKey?: string;
+  /** Deadline of one KIE read in a reconciler sweep (default 10 s). */
+  reconcileReadTimeoutMs?: number;
+  /** Whether settle() also sends a Postgres NOTIFY (several instances may be waiting). */
+  notifyAcrossInstances: boolean;
+}
+
+export interface GenerationObserver {
+  reserved(cost: number): void;
+  settled(job: Generation): void;
+}
+
+export interface GenerationServiceDeps {
+  db: AppDatabase;
+  kie: IKieClient;
+  events: JobEvents;
+  logger: Logger;
+  settings: GenerationSettings;
+  /** Creates a user's credit account (with the initial grant) on first sight. */
+  accounts: AccountRegistry;
+  /** Sees each reservation and each settlement exactly once (metrics). */
+  observer?: GenerationObserver;
+  /** Copies results into our store at settlement (DESIGN.md §9); without it, KIE's URLs are kept. */
+  images?: ResultImages;
+  /** Signs the image links the API answers with. */
+  links?: ImageLinks;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface GenerationContext extends GenerationServiceDeps {
+  now: () => number;
+  random: () => number;
+  /** The waits in progress in this process (watch.ts). */
+  watches: JobWatches;
+  /** When each user's stale jobs were last swept by this instance (a cache). */
+  userSweptAt: Map<string, number>;
+}
+
+export function createContext(deps: GenerationServiceDeps): GenerationContext {
+  return {
+    ...deps,
+    now: deps.now ?? Date.now,
+    random: deps.random ?? Math.random,
+    watches: new JobWatches(deps.events, deps.logger),
+    userSweptAt: new Map(),
+  };
+}
+
+/** How long after createTask a callback is expected before KIE is polled instead. */
+export const CALLBACK_GRACE_MS = 15_000;
+/** A waiter looks again just after the lease it (or anyone) took last has ended. */
+export const LEASE_MARGIN_MS = 50;
+
+/** APP_URL is set: KIE is given a callBackUrl, and polling waits for the callback first. */
+export function callbacksEnabled(ctx: GenerationContext): boolean {
+  return ctx.settings.appUrl !== undefined;
+}
+
+/** The row as it is now (the copy passed in when it is gone). */
+export async function reread(ctx: GenerationContext, job: Generation): Promise<Generation> {
+  return (await findGeneration(ctx.db, job.id)) ?? job;
+}
+
+export function viewOf(ctx: GenerationContext, job: Generation): JobView {
+  return toJobView(job, ctx.links);
+}
+
+/**
+ * A hint for pollers that grows with the job's age (young jobs change fast, old ones slowly);
+ * also the refresh lease: the shortest time between two KIE reads of one job.
+ */
+export function pollAfterMs(ctx: GenerationContext, job: Generation): number {
+  const age = ctx.now() - job.createdAt.getTime();
+  if (age < 10_000) return 1_000;
+  if (age < 30_000) return 2_000;
+  if (age < 120_000) return 5_000;
+  return 10_000;
+}

@@ -1,0 +1,211 @@
+/**
+ * The create use case (DESIGN.md §4, docs/JOBS.md "Life of a job"): price the request, write the
+ * job row and its reserve together, upload the local files, send createTask, then answer at once
+ * (async) or wait for the job within KIE_POLL_BUDGET_MS (sync).
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { chooseModel, type ModelChoice, priceOf } from "@/lib/catalog";
+import { balance, reserve } from "@/lib/credits";
+import { attachKieTask, findGeneration, insertGeneration } from "@/lib/db/generations";
+import { attachIdempotencyJob } from "@/lib/db/idempotency";
+import type { Generation } from "@/lib/db/schema";
+import { isAmbiguousCreateFailure, KieError, TaskFailedError } from "@/lib/kie";
+import type { Logger } from "@/lib/observability/logger";
+import { settleJob } from "./apply";
+import { callbackUrl, hashToken } from "./callbacks";
+import { callbacksEnabled, type GenerationContext, pollAfterMs, viewOf } from "./context";
+import { JobInDoubtError } from "./errors";
+import type { CreateGenerationInput, CreateGenerationResult } from "./types";
+import { waitForJob } from "./wait";
+import { isOpen } from "./watch";
+
+const UPLOAD_PATH = "nano-banana-studio/uploads";
+
+/** A job row written, its credits reserved, nothing sent to KIE yet. */
+interface OpenedJob {
+  jobId: string;
+  choice: ModelChoice;
+  /** The secret in the job's callBackUrl (only its hash is stored); none without APP_URL. */
+  callbackToken?: string;
+  remaining: number;
+  log: Logger;
+}
+
+export async function create(
+  ctx: GenerationContext,
+  input: CreateGenerationInput,
+): Promise<CreateGenerationResult> {
+  // A sync request answers within KIE_POLL_BUDGET_MS of its arrival, uploads and createTask included.
+  const deadline = ctx.now() + ctx.settings.pollBudgetMs;
+  const opened = await openJob(ctx, input);
+  const { jobId, log } = opened;
+  const failBeforeKie = async (error: unknown, errorCode: string): Promise<never> => {
+    await settleJob(ctx, jobId, { status: "failed", errorCode, errorMessage: messageOf(error) });
+    throw error;
+  };
+
+  if (input.admit) await input.admit().catch((error) => failBeforeKie(error, "rate_limited"));
+
+  const uploadedUrls = await uploadFiles(ctx, jobId, input).catch((error) =>
+    failBeforeKie(error, "upstream_error"),
+  );
+
+  const settledMeanwhile = await settledBeforeCreate(ctx, jobId, input.userId, log);
+  if (settledMeanwhile) return settledMeanwhile;
+
+  const created = await sendTask(ctx, input, opened, uploadedUrls).catch((error) => {
+    if (isAmbiguousCreateFailure(error) && callbacksEnabled(ctx)) {
+      // KIE may have created (and will charge for) the task: its callback can still attach it;
+      // otherwise the reconciler releases the credits after KIE_TIMEOUT_MS.
+      log.warn({ jobId, err: error }, "createTask failed ambiguously; job left pending for its callback");
+      throw new JobInDoubtError(jobId, { cause: error });
+    }
+    return failBeforeKie(error, "upstream_error");
+  });
+  await attachKieTask(ctx.db, jobId, created.taskId);
+  log.info({ jobId, kieTaskId: created.taskId }, "KIE task created");
+  const { warnings } = created;
+
+  let job = (await findGeneration(ctx.db, jobId)) as Generation;
+  if (input.mode === "async") {
+    const view = viewOf(ctx, job);
+    const pollAfter = pollAfterMs(ctx, job);
+    return {
+      outcome: "accepted",
+      job: view,
+      remainingCredits: opened.remaining,
+      pollAfterMs: pollAfter,
+      warnings,
+    };
+  }
+
+  job = await waitForJob(ctx, job, "sync", deadline, input.signal);
+  const remainingCredits = (await balance(ctx.db, input.userId)) ?? 0;
+  if (isOpen(job)) {
+    log.warn({ jobId, budgetMs: ctx.settings.pollBudgetMs }, "sync wait budget ran out; job continues");
+    return { outcome: "budget_exhausted", job: viewOf(ctx, job), remainingCredits, warnings };
+  }
+  return { outcome: "settled", job: viewOf(ctx, job), remainingCredits, warnings };
+}
+
+/**
+ * Slow uploads can outlast KIE_TIMEOUT_MS: if the reconciler has meanwhile timed the job out
+ * (credits released), a createTask now would be a paid KIE task for a released job. The answer
+ * is then the job as it is; undefined while it is open.
+ */
+async function settledBeforeCreate(
+  ctx: GenerationContext,
+  jobId: string,
+  userId: string,
+  log: Logger,
+): Promise<CreateGenerationResult | undefined> {
+  const job = (await findGeneration(ctx.db, jobId)) as Generation;
+  if (isOpen(job)) return undefined;
+  log.warn({ jobId, status: job.status }, "job settled before createTask; not sent");
+  const remainingCredits = (await balance(ctx.db, userId)) ?? 0;
+  return { outcome: "settled", job: viewOf(ctx, job), remainingCredits, warnings: [] };
+}
+
+/**
+ * Prices the request and writes the job row and its reserve in one transaction, before anything
+ * reaches KIE (§5). Throws (a 400 naming the field) for an option the model lacks: nothing
+ * reserved, no KIE call.
+ */
+async function openJob(ctx: GenerationContext, input: CreateGenerationInput): Promise<OpenedJob> {
+  const log = ctx.logger.child({ userId: input.userId });
+  const { request } = input;
+  const imageCount = (request.images?.length ?? 0) + input.files.length;
+  const choice = chooseModel(request, imageCount, ctx.settings);
+  const model = choice.kieModel;
+  const prices = { perGeneration: ctx.settings.costPerGeneration, byModel: ctx.settings.modelCredits ?? {} };
+  const cost = priceOf(prices, choice);
+
+  await ctx.accounts.ensure(input.userId, input.email);
+
+  const jobId = randomUUID();
+  const callbackToken = callbacksEnabled(ctx) ? randomBytes(32).toString("base64url") : undefined;
+  const { remaining } = await ctx.db.transaction(async (tx) => {
+    await insertGeneration(tx, {
+      id: jobId,
+      userId: input.userId,
+      type: imageCount > 0 ? "image_edit" : "text_to_image",
+      model,
+      prompt: request.prompt,
+      params: {
+        aspectRatio: request.aspectRatio,
+        resolution: choice.resolution,
+        googleSearch: request.googleSearch,
+        outputFormat: request.outputFormat,
+        randomSeed: request.randomSeed,
+        imageUrls: request.images ?? [],
+        uploadedImages: input.files.length,
+      },
+      cost,
+      callbackTokenHash: callbackToken ? hashToken(callbackToken) : null,
+      idempotencyKey: input.idempotencyKey,
+      requestId: input.requestId,
+    });
+    const reserved = await reserve(tx, { userId: input.userId, cost, generationId: jobId });
+    if (input.idempotencyClaim) {
+      await attachIdempotencyJob(tx, {
+        userId: input.userId,
+        ...input.idempotencyClaim,
+        generationId: jobId,
+      });
+    }
+    return reserved;
+  });
+  ctx.observer?.reserved(cost);
+  log.info({ jobId, model, cost, remaining, mode: input.mode }, "generation accepted, credits reserved");
+  return { jobId, choice, callbackToken, remaining, log };
+}
+
+/** Uploads the request's local files to KIE in parallel; their public URLs, in order. */
+async function uploadFiles(ctx: GenerationContext, jobId: string, input: CreateGenerationInput) {
+  // KIE deletes uploads after ~3 days: our copies (best effort) keep an edit's inputs (§9).
+  const storingInputs = ctx.images?.storeInputs(jobId, input.files);
+  const urls = await Promise.all(
+    input.files.map((file) =>
+      ctx.kie
+        .uploadFile(
+          { data: file.data, mimeType: file.mimeType, fileName: file.fileName },
+          { requestId: input.requestId, uploadPath: UPLOAD_PATH },
+        )
+        .then((uploaded) => uploaded.downloadUrl),
+    ),
+  );
+  await storingInputs;
+  return urls;
+}
+
+/** Sends createTask (never retried blindly: a failure may still have created the task). */
+async function sendTask(
+  ctx: GenerationContext,
+  input: CreateGenerationInput,
+  opened: OpenedJob,
+  uploadedUrls: string[],
+): Promise<{ taskId: string; warnings: string[] }> {
+  const { jobId, choice, callbackToken } = opened;
+  return ctx.kie.generateImage(
+    {
+      ...input.request,
+      model: choice.kieModel,
+      resolution: choice.resolution,
+      images: undefined,
+      imageUrls: [...(input.request.images ?? []), ...uploadedUrls],
+    },
+    {
+      requestId: input.requestId,
+      callBackUrl: callbackToken
+        ? callbackUrl(ctx.settings.appUrl as string, jobId, callbackToken)
+        : undefined,
+    },
+  );
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof TaskFailedError) return error.failMsg ?? error.message;
+  if (error instanceof KieError)
+    return `${error.endpoint}: ${error.kind}${error.code ? ` (${error.code})` : ""}`;
+  return error instanceof Error ? error.message.slice(0, 300) : "failed";
+}
