@@ -12,11 +12,11 @@ import { AccountRegistry } from "@/lib/credits";
 import { type Database, openDatabase } from "@/lib/db";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
 import { purgeExpiredIdempotencyKeys } from "@/lib/db/idempotency";
-import { GenerationService, JobEvents } from "@/lib/generation";
+import { GenerationService, type ImageProvider, JobEvents } from "@/lib/generation";
 import { ImageLibrary } from "@/lib/generation/images";
 import { ResultImages } from "@/lib/generation/resultImages";
 import { createRateLimiter, type RateLimiter } from "@/lib/http/rateLimit";
-import { type IKieClient, KieClient } from "@/lib/kie";
+import { createKieProvider, type IKieClient, KieClient } from "@/lib/kie";
 import { createLogger, type Logger } from "@/lib/observability/logger";
 import { createMetrics, type Metrics } from "@/lib/observability/metrics";
 import { fetchProxiedImage } from "@/lib/security/imageProxy";
@@ -209,9 +209,11 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       initialCredits: config.credits.initial,
       onGranted: (amount) => metrics.credits.inc({ kind: "granted" }, amount),
     });
+    // lib/kie knows nothing of lib/generation: the adapter satisfies the port structurally.
+    const provider: ImageProvider = createKieProvider(kie);
     const generations = new GenerationService({
       db: database.db,
-      kie,
+      provider,
       events,
       accounts,
       logger: logger.child({ component: "generation" }),

@@ -1,11 +1,11 @@
 /**
- * Turning what KIE says about a job's task into the job's state: still running, or settled
+ * Turning what the provider (KIE) says about a job's task into the job's state: still running, or settled
  * (through settle(), the one place a job ends) with its result copied into our store first.
  */
 import { attachLateResult, findGeneration, markProcessing } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
-import type { TaskRecord } from "@/lib/kie";
 import type { GenerationContext } from "./context";
+import type { ProviderTask } from "./provider";
 import { type SettleInput, settle } from "./settle";
 import { isOpen } from "./watch";
 
@@ -37,9 +37,9 @@ export async function readAndApply(
   signal?: AbortSignal,
   onReadError?: (error: unknown) => void,
 ): Promise<Generation> {
-  let record: TaskRecord;
+  let record: ProviderTask;
   try {
-    record = await ctx.kie.getTaskStatus(kieTaskId, { requestId: job.requestId ?? job.id, signal });
+    record = await ctx.provider.readTask(kieTaskId, { requestId: job.requestId ?? job.id, signal });
   } catch (error) {
     onReadError?.(error);
     if (signal?.aborted) return job; // nobody needs the answer any more, or its deadline passed
@@ -56,11 +56,12 @@ export async function readAndApply(
 export async function apply(
   ctx: GenerationContext,
   job: Generation,
-  record: TaskRecord,
+  record: ProviderTask,
 ): Promise<Generation> {
   const elapsedMs = ctx.now() - job.createdAt.getTime();
-  if (record.state === "success") return applySuccess(ctx, job, record.taskId, record.resultUrls, elapsedMs);
-  if (record.state === "fail") {
+  if (record.state === "succeeded")
+    return applySuccess(ctx, job, record.taskId, record.resultUrls, elapsedMs);
+  if (record.state === "failed") {
     ctx.logger.info(
       { jobId: job.id, kieTaskId: record.taskId, failCode: record.failCode, elapsedMs },
       "KIE task failed",
@@ -69,12 +70,15 @@ export async function apply(
       (await settleJob(ctx, job.id, {
         status: "failed",
         errorCode: "generation_failed",
-        errorMessage: record.failMsg ?? "The image could not be generated.",
+        errorMessage: record.failMessage ?? "The image could not be generated.",
       })) ?? job
     );
   }
-  if ((record.state === "queuing" || record.state === "generating") && job.status === "pending") {
-    ctx.logger.info({ jobId: job.id, state: record.state, elapsedMs }, "KIE task is running");
+  if (record.state === "running" && job.status === "pending") {
+    ctx.logger.info(
+      { jobId: job.id, state: record.providerState ?? record.state, elapsedMs },
+      "KIE task is running",
+    );
     await markProcessing(ctx.db, job.id);
     return { ...job, status: "processing" };
   }

@@ -6,12 +6,12 @@
  */
 import { createHash, createHmac } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { AppDatabase } from "@/lib/db";
 import { attachKieTask, claimRefreshLease, findGeneration, isUuid } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
-import type { Logger } from "@/lib/observability/logger";
 import { secretsEqual } from "@/lib/security/secrets";
-import { LEASE_MARGIN_MS } from "./context";
+import { apply, readAndApply } from "./apply";
+import { type GenerationContext, LEASE_MARGIN_MS, reread } from "./context";
+import type { ProviderTask } from "./provider";
 import { isOpen } from "./watch";
 
 export interface CallbackInput {
@@ -29,39 +29,6 @@ export type CallbackVerdict =
   | { accepted: true; process: () => Promise<void> }
   | { accepted: false; reason: "not_found" | "forbidden" | "bad_signature" | "bad_body" | "wrong_task" };
 
-/** What a callback reads of KIE's record of a task (lib/kie's TaskRecord carries this and more). */
-export interface CallbackTaskRecord {
-  state: string;
-  /** From `param`: the callBackUrl the task was created with (names our job). */
-  callBackUrl?: string;
-}
-
-/** The KIE side a callback needs (the service wires lib/kie's client and parser in). */
-export interface CallbackKie<R extends CallbackTaskRecord> {
-  getTaskStatus(taskId: string, opts: { requestId: string }): Promise<R>;
-  /** KIE's callback body → the task it names (never trusted beyond that). */
-  parseCallback(body: unknown): { ok: true; taskId: string } | { ok: false };
-}
-
-/** What a callback needs from the job use case (apply.ts, wired in service.ts). */
-export interface CallbackJobs<R extends CallbackTaskRecord> {
-  /** The row as it is now. */
-  reread(job: Generation): Promise<Generation>;
-  /** Applies what KIE says about the job's task (settles it when KIE says it ended). */
-  apply(job: Generation, record: R): Promise<Generation>;
-  /** Reads the task from KIE and applies it; a failed read leaves the job as it was. */
-  readAndApply(job: Generation, kieTaskId: string): Promise<Generation>;
-}
-
-export interface KieCallbacksDeps<R extends CallbackTaskRecord> {
-  db: AppDatabase;
-  kie: CallbackKie<R>;
-  logger: Logger;
-  settings: { webhookHmacKey?: string };
-  jobs: CallbackJobs<R>;
-  now: () => number;
-}
-
 /** Callbacks (or timeouts) arriving within this window collapse into one KIE read. */
 export const CALLBACK_LEASE_MS = 1_000;
 /** Re-reads after a callback whose task KIE does not yet report as ended. */
@@ -70,139 +37,130 @@ const CALLBACK_RECHECK_DELAYS_MS = [1_000, 2_000, 4_000];
 const WEBHOOK_MAX_SKEW_MS = 5 * 60_000;
 const CALLBACK_PATH = "/api/kie/callback";
 
-export class KieCallbacks<R extends CallbackTaskRecord> {
-  private readonly db: AppDatabase;
-  private readonly kie: CallbackKie<R>;
-  private readonly logger: Logger;
-  private readonly settings: KieCallbacksDeps<R>["settings"];
-  private readonly jobs: CallbackJobs<R>;
-  private readonly now: () => number;
-
-  constructor(deps: KieCallbacksDeps<R>) {
-    this.db = deps.db;
-    this.kie = deps.kie;
-    this.logger = deps.logger;
-    this.settings = deps.settings;
-    this.jobs = deps.jobs;
-    this.now = deps.now;
+/**
+ * Checks a callback (per-job token in constant time, KIE's signature when configured) and
+ * returns the work to do. The body is never trusted: the work re-reads the task from KIE.
+ */
+export async function verifyCallback(ctx: GenerationContext, input: CallbackInput): Promise<CallbackVerdict> {
+  if (!input.jobId || !isUuid(input.jobId) || !input.token) return { accepted: false, reason: "not_found" };
+  const job = await findGeneration(ctx.db, input.jobId);
+  if (!job?.callbackTokenHash) return { accepted: false, reason: "not_found" };
+  if (!secretsEqual(hashToken(input.token), job.callbackTokenHash))
+    return { accepted: false, reason: "forbidden" };
+  const parsed = ctx.provider.parseCallback(await input.readBody());
+  if (!parsed.ok) return { accepted: false, reason: "bad_body" };
+  if (ctx.settings.webhookHmacKey && !signatureValid(ctx, parsed.taskId, input.timestamp, input.signature)) {
+    return { accepted: false, reason: "bad_signature" };
   }
+  // A job is bound to one KIE task: a callback naming another is refused, not just ignored later.
+  if (job.kieTaskId && job.kieTaskId !== parsed.taskId) return { accepted: false, reason: "wrong_task" };
+  const token = input.token;
+  return { accepted: true, process: () => processCallback(ctx, job, parsed.taskId, token) };
+}
 
-  /**
-   * Checks a callback (per-job token in constant time, KIE's signature when configured) and
-   * returns the work to do. The body is never trusted: the work re-reads the task from KIE.
-   */
-  async verify(input: CallbackInput): Promise<CallbackVerdict> {
-    if (!input.jobId || !isUuid(input.jobId) || !input.token) return { accepted: false, reason: "not_found" };
-    const job = await findGeneration(this.db, input.jobId);
-    if (!job?.callbackTokenHash) return { accepted: false, reason: "not_found" };
-    if (!secretsEqual(hashToken(input.token), job.callbackTokenHash))
-      return { accepted: false, reason: "forbidden" };
-    const parsed = this.kie.parseCallback(await input.readBody());
-    if (!parsed.ok) return { accepted: false, reason: "bad_body" };
-    if (
-      this.settings.webhookHmacKey &&
-      !this.signatureValid(parsed.taskId, input.timestamp, input.signature)
-    ) {
-      return { accepted: false, reason: "bad_signature" };
-    }
-    // A job is bound to one KIE task: a callback naming another is refused, not just ignored later.
-    if (job.kieTaskId && job.kieTaskId !== parsed.taskId) return { accepted: false, reason: "wrong_task" };
-    const token = input.token;
-    return { accepted: true, process: () => this.process(job, parsed.taskId, token) };
+async function processCallback(
+  ctx: GenerationContext,
+  job: Generation,
+  taskId: string,
+  token: string,
+): Promise<void> {
+  let current = await reread(ctx, job);
+  const requestId = current.requestId ?? current.id;
+  if (current.kieTaskId && current.kieTaskId !== taskId) {
+    ctx.logger.warn({ jobId: job.id, taskId }, "callback names another task than the job's; ignored");
+    return;
   }
+  let recheckDelays = [0, ...CALLBACK_RECHECK_DELAYS_MS];
+  if (!current.kieTaskId) {
+    const adopted = await adoptTask(ctx, current, taskId, token, requestId);
+    if (!adopted) return;
+    current = adopted;
+    recheckDelays = CALLBACK_RECHECK_DELAYS_MS;
+  } else if (current.status === "timeout") {
+    // We gave up on it; a success is still delivered (free): apply() attaches it.
+    await apply(ctx, current, await ctx.provider.readTask(taskId, { requestId }));
+    return;
+  }
+  // KIE calls back when a task has ended, but its record can lag behind: look now, and again
+  // shortly, rather than waiting for the callback grace period to end.
+  for (const delayMs of recheckDelays) {
+    if (!isOpen(current)) return;
+    if (delayMs > 0) await sleep(delayMs);
+    current = await lookAfterCallback(ctx, current, taskId);
+  }
+}
 
-  private async process(job: Generation, taskId: string, token: string): Promise<void> {
-    let current = await this.jobs.reread(job);
-    const requestId = current.requestId ?? current.id;
-    if (current.kieTaskId && current.kieTaskId !== taskId) {
-      this.logger.warn({ jobId: job.id, taskId }, "callback names another task than the job's; ignored");
-      return;
+/**
+ * createTask failed ambiguously: attach the callback's task only if KIE's own record of it
+ * carries this job's callBackUrl (a forged body cannot make us adopt someone else's task). A
+ * record KIE has not written yet ("recordInfo is null") or a failed read is tried again on the
+ * re-check schedule: giving up would lose a paid image.
+ */
+async function adoptTask(
+  ctx: GenerationContext,
+  job: Generation,
+  taskId: string,
+  token: string,
+  requestId: string,
+): Promise<Generation | undefined> {
+  for (const delayMs of [0, ...CALLBACK_RECHECK_DELAYS_MS]) {
+    if (delayMs > 0) await sleep(delayMs);
+    let record: ProviderTask;
+    try {
+      record = await ctx.provider.readTask(taskId, { requestId });
+    } catch (error) {
+      ctx.logger.warn(
+        { jobId: job.id, taskId, err: error },
+        "could not read the callback's task; will retry",
+      );
+      continue;
     }
-    let recheckDelays = [0, ...CALLBACK_RECHECK_DELAYS_MS];
-    if (!current.kieTaskId) {
-      const adopted = await this.adoptTask(current, taskId, token, requestId);
-      if (!adopted) return;
-      current = adopted;
-      recheckDelays = CALLBACK_RECHECK_DELAYS_MS;
-    } else if (current.status === "timeout") {
-      // We gave up on it; a success is still delivered (free): apply() attaches it.
-      await this.jobs.apply(current, await this.kie.getTaskStatus(taskId, { requestId }));
-      return;
+    if (record.state === "unrecorded" && !record.callBackUrl) continue; // not written yet
+    if (!namesThisJob(record.callBackUrl, job.id, token)) {
+      ctx.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
+      return undefined;
     }
-    // KIE calls back when a task has ended, but its record can lag behind: look now, and again
-    // shortly, rather than waiting for the callback grace period to end.
-    for (const delayMs of recheckDelays) {
-      if (!isOpen(current)) return;
-      if (delayMs > 0) await sleep(delayMs);
-      current = await this.lookAfterCallback(current, taskId);
-    }
+    if (!(await attachKieTask(ctx.db, job.id, taskId))) return undefined;
+    return apply(ctx, { ...job, kieTaskId: taskId }, record);
   }
+  ctx.logger.warn({ jobId: job.id, taskId }, "KIE never showed the callback's task; left to the reconciler");
+  return undefined;
+}
 
-  /**
-   * createTask failed ambiguously: attach the callback's task only if KIE's own record of it
-   * carries this job's callBackUrl (a forged body cannot make us adopt someone else's task). A
-   * record KIE has not written yet ("recordInfo is null") or a failed read is tried again on the
-   * re-check schedule: giving up would lose a paid image.
-   */
-  private async adoptTask(
-    job: Generation,
-    taskId: string,
-    token: string,
-    requestId: string,
-  ): Promise<Generation | undefined> {
-    for (const delayMs of [0, ...CALLBACK_RECHECK_DELAYS_MS]) {
-      if (delayMs > 0) await sleep(delayMs);
-      let record: R;
-      try {
-        record = await this.kie.getTaskStatus(taskId, { requestId });
-      } catch (error) {
-        this.logger.warn(
-          { jobId: job.id, taskId, err: error },
-          "could not read the callback's task; will retry",
-        );
-        continue;
-      }
-      if (record.state === "pending" && !record.callBackUrl) continue; // not written yet
-      if (!namesThisJob(record.callBackUrl, job.id, token)) {
-        this.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
-        return undefined;
-      }
-      if (!(await attachKieTask(this.db, job.id, taskId))) return undefined;
-      return this.jobs.apply({ ...job, kieTaskId: taskId }, record);
+/**
+ * One look at KIE for a callback. If another path holds the refresh lease, its read may predate
+ * the news this callback brings: look again as soon as the lease ends (DESIGN.md §5).
+ */
+async function lookAfterCallback(
+  ctx: GenerationContext,
+  job: Generation,
+  taskId: string,
+): Promise<Generation> {
+  let current = job;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    current = await reread(ctx, current);
+    if (!isOpen(current)) return current;
+    if (await claimRefreshLease(ctx.db, current.id, CALLBACK_LEASE_MS)) {
+      return readAndApply(ctx, current, taskId);
     }
-    this.logger.warn(
-      { jobId: job.id, taskId },
-      "KIE never showed the callback's task; left to the reconciler",
-    );
-    return undefined;
+    const leaseEnds = (current.refreshedAt?.getTime() ?? ctx.now()) + CALLBACK_LEASE_MS;
+    await sleep(Math.min(CALLBACK_LEASE_MS, Math.max(0, leaseEnds - ctx.now())) + LEASE_MARGIN_MS);
   }
+  return current;
+}
 
-  /**
-   * One look at KIE for a callback. If another path holds the refresh lease, its read may predate
-   * the news this callback brings: look again as soon as the lease ends (DESIGN.md §5).
-   */
-  private async lookAfterCallback(job: Generation, taskId: string): Promise<Generation> {
-    let current = job;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      current = await this.jobs.reread(current);
-      if (!isOpen(current)) return current;
-      if (await claimRefreshLease(this.db, current.id, CALLBACK_LEASE_MS)) {
-        return this.jobs.readAndApply(current, taskId);
-      }
-      const leaseEnds = (current.refreshedAt?.getTime() ?? this.now()) + CALLBACK_LEASE_MS;
-      await sleep(Math.min(CALLBACK_LEASE_MS, Math.max(0, leaseEnds - this.now())) + LEASE_MARGIN_MS);
-    }
-    return current;
-  }
-
-  private signatureValid(taskId: string, timestamp?: string | null, signature?: string | null): boolean {
-    if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
-    if (Math.abs(this.now() - Number(timestamp) * 1000) > WEBHOOK_MAX_SKEW_MS) return false;
-    const expected = createHmac("sha256", this.settings.webhookHmacKey as string)
-      .update(`${taskId}.${timestamp}`)
-      .digest("base64");
-    return secretsEqual(signature, expected);
-  }
+function signatureValid(
+  ctx: GenerationContext,
+  taskId: string,
+  timestamp?: string | null,
+  signature?: string | null,
+): boolean {
+  if (!timestamp || !signature || !/^\d{1,12}$/.test(timestamp)) return false;
+  if (Math.abs(ctx.now() - Number(timestamp) * 1000) > WEBHOOK_MAX_SKEW_MS) return false;
+  const expected = createHmac("sha256", ctx.settings.webhookHmacKey as string)
+    .update(`${taskId}.${timestamp}`)
+    .digest("base64");
+  return secretsEqual(signature, expected);
 }
 
 /** The callBackUrl given to KIE for a job: names the job and carries its secret token. */

@@ -9,10 +9,10 @@ import type { AccountRegistry } from "@/lib/credits";
 import type { AppDatabase } from "@/lib/db";
 import { findGeneration } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
-import type { IKieClient } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
 import type { ImageLinks } from "@/lib/storage/links";
 import type { JobEvents } from "./events";
+import type { ImageProvider } from "./provider";
 import type { ResultImages } from "./resultImages";
 import { type JobView, toJobView } from "./view";
 import { JobWatches } from "./watch";
@@ -44,7 +44,8 @@ export interface GenerationObserver {
 
 export interface GenerationServiceDeps {
   db: AppDatabase;
-  kie: IKieClient;
+  /** The image service (lib/kie/provider.ts adapts KIE to this port). */
+  provider: ImageProvider;
   events: JobEvents;
   logger: Logger;
   settings: GenerationSettings;

@@ -9,7 +9,6 @@ import { balance, reserve } from "@/lib/credits";
 import { attachKieTask, findGeneration, insertGeneration } from "@/lib/db/generations";
 import { attachIdempotencyJob } from "@/lib/db/idempotency";
 import type { Generation } from "@/lib/db/schema";
-import { isAmbiguousCreateFailure, KieError, TaskFailedError } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
 import { settleJob } from "./apply";
 import { callbackUrl, hashToken } from "./callbacks";
@@ -18,8 +17,6 @@ import { JobInDoubtError } from "./errors";
 import type { CreateGenerationInput, CreateGenerationResult } from "./types";
 import { waitForJob } from "./wait";
 import { isOpen } from "./watch";
-
-const UPLOAD_PATH = "nano-banana-studio/uploads";
 
 /** A job row written, its credits reserved, nothing sent to KIE yet. */
 interface OpenedJob {
@@ -40,7 +37,7 @@ export async function create(
   const opened = await openJob(ctx, input);
   const { jobId, log } = opened;
   const failBeforeKie = async (error: unknown, errorCode: string): Promise<never> => {
-    await settleJob(ctx, jobId, { status: "failed", errorCode, errorMessage: messageOf(error) });
+    await settleJob(ctx, jobId, { status: "failed", errorCode, errorMessage: messageOf(ctx, error) });
     throw error;
   };
 
@@ -54,7 +51,7 @@ export async function create(
   if (settledMeanwhile) return settledMeanwhile;
 
   const created = await sendTask(ctx, input, opened, uploadedUrls).catch((error) => {
-    if (isAmbiguousCreateFailure(error) && callbacksEnabled(ctx)) {
+    if (ctx.provider.isAmbiguousCreateFailure(error) && callbacksEnabled(ctx)) {
       // KIE may have created (and will charge for) the task: its callback can still attach it;
       // otherwise the reconciler releases the credits after KIE_TIMEOUT_MS.
       log.warn({ jobId, err: error }, "createTask failed ambiguously; job left pending for its callback");
@@ -160,18 +157,18 @@ async function openJob(ctx: GenerationContext, input: CreateGenerationInput): Pr
   return { jobId, choice, callbackToken, remaining, log };
 }
 
-/** Uploads the request's local files to KIE in parallel; their public URLs, in order. */
+/** Uploads the request's local files to the provider in parallel; their public URLs, in order. */
 async function uploadFiles(ctx: GenerationContext, jobId: string, input: CreateGenerationInput) {
   // KIE deletes uploads after ~3 days: our copies (best effort) keep an edit's inputs (§9).
   const storingInputs = ctx.images?.storeInputs(jobId, input.files);
   const urls = await Promise.all(
     input.files.map((file) =>
-      ctx.kie
+      ctx.provider
         .uploadFile(
           { data: file.data, mimeType: file.mimeType, fileName: file.fileName },
-          { requestId: input.requestId, uploadPath: UPLOAD_PATH },
+          { requestId: input.requestId },
         )
-        .then((uploaded) => uploaded.downloadUrl),
+        .then((uploaded) => uploaded.url),
     ),
   );
   await storingInputs;
@@ -186,26 +183,22 @@ async function sendTask(
   uploadedUrls: string[],
 ): Promise<{ taskId: string; warnings: string[] }> {
   const { jobId, choice, callbackToken } = opened;
-  return ctx.kie.generateImage(
+  return ctx.provider.createTask(
     {
-      ...input.request,
-      model: choice.kieModel,
-      resolution: choice.resolution,
-      images: undefined,
+      request: input.request,
+      model: choice,
       imageUrls: [...(input.request.images ?? []), ...uploadedUrls],
-    },
-    {
-      requestId: input.requestId,
       callBackUrl: callbackToken
         ? callbackUrl(ctx.settings.appUrl as string, jobId, callbackToken)
         : undefined,
     },
+    { requestId: input.requestId },
   );
 }
 
-function messageOf(error: unknown): string {
-  if (error instanceof TaskFailedError) return error.failMsg ?? error.message;
-  if (error instanceof KieError)
-    return `${error.endpoint}: ${error.kind}${error.code ? ` (${error.code})` : ""}`;
-  return error instanceof Error ? error.message.slice(0, 300) : "failed";
+/** The message stored on a job that failed before its task ran. */
+function messageOf(ctx: GenerationContext, error: unknown): string {
+  return (
+    ctx.provider.describeError(error) ?? (error instanceof Error ? error.message.slice(0, 300) : "failed")
+  );
 }

@@ -1,5 +1,6 @@
 export { JobInDoubtError } from "./errors";
 export { JobEvents } from "./events";
+export type { ImageProvider, ProviderTask, ProviderTaskState } from "./provider";
 export {
   type CallbackInput,
   type CallbackVerdict,

@@ -4,7 +4,6 @@
  * KIE_TIMEOUT_MS. The timer that runs it is reconciler.ts; cron calls it through the app.
  */
 import { claimStaleGenerations } from "@/lib/db/generations";
-import { KieError } from "@/lib/kie";
 import type { GenerationContext } from "./context";
 import { refreshClaimed } from "./refresh";
 import type { ReconcileOptions } from "./types";
@@ -54,7 +53,7 @@ export async function reconcile(
         skipFinalRead: kieFailing,
         onReadError: (error) => {
           // A timeout, a network error or a 5xx: KIE is failing. A refusal (404, 422) is not.
-          if (!(error instanceof KieError) || error.retryable) kieFailing = true;
+          if (ctx.provider.isProviderFailing(error)) kieFailing = true;
         },
       });
       if (!isOpen(after)) settled++;

@@ -7,16 +7,8 @@
  */
 import type { GenerationPageCursor } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
-import { parseKieCallback, type TaskRecord } from "@/lib/kie";
-import { apply, readAndApply } from "./apply";
-import { type CallbackInput, type CallbackVerdict, KieCallbacks } from "./callbacks";
-import {
-  createContext,
-  type GenerationContext,
-  type GenerationServiceDeps,
-  pollAfterMs,
-  reread,
-} from "./context";
+import { type CallbackInput, type CallbackVerdict, verifyCallback } from "./callbacks";
+import { createContext, type GenerationContext, type GenerationServiceDeps, pollAfterMs } from "./context";
 import { create } from "./create";
 import { getForUser, list } from "./read";
 import { reconcile } from "./reconcile";
@@ -33,6 +25,7 @@ import { resume } from "./wait";
 
 export type { CallbackInput, CallbackVerdict } from "./callbacks";
 export type { GenerationObserver, GenerationServiceDeps, GenerationSettings } from "./context";
+export type { ImageProvider, ProviderTask, ProviderTaskState } from "./provider";
 export type {
   CreateGenerationInput,
   CreateGenerationResult,
@@ -43,26 +36,9 @@ export type {
 
 export class GenerationService {
   private readonly ctx: GenerationContext;
-  private readonly callbacks: KieCallbacks<TaskRecord>;
 
   constructor(deps: GenerationServiceDeps) {
-    const ctx = createContext(deps);
-    this.ctx = ctx;
-    this.callbacks = new KieCallbacks<TaskRecord>({
-      db: ctx.db,
-      kie: {
-        getTaskStatus: (taskId, opts) => ctx.kie.getTaskStatus(taskId, opts),
-        parseCallback: (body) => parseKieCallback(body),
-      },
-      logger: ctx.logger,
-      settings: ctx.settings,
-      now: ctx.now,
-      jobs: {
-        reread: (job) => reread(ctx, job),
-        apply: (job, record) => apply(ctx, job, record),
-        readAndApply: (job, kieTaskId) => readAndApply(ctx, job, kieTaskId),
-      },
-    });
+    this.ctx = createContext(deps);
   }
 
   /** Requests (sync generates, status reads with `Prefer: wait`) waiting for a job right now. */
@@ -106,7 +82,7 @@ export class GenerationService {
    * work re-reads the task from KIE.
    */
   verifyCallback(input: CallbackInput): Promise<CallbackVerdict> {
-    return this.callbacks.verify(input);
+    return verifyCallback(this.ctx, input);
   }
 
   /** One reconciler sweep (reconcile.ts). */

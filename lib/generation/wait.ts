@@ -6,7 +6,6 @@
 import { balance } from "@/lib/credits";
 import { findUserGeneration } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
-import { fullJitterDelay } from "@/lib/kie";
 import {
   CALLBACK_GRACE_MS,
   callbacksEnabled,
@@ -105,6 +104,8 @@ function fallbackPollDelay(ctx: GenerationContext, job: Generation, attempt: num
     const untilGraceEnds = job.createdAt.getTime() + syncCallbackGraceMs(ctx) - ctx.now();
     if (untilGraceEnds > 0) return untilGraceEnds;
   }
-  // Full jitter with a floor: spread out, but never a hammering loop.
-  return Math.max(750, fullJitterDelay(attempt, { baseMs: 1_000, maxMs: 5_000 }, ctx.random));
+  // Full jitter (a random point of a window that doubles from 1 s up to 5 s) with a floor:
+  // spread out, but never a hammering loop.
+  const window = Math.min(5_000, 1_000 * 2 ** Math.max(0, attempt));
+  return Math.max(750, Math.floor(Math.min(Math.max(ctx.random(), 0), 1) * window));
 }

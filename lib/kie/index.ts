@@ -2,6 +2,7 @@ export * from "./createTask";
 export * from "./dto";
 export * from "./errors";
 export * from "./KieClient";
+export * from "./provider";
 export * from "./retry";
 export type { KieTransportOptions } from "./transport";
 export * from "./types";

@@ -1,0 +1,93 @@
+/**
+ * KIE as an image provider: adapts the client (generateImage, getTaskStatus, uploadFile) and
+ * KIE's errors and callback parser to lib/generation's provider port (lib/generation/provider.ts).
+ * lib/kie imports nothing from lib/generation: the object returned here satisfies the port
+ * structurally, and lib/app.ts checks that where it wires it in.
+ */
+import type { ImageGenerationRequest, ModelChoice } from "@/lib/catalog";
+import { parseKieCallback, type TaskRecord, type TaskState } from "./dto";
+import { isAmbiguousCreateFailure, KieError, TaskFailedError } from "./errors";
+import type { IKieClient, KieCallOptions } from "./KieClient";
+
+/** Where the inputs of an edit are uploaded at KIE (KIE deletes them after ~3 days). */
+export const KIE_UPLOAD_PATH = "nano-banana-studio/uploads";
+
+/** KIE's states in the port's neutral words. */
+const NEUTRAL_STATE = {
+  pending: "unrecorded", // "recordInfo is null": KIE has not written the record yet
+  waiting: "waiting",
+  unknown: "waiting", // a state KIE added since: treated as still going
+  queuing: "running",
+  generating: "running",
+  success: "succeeded",
+  fail: "failed",
+} as const satisfies Record<TaskState, string>;
+
+function toNeutralTask(record: TaskRecord) {
+  return {
+    taskId: record.taskId,
+    state: NEUTRAL_STATE[record.state],
+    providerState: record.rawState ?? record.state,
+    resultUrls: record.resultUrls,
+    failCode: record.failCode,
+    failMessage: record.failMsg,
+    callBackUrl: record.callBackUrl,
+  };
+}
+
+/** The client's methods the adapter uses (its public surface only). */
+export type KieProviderClient = Pick<IKieClient, "generateImage" | "getTaskStatus" | "uploadFile">;
+
+export function createKieProvider(client: KieProviderClient) {
+  return {
+    async createTask(
+      input: {
+        request: ImageGenerationRequest;
+        model: ModelChoice;
+        imageUrls: string[];
+        callBackUrl?: string;
+      },
+      options: KieCallOptions,
+    ): Promise<{ taskId: string; warnings: string[] }> {
+      const { taskId, warnings } = await client.generateImage(
+        {
+          ...input.request,
+          model: input.model.kieModel,
+          resolution: input.model.resolution,
+          images: undefined,
+          imageUrls: input.imageUrls,
+        },
+        { ...options, callBackUrl: input.callBackUrl },
+      );
+      return { taskId, warnings };
+    },
+    async readTask(taskId: string, options: KieCallOptions) {
+      return toNeutralTask(await client.getTaskStatus(taskId, options));
+    },
+    async uploadFile(
+      file: { data: Blob; mimeType: string; fileName?: string },
+      options: KieCallOptions,
+    ): Promise<{ url: string }> {
+      const uploaded = await client.uploadFile(
+        { data: file.data, mimeType: file.mimeType, fileName: file.fileName },
+        { ...options, uploadPath: KIE_UPLOAD_PATH },
+      );
+      return { url: uploaded.downloadUrl };
+    },
+    parseCallback(body: unknown): { ok: true; taskId: string } | { ok: false } {
+      const parsed = parseKieCallback(body);
+      return parsed.ok ? { ok: true, taskId: parsed.taskId } : { ok: false };
+    },
+    isAmbiguousCreateFailure,
+    /** A timeout, a network error or a 5xx (anything but a KIE refusal such as 404 or 422). */
+    isProviderFailing(error: unknown): boolean {
+      return !(error instanceof KieError) || error.retryable;
+    },
+    describeError(error: unknown): string | undefined {
+      if (error instanceof TaskFailedError) return error.failMsg ?? error.message;
+      if (error instanceof KieError)
+        return `${error.endpoint}: ${error.kind}${error.code ? ` (${error.code})` : ""}`;
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * The generation use case on the provider port alone (lib/generation/provider.ts): a fake
+ * provider (tests/helpers/fakeProvider.ts), no server and no kie-sim; the SQL runs on PGlite (and
+ * on Postgres with TEST_DATABASE_URL).
+ */
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { AccountRegistry, balance } from "@/lib/credits";
+import { findGeneration } from "@/lib/db/generations";
+import { GenerationService, JobEvents, JobInDoubtError } from "@/lib/generation";
+import { createLogger } from "@/lib/observability/logger";
+import { describeEachDatabase } from "../../helpers/database";
+import { createFakeProvider, type FakeProvider, FakeProviderError } from "../../helpers/fakeProvider";
+
+const INITIAL = 20;
+const COST = 4;
+
+describeEachDatabase("GenerationService on a fake provider", (getDb) => {
+  let provider: FakeProvider;
+  let events: JobEvents;
+
+  beforeEach(() => {
+    provider = createFakeProvider();
+    events = new JobEvents();
+  });
+  afterEach(() => events.close());
+
+  function service(options: { appUrl?: string } = {}) {
+    const { db } = getDb();
+    return new GenerationService({
+      db,
+      provider,
+      events,
+      logger: createLogger({ level: "silent" }),
+      accounts: new AccountRegistry(db, { initialCredits: INITIAL }),
+      settings: {
+        costPerGeneration: COST,
+        textModel: "google/nano-banana",
+        editModel: "google/nano-banana-edit",
+        pollBudgetMs: 5_000,
+        jobTimeoutMs: 60_000,
+        appUrl: options.appUrl,
+        notifyAcrossInstances: false,
+      },
+    });
+  }
+
+  const request = (userId: string) => ({
+    userId,
+    request: { prompt: "a banana", images: ["https://example.com/in.png"] },
+    files: [{ data: new Blob([new Uint8Array([1, 2, 3])]), mimeType: "image/png", fileName: "mine.png" }],
+    mode: "async" as const,
+    requestId: "req-1",
+  });
+
+  it("reserves, creates the task with the catalogue's model and every image, and captures on success", async () => {
+    const generations = service();
+    const created = await generations.create(request("user-ok"));
+    expect(created.outcome).toBe("accepted");
+    expect(created.remainingCredits).toBe(INITIAL - COST);
+    expect(provider.created).toHaveLength(1);
+    const [sent] = provider.created;
+    expect(sent?.model.kieModel).toBe("google/nano-banana-edit");
+    expect(sent?.imageUrls).toEqual(["https://example.com/in.png", "https://files.example/mine.png"]);
+    expect(sent?.callBackUrl).toBeUndefined();
+
+    const taskId = created.job.taskId;
+    provider.succeed(taskId, ["https://results.example/out.png"]);
+    const read = await generations.getForUser("user-ok", taskId);
+    expect(read?.job.status).toBe("succeeded");
+    expect(read?.job.creditsUsed).toBe(COST);
+    expect(read?.remainingCredits).toBe(INITIAL - COST);
+    expect(provider.reads).toBe(1);
+  });
+
+  it("a task the provider fails releases the credits and keeps its message", async () => {
+    const generations = service();
+    const created = await generations.create(request("user-fail"));
+    provider.fail(created.job.taskId, "the prompt was refused");
+    const read = await generations.getForUser("user-fail", created.job.taskId);
+    expect(read?.job.status).toBe("failed");
+    expect(read?.job.error).toEqual({ code: "generation_failed", message: "the prompt was refused" });
+    expect(read?.remainingCredits).toBe(INITIAL);
+  });
+
+  it("a refused createTask fails the job at once, with the provider's own description, credits back", async () => {
+    const generations = service();
+    provider.failCreate = new FakeProviderError("refused");
+    await expect(generations.create(request("user-refused"))).rejects.toThrow("refused");
+    const { db } = getDb();
+    expect(await balance(db, "user-refused")).toBe(INITIAL);
+    const listed = await generations.list("user-refused", { limit: 5 });
+    expect(listed.jobs.map((job) => [job.status, job.error?.message])).toEqual([["failed", "fake: refused"]]);
+  });
+
+  it("an ambiguous createTask with callbacks leaves the job pending for its callback", async () => {
+    const generations = service({ appUrl: "https://studio.example" });
+    provider.failCreate = new FakeProviderError("timed out after sending", { ambiguous: true });
+    const error = await generations.create(request("user-doubt")).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(JobInDoubtError);
+    const job = await findGeneration(getDb().db, (error as JobInDoubtError).taskId);
+    expect(job?.status).toBe("pending");
+    expect(await balance(getDb().db, "user-doubt")).toBe(INITIAL - COST);
+  });
+});
