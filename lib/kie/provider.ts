@@ -7,7 +7,8 @@
 import type { ImageGenerationRequest, ModelChoice } from "@/lib/catalog";
 import { parseKieCallback, type TaskRecord, type TaskState } from "./dto";
 import { isAmbiguousCreateFailure, KieError, TaskFailedError } from "./errors";
-import type { IKieClient, KieCallOptions } from "./KieClient";
+import type { IKieClient } from "./KieClient";
+import type { KieCallOptions } from "./types";
 
 /** Where the inputs of an edit are uploaded at KIE (KIE deletes them after ~3 days). */
 export const KIE_UPLOAD_PATH = "nano-banana-studio/uploads";
