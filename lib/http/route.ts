@@ -3,23 +3,30 @@
  * child logger, timing, and the error table (errors.ts) turning any throw into DESIGN.md §3's
  * JSON error shape. Handlers stay thin: parse → call lib → map.
  */
-import { type App, getApp } from "@/lib/app";
 import type { Logger } from "@/lib/observability/logger";
+import type { HttpRequestObservation } from "@/lib/observability/metrics";
 import { withRequestId } from "@/lib/observability/requestContext";
 import { assertSameOrigin } from "./csrf";
 import { ApiError, classifyError } from "./errors";
 import { requestIdFrom } from "./requestId";
 import { commonSecurityHeaders } from "./securityHeaders";
 
-export interface RouteContext<Params> {
+/** What the wrapper itself needs of the app; handlers get the whole app (`A`). */
+export interface RouteApp {
+  logger: Logger;
+  config: { appUrl?: string };
+  metrics: { observeHttpRequest(observation: HttpRequestObservation): void };
+}
+
+export interface RouteContext<Params, A extends RouteApp = RouteApp> {
   request: Request;
   requestId: string;
-  app: App;
+  app: A;
   log: Logger;
   params: Params;
 }
 
-type Handler<Params> = (context: RouteContext<Params>) => Promise<Response>;
+type Handler<Params, A extends RouteApp> = (context: RouteContext<Params, A>) => Promise<Response>;
 
 /** Below this, gzip costs the server more CPU than it saves bytes (measured, docs/BENCHMARKS.md). */
 const COMPRESS_FROM_BYTES = 1024;
@@ -68,11 +75,26 @@ export function errorResponse(error: unknown, requestId: string, log?: Logger): 
   );
 }
 
-export function route<Params = Record<string, never>>(name: string, handler: Handler<Params>) {
+/**
+ * Makes the `route()` wrapper for an app source: app/_lib/route.ts wires it to lib/app.ts's
+ * getApp, so lib/http never imports the composition root (docs/ARCHITECTURE.md), and a test can
+ * wrap a handler around an app of its own.
+ */
+export function createRoute<A extends RouteApp>(getApp: () => Promise<A>) {
+  return function route<Params = Record<string, never>>(name: string, handler: Handler<Params, A>) {
+    return wrap(getApp, name, handler);
+  };
+}
+
+function wrap<Params, A extends RouteApp>(
+  getApp: () => Promise<A>,
+  name: string,
+  handler: Handler<Params, A>,
+) {
   return async (request: Request, segment?: { params?: Promise<Params> }): Promise<Response> => {
     const requestId = requestIdFrom(request);
     const started = performance.now();
-    let app: App;
+    let app: A;
     try {
       app = await getApp();
     } catch (error) {
@@ -89,7 +111,7 @@ export function route<Params = Record<string, never>>(name: string, handler: Han
   };
 
   async function serve(
-    app: App,
+    app: A,
     request: Request,
     requestId: string,
     segment: { params?: Promise<Params> } | undefined,

@@ -1,8 +1,8 @@
+import { route } from "@/app/_lib/route";
 import { parseGenerateRequest } from "@/lib/http/generateRequest";
 import { generationResponse, responseMode } from "@/lib/http/generateResponse";
 import { idempotencyKeyFrom, idempotencyLeaseMs, withIdempotency } from "@/lib/http/idempotency";
 import { clientIp } from "@/lib/http/rateLimit";
-import { route } from "@/lib/http/route";
 import { DEFAULT_MAX_PIXELS } from "@/lib/security/fileValidation";
 
 export const runtime = "nodejs";

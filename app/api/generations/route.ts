@@ -1,6 +1,7 @@
+import { route } from "@/app/_lib/route";
 import { decodeCursor, encodeCursor } from "@/lib/http/cursor";
 import { ApiError } from "@/lib/http/errors";
-import { json, route } from "@/lib/http/route";
+import { json } from "@/lib/http/route";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

@@ -1,4 +1,5 @@
-import { json, route } from "@/lib/http/route";
+import { route } from "@/app/_lib/route";
+import { json } from "@/lib/http/route";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

@@ -1,6 +1,6 @@
+import { route } from "@/app/_lib/route";
 import { ApiError } from "@/lib/http/errors";
 import { clientIp } from "@/lib/http/rateLimit";
-import { route } from "@/lib/http/route";
 // Not the lib/security barrel: the proxy has no use for sharp.
 import { fetchProxiedImage } from "@/lib/security/imageProxy";
 

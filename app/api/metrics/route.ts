@@ -1,5 +1,5 @@
+import { route } from "@/app/_lib/route";
 import { ApiError } from "@/lib/http/errors";
-import { route } from "@/lib/http/route";
 import { renderMetrics } from "@/lib/observability/metricsEndpoint";
 
 export const runtime = "nodejs";

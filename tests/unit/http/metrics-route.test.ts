@@ -3,10 +3,10 @@
  * process-wide one (installApp): no server, no database.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { route } from "@/app/_lib/route";
 import { GET } from "@/app/api/metrics/route";
 import type { AppConfig } from "@/config";
 import { type App, installApp } from "@/lib/app";
-import { route } from "@/lib/http/route";
 import { createLogger } from "@/lib/observability/logger";
 import { createMetrics, type Metrics } from "@/lib/observability/metrics";
 

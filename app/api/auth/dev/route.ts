@@ -1,8 +1,9 @@
+import { route } from "@/app/_lib/route";
 import { devSignInSchema, issueDevToken, sessionCookie } from "@/lib/auth";
 import { readJson } from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
 import { clientIp } from "@/lib/http/rateLimit";
-import { json, route } from "@/lib/http/route";
+import { json } from "@/lib/http/route";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

@@ -1,6 +1,7 @@
+import { route } from "@/app/_lib/route";
 import { ApiError } from "@/lib/http/errors";
 import { preferredWaitSeconds } from "@/lib/http/prefer";
-import { json, route } from "@/lib/http/route";
+import { json } from "@/lib/http/route";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

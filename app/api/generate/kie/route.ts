@@ -1,7 +1,8 @@
+import { route } from "@/app/_lib/route";
 import { readJson } from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
 import { kieDebugRequestSchema } from "@/lib/http/kieDebugRequest";
-import { json, route } from "@/lib/http/route";
+import { json } from "@/lib/http/route";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

@@ -1,7 +1,7 @@
+import { route } from "@/app/_lib/route";
 import type { App } from "@/lib/app";
 import type { ImageAccess } from "@/lib/generation/images";
 import { ApiError } from "@/lib/http/errors";
-import { route } from "@/lib/http/route";
 import { IMAGE_VARIANTS, type ImageVariant } from "@/lib/storage/links";
 
 export const runtime = "nodejs";

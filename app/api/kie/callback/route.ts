@@ -1,8 +1,9 @@
 import { after } from "next/server";
 import { z } from "zod";
+import { route } from "@/app/_lib/route";
 import { readJson } from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
-import { json, route } from "@/lib/http/route";
+import { json } from "@/lib/http/route";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
