@@ -33,6 +33,8 @@ export default defineConfig({
       // lib/auth/authenticator.ts
       "tests/unit/auth/verify.test.ts",
       "tests/unit/auth/authenticate.test.ts",
+      "tests/unit/auth/supabaseRules.test.ts",
+      "tests/unit/auth/dev.test.ts",
       // lib/http/body.ts
       "tests/unit/http/body.test.ts",
     ],
