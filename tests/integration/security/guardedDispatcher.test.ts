@@ -99,3 +99,43 @@ describe("createGuardedDispatcher", () => {
     }
   });
 });
+
+/** The error fetch failed with, and its cause (the connector's own error). */
+async function failure(url: string, dispatcher: ReturnType<typeof createGuardedDispatcher>) {
+  const error = await fetch(url, { dispatcher }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(TypeError);
+  return (error as TypeError).cause as Error & { code?: string };
+}
+
+describe("createGuardedDispatcher: its options and the trusted origin's spellings (issue 17)", () => {
+  it("gives up a connection after connectTimeoutMs, DNS included", async () => {
+    // A DNS that never answers: only the connect timeout ends the attempt.
+    const silent = (() => undefined) as unknown as LookupFunction;
+    const dispatcher = createGuardedDispatcher({ lookup: silent, connectTimeoutMs: 200 });
+    try {
+      const started = Date.now();
+      const cause = await failure("http://images.example.com:4599/a.png", dispatcher);
+      expect(cause.code).toBe("UND_ERR_CONNECT_TIMEOUT");
+      expect(Date.now() - started).toBeLessThan(5_000); // the default is 10 s
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  it("trusts an origin on the scheme's default port and on IPv6 loopback: it connects, not refuses", async () => {
+    // Nothing need listen there: what matters is that the dispatcher tries to connect (a
+    // connection error) instead of refusing the address as forbidden.
+    for (const origin of ["http://127.0.0.1", "http://[::1]:4599"]) {
+      const dispatcher = createGuardedDispatcher({ trustedOrigin: origin });
+      try {
+        const cause = await failure(`${origin}/a.png`, dispatcher).catch((e: unknown) => e as Error);
+        expect(cause).not.toBeInstanceOf(UnsafeUrlError);
+      } finally {
+        await dispatcher.close();
+      }
+    }
+  });
+});

@@ -3,7 +3,7 @@ import type { LookupFunction } from "node:net";
 import { describe, expect, it } from "vitest";
 import { classifyError } from "@/lib/http/errors";
 import { checkProxyUrl, isForbiddenAddress, UnsafeUrlError, type UnsafeUrlReason } from "@/lib/security";
-import { guardLookup } from "@/lib/security/urlGuard";
+import { guardLookup, parseIPv6 } from "@/lib/security/urlGuard";
 
 describe("isForbiddenAddress", () => {
   const forbidden: [string, string][] = [
@@ -382,5 +382,118 @@ describe("the edges of every forbidden IPv4 range", () => {
     expect(isForbiddenAddress(`::ffff:${first}`)).toBe(true);
     expect(isForbiddenAddress(`64:ff9b::${hex}`)).toBe(true);
     expect(isForbiddenAddress(`2002:${hex}::1`)).toBe(true);
+  });
+});
+
+describe("the edges of the IPv6 rules and of the bracket form (issue 17)", () => {
+  it.each([
+    ["[2606:4700:4700::1111]", "a public IPv6 address in brackets, as a URL host spells it"],
+    ["2606:4700:4700:0:0:0:0:1111", "a public IPv6 address written out in full, no ::"],
+    ["2606:4700:4700::1111", "the same, shortened"],
+    ["2001:200::1", "2001:200::/23 is just past the IETF block 2001::/23"],
+    ["2600:1::1", "a small second group outside 2001::/16"],
+    ["2600:db8::1", "db8 in the second group outside 2001::/16"],
+    ["2606:4700:4700::1111".toUpperCase(), "upper-case hex"],
+    ["::FFFF:8.8.8.8", "IPv4-mapped public, upper case"],
+  ])("allows %s (%s)", (ip) => {
+    expect(isForbiddenAddress(ip)).toBe(false);
+  });
+
+  it.each([
+    ["x2606:4700:4700::1111]", "a closing bracket without the opening one"],
+    ["[2606:4700:4700::11111", "an opening bracket without the closing one"],
+    ["2606:4700:4700::1111g", "hex followed by a non-hex letter (parseInt would stop before it)"],
+    ["::FFFF:7F00:1", "IPv4-mapped loopback, upper case"],
+    ["2001:1ff::1", "the end of 2001::/23"],
+  ])("refuses %s (%s)", (ip) => {
+    expect(isForbiddenAddress(ip)).toBe(true);
+  });
+});
+
+describe("parseIPv6: what it answers for text that is no IPv6 address", () => {
+  it.each([
+    ["1:2:3:4:5:6:7:8", [1, 2, 3, 4, 5, 6, 7, 8]],
+    ["1::8", [1, 0, 0, 0, 0, 0, 0, 8]],
+    ["::", [0, 0, 0, 0, 0, 0, 0, 0]],
+    ["::ffff:1.2.3.4", [0, 0, 0, 0, 0, 0xffff, 0x102, 0x304]],
+    ["FFFF::A", [0xffff, 0, 0, 0, 0, 0, 0, 10]],
+  ])("%s → its eight groups", (text, groups) => {
+    expect(parseIPv6(text)).toEqual(groups);
+  });
+
+  it.each([
+    ["::ffff:1.2.3", "a dotted quad with three parts"],
+    ["1::2::3", "two ::"],
+    ["1:2:3", "too few groups without ::"],
+    ["1:2:3:4:5:6:7:8:9", "nine groups"],
+    ["1::2:3:4:5:6:7:8:9", "nine groups with ::"],
+    ["1::g", "a group that is not hex"],
+    ["1::10000", "a group above ffff"],
+    ["1::-1", "a negative group"],
+    ["", "nothing"],
+  ])("%s → undefined (%s)", (text) => {
+    expect(parseIPv6(text)).toBeUndefined();
+  });
+});
+
+describe("checkProxyUrl: its inputs at the edges (issue 17)", () => {
+  const reasonFor = (raw: unknown, policy: Parameters<typeof checkProxyUrl>[1]) => {
+    try {
+      checkProxyUrl(raw as string, policy);
+      return "accepted";
+    } catch (error) {
+      if (error instanceof UnsafeUrlError) return error.reason;
+      throw error;
+    }
+  };
+  const policy = { allowedHosts: ["tempfile.aiquickdraw.com"] };
+
+  it("refuses a missing URL (the route's searchParams.get gives null) as malformed, not a crash", () => {
+    expect(reasonFor(null, policy)).toBe("malformed");
+    expect(reasonFor(undefined, policy)).toBe("malformed");
+    expect(reasonFor(42, policy)).toBe("malformed");
+  });
+
+  it("reads allowed hosts trimmed and in any case", () => {
+    expect(
+      reasonFor("https://tempfile.aiquickdraw.com/a.png", { allowedHosts: [" TempFile.AIQuickDraw.com "] }),
+    ).toBe("accepted");
+  });
+
+  it.each([
+    ["x@tempfile.aiquickdraw.com", "user info"],
+    ["tempfile.aiquickdraw.com/path", "a path"],
+    ["https://tempfile.aiquickdraw.com", "a scheme"],
+    ["tempfile.aiquickdraw.com:99999", "a port above 65535"],
+  ])("ignores an allowed-host entry that is no host: %s (%s)", (entry) => {
+    expect(reasonFor("https://tempfile.aiquickdraw.com/a.png", { allowedHosts: [entry] })).toBe(
+      "host_not_allowed",
+    );
+    expect(reasonFor("https://tempfile.aiquickdraw.com:99999/a.png", { allowedHosts: [entry] })).toBe(
+      "malformed",
+    );
+  });
+
+  it("ignores a trusted origin that is no URL", () => {
+    expect(reasonFor("http://127.0.0.1:4010/a.png", { allowedHosts: [], trustedOrigin: "not a url" })).toBe(
+      "scheme",
+    );
+    expect(reasonFor("http://127.0.0.1:4010/a.png", { allowedHosts: [], trustedOrigin: "" })).toBe("scheme");
+  });
+});
+
+describe("guardLookup: a resolver that answers nothing", () => {
+  it("refuses an undefined answer as no address", async () => {
+    const lookup = ((_hostname: string, _options: unknown, callback: (...args: unknown[]) => void) =>
+      callback(null, undefined, 4)) as unknown as LookupFunction;
+    for (const all of [true, false]) {
+      const error = await new Promise((resolve) =>
+        guardLookup(lookup)("images.example.com", { all }, (e) => resolve(e)),
+      );
+      expect(error).toMatchObject({
+        reason: "forbidden_address",
+        detail: "images.example.com resolved to no address",
+      });
+    }
   });
 });
