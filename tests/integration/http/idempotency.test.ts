@@ -1,6 +1,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { queryRows, users } from "@/lib/db";
+import { insertGeneration } from "@/lib/db/generations";
+import { attachIdempotencyJob, tryClaimIdempotencyKey } from "@/lib/db/idempotency";
 import { ApiError } from "@/lib/http/errors";
 import { IDEMPOTENT_REPLAYED_HEADER, requestFingerprint, withIdempotency } from "@/lib/http/idempotency";
 import { json } from "@/lib/http/route";
@@ -247,5 +249,102 @@ describeEachDatabase("withIdempotency", (getDb) => {
     });
     expect(response.status).toBe(200);
     expect(warnings).toContainEqual(["the idempotency lease ended before the response was stored"]);
+  });
+  describe("what it tells the log, and what it does without one (issue 17)", () => {
+    type Log = NonNullable<Parameters<typeof withIdempotency>[0]["log"]>;
+    function recorder() {
+      const calls: [string, unknown[]][] = [];
+      const log = Object.fromEntries(
+        ["info", "warn", "error", "debug"].map((level) => [
+          level,
+          (...args: unknown[]) => calls.push([level, args]),
+        ]),
+      ) as unknown as Log;
+      return { calls, log };
+    }
+
+    it("logs a replay with its status, and nothing else on a plain run and replay", async () => {
+      await seedUser();
+      const { calls, log } = recorder();
+      const run = async () => json({ success: true, taskId: "t1" }, 202);
+      await withIdempotency(request({ log }), run);
+      expect(calls).toEqual([]); // a fresh claim, a JSON body, stored in time: nothing to say
+      await withIdempotency(request({ log }), run);
+      expect(calls).toEqual([["info", [{ replayedStatus: 202 }, "idempotent replay"]]]);
+    });
+
+    it("hands the claim to run, and on a take-over the job the dead holder created", async () => {
+      await seedUser();
+      // A first holder claims the key, creates its job, and dies: its lease runs out.
+      const first = await tryClaimIdempotencyKey(db(), { userId: "u1", key: "key-1", fingerprint });
+      if (first.outcome !== "claimed") throw new Error("expected a claim");
+      const job = await insertGeneration(db(), {
+        userId: "u1",
+        type: "text_to_image",
+        model: "google/nano-banana",
+        prompt: "a banana",
+        cost: 1,
+      });
+      expect(
+        await attachIdempotencyJob(db(), {
+          userId: "u1",
+          key: "key-1",
+          claimToken: first.claimToken,
+          generationId: job.id,
+        }),
+      ).toBe(true);
+      await queryRows(
+        db(),
+        sql`UPDATE nano_banana.idempotency_keys SET expires_at = now() - interval '1 second'`,
+      );
+
+      const { calls, log } = recorder();
+      const held: unknown[] = [];
+      await withIdempotency(request({ log }), async (claim) => {
+        held.push(claim);
+        return json({ success: true, taskId: job.id }, 202);
+      });
+      expect(held).toEqual([{ key: "key-1", claimToken: expect.any(String), generationId: job.id }]);
+      expect((held[0] as { claimToken: string }).claimToken).not.toBe(first.claimToken);
+      expect(calls).toEqual([
+        ["warn", [{ jobId: job.id }, "idempotency key taken over; answering from its job"]],
+      ]);
+
+      // A fresh key: the claim has no job, and run is told so.
+      const fresh: unknown[] = [];
+      await withIdempotency(request({ key: "key-2" }), async (claim) => {
+        fresh.push(claim);
+        return json({ success: true }, 200);
+      });
+      expect(fresh).toEqual([{ key: "key-2", claimToken: expect.any(String), generationId: null }]);
+    });
+
+    it("stores and replays a 2xx without a JSON body also without a log", async () => {
+      await seedUser();
+      const { calls, run } = handler(async () => new Response("done", { status: 200 }));
+      expect(await (await withIdempotency(request(), run)).text()).toBe("done");
+      const replay = await withIdempotency(request(), run);
+      expect(calls.count).toBe(1);
+      expect(replay.headers.get(IDEMPOTENT_REPLAYED_HEADER)).toBe("true");
+      expect(await replay.json()).toBeNull();
+    });
+
+    it("still answers when recording the outcome fails and there is no log", async () => {
+      await seedUser();
+      const real = db();
+      let broken = false;
+      const flaky = new Proxy(real, {
+        get(target, name, receiver) {
+          if (name === "execute" && broken) return async () => Promise.reject(new Error("connection lost"));
+          const value = Reflect.get(target, name, receiver);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+      const response = await withIdempotency(request({ db: flaky }), async () => {
+        broken = true;
+        return json({ success: true, taskId: "t1" }, 200);
+      });
+      expect(response.status).toBe(200);
+    });
   });
 });

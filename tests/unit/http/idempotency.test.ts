@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { IDEMPOTENCY_LEASE_MS } from "@/lib/db/idempotency";
 import { ApiError } from "@/lib/http/errors";
 import {
   IDEMPOTENT_REPLAYED_HEADER,
   idempotencyKeyFrom,
+  idempotencyLeaseMs,
   isReplayable,
   replayResponse,
   requestFingerprint,
@@ -138,5 +140,40 @@ describe("null and odd bodies (gap 9)", () => {
     expect(requestFingerprint({ a: null })).not.toBe(requestFingerprint({ a: {} }));
     expect(() => requestFingerprint(undefined)).toThrow(TypeError);
     expect(sha256Hex("abc")).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  });
+});
+
+describe("requestFingerprint: what it refuses (issue 17)", () => {
+  it("throws a TypeError naming itself for parts JSON cannot express", () => {
+    for (const parts of [undefined, () => 1, Symbol("x")]) {
+      expect(() => requestFingerprint(parts)).toThrow(
+        new TypeError("requestFingerprint needs JSON-serializable parts"),
+      );
+    }
+  });
+});
+
+describe("idempotencyLeaseMs: long enough for the slowest generate request (issue 17)", () => {
+  it("covers two KIE steps of every try with their backoff, the sync wait and a minute", () => {
+    // 3 tries of 60 s + 3 × 10 s backoff = 210 s per step; 2 steps + 120 s wait + 60 s = 600 s.
+    expect(idempotencyLeaseMs({ requestTimeoutMs: 60_000, pollBudgetMs: 120_000, maxRetries: 2 })).toBe(
+      600_000,
+    );
+    // maxRetries defaults to KIE's 2.
+    expect(idempotencyLeaseMs({ requestTimeoutMs: 60_000, pollBudgetMs: 120_000 })).toBe(600_000);
+    // 5 tries: 2 × (5 × 90 s + 50 s) + 30 s + 60 s = 1090 s.
+    expect(idempotencyLeaseMs({ requestTimeoutMs: 90_000, pollBudgetMs: 30_000, maxRetries: 4 })).toBe(
+      1_090_000,
+    );
+    // No retries: 2 × (30 s + 10 s) + 200 s + 60 s = 340 s.
+    expect(idempotencyLeaseMs({ requestTimeoutMs: 30_000, pollBudgetMs: 200_000, maxRetries: 0 })).toBe(
+      340_000,
+    );
+  });
+
+  it("never goes below IDEMPOTENCY_LEASE_MS", () => {
+    expect(idempotencyLeaseMs({ requestTimeoutMs: 1_000, pollBudgetMs: 1_000, maxRetries: 0 })).toBe(
+      IDEMPOTENCY_LEASE_MS,
+    );
   });
 });
