@@ -2,9 +2,11 @@ import { inspect } from "node:util";
 import { exportJWK, exportSPKI } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  AuthConfigurationError,
   type Authenticator,
   AuthProviderUnavailableError,
   createAuthenticator,
+  MAX_TOKEN_LENGTH,
   UnauthorizedError,
   type UnauthorizedReason,
 } from "@/lib/auth";
@@ -351,6 +353,161 @@ describe("the remote JWKS", () => {
       expect(inspect(timeout)).not.toContain(token);
     } finally {
       await own.close();
+    }
+  });
+});
+
+describe("the rules at their edges (issue 17)", () => {
+  it("takes a clock tolerance from 0 to 300 seconds, and refuses anything else at construction", () => {
+    for (const clockToleranceSeconds of [0, 300]) {
+      expect(() => supabaseAuth({ clockToleranceSeconds })).not.toThrow();
+    }
+    for (const clockToleranceSeconds of [-1, -0.5, 300.5, 301, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => supabaseAuth({ clockToleranceSeconds })).toThrow(
+        new AuthConfigurationError("clockToleranceSeconds must be between 0 and 300."),
+      );
+    }
+  });
+
+  it("refuses a devSecret in Supabase mode, and a mode it does not know", () => {
+    expect(() => supabaseAuth({ devSecret: new Uint8Array(32) })).toThrow(
+      new AuthConfigurationError("Supabase auth takes no devSecret."),
+    );
+    expect(() =>
+      createAuthenticator({
+        mode: "firebase" as "dev",
+        supabaseJwtSecret: JWT_SECRET,
+        devSecret: new Uint8Array(32),
+      }),
+    ).toThrow(new AuthConfigurationError("Auth mode must be 'supabase' or 'dev'."));
+    expect(() => createAuthenticator({ mode: "supabase", supabaseUrl: "not a url" })).toThrow(
+      new AuthConfigurationError("supabaseUrl is not a URL."),
+    );
+  });
+
+  it("takes the project URL over http only on this machine", () => {
+    for (const supabaseUrl of [
+      "http://project.example.com",
+      "http://10.0.0.1:54321",
+      "ws://localhost:54321",
+    ]) {
+      expect(() => createAuthenticator({ mode: "supabase", supabaseUrl })).toThrow(
+        new AuthConfigurationError("supabaseUrl must be https (plain http only for localhost)."),
+      );
+    }
+    for (const supabaseUrl of [
+      "https://project.example.com",
+      "http://localhost:54321",
+      "http://[::1]:54321",
+    ]) {
+      expect(() => createAuthenticator({ mode: "supabase", supabaseUrl })).not.toThrow();
+    }
+  });
+
+  it("expects tokens from the project URL without its trailing slashes", async () => {
+    const auth = supabaseAuth({ supabaseUrl: `${server.url}///` });
+    await expect(auth.verifyAccessToken(await signHs256(claims(), JWT_SECRET))).resolves.toMatchObject({
+      id: USER_ID,
+    });
+    await expect(auth.verifyAccessToken(await signWith(es256, claims()))).resolves.toMatchObject({
+      id: USER_ID,
+    });
+  });
+
+  it("refuses a validly signed token longer than MAX_TOKEN_LENGTH as malformed, and takes one just under", async () => {
+    const auth = supabaseAuth();
+    const sized = async (length: number) => {
+      const base = await signHs256(claims({ pad: "" }), JWT_SECRET);
+      // Each character of padding adds 4/3 characters of base64url: pad until the token is `length` long.
+      let pad = "x".repeat(Math.floor(((length - base.length) * 3) / 4));
+      let token = await signHs256(claims({ pad }), JWT_SECRET);
+      while (token.length < length) {
+        pad += "x";
+        token = await signHs256(claims({ pad }), JWT_SECRET);
+      }
+      return token;
+    };
+    const over = await sized(MAX_TOKEN_LENGTH + 1);
+    expect(over.length).toBeGreaterThan(MAX_TOKEN_LENGTH);
+    expect(over.length).toBeLessThan(MAX_TOKEN_LENGTH + 4);
+    expect((await refusal(auth, over)).reason).toBe("malformed_token");
+    const under = await sized(MAX_TOKEN_LENGTH - 3);
+    expect(under.length).toBeLessThanOrEqual(MAX_TOKEN_LENGTH);
+    await expect(auth.verifyAccessToken(under)).resolves.toMatchObject({ id: USER_ID });
+  });
+
+  it("says why an asymmetric token is refused: dev mode never takes one, Supabase mode needs a URL", async () => {
+    const dev = createAuthenticator({ mode: "dev", devSecret: new Uint8Array(32).fill(7) });
+    expect(await refusal(dev, await signWith(es256, claims()))).toMatchObject({
+      reason: "unsupported_algorithm",
+      hint: "asymmetric token but dev auth only accepts its own HS256 tokens",
+    });
+    const secretOnly = createAuthenticator({ mode: "supabase", supabaseJwtSecret: JWT_SECRET });
+    expect(await refusal(secretOnly, await signWith(es256, claims()))).toMatchObject({
+      reason: "unsupported_algorithm",
+      hint: "asymmetric token but no JWKS is configured (set SUPABASE_URL)",
+    });
+  });
+
+  it("names the claim that made a token no user's", async () => {
+    const auth = supabaseAuth();
+    expect(await refusal(auth, await signHs256(claims({ sub: "service_role" }), JWT_SECRET))).toMatchObject({
+      reason: "invalid_token",
+      hint: "sub is not a user UUID",
+    });
+    expect(await refusal(auth, await signHs256(claims({ role: "anon" }), JWT_SECRET))).toMatchObject({
+      reason: "invalid_token",
+      hint: "role is not authenticated",
+    });
+    expect(await refusal(auth, await signHs256(claims({ is_anonymous: true }), JWT_SECRET))).toMatchObject({
+      reason: "invalid_token",
+      hint: "anonymous users are not accepted (ALLOW_ANONYMOUS_USERS)",
+    });
+    await expect(
+      supabaseAuth({ allowAnonymous: true }).verifyAccessToken(
+        await signHs256(claims({ is_anonymous: true }), JWT_SECRET),
+      ),
+    ).resolves.toMatchObject({ id: USER_ID });
+  });
+
+  it("returns no email for an empty or non-string one, and the email otherwise", async () => {
+    const auth = supabaseAuth();
+    for (const email of ["", 42, null]) {
+      await expect(auth.verifyAccessToken(await signHs256(claims({ email }), JWT_SECRET))).resolves.toEqual({
+        id: USER_ID,
+        isAdmin: false,
+      });
+    }
+    await expect(auth.verifyAccessToken(await signHs256(claims(), JWT_SECRET))).resolves.toEqual({
+      id: USER_ID,
+      isAdmin: false,
+      email: "user@example.com",
+    });
+  });
+
+  it("reads the admin role only from an app_metadata object", async () => {
+    const auth = supabaseAuth();
+    for (const app_metadata of [null, "admin", ["admin"], { role: "user" }, {}]) {
+      await expect(
+        auth.verifyAccessToken(await signHs256(claims({ app_metadata }), JWT_SECRET)),
+      ).resolves.toMatchObject({ isAdmin: false });
+    }
+    await expect(
+      auth.verifyAccessToken(await signHs256(claims({ app_metadata: { role: "admin" } }), JWT_SECRET)),
+    ).resolves.toMatchObject({ isAdmin: true });
+  });
+
+  it("treats an Authorization header that merely contains 'Bearer' as another scheme", async () => {
+    const auth = supabaseAuth();
+    const token = await signHs256(claims(), JWT_SECRET);
+    for (const authorization of [`NotBearer ${token}`, `BearerX ${token}`, `Basic Bearer ${token}`]) {
+      const error = await auth
+        .authenticate(new Request("http://localhost/", { headers: { authorization } }))
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(error).toMatchObject({ reason: "missing_token" });
     }
   });
 });
