@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { inspect } from "node:util";
 import { exportJWK, exportSPKI } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -325,8 +326,8 @@ describe("the remote JWKS", () => {
       const auth = createAuthenticator({ mode: "supabase", supabaseUrl: own.url, jwks: { cooldownMs: 0 } });
       const stranger = await makeSigningKey("unknown-kid", "ES256");
       expect(
-        (await refusal(auth, await signWith(stranger, claims({ iss: `${own.url}/auth/v1` })))).reason,
-      ).toBe("invalid_token");
+        await refusal(auth, await signWith(stranger, claims({ iss: `${own.url}/auth/v1` }))),
+      ).toMatchObject({ reason: "invalid_token", hint: "no key in the JWKS matches the token's kid/alg" });
     } finally {
       await own.close();
     }
@@ -341,6 +342,8 @@ describe("the remote JWKS", () => {
       const error = await failing.verifyAccessToken(token).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(AuthProviderUnavailableError);
       expect((error as AuthProviderUnavailableError).code).toBe("upstream_error");
+      // The operator's log says what failed: the class and message (and its cause's, when it has one).
+      expect((error as AuthProviderUnavailableError).detail).toMatch(/^JOSEError: Expected 200 OK/);
 
       own.mode = "hang";
       const hanging = createAuthenticator({
@@ -350,6 +353,9 @@ describe("the remote JWKS", () => {
       });
       const timeout = await hanging.verifyAccessToken(token).catch((e: unknown) => e);
       expect(timeout).toBeInstanceOf(AuthProviderUnavailableError);
+      expect((timeout as AuthProviderUnavailableError).detail).toBe(
+        "JWKSTimeout: request timed out (The operation was aborted due to timeout)",
+      );
       expect(inspect(timeout)).not.toContain(token);
     } finally {
       await own.close();
@@ -509,5 +515,43 @@ describe("the rules at their edges (issue 17)", () => {
         );
       expect(error).toMatchObject({ reason: "missing_token" });
     }
+  });
+});
+
+describe("what jose refuses, as the caller sees it (issue 17)", () => {
+  it("refuses a token with a critical header parameter it does not know as an unsupported algorithm", async () => {
+    // Signed by hand: jose will not sign with a critical parameter it does not know either.
+    const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const input = `${encode({ alg: "HS256", typ: "JWT", crit: ["x-unknown"], "x-unknown": 1 })}.${encode(claims())}`;
+    const token = `${input}.${createHmac("sha256", JWT_SECRET).update(input).digest("base64url")}`;
+    expect((await refusal(supabaseAuth(), token)).reason).toBe("unsupported_algorithm");
+  });
+
+  it("names jose's code for a bad signature", async () => {
+    const [header, payload] = (await signHs256(claims(), JWT_SECRET)).split(".");
+    const forged = `${header}.${payload}.${(await signHs256(claims(), "another-secret-of-at-least-32-characters!")).split(".")[2]}`;
+    expect(await refusal(supabaseAuth(), forged)).toMatchObject({
+      reason: "invalid_token",
+      hint: "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
+    });
+  });
+
+  it("requires exp and the project's iss from both verifiers", async () => {
+    const auth = supabaseAuth();
+    const { exp: _exp, ...withoutExp } = claims();
+    expect((await refusal(auth, await signWith(es256, withoutExp))).reason).toBe("invalid_token");
+    const foreign = claims({ iss: "https://other-project.supabase.co/auth/v1" });
+    expect((await refusal(auth, await signHs256(foreign, JWT_SECRET))).reason).toBe("invalid_token");
+    expect((await refusal(auth, await signWith(es256, foreign))).reason).toBe("invalid_token");
+  });
+
+  it("leaves email out of a user that has none, and makes no one an admin by email without adminEmails", async () => {
+    const { email: _email, ...noEmail } = claims();
+    const user = await supabaseAuth().verifyAccessToken(await signHs256(noEmail, JWT_SECRET));
+    expect(Object.keys(user)).not.toContain("email");
+    const odd = await supabaseAuth().verifyAccessToken(
+      await signHs256(claims({ email: "Stryker was here" }), JWT_SECRET),
+    );
+    expect(odd.isAdmin).toBe(false);
   });
 });
