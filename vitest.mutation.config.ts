@@ -25,6 +25,7 @@ export default defineConfig({
       "tests/unit/kie/errors.test.ts",
       // lib/credits/ledger.ts, lib/db/generations.ts, lib/generation/settle.ts
       "tests/integration/credits/ledger.test.ts",
+      "tests/unit/credits/reserve-errors.test.ts",
       "tests/integration/db/generations.test.ts",
       "tests/integration/db/guards.test.ts",
       // lib/http/idempotency.ts

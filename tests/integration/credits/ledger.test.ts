@@ -105,6 +105,10 @@ describeEachDatabase("credit ledger", (getDb) => {
       for (const bad of [-1, 1.5, 2_147_483_648, Number.NaN]) {
         await expect(ensureAccount(db(), "u1", { initialCredits: bad })).rejects.toBeInstanceOf(RangeError);
       }
+      // The operator sees which setting is wrong (CREDITS_INITIAL) and its value.
+      await expect(ensureAccount(db(), "u1", { initialCredits: -1 })).rejects.toThrow(
+        "initialCredits must be a non-negative integer (got -1)",
+      );
       expect(await balance(db(), "u1")).toBeNull();
       expect(await ensureAccount(db(), "u1", { initialCredits: 2_147_483_647 })).toEqual({ created: true });
       expect(await ensureAccount(db(), "u0", { initialCredits: 0 })).toEqual({ created: true });
@@ -234,6 +238,23 @@ describeEachDatabase("credit ledger", (getDb) => {
       await expect(reserve(db(), { userId: "u1", cost: 1.5, generationId: "x" })).rejects.toBeInstanceOf(
         RangeError,
       );
+      await expect(reserve(db(), { userId: "u1", cost: -1, generationId: "x" })).rejects.toThrow(
+        "cost must be a non-negative integer (got -1)",
+      );
+    });
+
+    it("passes any other database error on as it is, not as a second reserve, and writes nothing", async () => {
+      await ensureAccount(db(), "u1", { initialCredits: 5 });
+      // No such job: the ledger row breaks its foreign key (23503), not the unique index (23505).
+      const missingJob = "0f0e0d0c-0b0a-4908-8706-050403020100";
+      const error = await reserve(db(), { userId: "u1", cost: 2, generationId: missingJob }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(AlreadyReservedError);
+      expect(error).not.toBeInstanceOf(InsufficientCreditsError);
+      expect(await balance(db(), "u1")).toBe(5);
+      expect(await ledgerOf(db(), "u1")).toHaveLength(1); // only the initial grant
     });
   });
 
@@ -358,6 +379,13 @@ describeEachDatabase("credit ledger", (getDb) => {
       await ensureAccount(db(), "u1", { initialCredits: 0 });
       await expect(grant(db(), { userId: "u1", amount: 0 })).rejects.toBeInstanceOf(RangeError);
       await expect(grant(db(), { userId: "u1", amount: -3 })).rejects.toBeInstanceOf(RangeError);
+      // The operator CLI prints these messages.
+      await expect(grant(db(), { userId: "u1", amount: 0 })).rejects.toThrow(
+        "amount must be a positive integer",
+      );
+      await expect(grant(db(), { userId: "u1", amount: -3 })).rejects.toThrow(
+        "amount must be a non-negative integer (got -3)",
+      );
       expect(await balance(db(), "u1")).toBe(0);
     });
 
