@@ -15,6 +15,7 @@ import {
   findUserGeneration,
   insertGeneration,
   isUuid,
+  listUserGenerations,
   markProcessing,
 } from "@/lib/db/generations";
 import { settle } from "@/lib/generation/settle";
@@ -160,12 +161,112 @@ describeEachDatabase("generation statements", (getDb) => {
       await settle(db(), quiet.id, { status: "failed" }, { notify: false });
       const loud = await job();
       await settle(db(), loud.id, { status: "failed" }, { notify: true });
-      const deadline = Date.now() + 5 * SECOND;
-      while (heard.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const heardAll = async (n: number) => {
+        const deadline = Date.now() + 5 * SECOND;
+        while (heard.length < n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      };
+      await heardAll(1);
       expect(heard).toEqual([loud.id]);
+      // A job already settled is not settled again, so nothing is announced (nor captured).
+      expect(await settle(db(), loud.id, { status: "succeeded" }, { notify: true })).toBeUndefined();
+      const next = await job();
+      await settle(db(), next.id, { status: "failed" }, { notify: true });
+      await heardAll(2);
+      expect(heard).toEqual([loud.id, next.id]);
+      expect(await balance(db(), "u1")).toBe(10);
     } finally {
       await stop();
     }
+  });
+
+  it("settle stores the copied image and the warnings it is given, and no empty warnings", async () => {
+    const image = {
+      key: "images/a.png",
+      thumbKey: "thumbs/a.webp",
+      bytes: 1234,
+      type: "image/png",
+      width: 1024,
+      height: 768,
+      sha256: "ab".repeat(32),
+    };
+    const stored = await job();
+    const row = await settle(
+      db(),
+      stored.id,
+      { status: "succeeded", resultUrls: ["https://x/a.png"], image, warnings: ["thumbnail: slow"] },
+      { notify: false },
+    );
+    const expected = {
+      imageKey: "images/a.png",
+      imageThumbKey: "thumbs/a.webp",
+      imageBytes: 1234,
+      imageType: "image/png",
+      imageWidth: 1024,
+      imageHeight: 768,
+      imageSha256: "ab".repeat(32),
+      warnings: ["thumbnail: slow"],
+    };
+    expect(row).toMatchObject(expected);
+    expect(row?.imageStoredAt).toBeInstanceOf(Date);
+    expect(await read(stored.id)).toMatchObject(expected);
+
+    const plain = await job();
+    const bare = await settle(
+      db(),
+      plain.id,
+      { status: "succeeded", resultUrls: ["https://x/b.png"], warnings: [] },
+      { notify: false },
+    );
+    expect(bare).toMatchObject({ imageKey: null, imageStoredAt: null, warnings: null });
+    expect(await read(plain.id)).toMatchObject({ imageKey: null, imageStoredAt: null, warnings: null });
+  });
+
+  it("claimStaleGenerations for one user claims only that user's jobs", async () => {
+    const mine = await job({ ageMs: 60 * SECOND });
+    await ensureAccount(db(), "u2", { initialCredits: 10 });
+    const theirs = await insertGeneration(db(), {
+      userId: "u2",
+      type: "text_to_image",
+      model: "google/nano-banana",
+      prompt: "a pear",
+      cost: 1,
+      createdAt: new Date(Date.now() - 90 * SECOND),
+    });
+    const options = { limit: 10, minAgeMs: 10 * SECOND, intervalMs: 0 };
+    const claimed = await claimStaleGenerations(db(), { ...options, userId: "u1" });
+    expect(claimed.map((row) => row.id)).toEqual([mine.id]);
+    expect((await read(theirs.id)).refreshedAt).toBeNull();
+    const all = await claimStaleGenerations(db(), { ...options, intervalMs: 60 * SECOND });
+    expect(all.map((row) => row.id)).toEqual([theirs.id]);
+  });
+
+  it("listUserGenerations pages a user's own jobs newest first, without deleted ones", async () => {
+    const oldest = await job({ ageMs: 40 * SECOND });
+    const deleted = await job({ ageMs: 30 * SECOND });
+    const middle = await job({ ageMs: 20 * SECOND });
+    const newest = await job({ ageMs: 10 * SECOND });
+    await db().update(generations).set({ deletedAt: new Date() }).where(eq(generations.id, deleted.id));
+    await ensureAccount(db(), "u2", { initialCredits: 10 });
+    await insertGeneration(db(), {
+      userId: "u2",
+      type: "text_to_image",
+      model: "google/nano-banana",
+      prompt: "a pear",
+      cost: 1,
+    });
+
+    const ids = (rows: Generation[]) => rows.map((row) => row.id);
+    expect(ids(await listUserGenerations(db(), "u1", { limit: 10 }))).toEqual([
+      newest.id,
+      middle.id,
+      oldest.id,
+    ]);
+    const first = await listUserGenerations(db(), "u1", { limit: 2 });
+    expect(ids(first)).toEqual([newest.id, middle.id]);
+    const second = await listUserGenerations(db(), "u1", { limit: 2, cursor: { id: middle.id } });
+    expect(ids(second)).toEqual([oldest.id]);
+    expect(await listUserGenerations(db(), "u1", { limit: 2, cursor: { id: oldest.id } })).toEqual([]);
+    expect(await listUserGenerations(db(), "u3", { limit: 10 })).toEqual([]);
   });
 
   it("attachLateResult keeps a late image on a timed-out job (gap 10)", async () => {
