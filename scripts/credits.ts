@@ -13,10 +13,11 @@
  * account and job (lib/credits/audit.ts) and lists each problem it finds.
  */
 import pino from "pino";
-import { type AppConfig, ConfigError, getConfig } from "@/config";
+import { type AppConfig, getConfig } from "@/config";
 import { auditLedger, balance, describeAudit, ensureAccount, grant } from "@/lib/credits";
 import { type Database, DatabaseLockedError, findUsersByIdOrEmail, openDatabase, type User } from "@/lib/db";
 import { createLogger } from "@/lib/observability/logger";
+import { CliError, runCli } from "./cli";
 
 const USAGE = `Usage:
   npm run credits -- balance <userId|email>
@@ -30,16 +31,6 @@ type Command =
   | { name: "grant"; who: string; amount: number; reference?: string }
   | { name: "audit" }
   | { name: "help" };
-
-/** A problem the operator must fix; `exitCode` 2 for usage, 1 otherwise. */
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: 1 | 2,
-  ) {
-    super(message);
-  }
-}
 
 function parseArguments(args: string[]): Command {
   const positional: string[] = [];
@@ -139,27 +130,9 @@ async function run(command: Exclude<Command, { name: "help" }>, config: AppConfi
   }
 }
 
-async function main(args: string[]): Promise<number> {
-  try {
-    const command = parseArguments(args);
-    if (command.name === "help") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    process.stdout.write(`${await run(command, getConfig())}\n`);
-    return 0;
-  } catch (error) {
-    if (error instanceof CliError) {
-      process.stderr.write(`${error.message}\n${error.exitCode === 2 ? `${USAGE}\n` : ""}`);
-      return error.exitCode;
-    }
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`credits: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
-  }
-}
-
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runCli<Command>(process.argv.slice(2), {
+  name: "credits",
+  usage: USAGE,
+  parse: parseArguments,
+  run: (command) => run(command, getConfig()),
+});

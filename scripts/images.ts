@@ -13,26 +13,18 @@
  */
 import path from "node:path";
 import pino from "pino";
-import { ConfigError, getConfig } from "@/config";
+import { getConfig } from "@/config";
 import { DatabaseLockedError, openDatabase } from "@/lib/db";
 import { ResultImages } from "@/lib/generation/resultImages";
 import { createLogger } from "@/lib/observability/logger";
 import { createImageStore } from "@/lib/storage";
+import { CliError, runCli } from "./cli";
 
 const USAGE = `Usage:
   npm run images -- prune [--days <n>]
   npm run images -- sweep`;
 
 type Command = { name: "prune"; days?: number } | { name: "sweep" } | { name: "help" };
-
-class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: 1 | 2,
-  ) {
-    super(message);
-  }
-}
 
 function parseArguments(args: string[]): Command {
   const [name, ...rest] = args;
@@ -99,27 +91,9 @@ async function run(command: Exclude<Command, { name: "help" }>): Promise<string>
   }
 }
 
-async function main(args: string[]): Promise<number> {
-  try {
-    const command = parseArguments(args);
-    if (command.name === "help") {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    process.stdout.write(`${await run(command)}\n`);
-    return 0;
-  } catch (error) {
-    if (error instanceof CliError) {
-      process.stderr.write(`${error.message}\n${error.exitCode === 2 ? `${USAGE}\n` : ""}`);
-      return error.exitCode;
-    }
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    process.stderr.write(`images: ${error instanceof Error ? error.message : String(error)}\n`);
-    return 1;
-  }
-}
-
-process.exitCode = await main(process.argv.slice(2));
+process.exitCode = await runCli<Command>(process.argv.slice(2), {
+  name: "images",
+  usage: USAGE,
+  parse: parseArguments,
+  run,
+});

@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, open, rm } from "node:fs/promises";
 import sharp from "sharp";
+import type { StoredImageColumns } from "@/lib/db/images";
 import { ProxyUpstreamError, UnsafeUrlError, UnsupportedMediaTypeError } from "@/lib/security/errors";
 import type { ProxiedImage } from "@/lib/security/imageProxy";
 import { type ImageStore, resultKey, tempFileName, thumbnailKey } from "@/lib/storage";
@@ -23,15 +24,8 @@ export const THUMBNAIL_SIZE = 256;
 /** Larger images are refused as pixel bombs (the same limit as uploads). */
 const MAX_PIXELS = 50_000_000;
 
-export interface StoredImage {
-  key: string;
-  thumbKey: string;
-  bytes: number;
-  type: string;
-  width: number;
-  height: number;
-  sha256: string;
-}
+/** What a copy produced: the columns the job row records. */
+export type StoredImage = StoredImageColumns;
 
 export type RejectionReason = "not_an_image" | "too_large" | "unsafe_url";
 
