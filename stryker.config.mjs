@@ -18,6 +18,8 @@ export default {
     "lib/http/idempotency.ts",
     "lib/security/urlGuard.ts",
     "lib/kie/errors.ts",
+    "lib/kie/codes.ts",
+    "lib/kie/sanitize.ts",
     "lib/auth/authenticator.ts",
     "lib/http/body.ts",
   ],

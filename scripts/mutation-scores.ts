@@ -14,6 +14,8 @@ export const SCORE_FLOORS: Record<string, number> = {
   "lib/http/idempotency.ts": 90,
   "lib/security/urlGuard.ts": 90,
   "lib/kie/errors.ts": 90,
+  "lib/kie/codes.ts": 90,
+  "lib/kie/sanitize.ts": 90,
   "lib/auth/authenticator.ts": 90,
   "lib/http/body.ts": 90,
 };

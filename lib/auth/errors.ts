@@ -1,10 +1,11 @@
 /**
- * Domain errors of lib/auth. The HTTP layer maps them by `code` (DESIGN.md §3):
- * `unauthorized` → 401, `upstream_error` → 502. Messages are fixed strings: they never carry the
+ * Domain errors of lib/auth, each naming its public answer (`toProblem`, lib/problem.ts):
+ * `unauthorized` → 401, `upstream_error` → 502, anything else an internal error. Messages are fixed strings: they never carry the
  * token, the signing secret or the token's claims, so they are safe to log and to show.
  */
 
 import { brand } from "@/lib/brand";
+import type { HasProblem, Problem } from "@/lib/problem";
 
 /** Why a request was refused; for logs and metrics, not for the client to branch on. */
 export type UnauthorizedReason =
@@ -26,8 +27,13 @@ const MESSAGES: Record<UnauthorizedReason, string> = {
   token_expired: "The access token has expired; sign in again.",
 };
 
-export abstract class AuthenticationError extends Error {
+export abstract class AuthenticationError extends Error implements HasProblem {
   abstract readonly code: string;
+
+  /** A misconfigured verifier is the operator's problem: a generic 500, the detail in the log. */
+  toProblem(): Problem {
+    return { code: "internal_error", logLevel: "error" };
+  }
 }
 
 export class UnauthorizedError extends AuthenticationError {
@@ -40,6 +46,11 @@ export class UnauthorizedError extends AuthenticationError {
   ) {
     super(MESSAGES[reason]);
     this.name = "UnauthorizedError";
+  }
+
+  /** One generic message for every reason: the reason is for the log, not for a prober. */
+  override toProblem(): Problem {
+    return { code: "unauthorized", logLevel: "info" };
   }
 }
 
@@ -56,6 +67,10 @@ export class AuthProviderUnavailableError extends AuthenticationError {
   ) {
     super("The sign-in provider's signing keys could not be fetched; try again shortly.");
     this.name = "AuthProviderUnavailableError";
+  }
+
+  override toProblem(): Problem {
+    return { code: "upstream_error", logLevel: "error" };
   }
 }
 

@@ -1,6 +1,8 @@
 /** Base class of credit-ledger errors. */
 
 import { brand } from "@/lib/brand";
+import type { HasProblem, Problem } from "@/lib/problem";
+
 export class CreditsError extends Error {
   constructor(message: string) {
     super(message);
@@ -9,7 +11,7 @@ export class CreditsError extends Error {
 }
 
 /** The balance does not cover the cost; nothing was reserved (HTTP 402 insufficient_credits). */
-export class InsufficientCreditsError extends CreditsError {
+export class InsufficientCreditsError extends CreditsError implements HasProblem {
   readonly code = "insufficient_credits";
 
   constructor(
@@ -17,6 +19,10 @@ export class InsufficientCreditsError extends CreditsError {
     readonly cost: number,
   ) {
     super(`Insufficient credits: this needs ${cost}, the balance is ${balance}.`);
+  }
+
+  toProblem(): Problem {
+    return { code: "insufficient_credits", logLevel: "info" };
   }
 }
 

@@ -1,11 +1,13 @@
 import { brand } from "@/lib/brand";
+import type { HasProblem, Problem } from "@/lib/problem";
+import type { JobView } from "./view";
 
 /**
  * createTask failed in a way that may still have created the task at KIE (a timeout or reset after
  * sending): the job stays pending for its callback, and the reconciler releases the credits if none
  * comes. The caller learns the job's id so it can follow it.
  */
-export class JobInDoubtError extends Error {
+export class JobInDoubtError extends Error implements HasProblem {
   constructor(
     readonly taskId: string,
     options: { cause?: unknown } = {},
@@ -13,6 +15,44 @@ export class JobInDoubtError extends Error {
     super("The image service did not confirm the job; it may still finish.", options);
     this.name = "JobInDoubtError";
   }
+
+  toProblem(): Problem {
+    return {
+      code: "upstream_error",
+      message:
+        "The image service did not confirm the job. It may still finish: check its status with the taskId.",
+      taskId: this.taskId,
+      logLevel: "error",
+    };
+  }
+}
+
+/**
+ * A sync create whose job did not succeed: it failed, timed out, or was still running when the wait
+ * budget ran out (it then carries on: the client follows it by its taskId).
+ */
+export class JobNotSucceededError extends Error implements HasProblem {
+  constructor(
+    readonly job: JobView,
+    readonly stillRunning: boolean,
+  ) {
+    super(stillRunning ? `Job ${job.taskId} is still running` : `Job ${job.taskId} ended ${job.status}`);
+    this.name = "JobNotSucceededError";
+  }
+
+  toProblem(): Problem {
+    const { job } = this;
+    if (this.stillRunning || job.status === "timeout") {
+      return { code: "upstream_timeout", taskId: job.taskId, logLevel: "warn" };
+    }
+    if (job.error?.code === "generation_failed") {
+      // The provider's reason (sanitized when stored) is the user's to read: a refused prompt, say.
+      const reason = job.error.message ? `The image could not be generated: ${job.error.message}` : undefined;
+      return { code: "generation_failed", message: reason, taskId: job.taskId, logLevel: "info" };
+    }
+    return { code: "upstream_error", taskId: job.taskId, logLevel: "warn" };
+  }
 }
 
 brand(JobInDoubtError, "generation.JobInDoubtError");
+brand(JobNotSucceededError, "generation.JobNotSucceededError");

@@ -1,5 +1,4 @@
-import type { CreateGenerationResult } from "@/lib/generation";
-import { ApiError } from "./errors";
+import { type CreateGenerationResult, JobNotSucceededError } from "@/lib/generation";
 import { json } from "./route";
 
 /** `Prefer: respond-async` forces async, `Prefer: wait` forces sync (RFC 7240); else the default. */
@@ -32,21 +31,9 @@ export function generationResponse(result: CreateGenerationResult): Response {
       { Location: statusUrl },
     );
   }
-  if (result.outcome === "budget_exhausted") {
-    throw new ApiError("upstream_timeout", undefined, { taskId: job.taskId });
-  }
-  if (job.status !== "succeeded") {
-    const code =
-      job.status === "timeout"
-        ? "upstream_timeout"
-        : job.error?.code === "generation_failed"
-          ? "generation_failed"
-          : "upstream_error";
-    const message =
-      code === "generation_failed" && job.error?.message
-        ? `The image could not be generated: ${job.error.message}`
-        : undefined;
-    throw new ApiError(code, message, { taskId: job.taskId });
+  // A failure is answered by the error table, like every other error (DESIGN.md §3).
+  if (result.outcome === "budget_exhausted" || job.status !== "succeeded") {
+    throw new JobNotSucceededError(job, result.outcome === "budget_exhausted");
   }
   return json({
     success: true,

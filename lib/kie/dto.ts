@@ -7,8 +7,8 @@
  * are decoded without ever throwing. Only what we truly need (a task id, an upload URL) is required.
  */
 import { z } from "zod";
-import { sanitizeKieText } from "./errors";
 import { asRecord, codeSchema, lenientNumber, lenientString, nonEmpty } from "./lenient";
+import { sanitizeKieText } from "./sanitize";
 
 /** Decodes a field KIE sends as JSON inside a string. Empty, null or invalid → undefined; never throws. */
 export function parseJsonString(value: unknown): unknown {

@@ -1,35 +1,15 @@
 /**
- * One error hierarchy for everything the KIE client can throw (DESIGN.md §3 maps each class to a
- * public error code). KIE reports failures both as HTTP statuses and as a `code` inside an HTTP 200
- * body (kie-api.md "Envelope"); both go through the single table below.
+ * One error hierarchy for everything the KIE client can throw; each class names its public answer
+ * (`toProblem`, DESIGN.md §3). KIE reports failures both as HTTP statuses and as a `code` inside an
+ * HTTP 200 body (kie-api.md "Envelope"); both go through the single table in codes.ts.
  *
  * No error ever holds the API key: KIE's own messages are sanitized before they are stored, and
  * low-level causes (socket errors) are replaced by sanitized copies.
  */
 
 import { brand } from "@/lib/brand";
-
-/** KIE endpoints, as named in logs and metrics. */
-export type KieEndpoint =
-  | "createTask"
-  | "recordInfo"
-  | "credit"
-  | "downloadUrl"
-  | "fileStreamUpload"
-  | "fileBase64Upload"
-  | "fileUrlUpload";
-
-export type KieErrorKind =
-  | "auth"
-  | "rate_limit"
-  | "validation"
-  | "service"
-  | "malformed_response"
-  | "timeout"
-  | "not_found"
-  | "task_failed"
-  | "account"
-  | "network";
+import type { HasProblem, Problem } from "@/lib/problem";
+import { type KieEndpoint, type KieErrorKind, ruleForCode } from "./codes";
 
 export interface KieErrorInit {
   endpoint: KieEndpoint;
@@ -47,30 +27,10 @@ export interface KieErrorInit {
   cause?: unknown;
 }
 
-const MAX_KIE_MESSAGE_CHARS = 300;
+/** When KIE rate-limits us without a Retry-After, clients are asked to wait this long. */
+const DEFAULT_RETRY_AFTER_SECONDS = 10;
 
-/**
- * Makes text from KIE (or from a socket error) safe to store in an error, a log or a response:
- * every secret is blanked, bearer tokens are blanked even if we did not know them, control
- * characters are dropped and the length is capped.
- */
-export function sanitizeKieText(text: unknown, secrets: readonly string[] = []): string | undefined {
-  if (typeof text !== "string") return undefined;
-  let out = text;
-  for (const secret of secrets) {
-    if (secret) out = out.split(secret).join("[redacted]");
-  }
-  out = out
-    .replace(/Bearer\s+[^\s"',;]+/gi, "Bearer [redacted]")
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-    .replace(/[\u0000-\u001f\u007f]+/g, " ")
-    .replace(/\s+/g, " ")
-    .trim();
-  if (out.length > MAX_KIE_MESSAGE_CHARS) out = `${out.slice(0, MAX_KIE_MESSAGE_CHARS - 1)}…`;
-  return out === "" ? undefined : out;
-}
-
-export class KieError extends Error {
+export class KieError extends Error implements HasProblem {
   readonly kind: KieErrorKind = "service";
   readonly code?: number;
   readonly httpStatus?: number;
@@ -111,6 +71,14 @@ export class KieError extends Error {
       taskId: this.taskId,
     };
   }
+
+  /**
+   * Most of KIE's failures (5xx, network, malformed answers, our key or KIE's credits) are the
+   * operator's problem: a generic 502 for the user, the detail in the log.
+   */
+  toProblem(): Problem {
+    return { code: "upstream_error", logLevel: "error" };
+  }
 }
 
 function defaultMessage(init: KieErrorInit): string {
@@ -135,11 +103,31 @@ export class RateLimitError extends KieError {
   constructor(init: KieErrorInit) {
     super({ ...init, retryable: init.retryable ?? true });
   }
+  override toProblem(): Problem {
+    const retryAfterSeconds =
+      this.retryAfterMs === undefined
+        ? DEFAULT_RETRY_AFTER_SECONDS
+        : Math.max(1, Math.ceil(this.retryAfterMs / 1000));
+    return {
+      code: "rate_limited",
+      message: "The image service is busy. Try again shortly.",
+      retryAfterSeconds,
+      logLevel: "warn",
+    };
+  }
 }
 
 /** 400/422 and other 4xx: KIE refused the request as given. */
 export class ValidationError extends KieError {
   override readonly kind = "validation";
+  /** KIE's reason (sanitized) tells the user what to change; warn: our own validation let it through. */
+  override toProblem(): Problem {
+    return {
+      code: "invalid_request",
+      message: this.kieMessage ? `The image service refused the request: ${this.kieMessage}` : undefined,
+      logLevel: "warn",
+    };
+  }
 }
 
 /** 5xx, 455 (maintenance), 505 (feature disabled), 408 (no result upstream). */
@@ -155,28 +143,20 @@ export class MalformedResponseError extends ServiceError {
   }
 }
 
-export type TimeoutScope = "request" | "poll_budget";
-
-/** One HTTP call took longer than the request timeout, or a task did not finish within the polling budget. */
+/** One HTTP call got no answer within the request timeout (the call may have reached KIE). */
 export class TimeoutError extends KieError {
   override readonly kind = "timeout";
-  readonly scope: TimeoutScope;
   readonly timeoutMs: number;
-  constructor(init: KieErrorInit & { scope: TimeoutScope; timeoutMs: number }) {
+  constructor(init: KieErrorInit & { timeoutMs: number }) {
     super({
       ...init,
-      retryable: init.retryable ?? init.scope === "request",
-      message:
-        init.message ??
-        (init.scope === "request"
-          ? `KIE ${init.endpoint}: no response within ${init.timeoutMs} ms`
-          : `KIE task ${init.taskId ?? "?"} did not finish within ${init.timeoutMs} ms`),
+      retryable: init.retryable ?? true,
+      message: init.message ?? `KIE ${init.endpoint}: no response within ${init.timeoutMs} ms`,
     });
-    this.scope = init.scope;
     this.timeoutMs = init.timeoutMs;
   }
   override toJSON() {
-    return { ...super.toJSON(), scope: this.scope, timeoutMs: this.timeoutMs };
+    return { ...super.toJSON(), timeoutMs: this.timeoutMs };
   }
 }
 
@@ -204,6 +184,14 @@ export class TaskFailedError extends KieError {
   }
   override toJSON() {
     return { ...super.toJSON(), failCode: this.failCode, failMsg: this.failMsg };
+  }
+  override toProblem(): Problem {
+    return {
+      code: "generation_failed",
+      message: this.failMsg ? `The image could not be generated: ${this.failMsg}` : undefined,
+      taskId: this.taskId,
+      logLevel: "info",
+    };
   }
 }
 
@@ -242,41 +230,6 @@ export class NetworkError extends KieError {
   override toJSON() {
     return { ...super.toJSON(), sent: this.sent, networkCode: this.networkCode };
   }
-}
-
-interface CodeRule {
-  kind: Exclude<KieErrorKind, "malformed_response" | "timeout" | "network">;
-  retryable: boolean;
-  summary: string;
-}
-
-/**
- * THE mapping from a KIE code to an error (kie-api.md "Envelope"). Used for the HTTP status first,
- * then for the body `code` of an HTTP 200 answer. Codes not listed fall back by class: other 4xx →
- * validation, other 5xx → retryable service error.
- */
-export const KIE_CODE_TABLE: Readonly<Record<number, CodeRule>> = {
-  400: { kind: "validation", retryable: false, summary: "bad request" },
-  401: { kind: "auth", retryable: false, summary: "API key missing or invalid" },
-  402: { kind: "account", retryable: false, summary: "the KIE account has insufficient credits" },
-  403: { kind: "auth", retryable: false, summary: "API key not allowed" },
-  404: { kind: "not_found", retryable: false, summary: "not found" },
-  408: { kind: "service", retryable: false, summary: "KIE gave no result in time" },
-  422: { kind: "validation", retryable: false, summary: "parameter validation failed" },
-  429: { kind: "rate_limit", retryable: true, summary: "rate limited" },
-  433: { kind: "account", retryable: false, summary: "API key usage cap reached" },
-  455: { kind: "service", retryable: true, summary: "service unavailable (maintenance)" },
-  500: { kind: "service", retryable: true, summary: "server error" },
-  501: { kind: "task_failed", retryable: false, summary: "generation failed" },
-  505: { kind: "service", retryable: false, summary: "feature disabled" },
-};
-
-export function ruleForCode(code: number): CodeRule {
-  const known = KIE_CODE_TABLE[code];
-  if (known) return known;
-  if (code >= 400 && code < 500) return { kind: "validation", retryable: false, summary: "request rejected" };
-  if (code >= 500 && code < 600) return { kind: "service", retryable: true, summary: "server error" };
-  return { kind: "service", retryable: false, summary: "unexpected response code" };
 }
 
 /** Builds the error for a non-success KIE code (HTTP status or body code) through KIE_CODE_TABLE. */

@@ -2,7 +2,9 @@
  * What a failed HTTP exchange with KIE means: a NetworkError that says whether the request could
  * have reached KIE (`sent`), with a copy of the low-level cause that holds no secret.
  */
-import { type KieEndpoint, NetworkError, sanitizeKieText } from "./errors";
+import type { KieEndpoint } from "./codes";
+import { NetworkError } from "./errors";
+import { sanitizeKieText } from "./sanitize";
 
 /** Connection errors that happen before a single byte of the request is written. */
 const NOT_SENT_CODES = new Set([

@@ -11,19 +11,19 @@
  * anything was sent, or KIE answered 429 (rejected, not queued).
  */
 import { Agent, type Dispatcher, type FormData, fetch } from "undici";
+import type { KieEndpoint } from "./codes";
 import { type KieEnvelope, readEnvelope } from "./dto";
 import {
   errorForCode,
-  type KieEndpoint,
   KieError,
   MalformedResponseError,
   NetworkError,
   RateLimitError,
-  sanitizeKieText,
   TimeoutError,
 } from "./errors";
 import { type CallContext, toNetworkError } from "./network";
 import { abortReason, fullJitterDelay, parseRetryAfter, sleep as realSleep, type SleepFn } from "./retry";
+import { sanitizeKieText } from "./sanitize";
 import type { KieCallOptions, KieCallStatus, KieClientEvent, KieLogger } from "./types";
 
 export interface KieTransportOptions {
@@ -221,7 +221,7 @@ export class KieTransport {
         return { answered: false, status: "aborted", error: abortReason(callerSignal) };
       const context = contextOf(spec);
       if (timeoutSignal.aborted) {
-        const timeout = new TimeoutError({ ...context, scope: "request", timeoutMs });
+        const timeout = new TimeoutError({ ...context, timeoutMs });
         return { answered: false, status: "timeout", error: timeout };
       }
       const networkError = toNetworkError(error, context, [this.#apiKey]);

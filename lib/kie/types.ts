@@ -1,5 +1,5 @@
 /** What a caller of the KIE client passes with each call, and what it can observe. */
-import type { KieEndpoint } from "./errors";
+import type { KieEndpoint } from "./codes";
 
 export interface KieCallOptions {
   /** Our request id: sent as X-Request-Id and put on every log line and error. */

@@ -1,6 +1,6 @@
 /**
- * Errors of lib/security: upload validation and the image proxy. lib/http/errors.ts maps each
- * class to its public code (DESIGN.md §3). Messages are written for the user: they carry limits and
+ * Errors of lib/security: upload validation and the image proxy. Each names its public code
+ * (DESIGN.md §3) and is answered with its own message (`toProblem`, lib/problem.ts). Messages are written for the user: they carry limits and
  * detected types, never the URL, the resolved address or the file's bytes (those go in fields for
  * the log).
  *
@@ -9,6 +9,7 @@
  */
 
 import { brand } from "@/lib/brand";
+import type { HasProblem, Problem } from "@/lib/problem";
 
 export type SecurityErrorCode =
   | "invalid_request"
@@ -16,9 +17,15 @@ export type SecurityErrorCode =
   | "unsupported_media_type"
   | "upstream_error";
 
-export abstract class SecurityError extends Error {
+export abstract class SecurityError extends Error implements HasProblem {
   /** The public error code this maps to. */
   abstract readonly code: SecurityErrorCode;
+  /** A refused proxy URL may be someone probing for SSRF; a host failing us is worth a look too. */
+  protected readonly logLevel: Problem["logLevel"] = "info";
+
+  toProblem(): Problem {
+    return { code: this.code, message: this.message, logLevel: this.logLevel };
+  }
 }
 
 function formatBytes(bytes: number): string {
@@ -154,6 +161,7 @@ const UNSAFE_URL_MESSAGES: Record<UnsafeUrlReason, string> = {
 /** The proxy refused a URL (or a redirect, or a resolved address). → 400 invalid_request */
 export class UnsafeUrlError extends SecurityError {
   readonly code = "invalid_request" as const;
+  protected override readonly logLevel = "warn";
 
   constructor(
     readonly reason: UnsafeUrlReason,
@@ -188,6 +196,7 @@ const PROXY_UPSTREAM_MESSAGES: Record<ProxyUpstreamReason, string> = {
 /** The image host failed us. → 502 upstream_error */
 export class ProxyUpstreamError extends SecurityError {
   readonly code = "upstream_error" as const;
+  protected override readonly logLevel = "warn";
   /** The upstream HTTP status, for reason "status". */
   readonly status?: number;
   /** For the operator's log (e.g. the redirect target). Not shown to the user. */

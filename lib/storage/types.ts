@@ -4,6 +4,7 @@
  */
 import type { Readable } from "node:stream";
 import { brand } from "@/lib/brand";
+import type { HasProblem, Problem } from "@/lib/problem";
 
 export type ImageStoreKind = "local" | "s3";
 
@@ -48,14 +49,25 @@ export interface ImageStore {
   close(): Promise<void>;
 }
 
-/** The store could not be reached or refused the operation (disk full, S3 down, bad credentials). */
-export class StoreUnavailableError extends Error {
+/**
+ * The store could not be reached or refused the operation (disk full, S3 down, bad credentials):
+ * the operator's problem, and usually a passing one.
+ */
+export class StoreUnavailableError extends Error implements HasProblem {
   constructor(
     readonly operation: "put" | "get" | "delete" | "list" | "presign",
     options?: { cause?: unknown },
   ) {
     super(`The image store is not available (${operation}).`, options);
     this.name = "StoreUnavailableError";
+  }
+
+  toProblem(): Problem {
+    return {
+      code: "service_unavailable",
+      message: "Stored images are not available right now. Try again shortly.",
+      logLevel: "error",
+    };
   }
 }
 

@@ -256,7 +256,6 @@ describe("createTask is never retried blindly", () => {
     const error = await captureError(kit.client.generateImage(REQUEST, CALL));
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error).toMatchObject({
-      scope: "request",
       timeoutMs: 150,
       endpoint: "createTask",
       requestId: "req-retry",

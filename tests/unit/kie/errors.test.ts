@@ -10,11 +10,11 @@ import {
   NotFoundError,
   RateLimitError,
   ServiceError,
-  sanitizeKieText,
   TaskFailedError,
   TimeoutError,
   ValidationError,
 } from "@/lib/kie/errors";
+import { sanitizeKieText } from "@/lib/kie/sanitize";
 
 describe("errorForCode", () => {
   const cases: [number, new (...args: never[]) => KieError, boolean][] = [
@@ -105,9 +105,7 @@ describe("isAmbiguousCreateFailure", () => {
   it("is true only when KIE may have created the task", () => {
     expect(isAmbiguousCreateFailure(new NetworkError({ endpoint: "createTask", sent: true }))).toBe(true);
     expect(isAmbiguousCreateFailure(new NetworkError({ endpoint: "createTask", sent: false }))).toBe(false);
-    expect(
-      isAmbiguousCreateFailure(new TimeoutError({ endpoint: "createTask", scope: "request", timeoutMs: 1 })),
-    ).toBe(true);
+    expect(isAmbiguousCreateFailure(new TimeoutError({ endpoint: "createTask", timeoutMs: 1 }))).toBe(true);
     expect(isAmbiguousCreateFailure(new DOMException("aborted", "AbortError"))).toBe(true);
     // An answer is a refusal, even a 5xx or an unreadable body (DESIGN.md §3: 502, not charged).
     expect(isAmbiguousCreateFailure(errorForCode(500, { endpoint: "createTask" }))).toBe(false);
@@ -216,11 +214,8 @@ describe("retryable: unknown codes and errors built directly (gap 5)", () => {
     expect(new MalformedResponseError({ endpoint, retryable: false }).retryable).toBe(false);
     expect(new NetworkError({ endpoint, sent: true }).retryable).toBe(true);
     expect(new NetworkError({ endpoint, sent: false, retryable: false }).retryable).toBe(false);
-    expect(new TimeoutError({ endpoint, scope: "request", timeoutMs: 5 }).retryable).toBe(true);
-    expect(new TimeoutError({ endpoint, scope: "poll_budget", timeoutMs: 5 }).retryable).toBe(false);
-    expect(new TimeoutError({ endpoint, scope: "request", timeoutMs: 5, retryable: false }).retryable).toBe(
-      false,
-    );
+    expect(new TimeoutError({ endpoint, timeoutMs: 5 }).retryable).toBe(true);
+    expect(new TimeoutError({ endpoint, timeoutMs: 5, retryable: false }).retryable).toBe(false);
     expect(new TaskFailedError({ endpoint }).retryable).toBe(false);
   });
 
@@ -254,22 +249,16 @@ describe("messages and fields of errors built directly", () => {
     expect("cause" in new KieError({ endpoint })).toBe(false);
   });
 
-  it("names timeouts by scope", () => {
-    const request = new TimeoutError({ endpoint, scope: "request", timeoutMs: 1500 });
-    expect(request.message).toBe("KIE createTask: no response within 1500 ms");
-    const budget = new TimeoutError({ endpoint, scope: "poll_budget", timeoutMs: 9000, taskId: "t9" });
-    expect(budget.message).toBe("KIE task t9 did not finish within 9000 ms");
-    expect(new TimeoutError({ endpoint, scope: "poll_budget", timeoutMs: 1 }).message).toBe(
-      "KIE task ? did not finish within 1 ms",
-    );
-    expect(new TimeoutError({ endpoint, scope: "request", timeoutMs: 1, message: "m" }).message).toBe("m");
-    expect(JSON.parse(JSON.stringify(budget))).toMatchObject({
+  it("names the timeout and the endpoint that did not answer", () => {
+    const timeout = new TimeoutError({ endpoint, timeoutMs: 1500, taskId: "t9" });
+    expect(timeout.message).toBe("KIE createTask: no response within 1500 ms");
+    expect(new TimeoutError({ endpoint, timeoutMs: 1, message: "m" }).message).toBe("m");
+    expect(JSON.parse(JSON.stringify(timeout))).toMatchObject({
       name: "TimeoutError",
       kind: "timeout",
-      scope: "poll_budget",
-      timeoutMs: 9000,
+      timeoutMs: 1500,
       taskId: "t9",
-      retryable: false,
+      retryable: true,
     });
   });
 
@@ -387,7 +376,7 @@ describe("KIE_CODE_TABLE, row by row", () => {
       [new ValidationError({ endpoint }), "ValidationError"],
       [new ServiceError({ endpoint }), "ServiceError"],
       [new MalformedResponseError({ endpoint }), "MalformedResponseError"],
-      [new TimeoutError({ endpoint, scope: "request", timeoutMs: 1 }), "TimeoutError"],
+      [new TimeoutError({ endpoint, timeoutMs: 1 }), "TimeoutError"],
       [new NotFoundError({ endpoint }), "NotFoundError"],
       [new TaskFailedError({ endpoint }), "TaskFailedError"],
       [new AccountError({ endpoint }), "AccountError"],
