@@ -21,6 +21,7 @@ export default {
     "lib/kie/codes.ts",
     "lib/kie/sanitize.ts",
     "lib/auth/authenticator.ts",
+    "lib/auth/verifiers.ts",
     "lib/http/body.ts",
   ],
   ignorePatterns: [

@@ -1,15 +1,12 @@
 /** lib/auth: request → user. Framework-free; route handlers pass the Request (DESIGN.md §2, §3). */
 export {
-  ASYMMETRIC_ALGORITHMS,
   type Authenticator,
   type AuthenticatorOptions,
   type AuthMode,
   createAuthenticator,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   type HasHeaders,
-  type JwksOptions,
   MAX_TOKEN_LENGTH,
-  SECRET_ALGORITHMS,
 } from "./authenticator";
 export {
   clearSessionCookie,
@@ -40,3 +37,4 @@ export {
   type UnauthorizedReason,
 } from "./errors";
 export { type AuthUser, isAdminEmail, normalizeEmail } from "./user";
+export { ASYMMETRIC_ALGORITHMS, type JwksOptions, SECRET_ALGORITHMS } from "./verifiers";

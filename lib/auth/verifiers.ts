@@ -1,0 +1,125 @@
+/**
+ * The token checks themselves, on jose: an HS256 verifier for a shared secret and a JWKS verifier
+ * for asymmetric keys, each with its own algorithm list, and jose's errors → ours. The algorithm
+ * comes from the configured key, never from the token (authenticator.ts picks the verifier).
+ */
+import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import {
+  AuthConfigurationError,
+  AuthenticationError,
+  AuthProviderUnavailableError,
+  UnauthorizedError,
+} from "./errors";
+
+/** Algorithms Supabase signs user tokens with: the legacy shared secret, or its asymmetric keys. */
+export const SECRET_ALGORITHMS = ["HS256"] as const;
+export const ASYMMETRIC_ALGORITHMS = ["ES256", "RS256", "EdDSA", "Ed25519"] as const;
+
+export interface JwksOptions {
+  /** One JWKS request; jose aborts it after this. Default 5000. */
+  timeoutMs?: number;
+  /** After a fetch, how long an unknown `kid` waits before it may trigger another. Default 30000. */
+  cooldownMs?: number;
+  /** Keys older than this are refetched before use. Default 600000 (10 min). */
+  cacheMaxAgeMs?: number;
+}
+
+export type Verify = (token: string) => Promise<JWTPayload>;
+
+export function secretVerifier(secret: Uint8Array, clockTolerance: number, issuer?: string): Verify {
+  return async (token) => {
+    const { payload } = await jwtVerify(token, secret, {
+      algorithms: [...SECRET_ALGORITHMS],
+      audience: "authenticated",
+      requiredClaims: ["sub", "exp"],
+      clockTolerance,
+      ...(issuer ? { issuer } : {}),
+    });
+    return payload;
+  };
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * The project URL, checked: https, or plain http only on this machine (the signing keys must not
+ * travel over a network unencrypted). No trailing slash.
+ */
+export function checkedSupabaseUrl(supabaseUrl: string): string {
+  let base: URL;
+  try {
+    base = new URL(supabaseUrl);
+  } catch {
+    throw new AuthConfigurationError("supabaseUrl is not a URL.");
+  }
+  const local = base.protocol === "http:" && LOOPBACK_HOSTS.has(base.hostname);
+  if (base.protocol !== "https:" && !local) {
+    throw new AuthConfigurationError("supabaseUrl must be https (plain http only for localhost).");
+  }
+  return base.href.replace(/\/+$/, "");
+}
+
+/** The `iss` of the project's access tokens. */
+export function supabaseIssuer(supabaseUrl: string): string {
+  return `${checkedSupabaseUrl(supabaseUrl)}/auth/v1`;
+}
+
+export function jwksUrlOf(supabaseUrl: string): URL {
+  return new URL(`${checkedSupabaseUrl(supabaseUrl)}/auth/v1/.well-known/jwks.json`);
+}
+
+export function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: number, issuer: string): Verify {
+  const remote = createRemoteJWKSet(url, {
+    timeoutDuration: options.timeoutMs ?? 5_000,
+    cooldownDuration: options.cooldownMs ?? 30_000,
+    cacheMaxAge: options.cacheMaxAgeMs ?? 600_000,
+  });
+  // Tells "the token names no key we know" (the token's fault → 401) from "we could not get the
+  // keys" (Supabase's or the network's fault → not a 401).
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (
+        error instanceof errors.JWKSNoMatchingKey ||
+        error instanceof errors.JWKSMultipleMatchingKeys ||
+        error instanceof errors.JOSENotSupported
+      ) {
+        throw error;
+      }
+      throw new AuthProviderUnavailableError(describe(error));
+    }
+  };
+  return async (token) => {
+    const { payload } = await jwtVerify(token, getKey, {
+      algorithms: [...ASYMMETRIC_ALGORITHMS],
+      audience: "authenticated",
+      requiredClaims: ["sub", "exp"],
+      clockTolerance,
+      issuer,
+    });
+    return payload;
+  };
+}
+
+export function toAuthError(error: unknown): Error {
+  if (error instanceof AuthenticationError) return error;
+  if (error instanceof errors.JWTExpired) return new UnauthorizedError("token_expired");
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return new UnauthorizedError("unsupported_algorithm");
+  }
+  if (error instanceof errors.JWSInvalid) return new UnauthorizedError("malformed_token");
+  if (error instanceof errors.JWKSNoMatchingKey) {
+    return new UnauthorizedError("invalid_token", "no key in the JWKS matches the token's kid/alg");
+  }
+  if (error instanceof errors.JOSEError) return new UnauthorizedError("invalid_token", error.code);
+  // Not a verdict on the token (a bug, or the runtime failing): let it surface as a 500.
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Class and message of a JWKS fetch failure, for the operator's log. jose/undici messages carry no secrets. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
+  return `${error.name}: ${error.message}${cause}`;
+}
