@@ -1,0 +1,248 @@
+/**
+ * The public API's operations (DESIGN.md §3), one entry each: path, access, body schema, success
+ * answers and the error codes it can give. document.ts renders them as OpenAPI.
+ */
+import { z } from "zod";
+import { devSignInSchema } from "@/lib/auth";
+import { imageGenerationFieldsSchema, MAX_IMAGES_PER_REQUEST } from "@/lib/catalog";
+import type { PublicErrorCode } from "../errors";
+import { kieDebugRequestSchema } from "../kieDebugRequest";
+import * as answers from "./schemas";
+
+export type Method = "get" | "post" | "delete";
+export type Access = "public" | "user" | "admin" | "secret";
+
+export interface ResponseSpec {
+  description: string;
+  /** A JSON answer of this shape; or `content` for anything else. */
+  json?: z.ZodType;
+  content?: string;
+  headers?: Record<string, string>;
+}
+
+export interface Parameter {
+  in: "query" | "path";
+  schema: z.ZodType;
+  required?: boolean;
+  description: string;
+}
+
+export interface OperationSpec {
+  method: Method;
+  path: string;
+  summary: string;
+  access: Access;
+  parameters?: Record<string, Parameter>;
+  body?: { json?: z.ZodType; multipart?: z.ZodType; required?: boolean };
+  /** Success answers by status; errors are listed by code. */
+  responses: Record<string, ResponseSpec>;
+  errors?: PublicErrorCode[];
+}
+
+const taskIdParam: Parameter = {
+  in: "path",
+  schema: z.string().min(1),
+  required: true,
+  description: "KIE's task id or our job id.",
+};
+
+const generateErrors: PublicErrorCode[] = [
+  "invalid_request",
+  "unauthorized",
+  "insufficient_credits",
+  "forbidden",
+  "idempotency_key_in_progress",
+  "idempotency_key_reused",
+  "generation_failed",
+  "file_too_large",
+  "unsupported_media_type",
+  "rate_limited",
+  "upstream_error",
+  "upstream_timeout",
+];
+
+/** multipart/form-data: the JSON fields as text parts, plus file parts named `images`. */
+const multipartGenerateSchema = imageGenerationFieldsSchema.extend({
+  images: z
+    .array(z.union([z.string(), z.file()]))
+    .max(MAX_IMAGES_PER_REQUEST)
+    .optional()
+    .meta({ description: "File parts (png, jpeg, webp) or https URLs; 0–5 in all." }),
+});
+
+export const OPERATIONS: OperationSpec[] = [
+  {
+    method: "post",
+    path: "/api/generate",
+    summary: "Generate or edit an image (Idempotency-Key, Prefer: respond-async | wait)",
+    access: "user",
+    body: { json: imageGenerationFieldsSchema, multipart: multipartGenerateSchema, required: true },
+    responses: {
+      "200": { description: "Sync: the image is ready.", json: answers.generateSucceededSchema },
+      "202": {
+        description: "Async: the job is accepted; follow statusUrl.",
+        json: answers.generateAcceptedSchema,
+        headers: { Location: "The job's status URL." },
+      },
+    },
+    errors: generateErrors,
+  },
+  {
+    method: "get",
+    path: "/api/generate/{taskId}",
+    summary: "A job's status (owner only); Prefer: wait=N holds the answer until it changes",
+    access: "user",
+    parameters: { taskId: taskIdParam },
+    responses: { "200": { description: "The job.", json: answers.taskStatusSchema } },
+    errors: ["unauthorized", "not_found", "rate_limited"],
+  },
+  {
+    method: "post",
+    path: "/api/generate/kie",
+    summary: "Raw KIE access for admins (KIE_DEBUG_ROUTE=true): read a task or create one",
+    access: "admin",
+    body: { json: kieDebugRequestSchema, required: true },
+    responses: { "200": { description: "KIE's answer.", json: answers.successSchema } },
+    errors: ["invalid_request", "unauthorized", "forbidden", "not_found", "upstream_error"],
+  },
+  {
+    method: "get",
+    path: "/api/generations",
+    summary: "The user's jobs, newest first, a page at a time",
+    access: "user",
+    parameters: {
+      cursor: { in: "query", schema: z.string(), description: "nextCursor of the previous page." },
+      limit: { in: "query", schema: z.int().min(1).max(100), description: "Page size, default 20." },
+    },
+    responses: { "200": { description: "A page of jobs.", json: answers.generationsPageSchema } },
+    errors: ["invalid_request", "unauthorized"],
+  },
+  {
+    method: "delete",
+    path: "/api/generations/{taskId}",
+    summary: "Delete a finished job (owner only): its stored images go; history and status reads 404",
+    access: "user",
+    parameters: { taskId: taskIdParam },
+    responses: { "200": { description: "Deleted.", json: answers.deletedSchema } },
+    errors: ["invalid_request", "unauthorized", "forbidden", "not_found"],
+  },
+  {
+    method: "get",
+    path: "/api/credits",
+    summary: "The user's credit balance",
+    access: "user",
+    responses: { "200": { description: "The balance.", json: answers.creditsSchema } },
+    errors: ["unauthorized"],
+  },
+  {
+    method: "get",
+    path: "/api/me",
+    summary: "Who is signed in, their balance, and the server's modes",
+    access: "user",
+    responses: { "200": { description: "The user.", json: answers.meSchema } },
+    errors: ["unauthorized"],
+  },
+  {
+    method: "get",
+    path: "/api/models",
+    summary: "The model catalogue: options, limits and prices (public, cacheable)",
+    access: "public",
+    responses: { "200": { description: "Every model.", json: answers.modelsSchema } },
+  },
+  {
+    method: "get",
+    path: "/api/openapi.json",
+    summary: "This document",
+    access: "public",
+    responses: { "200": { description: "OpenAPI 3.1.", json: answers.openApiDocumentSchema } },
+  },
+  {
+    method: "get",
+    path: "/api/image-proxy",
+    summary: "Streams an image from an allowed host (IMAGE_PROXY_ALLOWED_HOSTS)",
+    access: "user",
+    parameters: { url: { in: "query", schema: z.string(), required: true, description: "The image URL." } },
+    responses: { "200": { description: "The image bytes.", content: "image/*" } },
+    errors: ["invalid_request", "unauthorized", "file_too_large", "unsupported_media_type", "upstream_error"],
+  },
+  {
+    method: "get",
+    path: "/api/images/{id}",
+    summary: "A job's stored image (DESIGN.md §9): the owner, or anyone with a signed link",
+    access: "user",
+    parameters: {
+      id: { in: "path", schema: z.string().min(1), required: true, description: "Our job id." },
+      variant: { in: "query", schema: z.enum(["original", "thumb"]), description: "thumb: 256-px WebP." },
+      download: { in: "query", schema: z.enum(["0", "1"]), description: "1: as an attachment." },
+      expires: { in: "query", schema: z.string(), description: "Signed link: expiry (Unix seconds)." },
+      sig: { in: "query", schema: z.string(), description: "Signed link: HMAC-SHA256." },
+    },
+    responses: {
+      "200": { description: "The image bytes (ETag = sha256, immutable).", content: "image/*" },
+      "304": { description: "Not modified (If-None-Match)." },
+    },
+    errors: ["invalid_request", "unauthorized", "forbidden", "not_found", "service_unavailable"],
+  },
+  {
+    method: "post",
+    path: "/api/kie/callback",
+    summary: "KIE's completion callback (per-job token; X-Webhook-Signature when configured)",
+    access: "secret",
+    parameters: {
+      job: { in: "query", schema: z.string(), required: true, description: "Our job id." },
+      token: { in: "query", schema: z.string(), required: true, description: "The job's callback secret." },
+    },
+    body: { json: z.unknown(), required: true },
+    responses: {
+      "200": {
+        description: "Accepted; the job is settled from a fresh read of KIE.",
+        json: answers.successSchema,
+      },
+    },
+    errors: ["invalid_request", "unauthorized", "forbidden", "not_found"],
+  },
+  {
+    method: "get",
+    path: "/api/health",
+    summary: "Liveness and wiring",
+    access: "public",
+    responses: {
+      "200": { description: "Up.", json: answers.healthSchema },
+      "503": { description: "The database is down.", json: answers.healthSchema },
+    },
+  },
+  {
+    method: "get",
+    path: "/api/metrics",
+    summary: "Prometheus metrics (bearer METRICS_TOKEN when set)",
+    access: "secret",
+    responses: { "200": { description: "Prometheus text format.", content: "text/plain" } },
+    errors: ["unauthorized"],
+  },
+  ...(["post", "get"] as const).map(
+    (method): OperationSpec => ({
+      method,
+      path: "/api/cron/reconcile",
+      summary: "One maintenance sweep (bearer CRON_SECRET; 404 without it)",
+      access: "secret",
+      responses: { "200": { description: "What the sweep did.", json: answers.sweepSchema } },
+      errors: ["unauthorized", "not_found"],
+    }),
+  ),
+  {
+    method: "post",
+    path: "/api/auth/dev",
+    summary: "Dev sign-in (embedded mode only; 404 with Supabase auth): a token and the session cookie",
+    access: "public",
+    body: { json: devSignInSchema, required: true },
+    responses: { "200": { description: "Signed in.", json: answers.devSignInAnswerSchema } },
+    errors: ["invalid_request", "not_found", "rate_limited"],
+  },
+  {
+    method: "post",
+    path: "/api/auth/signout",
+    summary: "Clears the session cookie",
+    access: "public",
+    responses: { "204": { description: "Signed out." } },
+  },
+];
