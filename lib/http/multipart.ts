@@ -32,9 +32,34 @@ export interface MultipartForm {
 }
 
 export async function readMultipart(request: Request, limits: MultipartLimits): Promise<MultipartForm> {
-  let parser: busboy.Busboy;
+  const parser = createParser(request, limits);
+  const failure = firstFailure();
+  const form: MultipartForm = { fields: [], files: [] };
+  const pending = collectParts(parser, limits, form, failure.stop);
+
+  let complete = false;
   try {
-    parser = busboy({
+    for await (const chunk of bodyChunks(request, limits.maxBodyBytes)) {
+      if (failure.error) break;
+      if (!parser.write(chunk)) await Promise.race([once(parser, "drain"), failure.failed]);
+      if (failure.error) break;
+    }
+    if (failure.error) throw failure.error;
+    parser.end();
+    await Promise.race([once(parser, "close"), failure.failed]);
+    await Promise.race([Promise.all(pending), failure.failed]);
+    complete = true;
+  } catch (error) {
+    throw failure.error ?? error;
+  } finally {
+    if (!complete) parser.destroy();
+  }
+  return form;
+}
+
+function createParser(request: Request, limits: MultipartLimits): busboy.Busboy {
+  try {
+    return busboy({
       headers: { "content-type": request.headers.get("content-type") ?? "" },
       limits: {
         fileSize: limits.maxFileBytes,
@@ -49,20 +74,34 @@ export async function readMultipart(request: Request, limits: MultipartLimits): 
   } catch (cause) {
     throw new ApiError("invalid_request", "The multipart/form-data body could not be read.", { cause });
   }
+}
 
-  const form: MultipartForm = { fields: [], files: [] };
-  const pending: Promise<void>[] = [];
-  let fail!: (error: ApiError) => void;
-  const failed = new Promise<never>((_, reject) => {
-    fail = reject;
+/** The first refusal: `stop` records it and rejects `failed`, which the read races against. */
+function firstFailure() {
+  let reject!: (error: ApiError) => void;
+  const failed = new Promise<never>((_, rejectWith) => {
+    reject = rejectWith;
   });
-  failed.catch(() => {}); // observed below; this keeps an early failure from being "unhandled"
-  let failure: ApiError | undefined;
-  const stop = (error: ApiError) => {
-    failure ??= error;
-    fail(failure);
+  failed.catch(() => {}); // observed by the read; this keeps an early failure from being "unhandled"
+  const state = {
+    error: undefined as ApiError | undefined,
+    failed,
+    stop(error: ApiError) {
+      state.error ??= error;
+      reject(state.error);
+    },
   };
+  return state;
+}
 
+/** Fills `form` as the parser emits parts; a limit passed calls `stop`. Returns the files still being read. */
+function collectParts(
+  parser: busboy.Busboy,
+  limits: MultipartLimits,
+  form: MultipartForm,
+  stop: (error: ApiError) => void,
+): Promise<void>[] {
+  const pending: Promise<void>[] = [];
   parser.on("field", (name, value, info) => {
     if (info.nameTruncated || info.valueTruncated) {
       stop(new ApiError("invalid_request", `Field "${name}" is too long.`));
@@ -97,23 +136,5 @@ export async function readMultipart(request: Request, limits: MultipartLimits): 
   parser.on("error", (cause) =>
     stop(new ApiError("invalid_request", "The multipart/form-data body could not be read.", { cause })),
   );
-
-  let complete = false;
-  try {
-    for await (const chunk of bodyChunks(request, limits.maxBodyBytes)) {
-      if (failure) break;
-      if (!parser.write(chunk)) await Promise.race([once(parser, "drain"), failed]);
-      if (failure) break;
-    }
-    if (failure) throw failure;
-    parser.end();
-    await Promise.race([once(parser, "close"), failed]);
-    await Promise.race([Promise.all(pending), failed]);
-    complete = true;
-  } catch (error) {
-    throw failure ?? error;
-  } finally {
-    if (!complete) parser.destroy();
-  }
-  return form;
+  return pending;
 }

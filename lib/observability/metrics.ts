@@ -38,7 +38,6 @@ export interface Metrics {
   kieCalls: Counter<"endpoint" | "status">;
   kieRetries: Counter<"endpoint">;
   kieDuration: Histogram<"endpoint">;
-  /** KIE task states seen while following a job (e.g. waiting → success). */
   /** Credits moved, by kind: inc({ kind }, amount). */
   credits: Counter<"kind">;
   /** For KieClientOptions.onEvent. */
@@ -54,8 +53,35 @@ export interface CreateMetricsOptions {
 export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
-  const registers = [registry];
+  const instruments = createInstruments([registry]);
+  const { generations, credits, kieCalls, kieRetries, kieDuration, httpRequests, httpDuration } = instruments;
 
+  // Known series start at 0, so a rate() over them works before the first event.
+  for (const outcome of GENERATION_OUTCOMES) {
+    for (const type of GENERATION_TYPES) generations.inc({ outcome, type }, 0);
+  }
+  for (const kind of CREDIT_MOVEMENTS) credits.inc({ kind }, 0);
+
+  return {
+    registry,
+    ...instruments,
+    observeKieEvent(event) {
+      if (event.type === "retry") {
+        kieRetries.inc({ endpoint: event.endpoint });
+        return;
+      }
+      kieCalls.inc({ endpoint: event.endpoint, status: kieStatusLabel(event.status, event.code) });
+      kieDuration.observe({ endpoint: event.endpoint }, event.durationMs / 1000);
+    },
+    observeHttpRequest({ route, method, status, durationMs }) {
+      httpRequests.inc({ route, method, status: String(status) });
+      httpDuration.observe({ route }, durationMs / 1000);
+    },
+  };
+}
+
+/** The app's own series, on the given registries. */
+function createInstruments(registers: Registry[]) {
   const httpRequests = new Counter({
     name: `${METRICS_PREFIX}http_requests_total`,
     help: "HTTP requests answered, by route, method and status.",
@@ -101,34 +127,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registers,
   });
 
-  // Known series start at 0, so a rate() over them works before the first event.
-  for (const outcome of GENERATION_OUTCOMES) {
-    for (const type of GENERATION_TYPES) generations.inc({ outcome, type }, 0);
-  }
-  for (const kind of CREDIT_MOVEMENTS) credits.inc({ kind }, 0);
-
-  return {
-    registry,
-    httpRequests,
-    httpDuration,
-    generations,
-    kieCalls,
-    kieRetries,
-    kieDuration,
-    credits,
-    observeKieEvent(event) {
-      if (event.type === "retry") {
-        kieRetries.inc({ endpoint: event.endpoint });
-        return;
-      }
-      kieCalls.inc({ endpoint: event.endpoint, status: kieStatusLabel(event.status, event.code) });
-      kieDuration.observe({ endpoint: event.endpoint }, event.durationMs / 1000);
-    },
-    observeHttpRequest({ route, method, status, durationMs }) {
-      httpRequests.inc({ route, method, status: String(status) });
-      httpDuration.observe({ route }, durationMs / 1000);
-    },
-  };
+  return { httpRequests, httpDuration, generations, kieCalls, kieRetries, kieDuration, credits };
 }
 
 /** KIE often answers HTTP 200 with an error code in the body (kie-api.md): that code is the status. */

@@ -67,58 +67,17 @@ export async function fetchProxiedImage(
 ): Promise<ProxiedImage> {
   const policy: ProxyUrlPolicy = { allowedHosts: options.allowedHosts, trustedOrigin: options.trustedOrigin };
   const maxBytes = options.maxBytes ?? PROXY_DEFAULT_MAX_BYTES;
-  const timeoutMs = options.timeoutMs ?? PROXY_DEFAULT_TIMEOUT_MS;
-  const maxRedirects = options.maxRedirects ?? PROXY_DEFAULT_MAX_REDIRECTS;
-  let url = checkProxyUrl(rawUrl, policy);
+  const firstUrl = checkProxyUrl(rawUrl, policy);
   options.signal?.throwIfAborted();
 
-  const ownsDispatcher = options.dispatcher === undefined;
-  const dispatcher = options.dispatcher ?? createGuardedDispatcher({ trustedOrigin: options.trustedOrigin });
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(new ProxyUpstreamError("timeout")), timeoutMs);
-  const onCallerAbort = () => abort.abort(options.signal?.reason);
-  options.signal?.addEventListener("abort", onCallerAbort, { once: true });
-  let released = false;
-  const release = (failed: boolean) => {
-    if (released) return;
-    released = true;
-    clearTimeout(timer);
-    options.signal?.removeEventListener("abort", onCallerAbort);
-    if (ownsDispatcher) void (failed ? dispatcher.destroy() : dispatcher.close()).catch(() => {});
-  };
-  const failure = (error: unknown) => upstreamFailure(error, abort.signal);
-
+  const call = openCall(options);
   try {
-    // undici.request, not fetch: fetch copies every chunk into a new Uint8Array, which doubles the
-    // garbage a 10 MiB copy leaves for the GC (docs/BENCHMARKS.md, "Storage"). It never follows
-    // redirects itself, and sends only the headers given.
-    let response: Dispatcher.ResponseData;
-    for (let redirects = 0; ; redirects++) {
-      try {
-        response = await request(url, {
-          method: "GET",
-          headers: PROXY_REQUEST_HEADERS,
-          signal: abort.signal,
-          dispatcher,
-        });
-      } catch (error) {
-        throw failure(error);
-      }
-      if (!REDIRECT_STATUSES.has(response.statusCode)) break;
-      discard(response.body);
-      if (redirects >= maxRedirects) throw new ProxyUpstreamError("too_many_redirects");
-      const location = headerOf(response.headers, "location");
-      if (!location) throw new ProxyUpstreamError("bad_redirect");
-      let next: URL;
-      try {
-        next = new URL(location, url);
-      } catch {
-        throw new ProxyUpstreamError("bad_redirect", { detail: location.slice(0, 200) });
-      }
-      // The same checks as the first URL: a redirect to http, an IP or another host is refused.
-      url = checkProxyUrl(next.href, policy);
-    }
-
+    const response = await followRedirects(
+      firstUrl,
+      policy,
+      options.maxRedirects ?? PROXY_DEFAULT_MAX_REDIRECTS,
+      call,
+    );
     if (response.statusCode < 200 || response.statusCode > 299) {
       discard(response.body);
       throw new ProxyUpstreamError("status", { status: response.statusCode });
@@ -137,42 +96,119 @@ export async function fetchProxiedImage(
       contentType = await sniffImageType(head);
     } catch (error) {
       await reader.cancel().catch(() => {});
-      throw failure(error);
+      throw call.failure(error);
     }
-
-    let received = head.byteLength;
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        if (head.byteLength > 0) controller.enqueue(head);
-      },
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            release(false);
-            controller.close();
-            return;
-          }
-          received += value.byteLength;
-          if (received > maxBytes) throw new ProxyUpstreamError("too_large");
-          controller.enqueue(value);
-        } catch (error) {
-          const mapped = failure(error);
-          await reader.cancel(mapped).catch(() => {});
-          release(true);
-          controller.error(mapped);
-        }
-      },
-      async cancel(reason) {
-        await reader.cancel(reason).catch(() => {});
-        release(true);
-      },
-    });
-    return { body, contentType, contentLength };
+    return { body: streamRest(reader, head, maxBytes, call), contentType, contentLength };
   } catch (error) {
-    release(true);
+    call.release(true);
     throw error;
   }
+}
+
+/** One fetch's resources: its dispatcher (ours to close unless given), its time cap and the caller's abort. */
+interface ProxyCall {
+  dispatcher: Dispatcher;
+  signal: AbortSignal;
+  /** Frees everything once; `failed` destroys our own dispatcher instead of closing it. */
+  release(failed: boolean): void;
+  /** What to throw for an error from the request or the body (upstreamFailure). */
+  failure(error: unknown): unknown;
+}
+
+function openCall(options: FetchProxiedImageOptions): ProxyCall {
+  const ownsDispatcher = options.dispatcher === undefined;
+  const dispatcher = options.dispatcher ?? createGuardedDispatcher({ trustedOrigin: options.trustedOrigin });
+  const abort = new AbortController();
+  const timeoutMs = options.timeoutMs ?? PROXY_DEFAULT_TIMEOUT_MS;
+  const timer = setTimeout(() => abort.abort(new ProxyUpstreamError("timeout")), timeoutMs);
+  const onCallerAbort = () => abort.abort(options.signal?.reason);
+  options.signal?.addEventListener("abort", onCallerAbort, { once: true });
+  let released = false;
+  return {
+    dispatcher,
+    signal: abort.signal,
+    release(failed) {
+      if (released) return;
+      released = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onCallerAbort);
+      if (ownsDispatcher) void (failed ? dispatcher.destroy() : dispatcher.close()).catch(() => {});
+    },
+    failure: (error) => upstreamFailure(error, abort.signal),
+  };
+}
+
+/**
+ * GETs the URL, following at most `maxRedirects` redirects, each target checked like the first
+ * URL: a redirect to http, an IP or another host is refused. The final answer, whatever its status.
+ */
+async function followRedirects(
+  firstUrl: URL,
+  policy: ProxyUrlPolicy,
+  maxRedirects: number,
+  call: ProxyCall,
+): Promise<Dispatcher.ResponseData> {
+  let url = firstUrl;
+  for (let redirects = 0; ; redirects++) {
+    let response: Dispatcher.ResponseData;
+    try {
+      // undici.request, not fetch: fetch copies every chunk into a new Uint8Array, which doubles the
+      // garbage a 10 MiB copy leaves for the GC (docs/BENCHMARKS.md, "Storage"). It never follows
+      // redirects itself, and sends only the headers given.
+      response = await request(url, {
+        method: "GET",
+        headers: PROXY_REQUEST_HEADERS,
+        signal: call.signal,
+        dispatcher: call.dispatcher,
+      });
+    } catch (error) {
+      throw call.failure(error);
+    }
+    if (!REDIRECT_STATUSES.has(response.statusCode)) return response;
+    discard(response.body);
+    if (redirects >= maxRedirects) throw new ProxyUpstreamError("too_many_redirects");
+    const location = headerOf(response.headers, "location");
+    if (!location) throw new ProxyUpstreamError("bad_redirect");
+    let next: URL;
+    try {
+      next = new URL(location, url);
+    } catch {
+      throw new ProxyUpstreamError("bad_redirect", { detail: location.slice(0, 200) });
+    }
+    url = checkProxyUrl(next.href, policy);
+  }
+}
+
+/** The image's bytes: the sniffed head, then the rest as it arrives, capped at `maxBytes` in all. */
+function streamRest(reader: ChunkReader, head: Uint8Array, maxBytes: number, call: ProxyCall) {
+  let received = head.byteLength;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (head.byteLength > 0) controller.enqueue(head);
+    },
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          call.release(false);
+          controller.close();
+          return;
+        }
+        received += value.byteLength;
+        if (received > maxBytes) throw new ProxyUpstreamError("too_large");
+        controller.enqueue(value);
+      } catch (error) {
+        const mapped = call.failure(error);
+        await reader.cancel(mapped).catch(() => {});
+        call.release(true);
+        controller.error(mapped);
+      }
+    },
+    async cancel(reason) {
+      await reader.cancel(reason).catch(() => {});
+      call.release(true);
+    },
+  });
 }
 
 interface ChunkReader {
