@@ -5,6 +5,7 @@
  */
 import path from "node:path";
 import { z } from "zod";
+import { supabaseUrlProblem } from "@/lib/auth/supabaseUrl";
 import { lookupModel, type ModelCredits, parseModelCredits } from "@/lib/catalog";
 
 /** KIE's documented hosts (kie-api.md "Hosts and auth"). */
@@ -301,14 +302,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
 }
 
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
 /** SUPABASE_URL carries the signing keys (JWKS): https, or plain http only on this machine. */
 function authProblems(e: z.infer<typeof envSchema>): { variable: string; problem: string }[] {
-  if (!e.SUPABASE_URL) return [];
-  const url = new URL(e.SUPABASE_URL);
-  if (url.protocol === "https:" || LOOPBACK_HOSTS.has(url.hostname)) return [];
-  return [{ variable: "SUPABASE_URL", problem: "must be https (plain http only for localhost)" }];
+  const problem = e.SUPABASE_URL ? supabaseUrlProblem(e.SUPABASE_URL) : undefined;
+  return problem ? [{ variable: "SUPABASE_URL", problem }] : [];
 }
 
 /**

@@ -22,6 +22,7 @@ export default {
     "lib/kie/sanitize.ts",
     "lib/auth/authenticator.ts",
     "lib/auth/verifiers.ts",
+    "lib/auth/supabaseUrl.ts",
     "lib/http/body.ts",
   ],
   ignorePatterns: [

@@ -18,6 +18,7 @@ export const SCORE_FLOORS: Record<string, number> = {
   "lib/kie/sanitize.ts": 90,
   "lib/auth/authenticator.ts": 90,
   "lib/auth/verifiers.ts": 90,
+  "lib/auth/supabaseUrl.ts": 90,
   "lib/http/body.ts": 90,
 };
 

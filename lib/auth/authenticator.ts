@@ -15,15 +15,14 @@ import {
 } from "./cookies";
 import { assertDevSecret, DEV_TOKEN_ISSUER } from "./dev";
 import { AuthConfigurationError, UnauthorizedError } from "./errors";
+import { jwksUrlOf, supabaseIssuer } from "./supabaseUrl";
 import { type AuthUser, isAdminEmail } from "./user";
 import {
   ASYMMETRIC_ALGORITHMS,
   type JwksOptions,
-  jwksUrlOf,
   jwksVerifier,
   SECRET_ALGORITHMS,
   secretVerifier,
-  supabaseIssuer,
   toAuthError,
   type Verify,
 } from "./verifiers";

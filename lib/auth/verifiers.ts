@@ -4,12 +4,7 @@
  * comes from the configured key, never from the token (authenticator.ts picks the verifier).
  */
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
-import {
-  AuthConfigurationError,
-  AuthenticationError,
-  AuthProviderUnavailableError,
-  UnauthorizedError,
-} from "./errors";
+import { AuthenticationError, AuthProviderUnavailableError, UnauthorizedError } from "./errors";
 
 /** Algorithms Supabase signs user tokens with: the legacy shared secret, or its asymmetric keys. */
 export const SECRET_ALGORITHMS = ["HS256"] as const;
@@ -37,35 +32,6 @@ export function secretVerifier(secret: Uint8Array, clockTolerance: number, issue
     });
     return payload;
   };
-}
-
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
-
-/**
- * The project URL, checked: https, or plain http only on this machine (the signing keys must not
- * travel over a network unencrypted). No trailing slash.
- */
-export function checkedSupabaseUrl(supabaseUrl: string): string {
-  let base: URL;
-  try {
-    base = new URL(supabaseUrl);
-  } catch {
-    throw new AuthConfigurationError("supabaseUrl is not a URL.");
-  }
-  const local = base.protocol === "http:" && LOOPBACK_HOSTS.has(base.hostname);
-  if (base.protocol !== "https:" && !local) {
-    throw new AuthConfigurationError("supabaseUrl must be https (plain http only for localhost).");
-  }
-  return base.href.replace(/\/+$/, "");
-}
-
-/** The `iss` of the project's access tokens. */
-export function supabaseIssuer(supabaseUrl: string): string {
-  return `${checkedSupabaseUrl(supabaseUrl)}/auth/v1`;
-}
-
-export function jwksUrlOf(supabaseUrl: string): URL {
-  return new URL(`${checkedSupabaseUrl(supabaseUrl)}/auth/v1/.well-known/jwks.json`);
 }
 
 export function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: number, issuer: string): Verify {
