@@ -7,6 +7,7 @@ import path from "node:path";
 import { z } from "zod";
 import { supabaseUrlProblem } from "@/lib/auth/supabaseUrl";
 import { lookupModel, type ModelCredits, parseModelCredits } from "@/lib/catalog";
+import type { S3StoreOptions } from "@/lib/storage/s3";
 
 /** KIE's documented hosts (kie-api.md "Hosts and auth"). */
 export const KIE_DEFAULT_BASE_URL = "https://api.kie.ai";
@@ -185,17 +186,7 @@ export interface AppConfig {
   };
 }
 
-export type ImageStoreSettings =
-  | { kind: "local" }
-  | {
-      kind: "s3";
-      endpoint?: string;
-      region: string;
-      bucket: string;
-      accessKeyId?: string;
-      secretAccessKey?: string;
-      forcePathStyle: boolean;
-    };
+export type ImageStoreSettings = { kind: "local" } | ({ kind: "s3" } & S3StoreOptions);
 
 /** Key the simulator accepts when the operator gave none; it is not a secret. */
 export const SIMULATOR_API_KEY = "kie-sim-local-key";
@@ -230,36 +221,13 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const e = parsed.data;
   const problems = [...authProblems(e), ...imageStoreProblems(e)];
   if (problems.length > 0) throw new ConfigError(problems);
-  const mode: KieMode = e.KIE_API_KEY ? "kie" : "simulator";
-  const baseUrl = e.KIE_BASE_URL ?? (mode === "kie" ? KIE_DEFAULT_BASE_URL : undefined);
-  // KIE serves uploads from a host of their own; a KIE of your own (a proxy, a simulator) named by
-  // KIE_BASE_URL serves both unless KIE_UPLOAD_BASE_URL says otherwise.
-  const customBase = e.KIE_BASE_URL !== undefined && e.KIE_BASE_URL !== KIE_DEFAULT_BASE_URL;
-  const uploadBaseUrl =
-    e.KIE_UPLOAD_BASE_URL ??
-    (customBase ? e.KIE_BASE_URL : mode === "kie" ? KIE_DEFAULT_UPLOAD_BASE_URL : undefined);
-
   return {
     port: e.PORT,
     host: e.HOST,
     appUrl: e.APP_URL,
     dataDir: path.resolve(e.DATA_DIR),
     databaseUrl: e.DATABASE_URL,
-    kie: {
-      mode,
-      apiKey: e.KIE_API_KEY ?? SIMULATOR_API_KEY,
-      baseUrl,
-      uploadBaseUrl,
-      model: e.KIE_MODEL,
-      editModel: e.KIE_EDIT_MODEL,
-      requestTimeoutMs: e.KIE_REQUEST_TIMEOUT_MS,
-      pollBudgetMs: e.KIE_POLL_BUDGET_MS,
-      timeoutMs: e.KIE_TIMEOUT_MS,
-      useAsync: e.KIE_USE_ASYNC,
-      debugRoute: e.KIE_DEBUG_ROUTE,
-      webhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
-      simPort: e.KIE_SIM_PORT,
-    },
+    kie: kieSettings(e),
     auth: {
       mode: e.SUPABASE_URL || e.SUPABASE_JWT_SECRET ? "supabase" : "dev",
       supabaseUrl: e.SUPABASE_URL,
@@ -283,27 +251,55 @@ export function loadConfig(env: Env = process.env): AppConfig {
     cronSecret: e.CRON_SECRET,
     logLevel: e.LOG_LEVEL,
     images: {
-      store:
-        e.IMAGE_STORE === "s3"
-          ? {
-              kind: "s3",
-              endpoint: e.S3_ENDPOINT,
-              region: e.S3_REGION,
-              bucket: e.S3_BUCKET as string,
-              accessKeyId: e.S3_ACCESS_KEY_ID,
-              secretAccessKey: e.S3_SECRET_ACCESS_KEY,
-              // Most S3-compatible stores (MinIO, Supabase Storage, s3rver) want path-style URLs.
-              forcePathStyle: e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== undefined,
-            }
-          : { kind: "local" },
+      store: imageStoreSettings(e),
       retentionDays: e.IMAGE_RETENTION_DAYS,
       urlSecret: e.IMAGE_URL_SECRET,
     },
   };
 }
 
+type ParsedEnv = z.infer<typeof envSchema>;
+
+function kieSettings(e: ParsedEnv): AppConfig["kie"] {
+  const mode: KieMode = e.KIE_API_KEY ? "kie" : "simulator";
+  // KIE serves uploads from a host of their own; a KIE of your own (a proxy, a simulator) named by
+  // KIE_BASE_URL serves both unless KIE_UPLOAD_BASE_URL says otherwise.
+  const customBase = e.KIE_BASE_URL !== undefined && e.KIE_BASE_URL !== KIE_DEFAULT_BASE_URL;
+  return {
+    mode,
+    apiKey: e.KIE_API_KEY ?? SIMULATOR_API_KEY,
+    baseUrl: e.KIE_BASE_URL ?? (mode === "kie" ? KIE_DEFAULT_BASE_URL : undefined),
+    uploadBaseUrl:
+      e.KIE_UPLOAD_BASE_URL ??
+      (customBase ? e.KIE_BASE_URL : mode === "kie" ? KIE_DEFAULT_UPLOAD_BASE_URL : undefined),
+    model: e.KIE_MODEL,
+    editModel: e.KIE_EDIT_MODEL,
+    requestTimeoutMs: e.KIE_REQUEST_TIMEOUT_MS,
+    pollBudgetMs: e.KIE_POLL_BUDGET_MS,
+    timeoutMs: e.KIE_TIMEOUT_MS,
+    useAsync: e.KIE_USE_ASYNC,
+    debugRoute: e.KIE_DEBUG_ROUTE,
+    webhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
+    simPort: e.KIE_SIM_PORT,
+  };
+}
+
+function imageStoreSettings(e: ParsedEnv): ImageStoreSettings {
+  if (e.IMAGE_STORE !== "s3") return { kind: "local" };
+  return {
+    kind: "s3",
+    endpoint: e.S3_ENDPOINT,
+    region: e.S3_REGION,
+    bucket: e.S3_BUCKET as string,
+    accessKeyId: e.S3_ACCESS_KEY_ID,
+    secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+    // Most S3-compatible stores (MinIO, Supabase Storage, s3rver) want path-style URLs.
+    forcePathStyle: e.S3_FORCE_PATH_STYLE ?? e.S3_ENDPOINT !== undefined,
+  };
+}
+
 /** SUPABASE_URL carries the signing keys (JWKS): https, or plain http only on this machine. */
-function authProblems(e: z.infer<typeof envSchema>): { variable: string; problem: string }[] {
+function authProblems(e: ParsedEnv): { variable: string; problem: string }[] {
   const problem = e.SUPABASE_URL ? supabaseUrlProblem(e.SUPABASE_URL) : undefined;
   return problem ? [{ variable: "SUPABASE_URL", problem }] : [];
 }
@@ -334,7 +330,7 @@ export function signInConfigError(config: AppConfig): ConfigError | undefined {
 }
 
 /** IMAGE_STORE=s3 needs a bucket, and the two keys together or neither (then AWS's default chain). */
-function imageStoreProblems(e: z.infer<typeof envSchema>): { variable: string; problem: string }[] {
+function imageStoreProblems(e: ParsedEnv): { variable: string; problem: string }[] {
   if (e.IMAGE_STORE !== "s3") return [];
   const problems: { variable: string; problem: string }[] = [];
   if (!e.S3_BUCKET) problems.push({ variable: "S3_BUCKET", problem: "is required when IMAGE_STORE=s3" });
