@@ -3,6 +3,7 @@
  * schedules a watch (watch.ts) looks on — a sync generate's fallback polls, a status read's
  * `Prefer: wait` — and resume(), which answers a retried request from the job it had created.
  */
+import { fullJitterDelay } from "@/lib/backoff";
 import { balance } from "@/lib/credits";
 import { findUserGeneration } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
@@ -106,6 +107,5 @@ function fallbackPollDelay(ctx: GenerationContext, job: Generation, attempt: num
   }
   // Full jitter (a random point of a window that doubles from 1 s up to 5 s) with a floor:
   // spread out, but never a hammering loop.
-  const window = Math.min(5_000, 1_000 * 2 ** Math.max(0, attempt));
-  return Math.max(750, Math.floor(Math.min(Math.max(ctx.random(), 0), 1) * window));
+  return Math.max(750, fullJitterDelay(attempt, { baseMs: 1_000, maxMs: 5_000 }, ctx.random));
 }

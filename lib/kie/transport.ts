@@ -11,6 +11,7 @@
  * anything was sent, or KIE answered 429 (rejected, not queued).
  */
 import { Agent, type Dispatcher, type FormData, fetch } from "undici";
+import { fullJitterDelay } from "@/lib/backoff";
 import type { KieEndpoint } from "./codes";
 import { type KieEnvelope, readEnvelope } from "./dto";
 import {
@@ -22,7 +23,7 @@ import {
   TimeoutError,
 } from "./errors";
 import { type CallContext, toNetworkError } from "./network";
-import { abortReason, fullJitterDelay, parseRetryAfter, sleep as realSleep, type SleepFn } from "./retry";
+import { abortReason, parseRetryAfter, sleep as realSleep, type SleepFn } from "./retry";
 import { sanitizeKieText } from "./sanitize";
 import type { KieCallOptions, KieCallStatus, KieClientEvent, KieLogger } from "./types";
 

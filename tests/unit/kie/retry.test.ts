@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { backoffCap, fullJitterDelay, parseRetryAfter, sleep } from "@/lib/kie/retry";
+import { backoffCap, fullJitterDelay } from "@/lib/backoff";
+import { parseRetryAfter, sleep } from "@/lib/kie/retry";
 
 describe("fullJitterDelay", () => {
   const options = { baseMs: 100, maxMs: 1000 };
