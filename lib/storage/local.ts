@@ -37,12 +37,7 @@ export class LocalImageStore implements ImageStore {
   }
 
   async put(key: string, body: Readable | Uint8Array, _options: PutOptions): Promise<{ bytes: number }> {
-    const target = this.pathOf(key);
-    const tempDir = path.join(this.root, TEMP_DIR);
-    const temp = tempFileName(tempDir);
-    try {
-      await mkdir(tempDir, { recursive: true, mode: 0o700 });
-      await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+    return this.writeAtomically(key, async (temp) => {
       const handle = await open(temp, "wx", 0o600);
       let bytes = 0;
       try {
@@ -56,32 +51,40 @@ export class LocalImageStore implements ImageStore {
       } finally {
         await handle.close();
       }
-      await rename(temp, target);
-      await syncDir(path.dirname(target));
-      return { bytes };
-    } catch (error) {
-      await rm(temp, { force: true }).catch(() => {});
-      throw new StoreUnavailableError("put", { cause: error });
-    }
+      return bytes;
+    });
   }
 
   /** The kernel copies the file (no bytes pass through JavaScript), then the same rename. */
   async putFile(key: string, file: string, _options: PutOptions): Promise<{ bytes: number }> {
+    return this.writeAtomically(key, async (temp) => {
+      await copyFile(file, temp, constants.COPYFILE_EXCL);
+      const handle = await open(temp, "r+");
+      try {
+        await handle.sync();
+        return (await handle.stat()).size;
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  /**
+   * A crash never leaves half an image under a key: `fill` writes (and fsyncs) a temp file of the
+   * store's own and returns its size, then one rename puts it in place and the directory is
+   * synced. On failure the temp file is removed (the sweep catches what a kill -9 leaves).
+   */
+  private async writeAtomically(
+    key: string,
+    fill: (temp: string) => Promise<number>,
+  ): Promise<{ bytes: number }> {
     const target = this.pathOf(key);
     const tempDir = path.join(this.root, TEMP_DIR);
     const temp = tempFileName(tempDir);
     try {
       await mkdir(tempDir, { recursive: true, mode: 0o700 });
       await mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-      await copyFile(file, temp, constants.COPYFILE_EXCL);
-      const handle = await open(temp, "r+");
-      let bytes: number;
-      try {
-        await handle.sync();
-        bytes = (await handle.stat()).size;
-      } finally {
-        await handle.close();
-      }
+      const bytes = await fill(temp);
       await rename(temp, target);
       await syncDir(path.dirname(target));
       return { bytes };
