@@ -147,6 +147,15 @@ export async function tryClaimIdempotencyKey(
 }
 
 /**
+ * The key's row is still this request's claim: in progress, and claimed at `claimToken` (a claim
+ * taken over after its lease ended has a new one). Every write by a claim holder is guarded by it.
+ */
+function heldClaim(claim: { userId: string; key: string; claimToken: string }) {
+  return sql`user_id = ${claim.userId} AND key = ${claim.key}
+    AND state = 'in_progress' AND created_at = ${claim.claimToken}::timestamptz`;
+}
+
+/**
  * Stores the response of the request holding the claim, to be replayed until created_at + ttl.
  * Returns false when the claim is no longer this request's (its lease ended and another request
  * took the key over, or the row was purged): nothing is written then.
@@ -171,8 +180,7 @@ export async function completeIdempotencyKey(
         response_body = ${body}::jsonb,
         generation_id = COALESCE(${input.generationId ?? null}::uuid, generation_id),
         expires_at = created_at + ${millis(ttlMs)}
-      WHERE user_id = ${input.userId} AND key = ${input.key}
-        AND state = 'in_progress' AND created_at = ${input.claimToken}::timestamptz
+      WHERE ${heldClaim(input)}
       RETURNING 1 AS completed`,
   );
   return rows.length === 1;
@@ -191,8 +199,7 @@ export async function attachIdempotencyJob(
     db,
     sql`
       UPDATE ${idempotencyKeys} SET generation_id = ${input.generationId}::uuid
-      WHERE user_id = ${input.userId} AND key = ${input.key}
-        AND state = 'in_progress' AND created_at = ${input.claimToken}::timestamptz
+      WHERE ${heldClaim(input)}
       RETURNING 1 AS attached`,
   );
   return rows.length === 1;
@@ -211,8 +218,7 @@ export async function abandonIdempotencyKey(
     db,
     sql`
       DELETE FROM ${idempotencyKeys}
-      WHERE user_id = ${input.userId} AND key = ${input.key}
-        AND state = 'in_progress' AND created_at = ${input.claimToken}::timestamptz
+      WHERE ${heldClaim(input)}
       RETURNING 1 AS abandoned`,
   );
   return rows.length === 1;
