@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
+import { afterAll, beforeAll } from "vitest";
 import * as authDev from "@/app/api/auth/dev/route";
 import * as authSignout from "@/app/api/auth/signout/route";
 import * as credits from "@/app/api/credits/route";
@@ -206,4 +207,30 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     },
   };
   return harness;
+}
+
+/**
+ * The usual lifecycle in one line: a harness started before the enclosing block's tests (options
+ * are read then, so `getDb()` works) and closed after them.
+ *
+ *   const h = useHarness(() => ({ database: getDb() }));
+ *   it("…", async () => { const { token } = await h.signIn(); … });
+ *
+ * `h` stands for the harness the block's beforeAll started: using it outside a test throws.
+ */
+export function useHarness(options: () => HarnessOptions): Harness {
+  let current: Harness | undefined;
+  beforeAll(async () => {
+    current = await startHarness(options());
+  });
+  afterAll(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return new Proxy({} as Harness, {
+    get(_target, property) {
+      if (!current) throw new Error("useHarness: the harness exists only while the block's tests run");
+      return Reflect.get(current, property);
+    },
+  });
 }

@@ -1,6 +1,6 @@
 import { SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { describe, expect, it } from "vitest";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 
 const SUPABASE_SECRET = "super-secret-jwt-token-with-at-least-32-characters";
@@ -17,13 +17,7 @@ async function supabaseToken(sub: string, email: string, secret = SUPABASE_SECRE
 
 describeEachDatabase("sign-in and credits", (getDb) => {
   describe("embedded mode (dev sign-in)", () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness({ database: getDb() });
-    });
-    afterAll(async () => {
-      await h?.close();
-    });
+    const h = useHarness(() => ({ database: getDb() }));
 
     it("warns at start-up that dev sign-in is on", () => {
       expect(h.logs()).toMatch(/Dev sign-in is ON/);
@@ -103,16 +97,10 @@ describeEachDatabase("sign-in and credits", (getDb) => {
   });
 
   describe("Supabase mode (SUPABASE_JWT_SECRET)", () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness({
-        database: getDb(),
-        env: { SUPABASE_JWT_SECRET: SUPABASE_SECRET, CREDITS_INITIAL: "5" },
-      });
-    });
-    afterAll(async () => {
-      await h?.close();
-    });
+    const h = useHarness(() => ({
+      database: getDb(),
+      env: { SUPABASE_JWT_SECRET: SUPABASE_SECRET, CREDITS_INITIAL: "5" },
+    }));
 
     it("has no dev sign-in: POST /api/auth/dev is 404", async () => {
       const response = await h.fetch("/api/auth/dev", {

@@ -4,9 +4,9 @@
  * at the very same instant — and only their own. A malformed cursor or limit is 400; no token 401.
  */
 import { inArray, sql } from "drizzle-orm";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { generations } from "@/lib/db";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import { jobRow, startJob } from "../jobs/jobKit";
 
@@ -16,16 +16,10 @@ interface Page {
 }
 
 describeEachDatabase("api: GET /api/generations", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({
-      database: getDb(),
-      env: { CREDITS_INITIAL: "100", RATE_LIMIT_PER_MINUTE: "1000", RATE_LIMIT_IP_PER_MINUTE: "1000" },
-    });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({
+    database: getDb(),
+    env: { CREDITS_INITIAL: "100", RATE_LIMIT_PER_MINUTE: "1000", RATE_LIMIT_IP_PER_MINUTE: "1000" },
+  }));
 
   async function list(token: string | undefined, query = ""): Promise<Response> {
     return h.fetch(`/api/generations${query}`, token ? { token } : {});

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { expect, it } from "vitest";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 
 /** DESIGN.md §7: one request id per call, on every log line it causes and on the response. */
 describeEachDatabase("request ids", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ database: getDb() });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({ database: getDb() }));
 
   it("the caller's X-Request-Id comes back and is on every line the request wrote, down to the KIE client", async () => {
     const { token } = await h.signIn();

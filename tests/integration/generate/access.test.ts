@@ -4,9 +4,9 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { generations } from "@/lib/db";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import { creditsOf, generateJson, getStatus, kieWork, pollUntilSettled } from "./generateKit";
 
@@ -17,13 +17,7 @@ function withoutRequestId(body: { success: boolean; error: Record<string, unknow
 }
 
 describeEachDatabase("POST /api/generate and GET /api/generate/:taskId: access", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ database: getDb() });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({ database: getDb() }));
 
   it("generate without a token, or with a bad one → 401 unauthorized, nothing sent to KIE", async () => {
     const before = kieWork(h);

@@ -4,10 +4,10 @@
  * On Postgres the requests really run at once (a pool of connections); PGlite serialises them.
  */
 import { and, eq } from "drizzle-orm";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { issueDevToken } from "@/lib/auth";
 import { creditLedger } from "@/lib/db";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import { creditsOf, generateJson, jobLedgerOf, kieWork, kindsOf } from "./generateKit";
 
@@ -15,21 +15,15 @@ const PARALLEL = 12;
 const BALANCE = 3;
 
 describeEachDatabase("POST /api/generate: parallel requests on a small balance", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({
-      database: getDb(),
-      // Only the credits may limit here, not the rate limits.
-      env: {
-        CREDITS_INITIAL: String(BALANCE),
-        RATE_LIMIT_PER_MINUTE: "1000",
-        RATE_LIMIT_IP_PER_MINUTE: "1000",
-      },
-    });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({
+    database: getDb(),
+    // Only the credits may limit here, not the rate limits.
+    env: {
+      CREDITS_INITIAL: String(BALANCE),
+      RATE_LIMIT_PER_MINUTE: "1000",
+      RATE_LIMIT_IP_PER_MINUTE: "1000",
+    },
+  }));
 
   it(`${PARALLEL} at once on a balance of ${BALANCE}: three 202, nine 402, balance 0, three KIE tasks`, async () => {
     const { token, userId } = await h.signIn();

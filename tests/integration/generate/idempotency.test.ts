@@ -3,8 +3,8 @@
  * second KIE task or a second charge; a retry while the first still runs is 409; the key with
  * another body is 422; keys belong to one user; an answer where nothing happened frees the key.
  */
-import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { afterEach, expect, it } from "vitest";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import {
   creditsOf,
@@ -18,15 +18,9 @@ import {
 } from "./generateKit";
 
 describeEachDatabase("POST /api/generate: Idempotency-Key", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ database: getDb() });
-  });
+  const h = useHarness(() => ({ database: getDb() }));
   afterEach(() => {
-    h?.sim.setFaults([]);
-  });
-  afterAll(async () => {
-    await h?.close();
+    h.sim.setFaults([]);
   });
 
   it("async: the retry replays the identical 202 (+ Idempotent-Replayed), one KIE task, charged once", async () => {

@@ -2,8 +2,8 @@
  * POST /api/generate end to end against kie-sim: a sync success, an async job polled to success
  * and charged exactly once, and a task KIE fails (422, credits returned).
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { expect, it } from "vitest";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import {
   creditsOf,
@@ -16,13 +16,7 @@ import {
 } from "./generateKit";
 
 describeEachDatabase("POST /api/generate: job lifecycle", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ database: getDb(), env: { CREDITS_INITIAL: "10" } });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({ database: getDb(), env: { CREDITS_INITIAL: "10" } }));
 
   it("sync: 200 with the image, the credits used and the balance left, and a request id", async () => {
     const { token, userId } = await h.signIn();

@@ -5,7 +5,7 @@
  * (MODEL_CREDITS), refunded in full on failure; an option the model lacks is a 400 naming it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { type Harness, startHarness, useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import {
   creditsOf,
@@ -177,21 +177,15 @@ describeEachDatabase("POST /api/generate: every catalogue model", (getDb) => {
 });
 
 describeEachDatabase("POST /api/generate: Pro prices under parallel requests", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({
-      database: getDb(),
-      env: {
-        MODEL_CREDITS: PRICES,
-        CREDITS_INITIAL: "12", // three Pro prices
-        RATE_LIMIT_PER_MINUTE: "1000",
-        RATE_LIMIT_IP_PER_MINUTE: "1000",
-      },
-    });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({
+    database: getDb(),
+    env: {
+      MODEL_CREDITS: PRICES,
+      CREDITS_INITIAL: "12", // three Pro prices
+      RATE_LIMIT_PER_MINUTE: "1000",
+      RATE_LIMIT_IP_PER_MINUTE: "1000",
+    },
+  }));
 
   it("12 Pro requests at once on a balance of 3 Pro prices: three 202, nine 402, balance 0", async () => {
     const { token, userId } = await h.signIn();

@@ -5,8 +5,8 @@
  * line; no answer but the sign-in that issues them) and, with callbacks on, each job's callback token.
  */
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { describe, expect, it } from "vitest";
+import { type Harness, useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import {
   type Answer,
@@ -58,24 +58,18 @@ async function signInWithAnswer(h: Harness): Promise<{ token: string; answer: An
 
 describeEachDatabase("secrets stay out of logs and answers", (getDb) => {
   describe("a whole run against KIE with a real-looking key", () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness({
-        database: getDb(),
-        env: {
-          KIE_API_KEY: KIE_KEY,
-          DEV_SIGN_IN: "true",
-          KIE_POLL_BUDGET_MS: "1500",
-          KIE_TIMEOUT_MS: "60000",
-          RATE_LIMIT_PER_MINUTE: "1000",
-        },
-        // kie-sim accepts only this key: every successful call below proves it was sent.
-        sim: { apiKeys: [KIE_KEY] },
-      });
-    });
-    afterAll(async () => {
-      await h?.close();
-    });
+    const h = useHarness(() => ({
+      database: getDb(),
+      env: {
+        KIE_API_KEY: KIE_KEY,
+        DEV_SIGN_IN: "true",
+        KIE_POLL_BUDGET_MS: "1500",
+        KIE_TIMEOUT_MS: "60000",
+        RATE_LIMIT_PER_MINUTE: "1000",
+      },
+      // kie-sim accepts only this key: every successful call below proves it was sent.
+      sim: { apiKeys: [KIE_KEY] },
+    }));
 
     it("the KIE key, the dev secret and access tokens appear in no log line and no answer", async () => {
       expect(h.app.kieMode).toBe("kie");
@@ -173,17 +167,11 @@ describeEachDatabase("secrets stay out of logs and answers", (getDb) => {
   });
 
   describe("with KIE callbacks (APP_URL set)", () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness({
-        database: getDb(),
-        callbacks: true,
-        env: { KIE_API_KEY: KIE_KEY, DEV_SIGN_IN: "true" },
-      });
-    });
-    afterAll(async () => {
-      await h?.close();
-    });
+    const h = useHarness(() => ({
+      database: getDb(),
+      callbacks: true,
+      env: { KIE_API_KEY: KIE_KEY, DEV_SIGN_IN: "true" },
+    }));
 
     it("each job's callback token stays out of the logs and the answers", async () => {
       const { token } = await h.signIn();

@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { expect, it } from "vitest";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 
 describeEachDatabase("generate: smoke", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ database: getDb() });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({ database: getDb() }));
 
   it("sync text-to-image succeeds and charges one credit", async () => {
     const { token } = await h.signIn();

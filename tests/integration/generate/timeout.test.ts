@@ -3,8 +3,8 @@
  * upstream_timeout and the taskId (the job carries on); once KIE_TIMEOUT_MS has passed the job reads
  * `timeout` and the credits are back.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { expect, it } from "vitest";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import { creditsOf, generateJson, getStatus, jobLedgerOf, kindsOf, pollUntilSettled } from "./generateKit";
 
@@ -13,16 +13,10 @@ const POLL_BUDGET_MS = 300;
 const JOB_TIMEOUT_MS = 2_000;
 
 describeEachDatabase("POST /api/generate: a task that never finishes", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({
-      database: getDb(),
-      env: { KIE_POLL_BUDGET_MS: String(POLL_BUDGET_MS), KIE_TIMEOUT_MS: String(JOB_TIMEOUT_MS) },
-    });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({
+    database: getDb(),
+    env: { KIE_POLL_BUDGET_MS: String(POLL_BUDGET_MS), KIE_TIMEOUT_MS: String(JOB_TIMEOUT_MS) },
+  }));
 
   it("sync → 504 upstream_timeout with taskId; after KIE_TIMEOUT_MS it reads `timeout` and the credits are back", async () => {
     const { token, userId } = await h.signIn();

@@ -3,9 +3,9 @@
  * with Retry-After; outages, garbage and the operator's account problems (bad key, KIE credits)
  * become a generic 502 that names none of KIE's detail. Nobody is charged for any of them.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { PUBLIC_ERRORS } from "@/lib/http/errors";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import {
   creditsOf,
@@ -21,15 +21,9 @@ const GENERIC_502 = PUBLIC_ERRORS.upstream_error.message;
 
 describeEachDatabase("POST /api/generate: KIE errors on createTask", (getDb) => {
   describe("faults injected by kie-sim", () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness({ database: getDb() });
-    });
+    const h = useHarness(() => ({ database: getDb() }));
     afterEach(() => {
-      h?.sim.setFaults([]);
-    });
-    afterAll(async () => {
-      await h?.close();
+      h.sim.setFaults([]);
     });
 
     async function generateUnderFault(rule: string) {
@@ -107,13 +101,7 @@ describeEachDatabase("POST /api/generate: KIE errors on createTask", (getDb) => 
   });
 
   describe("uploads failing", () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness({ database: getDb() });
-    });
-    afterAll(async () => {
-      await h?.close();
-    });
+    const h = useHarness(() => ({ database: getDb() }));
 
     it("KIE's upload host failing (after its retries) → 502, no task created, not charged", async () => {
       const { token, userId } = await h.signIn();
@@ -135,17 +123,11 @@ describeEachDatabase("POST /api/generate: KIE errors on createTask", (getDb) => 
   });
 
   describe("the app's KIE key is not one KIE accepts", () => {
-    let h: Harness;
-    beforeAll(async () => {
-      h = await startHarness({
-        database: getDb(),
-        env: { KIE_API_KEY: "sk-wrong-key-0123456789", DEV_SIGN_IN: "true" },
-        sim: { apiKeys: ["sk-the-right-key-9876543210"] },
-      });
-    });
-    afterAll(async () => {
-      await h?.close();
-    });
+    const h = useHarness(() => ({
+      database: getDb(),
+      env: { KIE_API_KEY: "sk-wrong-key-0123456789", DEV_SIGN_IN: "true" },
+      sim: { apiKeys: ["sk-the-right-key-9876543210"] },
+    }));
 
     it("→ 502 with the generic message (nothing about keys), not charged; the log has the detail", async () => {
       const { token, userId } = await h.signIn();

@@ -2,18 +2,12 @@
  * A waiting (sync) request with callbacks configured, whose callback never comes: it must still
  * find the finished image by reading KIE itself within its budget (docs/JOBS.md).
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { expect, it } from "vitest";
+import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 
 describeEachDatabase("jobs: sync wait without the expected callback", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ database: getDb(), callbacks: true, env: { KIE_POLL_BUDGET_MS: "4000" } });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({ database: getDb(), callbacks: true, env: { KIE_POLL_BUDGET_MS: "4000" } }));
 
   it("answers 200 with the image although KIE never calls back, within its budget and with few KIE reads", async () => {
     const { token } = await h.signIn();

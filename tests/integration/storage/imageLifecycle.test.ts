@@ -6,10 +6,10 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { eq, sql } from "drizzle-orm";
 import sharp from "sharp";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { generations } from "@/lib/db";
 import { resultKey, thumbnailKey } from "@/lib/storage";
-import { type Harness, startHarness } from "../../helpers/appHarness";
+import { type Harness, useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import { jobRow, ledgerOf } from "../jobs/jobKit";
 
@@ -37,16 +37,10 @@ const link = (h: Harness, url: string) => {
 };
 
 describeEachDatabase("stored images: delete, retention, orphans", (getDb) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({
-      database: getDb(),
-      env: { IMAGE_RETENTION_DAYS: "7", RATE_LIMIT_PER_MINUTE: "1000" },
-    });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(() => ({
+    database: getDb(),
+    env: { IMAGE_RETENTION_DAYS: "7", RATE_LIMIT_PER_MINUTE: "1000" },
+  }));
 
   it("DELETE /api/generations/:taskId removes the owner's files and the job from their history", async () => {
     const owner = await h.signIn();
