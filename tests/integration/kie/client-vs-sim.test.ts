@@ -4,9 +4,10 @@
  */
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KieClient } from "@/lib/kie";
+import type { KieClient } from "@/lib/kie";
 import { type RunningKieSim, startKieSim } from "@/sim/server";
 import { pollTask } from "@/tests/helpers/kiePoll";
+import { makeKit } from "@/tests/unit/kie/kieTestKit";
 
 const API_KEY = "sim-test-key";
 
@@ -30,14 +31,8 @@ describe("KieClient against kie-sim", () => {
       imageScale: 0.25,
       logger: false,
     });
-    client = new KieClient({
-      apiKey: API_KEY,
-      baseUrl: sim.url,
-      uploadBaseUrl: sim.url,
-      requestTimeoutMs: 5_000,
-      retryBaseDelayMs: 20,
-      retryMaxDelayMs: 100,
-    });
+    // The kit's fake sleep: a retry's backoff takes no real time; the simulator's own steps do.
+    client = makeKit({ server: sim.url, apiKey: API_KEY }).client;
   });
 
   afterAll(async () => {
