@@ -22,6 +22,9 @@ export async function settleJob(
   if (!settled) return findGeneration(ctx.db, jobId);
   ctx.events.settled(jobId);
   ctx.observer?.settled(settled);
+  if (settled.status === "succeeded" && settled.settledAt) {
+    ctx.durations.record(settled.model, settled.settledAt.getTime() - settled.createdAt.getTime());
+  }
   ctx.logger.info(
     { jobId, status: settled.status, credits: settled.status === "succeeded" ? "captured" : "released" },
     "job settled",

@@ -12,6 +12,7 @@ import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import type { ImageLinks } from "@/lib/storage/links";
 import type { JobEvents } from "./events";
+import { JobDurations, nextPollInMs } from "./pollSchedule";
 import type { ImageProvider } from "./provider";
 import type { ResultImages } from "./resultImages";
 import { type JobView, toJobView } from "./view";
@@ -68,6 +69,8 @@ export interface GenerationContext extends GenerationServiceDeps {
   watches: JobWatches;
   /** When each user's stale jobs were last swept by this instance (a cache). */
   userSweptAt: Map<string, number>;
+  /** How long recent jobs of each model took (pollSchedule.ts). */
+  durations: JobDurations;
 }
 
 export function createContext(deps: GenerationServiceDeps): GenerationContext {
@@ -77,6 +80,7 @@ export function createContext(deps: GenerationServiceDeps): GenerationContext {
     random: deps.random ?? Math.random,
     watches: new JobWatches(deps.events, deps.logger),
     userSweptAt: new Map(),
+    durations: new JobDurations(),
   };
 }
 
@@ -100,13 +104,9 @@ export function viewOf(ctx: GenerationContext, job: Generation): JobView {
 }
 
 /**
- * A hint for pollers that grows with the job's age (young jobs change fast, old ones slowly);
- * also the refresh lease: the shortest time between two KIE reads of one job.
+ * A hint for pollers, and the refresh lease: the shortest time between two KIE reads of one job.
+ * Read around the time recent jobs of its model took (pollSchedule.ts).
  */
 export function pollAfterMs(ctx: GenerationContext, job: Generation): number {
-  const age = ctx.now() - job.createdAt.getTime();
-  if (age < 10_000) return 1_000;
-  if (age < 30_000) return 2_000;
-  if (age < 120_000) return 5_000;
-  return 10_000;
+  return nextPollInMs(ctx.now() - job.createdAt.getTime(), ctx.durations.typical(job.model));
 }

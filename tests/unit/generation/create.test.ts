@@ -101,4 +101,27 @@ describeEachDatabase("GenerationService on a fake provider", (getDb) => {
     expect(job?.status).toBe("pending");
     expect(await balance(getDb().db, "user-doubt")).toBe(INITIAL - COST);
   });
+
+  it("learns how long a model's jobs take: after three successes its new jobs are polled to that time", async () => {
+    const generations = service();
+    const first = await generations.create(request("user-learn"));
+    expect(first.outcome === "accepted" && first.pollAfterMs).toBe(1_500); // by age: nothing known yet
+    provider.succeed(first.job.taskId, ["https://results.example/0.png"]);
+    await generations.getForUser("user-learn", first.job.taskId);
+    for (let i = 1; i < 3; i++) {
+      const created = await generations.create(request("user-learn"));
+      provider.succeed(created.job.taskId, [`https://results.example/${i}.png`]);
+      await generations.getForUser("user-learn", created.job.taskId);
+    }
+    // These jobs ended at once, so the next one is read as soon as the shortest interval allows.
+    const next = await generations.create(request("user-learn"));
+    expect(next.outcome === "accepted" && next.pollAfterMs).toBe(1_200);
+    // Another model has no history yet.
+    const text = await generations.create({
+      ...request("user-learn"),
+      files: [],
+      request: { prompt: "a pear" },
+    });
+    expect(text.outcome === "accepted" && text.pollAfterMs).toBe(1_500);
+  });
 });
