@@ -21,8 +21,9 @@ export default defineConfig({
       // lib/security/urlGuard.ts
       "tests/unit/security/urlGuard.test.ts",
       "tests/integration/security/guardedDispatcher.test.ts",
-      // lib/kie/errors.ts
+      // lib/kie/errors.ts, codes.ts, sanitize.ts (and each error's public answer)
       "tests/unit/kie/errors.test.ts",
+      "tests/unit/http/errorTable.test.ts",
       // lib/credits/ledger.ts, lib/db/generations.ts, lib/generation/settle.ts
       "tests/integration/credits/ledger.test.ts",
       "tests/unit/credits/reserve-errors.test.ts",
@@ -31,8 +32,9 @@ export default defineConfig({
       // lib/http/idempotency.ts
       "tests/unit/http/idempotency.test.ts",
       "tests/integration/http/idempotency.test.ts",
-      // lib/auth/authenticator.ts
+      // lib/auth/authenticator.ts, verifiers.ts, supabaseUrl.ts
       "tests/unit/auth/verify.test.ts",
+      "tests/unit/auth/verifiers.test.ts",
       "tests/unit/auth/authenticate.test.ts",
       "tests/unit/auth/supabaseRules.test.ts",
       "tests/unit/auth/dev.test.ts",

@@ -11,11 +11,11 @@ export const SECRET_ALGORITHMS = ["HS256"] as const;
 export const ASYMMETRIC_ALGORITHMS = ["ES256", "RS256", "EdDSA", "Ed25519"] as const;
 
 export interface JwksOptions {
-  /** One JWKS request; jose aborts it after this. Default 5000. */
+  /** One JWKS request; jose aborts it after this. Default (jose's) 5000. */
   timeoutMs?: number;
-  /** After a fetch, how long an unknown `kid` waits before it may trigger another. Default 30000. */
+  /** After a fetch, how long an unknown `kid` waits before it may trigger another. Default (jose's) 30000. */
   cooldownMs?: number;
-  /** Keys older than this are refetched before use. Default 600000 (10 min). */
+  /** Keys older than this are refetched before use. Default (jose's) 600000 (10 min). */
   cacheMaxAgeMs?: number;
 }
 
@@ -36,9 +36,10 @@ export function secretVerifier(secret: Uint8Array, clockTolerance: number, issue
 
 export function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: number, issuer: string): Verify {
   const remote = createRemoteJWKSet(url, {
-    timeoutDuration: options.timeoutMs ?? 5_000,
-    cooldownDuration: options.cooldownMs ?? 30_000,
-    cacheMaxAge: options.cacheMaxAgeMs ?? 600_000,
+    // Unset: jose's own defaults, which are the ones documented above.
+    timeoutDuration: options.timeoutMs,
+    cooldownDuration: options.cooldownMs,
+    cacheMaxAge: options.cacheMaxAgeMs,
   });
   // Tells "the token names no key we know" (the token's fault → 401) from "we could not get the
   // keys" (Supabase's or the network's fault → not a 401).
@@ -53,7 +54,7 @@ export function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: num
       ) {
         throw error;
       }
-      throw new AuthProviderUnavailableError(describe(error));
+      throw new AuthProviderUnavailableError(describeFetchFailure(error));
     }
   };
   return async (token) => {
@@ -84,7 +85,7 @@ export function toAuthError(error: unknown): Error {
 }
 
 /** Class and message of a JWKS fetch failure, for the operator's log. jose/undici messages carry no secrets. */
-function describe(error: unknown): string {
+export function describeFetchFailure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause instanceof Error ? ` (${error.cause.message})` : "";
   return `${error.name}: ${error.message}${cause}`;

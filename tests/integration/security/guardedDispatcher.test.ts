@@ -3,7 +3,8 @@
  * and which it refuses before connecting. (imageProxy.test.ts covers the whole proxy on top of it;
  * this file is what the mutation run uses for the dispatcher, kept small and quick.)
  */
-import type { LookupFunction } from "node:net";
+import { createServer } from "node:http";
+import type { AddressInfo, LookupFunction } from "node:net";
 import { fetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGuardedDispatcher, UnsafeUrlError } from "@/lib/security";
@@ -138,4 +139,24 @@ describe("createGuardedDispatcher: its options and the trusted origin's spelling
       }
     }
   });
+
+  it("keeps an idle connection 10 s for reuse when the host gives no keep-alive hint (undici's own default: 4 s)", async () => {
+    let connections = 0;
+    const server = createServer((_request, response) => response.end("ok"));
+    server.keepAliveTimeout = 0; // no `Keep-Alive: timeout=` hint: the client's own idle timeout applies
+    server.on("connection", () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const dispatcher = createGuardedDispatcher({ trustedOrigin: origin });
+    try {
+      expect(await (await fetch(`${origin}/1.png`, { dispatcher })).text()).toBe("ok");
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      expect(await (await fetch(`${origin}/2.png`, { dispatcher })).text()).toBe("ok");
+      expect(connections).toBe(1);
+    } finally {
+      await dispatcher.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 15_000);
 });

@@ -4,13 +4,14 @@ import { inspect } from "node:util";
 import { createServerClient, serializeCookieHeader } from "@supabase/ssr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  AuthProviderUnavailableError,
   createAuthenticator,
   issueDevToken,
   SESSION_COOKIE_NAME,
   supabaseAuthCookieName,
   UnauthorizedError,
 } from "@/lib/auth";
-import { signHs256, supabaseClaims, USER_ID } from "./helpers";
+import { makeSigningKey, signHs256, signWith, startJwksServer, supabaseClaims, USER_ID } from "./helpers";
 
 /** Supabase's claims as the configured project issues them (`iss` = <SUPABASE_URL>/auth/v1). */
 const claims = (overrides: Parameters<typeof supabaseClaims>[0] = {}) =>
@@ -300,5 +301,70 @@ describe("configuration", () => {
       createAuthenticator({ mode: "dev", devSecret: new Uint8Array(32), supabaseJwtSecret: JWT_SECRET }),
     ).toThrow(/no Supabase settings/);
     expect(() => createAuthenticator({ mode: "supabase", supabaseUrl: "ftp://example.com" })).toThrow(/http/);
+  });
+});
+
+/** An @supabase/ssr session cookie as the browser sends it back (base64- prefixed JSON). */
+function sessionCookieOf(name: string, accessToken: string): string {
+  const session = { access_token: accessToken, refresh_token: "r", token_type: "bearer" };
+  return `${name}=base64-${Buffer.from(JSON.stringify(session)).toString("base64url")}`;
+}
+
+describe("authenticate: several session cookies (issue 17)", () => {
+  const secretOnly = () => createAuthenticator({ mode: "supabase", supabaseJwtSecret: JWT_SECRET });
+
+  it("looks at no more than four of them: a valid fifth is not reached", async () => {
+    const valid = await signHs256(claims(), JWT_SECRET);
+    const expired = await signHs256(claims({ exp: Math.floor(Date.now() / 1000) - 3600 }), JWT_SECRET);
+    const stale = (n: number) => sessionCookieOf(`sb-stale${n}-auth-token`, `${expired.slice(0, -4)}${n}AAA`);
+    const four = [stale(1), stale(2), stale(3), sessionCookieOf("sb-good-auth-token", valid)].join("; ");
+    await expect(secretOnly().authenticate(request({ cookie: four }))).resolves.toMatchObject({
+      id: USER_ID,
+    });
+    const five = [stale(1), stale(2), stale(3), stale(4), sessionCookieOf("sb-good-auth-token", valid)].join(
+      "; ",
+    );
+    await refusal(secretOnly().authenticate(request({ cookie: five })));
+  });
+
+  it("a key-fetch failure behind a cookie is the sign-in provider's problem, not a 401", async () => {
+    const keys = await startJwksServer([]);
+    try {
+      keys.mode = "error";
+      const key = await makeSigningKey("k1", "ES256");
+      const token = await signWith(key, claims({ iss: `${keys.url}/auth/v1` }));
+      const auth = createAuthenticator({ mode: "supabase", supabaseUrl: keys.url });
+      // A stale cookie of ours comes first: its 401 must not stand for the outage behind the next.
+      const stale = await signHs256(claims({ exp: Math.floor(Date.now() / 1000) - 3600 }), JWT_SECRET);
+      const cookie = `${SESSION_COOKIE_NAME}=${stale}; ${sessionCookieOf(supabaseAuthCookieName(keys.url), token)}`;
+      const error = await auth.authenticate(request({ cookie })).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuthProviderUnavailableError);
+    } finally {
+      await keys.close();
+    }
+  });
+
+  it("with a project URL, reads the project's cookie or the configured name, and no other project's", async () => {
+    const token = await signHs256(claims(), JWT_SECRET);
+    const derived = createAuthenticator({
+      mode: "supabase",
+      supabaseUrl: supabase.url,
+      supabaseJwtSecret: JWT_SECRET,
+    });
+    const own = sessionCookieOf(supabaseAuthCookieName(supabase.url), token);
+    await expect(derived.authenticate(request({ cookie: own }))).resolves.toMatchObject({ id: USER_ID });
+    const other = sessionCookieOf("sb-otherproject-auth-token", token);
+    expect((await refusal(derived.authenticate(request({ cookie: other })))).reason).toBe("missing_token");
+
+    const named = createAuthenticator({
+      mode: "supabase",
+      supabaseUrl: supabase.url,
+      supabaseJwtSecret: JWT_SECRET,
+      supabaseCookieName: "my-session",
+    });
+    await expect(
+      named.authenticate(request({ cookie: sessionCookieOf("my-session", token) })),
+    ).resolves.toMatchObject({ id: USER_ID });
+    expect((await refusal(named.authenticate(request({ cookie: own })))).reason).toBe("missing_token");
   });
 });

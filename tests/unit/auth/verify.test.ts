@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { inspect } from "node:util";
-import { exportJWK, exportSPKI } from "jose";
+import { exportJWK, exportSPKI, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AuthConfigurationError,
@@ -440,6 +440,27 @@ describe("the rules at their edges (issue 17)", () => {
     const under = await sized(MAX_TOKEN_LENGTH - 3);
     expect(under.length).toBeLessThanOrEqual(MAX_TOKEN_LENGTH);
     await expect(auth.verifyAccessToken(under)).resolves.toMatchObject({ id: USER_ID });
+  });
+
+  it("takes a validly signed token of exactly MAX_TOKEN_LENGTH characters", async () => {
+    const auth = supabaseAuth();
+    const key = new TextEncoder().encode(JWT_SECRET);
+    // base64url lengths skip some values; a header kid of 0–3 characters reaches every total length.
+    let exact: string | undefined;
+    for (let kid = 0; kid < 4 && !exact; kid++) {
+      const sign = (pad: string) =>
+        new SignJWT(claims({ pad }))
+          .setProtectedHeader({ alg: "HS256", typ: "JWT", kid: "k".repeat(kid) })
+          .sign(key);
+      const base = (await sign("")).length;
+      for (let n = Math.floor(((MAX_TOKEN_LENGTH - base) * 3) / 4) - 2; n < MAX_TOKEN_LENGTH; n++) {
+        const token = await sign("x".repeat(n));
+        if (token.length === MAX_TOKEN_LENGTH) exact = token;
+        if (token.length >= MAX_TOKEN_LENGTH) break;
+      }
+    }
+    expect(exact?.length).toBe(MAX_TOKEN_LENGTH);
+    await expect(auth.verifyAccessToken(exact as string)).resolves.toMatchObject({ id: USER_ID });
   });
 
   it("says why an asymmetric token is refused: dev mode never takes one, Supabase mode needs a URL", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { readJson } from "@/lib/http/body";
+import { mediaTypeOf, readJson, requireMediaType } from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
 
 const schema = z.object({ prompt: z.string() });
@@ -120,5 +120,33 @@ describe("readJson", () => {
     expect(await readJson(callback, schema, { anyMediaType: true })).toEqual({ prompt: "x" });
     const upper = post('{"prompt":"x"}', { "content-type": "Application/JSON ; charset=utf-8" });
     expect(await readJson(upper, schema)).toEqual({ prompt: "x" });
+  });
+});
+
+describe("requireMediaType and mediaTypeOf", () => {
+  const withType = (type?: string) =>
+    new Request("http://localhost/", {
+      method: "POST",
+      body: "x",
+      headers: type === undefined ? {} : { "content-type": type },
+    });
+
+  it("tells the client which types to send", async () => {
+    const error = await failure(
+      Promise.resolve().then(() =>
+        requireMediaType(withType("text/plain"), ["application/json", "multipart/form-data"]),
+      ),
+    );
+    expect(error.message).toBe(
+      "Send the request body as application/json or multipart/form-data (Content-Type).",
+    );
+  });
+
+  it("reads the media type without parameters, lower-cased; none is the empty string", () => {
+    expect(mediaTypeOf(withType(" Multipart/Form-Data; boundary=x"))).toBe("multipart/form-data");
+    const none = withType();
+    none.headers.delete("content-type"); // a string body gets text/plain by default
+    expect(mediaTypeOf(none)).toBe("");
+    expect(requireMediaType(none, ["", "application/json"])).toBe("");
   });
 });
