@@ -21,6 +21,9 @@ import { isOpen } from "./watch";
 /** A job row written, its credits reserved, nothing sent to KIE yet. */
 interface OpenedJob {
   jobId: string;
+  /** The row as inserted, and when (this process's clock). */
+  row: Generation;
+  openedAt: number;
   choice: ModelChoice;
   /** The secret in the job's callBackUrl (only its hash is stored); none without APP_URL. */
   callbackToken?: string;
@@ -47,8 +50,13 @@ export async function create(
     failBeforeKie(error, "upstream_error"),
   );
 
-  const settledMeanwhile = await settledBeforeCreate(ctx, jobId, input.userId, log);
-  if (settledMeanwhile) return settledMeanwhile;
+  // Only the reconciler settles a job before its task exists, and only once it is KIE_TIMEOUT_MS
+  // old: a young job (no slow uploads) need not be read again. Half the timeout covers clock skew.
+  const mayHaveTimedOut = () => ctx.now() - opened.openedAt >= ctx.settings.jobTimeoutMs / 2;
+  if (mayHaveTimedOut()) {
+    const settledMeanwhile = await settledBeforeCreate(ctx, jobId, input.userId, log);
+    if (settledMeanwhile) return settledMeanwhile;
+  }
 
   const created = await sendTask(ctx, input, opened, uploadedUrls).catch((error) => {
     if (ctx.provider.isAmbiguousCreateFailure(error) && callbacksEnabled(ctx)) {
@@ -59,11 +67,16 @@ export async function create(
     }
     return failBeforeKie(error, "upstream_error");
   });
-  await attachKieTask(ctx.db, jobId, created.taskId);
+  const attached = await attachKieTask(ctx.db, jobId, created.taskId);
   log.info({ jobId, kieTaskId: created.taskId }, "KIE task created");
   const { warnings } = created;
 
-  let job = (await findGeneration(ctx.db, jobId)) as Generation;
+  // The row as attached, without reading it back; a callback that adopted the task first (or a
+  // job old enough to have been timed out) is read.
+  let job =
+    attached && !mayHaveTimedOut()
+      ? { ...opened.row, kieTaskId: created.taskId }
+      : ((await findGeneration(ctx.db, jobId)) as Generation);
   if (input.mode === "async") {
     const view = viewOf(ctx, job);
     const pollAfter = pollAfterMs(ctx, job);
@@ -121,8 +134,8 @@ async function openJob(ctx: GenerationContext, input: CreateGenerationInput): Pr
 
   const jobId = randomUUID();
   const callbackToken = callbacksEnabled(ctx) ? randomBytes(32).toString("base64url") : undefined;
-  const { remaining } = await ctx.db.transaction(async (tx) => {
-    await insertGeneration(tx, {
+  const { row, remaining } = await ctx.db.transaction(async (tx) => {
+    const inserted = await insertGeneration(tx, {
       id: jobId,
       userId: input.userId,
       type: imageCount > 0 ? "image_edit" : "text_to_image",
@@ -150,11 +163,11 @@ async function openJob(ctx: GenerationContext, input: CreateGenerationInput): Pr
         generationId: jobId,
       });
     }
-    return reserved;
+    return { row: inserted, remaining: reserved.remaining };
   });
   ctx.observer?.reserved(cost);
   log.info({ jobId, model, cost, remaining, mode: input.mode }, "generation accepted, credits reserved");
-  return { jobId, choice, callbackToken, remaining, log };
+  return { jobId, row, openedAt: ctx.now(), choice, callbackToken, remaining, log };
 }
 
 /** Uploads the request's local files to the provider in parallel; their public URLs, in order. */
