@@ -4,6 +4,7 @@
  * KIE's URL, the owner's delete, IMAGE_RETENTION_DAYS pruning and the orphan sweep. Framework-free.
  */
 import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AppDatabase } from "@/lib/db";
 import { findUserGeneration } from "@/lib/db/generations";
@@ -120,10 +121,13 @@ export class ResultImages {
     try {
       const stored: StoredInputImage[] = [];
       for (const [index, file] of files.entries()) {
-        const bytes = new Uint8Array(await file.data.arrayBuffer());
+        // Streamed from the Blob and hashed on the way: no second copy of an upload in memory.
+        const hash = createHash("sha256");
         const key = inputKey(jobId, index, file.mimeType);
-        await this.deps.store.put(key, bytes, { contentType: file.mimeType });
-        stored.push({ key, type: file.mimeType, bytes: bytes.byteLength, sha256: sha256Hex(bytes) });
+        const { bytes } = await this.deps.store.put(key, Readable.from(hashedChunks(file.data, hash)), {
+          contentType: file.mimeType,
+        });
+        stored.push({ key, type: file.mimeType, bytes, sha256: hash.digest("hex") });
       }
       await recordInputImages(this.deps.db, jobId, stored);
     } catch (error) {
@@ -240,12 +244,15 @@ export class ResultImages {
   }
 }
 
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
 function warningsFor(job: Generation, image: StoredImage): string[] {
   const params = job.params as { aspectRatio?: string };
   const warning = aspectRatioWarning(params.aspectRatio, image.width, image.height);
   return warning ? [warning] : [];
+}
+
+async function* hashedChunks(blob: Blob, hash: ReturnType<typeof createHash>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of blob.stream()) {
+    hash.update(chunk);
+    yield chunk;
+  }
 }

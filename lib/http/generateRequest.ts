@@ -86,7 +86,7 @@ async function parseJson(request: Request, limits: GenerateRequestLimits): Promi
   const maxBytes = jsonBodyLimit(limits.maxUploadBytes);
   const fields = await readJson(request, imageGenerationFieldsSchema, { maxBytes });
   const urls: string[] = [];
-  const files: LocalImageFile[] = [];
+  const files: HashedFile[] = [];
   for (const image of fields.images ?? []) {
     if (!image.startsWith("data:")) {
       urls.push(image);
@@ -97,10 +97,7 @@ async function parseJson(request: Request, limits: GenerateRequestLimits): Promi
       maxPixels: limits.maxPixels,
     });
     // No file name: KIE overwrites a reused name, so the client generates a unique one.
-    files.push({
-      data: new Blob([new Uint8Array(decoded.data)], { type: decoded.mimeType }),
-      mimeType: decoded.mimeType,
-    });
+    files.push(hashedFile(decoded.data, decoded.mimeType));
   }
   return finish(fields, urls, files, limits.models);
 }
@@ -133,26 +130,40 @@ async function parseMultipart(
   });
   validateImageCount(urls.length + parts.length, MAX_IMAGES_PER_REQUEST);
   const parsed = imageGenerationFieldsSchema.parse({ ...fields, ...(urls.length > 0 && { images: urls }) });
-  const files: LocalImageFile[] = [];
+  const files: HashedFile[] = [];
   for (const part of parts) {
     const checked = await validateImageFile(
       { data: part.data, name: part.filename, declaredType: part.mimeType },
       { maxBytes: limits.maxUploadBytes, maxPixels: limits.maxPixels },
     );
-    files.push({
-      data: new Blob([new Uint8Array(part.data)], { type: checked.mimeType }),
-      mimeType: checked.mimeType,
-    });
+    files.push(hashedFile(part.data, checked.mimeType));
   }
   return finish(parsed, parsed.images ?? [], files, limits.models);
 }
 
-async function finish(
+/** A local image, with the hash of its bytes for the request's fingerprint. */
+interface HashedFile {
+  file: LocalImageFile;
+  sha256: string;
+}
+
+/**
+ * Hashed while the bytes are at hand, and handed on as a Blob made straight from them: no copy is
+ * read back out of the Blob, none is made on the way in (five 10 MiB uploads are held at once).
+ */
+function hashedFile(bytes: Uint8Array, mimeType: string): HashedFile {
+  // The bytes come from our own parsers, never from a SharedArrayBuffer (which Blob would refuse).
+  const data = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: mimeType });
+  return { file: { data, mimeType }, sha256: sha256Hex(bytes) };
+}
+
+function finish(
   fields: ImageGenerationRequest,
   urls: string[],
-  files: LocalImageFile[],
+  hashed: HashedFile[],
   models: DefaultModels | undefined,
-): Promise<ParsedGenerateRequest> {
+): ParsedGenerateRequest {
+  const files = hashed.map((entry) => entry.file);
   validateImageCount(urls.length + files.length, MAX_IMAGES_PER_REQUEST);
   if (urls.some((url) => url.length > MAX_IMAGE_URL_LENGTH)) {
     throw new ApiError("invalid_request", `An image URL is longer than ${MAX_IMAGE_URL_LENGTH} characters.`);
@@ -162,8 +173,6 @@ async function finish(
   // An option the model lacks (resolution on nano-banana, say) is a 400 naming it.
   if (models) chooseModel(fields, urls.length + files.length, models);
   const request: ImageGenerationRequest = { ...fields, images: urls.length > 0 ? urls : undefined };
-  const fileHashes = await Promise.all(
-    files.map(async (file) => sha256Hex(new Uint8Array(await file.data.arrayBuffer()))),
-  );
+  const fileHashes = hashed.map((entry) => entry.sha256);
   return { request, files, fingerprint: requestFingerprint({ request, files: fileHashes }) };
 }

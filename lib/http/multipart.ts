@@ -124,6 +124,7 @@ function collectParts(
         filename: info.filename,
         mimeType: info.mimeType,
       });
+      chunks.length = 0; // the copy above is the file now: the pieces can go before the next file
     });
     ended.catch(() => {}); // a parser destroyed after a refusal fails its open file: already answered
     pending.push(ended);
