@@ -3,7 +3,14 @@
  * for asymmetric keys, each with its own algorithm list, and jose's errors → ours. The algorithm
  * comes from the configured key, never from the token (authenticator.ts picks the verifier).
  */
-import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
+import {
+  createRemoteJWKSet,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+  jwtVerify,
+} from "jose";
 import { AuthenticationError, AuthProviderUnavailableError, UnauthorizedError } from "./errors";
 
 /** Algorithms Supabase signs user tokens with: the legacy shared secret, or its asymmetric keys. */
@@ -21,17 +28,24 @@ export interface JwksOptions {
 
 export type Verify = (token: string) => Promise<JWTPayload>;
 
-export function secretVerifier(secret: Uint8Array, clockTolerance: number, issuer?: string): Verify {
-  return async (token) => {
-    const { payload } = await jwtVerify(token, secret, {
-      algorithms: [...SECRET_ALGORITHMS],
-      audience: "authenticated",
-      requiredClaims: ["sub", "exp"],
-      clockTolerance,
-      ...(issuer ? { issuer } : {}),
-    });
-    return payload;
+/** What every verifier requires beyond the signature: a user's token, of this issuer when known. */
+function claimRules(
+  algorithms: readonly string[],
+  clockTolerance: number,
+  issuer?: string,
+): JWTVerifyOptions {
+  return {
+    algorithms: [...algorithms],
+    audience: "authenticated",
+    requiredClaims: ["sub", "exp"],
+    clockTolerance,
+    ...(issuer ? { issuer } : {}),
   };
+}
+
+export function secretVerifier(secret: Uint8Array, clockTolerance: number, issuer?: string): Verify {
+  const rules = claimRules(SECRET_ALGORITHMS, clockTolerance, issuer);
+  return async (token) => (await jwtVerify(token, secret, rules)).payload;
 }
 
 export function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: number, issuer: string): Verify {
@@ -57,16 +71,8 @@ export function jwksVerifier(url: URL, options: JwksOptions, clockTolerance: num
       throw new AuthProviderUnavailableError(describeFetchFailure(error));
     }
   };
-  return async (token) => {
-    const { payload } = await jwtVerify(token, getKey, {
-      algorithms: [...ASYMMETRIC_ALGORITHMS],
-      audience: "authenticated",
-      requiredClaims: ["sub", "exp"],
-      clockTolerance,
-      issuer,
-    });
-    return payload;
-  };
+  const rules = claimRules(ASYMMETRIC_ALGORITHMS, clockTolerance, issuer);
+  return async (token) => (await jwtVerify(token, getKey, rules)).payload;
 }
 
 export function toAuthError(error: unknown): Error {
