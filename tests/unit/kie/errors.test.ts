@@ -387,3 +387,62 @@ describe("KIE_CODE_TABLE, row by row", () => {
     }
   });
 });
+
+describe("toProblem: what the user is told of each KIE failure", () => {
+  const endpoint = "createTask" as const;
+
+  it("an operator's problem (key, credits, outage, timeout, network) is a generic upstream error", () => {
+    for (const error of [
+      new KieError({ endpoint, kieMessage: "detail" }),
+      new AuthError({ endpoint, code: 401 }),
+      new AccountError({ endpoint, code: 402 }),
+      new ServiceError({ endpoint, code: 500 }),
+      new TimeoutError({ endpoint, timeoutMs: 1 }),
+      new NetworkError({ endpoint, sent: true }),
+    ]) {
+      expect(error.toProblem()).toEqual({ code: "upstream_error", logLevel: "error" });
+    }
+  });
+
+  it("KIE's rate limit asks the client to wait what KIE said, at least a second, 10 s when it said nothing", () => {
+    const busy = {
+      code: "rate_limited",
+      message: "The image service is busy. Try again shortly.",
+      logLevel: "warn",
+    };
+    expect(new RateLimitError({ endpoint }).toProblem()).toEqual({ ...busy, retryAfterSeconds: 10 });
+    expect(new RateLimitError({ endpoint, retryAfterMs: 2_500 }).toProblem()).toEqual({
+      ...busy,
+      retryAfterSeconds: 3,
+    });
+    expect(new RateLimitError({ endpoint, retryAfterMs: 100 }).toProblem().retryAfterSeconds).toBe(1);
+  });
+
+  it("a refused request says KIE's reason when there is one", () => {
+    expect(new ValidationError({ endpoint, kieMessage: "image too small" }).toProblem()).toEqual({
+      code: "invalid_request",
+      message: "The image service refused the request: image too small",
+      logLevel: "warn",
+    });
+    expect(new ValidationError({ endpoint }).toProblem()).toEqual({
+      code: "invalid_request",
+      message: undefined,
+      logLevel: "warn",
+    });
+  });
+
+  it("a failed generation names the task, and the reason when there is one", () => {
+    expect(new TaskFailedError({ endpoint, taskId: "t1", failMsg: "nsfw" }).toProblem()).toEqual({
+      code: "generation_failed",
+      message: "The image could not be generated: nsfw",
+      taskId: "t1",
+      logLevel: "info",
+    });
+    expect(new TaskFailedError({ endpoint, taskId: "t2" }).toProblem()).toEqual({
+      code: "generation_failed",
+      message: undefined,
+      taskId: "t2",
+      logLevel: "info",
+    });
+  });
+});
