@@ -319,6 +319,34 @@ describeEachDatabase("withIdempotency", (getDb) => {
       expect(fresh).toEqual([{ key: "key-2", claimToken: expect.any(String), generationId: null }]);
     });
 
+    it("takes a key over without a logger too: the job the dead holder created is answered", async () => {
+      await seedUser();
+      const first = await tryClaimIdempotencyKey(db(), { userId: "u1", key: "key-1", fingerprint });
+      if (first.outcome !== "claimed") throw new Error("expected a claim");
+      const job = await insertGeneration(db(), {
+        userId: "u1",
+        type: "text_to_image",
+        model: "google/nano-banana",
+        prompt: "a banana",
+        cost: 1,
+      });
+      await attachIdempotencyJob(db(), {
+        userId: "u1",
+        key: "key-1",
+        claimToken: first.claimToken,
+        generationId: job.id,
+      });
+      await queryRows(
+        db(),
+        sql`UPDATE nano_banana.idempotency_keys SET expires_at = now() - interval '1 second'`,
+      );
+      const response = await withIdempotency(request(), async (claim) =>
+        json({ success: true, taskId: claim?.generationId }, 202),
+      );
+      expect(response.status).toBe(202);
+      expect(await response.json()).toEqual({ success: true, taskId: job.id });
+    });
+
     it("stores and replays a 2xx without a JSON body also without a log", async () => {
       await seedUser();
       const { calls, run } = handler(async () => new Response("done", { status: 200 }));
