@@ -16,7 +16,7 @@ import { parseDataUri, validateImageCount, validateImageFile } from "@/lib/secur
 import { readJson, requireMediaType } from "./body";
 import { ApiError } from "./errors";
 import { requestFingerprint, sha256Hex } from "./idempotency";
-import { readMultipart } from "./multipart";
+import { type MultipartForm, readMultipart } from "./multipart";
 
 export interface GenerateRequestLimits {
   /** MAX_UPLOAD_BYTES, per file. */
@@ -33,6 +33,8 @@ export interface ParsedGenerateRequest {
   files: LocalImageFile[];
   /** Hash of the whole request, file contents included (Idempotency-Key reuse detection). */
   fingerprint: string;
+  /** Deletes what the request spooled to disk (uploaded files); call once `files` are used. */
+  dispose(): Promise<void>;
 }
 
 /** Text fields of a multipart request; everything else there must be an `images` part. */
@@ -99,7 +101,7 @@ async function parseJson(request: Request, limits: GenerateRequestLimits): Promi
     // No file name: KIE overwrites a reused name, so the client generates a unique one.
     files.push(hashedFile(decoded.data, decoded.mimeType));
   }
-  return finish(fields, urls, files, limits.models);
+  return { ...finish(fields, urls, files, limits.models), dispose: async () => {} };
 }
 
 async function parseMultipart(
@@ -113,6 +115,15 @@ async function parseMultipart(
     maxFields: MULTIPART_TEXT_FIELDS.size + MAX_IMAGES_PER_REQUEST,
     maxFieldBytes: MAX_FIELD_BYTES,
   }); // 413 / 400 the moment a limit is passed
+  try {
+    return { ...(await fromForm(form, limits)), dispose: form.dispose };
+  } catch (error) {
+    await form.dispose();
+    throw error;
+  }
+}
+
+async function fromForm(form: MultipartForm, limits: GenerateRequestLimits) {
   const fields: Record<string, unknown> = {};
   const urls: string[] = [];
   for (const [name, value] of form.fields) {
@@ -136,7 +147,9 @@ async function parseMultipart(
       { data: part.data, name: part.filename, declaredType: part.mimeType },
       { maxBytes: limits.maxUploadBytes, maxPixels: limits.maxPixels },
     );
-    files.push(hashedFile(part.data, checked.mimeType));
+    // A view of the spooled file under the detected type: no bytes are copied.
+    const data = part.data.slice(0, part.data.size, checked.mimeType);
+    files.push({ file: { data, mimeType: checked.mimeType }, sha256: part.sha256 });
   }
   return finish(parsed, parsed.images ?? [], files, limits.models);
 }
@@ -162,7 +175,7 @@ function finish(
   urls: string[],
   hashed: HashedFile[],
   models: DefaultModels | undefined,
-): ParsedGenerateRequest {
+): Omit<ParsedGenerateRequest, "dispose"> {
   const files = hashed.map((entry) => entry.file);
   validateImageCount(urls.length + files.length, MAX_IMAGES_PER_REQUEST);
   if (urls.some((url) => url.length > MAX_IMAGE_URL_LENGTH)) {

@@ -3,13 +3,26 @@
  * file, the number of files and fields, and each field's size (DESIGN.md §3 "Requests"). The
  * first limit passed ends the read at once (413 for bytes, 400 for counts); nothing past a limit
  * is kept. Never `Request.formData()`, which buffers the whole body before anyone can count it.
+ *
+ * File parts are spooled to a temporary folder as they arrive and handed on as file-backed Blobs,
+ * hashed on the way: five 10 MiB uploads are not held in memory (docs/BENCHMARKS.md, "uploads").
+ * The caller disposes of the form once the files are used.
  */
+import { createHash } from "node:crypto";
 import { once } from "node:events";
+import { createWriteStream, openAsBlob } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
 import { bodyChunks } from "./body";
 import { ApiError } from "./errors";
 
 export interface MultipartLimits {
+  /** Where file parts are spooled (a folder of the request's own is made inside); default the OS's. */
+  spoolDir?: string;
   maxBodyBytes: number;
   maxFileBytes: number;
   maxFiles: number;
@@ -19,7 +32,10 @@ export interface MultipartLimits {
 
 export interface MultipartFile {
   name: string;
-  data: Buffer;
+  /** The part's bytes, in a temporary file (valid until the form is disposed of). */
+  data: Blob;
+  /** Hex sha256 of the bytes. */
+  sha256: string;
   filename?: string;
   /** What the client declared; for logs only. */
   mimeType?: string;
@@ -29,13 +45,17 @@ export interface MultipartForm {
   /** Text fields in the order sent. */
   fields: [name: string, value: string][];
   files: MultipartFile[];
+  /** Deletes the spooled files. */
+  dispose(): Promise<void>;
 }
 
 export async function readMultipart(request: Request, limits: MultipartLimits): Promise<MultipartForm> {
   const parser = createParser(request, limits);
   const failure = firstFailure();
-  const form: MultipartForm = { fields: [], files: [] };
-  const pending = collectParts(parser, limits, form, failure.stop);
+  const spool = createSpool(limits.spoolDir ?? tmpdir());
+  const form: MultipartForm = { fields: [], files: [], dispose: spool.dispose };
+  const slots: (MultipartFile | undefined)[] = [];
+  const pending = collectParts(parser, limits, form, failure.stop, spool, slots);
 
   let complete = false;
   try {
@@ -48,13 +68,49 @@ export async function readMultipart(request: Request, limits: MultipartLimits): 
     parser.end();
     await Promise.race([once(parser, "close"), failure.failed]);
     await Promise.race([Promise.all(pending), failure.failed]);
+    form.files = slots.filter((file): file is MultipartFile => file !== undefined);
     complete = true;
   } catch (error) {
     throw failure.error ?? error;
   } finally {
-    if (!complete) parser.destroy();
+    if (!complete) {
+      parser.destroy();
+      await Promise.allSettled(pending);
+      await spool.dispose();
+    }
   }
   return form;
+}
+
+/** A temporary folder of this request's own, made when the first file arrives. */
+function createSpool(parent: string) {
+  let folder: Promise<string> | undefined;
+  let count = 0;
+  return {
+    async nextFile(): Promise<string> {
+      folder ??= mkdtemp(path.join(parent, "nb-upload-"));
+      return path.join(await folder, `part-${count++}`);
+    },
+    async dispose(): Promise<void> {
+      if (folder) await rm(await folder, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes a part to `file` while hashing it. */
+async function spoolPart(stream: Readable, file: string): Promise<{ sha256: string }> {
+  const hash = createHash("sha256");
+  await pipeline(
+    stream,
+    async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    },
+    createWriteStream(file, { flags: "wx", mode: 0o600 }),
+  );
+  return { sha256: hash.digest("hex") };
 }
 
 function createParser(request: Request, limits: MultipartLimits): busboy.Busboy {
@@ -100,6 +156,8 @@ function collectParts(
   limits: MultipartLimits,
   form: MultipartForm,
   stop: (error: ApiError) => void,
+  spool: ReturnType<typeof createSpool>,
+  slots: (MultipartFile | undefined)[],
 ): Promise<void>[] {
   const pending: Promise<void>[] = [];
   parser.on("field", (name, value, info) => {
@@ -110,24 +168,24 @@ function collectParts(
     form.fields.push([name, value]);
   });
   parser.on("file", (name, stream, info) => {
-    const chunks: Buffer[] = [];
-    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    // Destroying the parser after a refusal errors every part stream, finished ones included;
+    // the refusal is what is reported.
+    stream.on("error", () => {});
     stream.on("limit", () => {
-      chunks.length = 0;
       stop(new ApiError("file_too_large", `A file is larger than ${limits.maxFileBytes} bytes.`));
     });
-    const ended = once(stream, "end").then(() => {
+    // Parts arrive one after another; their spooling may end out of order: each keeps its slot.
+    const slot = slots.length;
+    slots.push(undefined);
+    const spooled = (async () => {
+      const file = await spool.nextFile();
+      const { sha256 } = await spoolPart(stream, file);
       if (stream.truncated) return;
-      form.files.push({
-        name,
-        data: Buffer.concat(chunks),
-        filename: info.filename,
-        mimeType: info.mimeType,
-      });
-      chunks.length = 0; // the copy above is the file now: the pieces can go before the next file
-    });
-    ended.catch(() => {}); // a parser destroyed after a refusal fails its open file: already answered
-    pending.push(ended);
+      const data = await openAsBlob(file);
+      slots[slot] = { name, data, sha256, filename: info.filename, mimeType: info.mimeType };
+    })();
+    spooled.catch(() => {}); // a parser destroyed after a refusal fails its open file: already answered
+    pending.push(spooled);
   });
   parser.on("filesLimit", () =>
     stop(new ApiError("invalid_request", `At most ${limits.maxFiles} images per request.`)),

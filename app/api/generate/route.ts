@@ -27,42 +27,47 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
     models: { textModel: config.kie.model, editModel: config.kie.editModel },
   }); // 400 / 413 / 415
 
-  return withIdempotency(
-    {
-      db: app.database.db,
-      userId: user.id,
-      key: idempotencyKey,
-      fingerprint: input.fingerprint,
-      requestId,
-      log,
-      leaseMs: idempotencyLeaseMs(config.kie),
-    },
-    async (claim) => {
-      const mode = responseMode(request, config.kie.useAsync);
-      if (claim?.generationId) {
-        // An earlier attempt of this very request created the job, then stopped: answer from it.
-        const resumed = await app.generations.resume(user.id, claim.generationId, {
-          mode,
-          signal: request.signal,
-        });
-        if (resumed) return generationResponse(resumed);
-      }
-      await rateLimiter.checkUser(user.id); // 429 once this minute's generations are used up (replays pass)
-      return generationResponse(
-        await app.generations.create({
-          userId: user.id,
-          email: user.email,
-          request: input.request,
-          files: input.files,
-          mode,
-          requestId,
-          signal: request.signal,
-          idempotencyKey,
-          idempotencyClaim: claim && { key: claim.key, claimToken: claim.claimToken },
-          // Counted once the credits are reserved: refused and unpaid requests use no quota.
-          admit: () => rateLimiter.consumeUser(user.id),
-        }),
-      );
-    },
-  );
+  try {
+    // Awaited here, not returned: the finally below must wait for the files to be used.
+    return await withIdempotency(
+      {
+        db: app.database.db,
+        userId: user.id,
+        key: idempotencyKey,
+        fingerprint: input.fingerprint,
+        requestId,
+        log,
+        leaseMs: idempotencyLeaseMs(config.kie),
+      },
+      async (claim) => {
+        const mode = responseMode(request, config.kie.useAsync);
+        if (claim?.generationId) {
+          // An earlier attempt of this very request created the job, then stopped: answer from it.
+          const resumed = await app.generations.resume(user.id, claim.generationId, {
+            mode,
+            signal: request.signal,
+          });
+          if (resumed) return generationResponse(resumed);
+        }
+        await rateLimiter.checkUser(user.id); // 429 once this minute's generations are used up (replays pass)
+        return generationResponse(
+          await app.generations.create({
+            userId: user.id,
+            email: user.email,
+            request: input.request,
+            files: input.files,
+            mode,
+            requestId,
+            signal: request.signal,
+            idempotencyKey,
+            idempotencyClaim: claim && { key: claim.key, claimToken: claim.claimToken },
+            // Counted once the credits are reserved: refused and unpaid requests use no quota.
+            admit: () => rateLimiter.consumeUser(user.id),
+          }),
+        );
+      },
+    );
+  } finally {
+    await input.dispose(); // uploaded files spooled to disk: KIE and our store have them by now
+  }
 });
