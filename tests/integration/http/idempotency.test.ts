@@ -273,9 +273,9 @@ describeEachDatabase("withIdempotency", (getDb) => {
       expect(calls).toEqual([["info", [{ replayedStatus: 202 }, "idempotent replay"]]]);
     });
 
-    it("hands the claim to run, and on a take-over the job the dead holder created", async () => {
+    /** A first holder claims key-1, creates its job, and dies: its lease runs out. */
+    async function abandonedClaimWithJob() {
       await seedUser();
-      // A first holder claims the key, creates its job, and dies: its lease runs out.
       const first = await tryClaimIdempotencyKey(db(), { userId: "u1", key: "key-1", fingerprint });
       if (first.outcome !== "claimed") throw new Error("expected a claim");
       const job = await insertGeneration(db(), {
@@ -285,18 +285,17 @@ describeEachDatabase("withIdempotency", (getDb) => {
         prompt: "a banana",
         cost: 1,
       });
-      expect(
-        await attachIdempotencyJob(db(), {
-          userId: "u1",
-          key: "key-1",
-          claimToken: first.claimToken,
-          generationId: job.id,
-        }),
-      ).toBe(true);
+      const claim = { userId: "u1", key: "key-1", claimToken: first.claimToken, generationId: job.id };
+      expect(await attachIdempotencyJob(db(), claim)).toBe(true);
       await queryRows(
         db(),
         sql`UPDATE nano_banana.idempotency_keys SET expires_at = now() - interval '1 second'`,
       );
+      return { first, job };
+    }
+
+    it("hands the claim to run, and on a take-over the job the dead holder created", async () => {
+      const { first, job } = await abandonedClaimWithJob();
 
       const { calls, log } = recorder();
       const held: unknown[] = [];
@@ -320,26 +319,7 @@ describeEachDatabase("withIdempotency", (getDb) => {
     });
 
     it("takes a key over without a logger too: the job the dead holder created is answered", async () => {
-      await seedUser();
-      const first = await tryClaimIdempotencyKey(db(), { userId: "u1", key: "key-1", fingerprint });
-      if (first.outcome !== "claimed") throw new Error("expected a claim");
-      const job = await insertGeneration(db(), {
-        userId: "u1",
-        type: "text_to_image",
-        model: "google/nano-banana",
-        prompt: "a banana",
-        cost: 1,
-      });
-      await attachIdempotencyJob(db(), {
-        userId: "u1",
-        key: "key-1",
-        claimToken: first.claimToken,
-        generationId: job.id,
-      });
-      await queryRows(
-        db(),
-        sql`UPDATE nano_banana.idempotency_keys SET expires_at = now() - interval '1 second'`,
-      );
+      const { job } = await abandonedClaimWithJob();
       const response = await withIdempotency(request(), async (claim) =>
         json({ success: true, taskId: claim?.generationId }, 202),
       );
