@@ -161,8 +161,8 @@ interface HashedFile {
 }
 
 /**
- * Hashed while the bytes are at hand, and handed on as a Blob made straight from them: no copy is
- * read back out of the Blob, none is made on the way in (five 10 MiB uploads are held at once).
+ * A data URI's decoded image, hashed while the bytes are at hand and handed on as a Blob made
+ * straight from them (multipart files are spooled to disk and hashed there instead).
  */
 function hashedFile(bytes: Uint8Array, mimeType: string): HashedFile {
   // The bytes come from our own parsers, never from a SharedArrayBuffer (which Blob would refuse).
