@@ -9,6 +9,7 @@
  */
 import { type NextRequest, NextResponse } from "next/server";
 import { type AppConfig, getConfig } from "@/config";
+import { isForeignHost } from "@/lib/http/rebinding";
 import { createNonce, pageSecurityHeaders } from "@/lib/http/securityHeaders";
 
 export function proxy(request: NextRequest): NextResponse {
@@ -21,6 +22,15 @@ export function proxy(request: NextRequest): NextResponse {
     appUrl: config?.appUrl,
     supabaseUrl: config?.auth.supabaseUrl,
   });
+  // DNS rebinding (DESIGN.md §6): while dev sign-in is on, only our own host names are served.
+  if (config?.auth.mode === "dev" && isForeignHost(request, config.appUrl)) {
+    const refusal = new NextResponse("Forbidden: unknown host.", {
+      status: 403,
+      headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" },
+    });
+    for (const [name, value] of Object.entries(headers)) refusal.headers.set(name, value);
+    return refusal;
+  }
   const requestHeaders = new Headers(request.headers);
   requestHeaders.set("x-nonce", nonce);
   requestHeaders.set("Content-Security-Policy", headers["Content-Security-Policy"]!);

@@ -231,12 +231,19 @@ function cookieTokens(
   return tokens.slice(0, MAX_COOKIE_CANDIDATES);
 }
 
-/** `Bearer <token>` (scheme case-insensitive) → token; other schemes (e.g. a proxy's Basic) → undefined. */
-function bearerToken(header: string | null): string | undefined {
+/**
+ * The token of an `Authorization: Bearer …` header (scheme case-insensitive). Any header whose
+ * scheme word is Bearer counts, `Bearer,x` included: it is the only credential then considered
+ * (a malformed one is 401, never a fallback to the cookie), and csrf.ts exempts exactly the
+ * requests for which this returns a non-empty token. Other schemes (e.g. a proxy's Basic) →
+ * undefined, and the session cookie is used (with the same-origin check).
+ */
+export function bearerToken(header: string | null): string | undefined {
   if (!header) return undefined;
-  const match = /^Bearer(?:[ \t]+(.*))?$/i.exec(header.trim());
-  if (!match) return undefined;
-  return (match[1] ?? "").trim();
+  const trimmed = header.trim();
+  if (!/^Bearer\b/i.test(trimmed)) return undefined;
+  const match = /^Bearer[ \t]+(.*)$/i.exec(trimmed);
+  return (match?.[1] ?? "").trim();
 }
 
 function isOneOf<T extends string>(value: unknown, list: readonly T[]): value is T {

@@ -3,6 +3,7 @@ export {
   type Authenticator,
   type AuthenticatorOptions,
   type AuthMode,
+  bearerToken,
   createAuthenticator,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   type HasHeaders,

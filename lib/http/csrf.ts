@@ -3,8 +3,10 @@
  * requests any site makes, and a form or a CORS-simple fetch (multipart, text/plain, no type)
  * needs no preflight. So a cookie request with an unsafe method must prove it comes from this
  * app's own pages: `Origin` equal to the app's origin, or `Sec-Fetch-Site: same-origin`. Bearer
- * requests are exempt (a site cannot make the browser send our token).
+ * requests are exempt (a site cannot make the browser send our token), but only those whose token
+ * the authenticator uses: a header that merely starts with "Bearer" proves nothing.
  */
+import { bearerToken } from "@/lib/auth";
 import { ApiError } from "./errors";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -16,7 +18,7 @@ const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
  */
 export function assertSameOrigin(request: Request, appUrl: string | undefined): void {
   if (SAFE_METHODS.has(request.method.toUpperCase())) return;
-  if (/^Bearer\b/i.test(request.headers.get("authorization")?.trim() ?? "")) return;
+  if (bearerToken(request.headers.get("authorization"))) return;
   const origin = request.headers.get("origin");
   const site = request.headers.get("sec-fetch-site")?.toLowerCase();
   // undefined: the browser did not say; false: it said another site.

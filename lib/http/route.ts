@@ -8,13 +8,14 @@ import type { HttpRequestObservation } from "@/lib/observability/metrics";
 import { withRequestId } from "@/lib/observability/requestContext";
 import { assertSameOrigin } from "./csrf";
 import { ApiError, classifyError } from "./errors";
+import { isForeignHost } from "./rebinding";
 import { requestIdFrom } from "./requestId";
 import { commonSecurityHeaders } from "./securityHeaders";
 
 /** What the wrapper itself needs of the app; handlers get the whole app (`A`). */
 export interface RouteApp {
   logger: Logger;
-  config: { appUrl?: string };
+  config: { appUrl?: string; auth: { mode: "dev" | "supabase" } };
   metrics: { observeHttpRequest(observation: HttpRequestObservation): void };
 }
 
@@ -121,6 +122,12 @@ function wrap<Params, A extends RouteApp>(
     let response: Response;
     try {
       // Before anything else about the request: a forged one gets 403 with nothing done.
+      if (app.config.auth.mode === "dev" && isForeignHost(request, app.config.appUrl)) {
+        throw new ApiError(
+          "forbidden",
+          "This server answers only its own host names while dev sign-in is on.",
+        );
+      }
       assertSameOrigin(request, app.config.appUrl);
       const params = ((await segment?.params) ?? {}) as Params;
       response = await handler({ request, requestId, app, log, params });

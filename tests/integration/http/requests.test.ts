@@ -219,18 +219,39 @@ describe("cookie requests with unsafe methods must come from the app's own origi
     }
   });
 
-  it("bearer clients are unaffected, whatever Origin they send", async () => {
+  // (A foreign Origin itself is refused while dev sign-in is on: rebinding.test.ts.)
+  it("bearer clients are unaffected, whatever site they say they come from", async () => {
     const response = await h.fetch("/api/generate", {
       method: "POST",
       token,
       headers: {
-        origin: "https://some-tool.example",
+        "sec-fetch-site": "cross-site",
         "content-type": "application/json",
         prefer: "respond-async",
       },
       body: JSON.stringify({ prompt: "from a script" }),
     });
     expect(response.status).toBe(202);
+  });
+
+  it("a header that merely starts with 'Bearer' does not let a cookie request skip the check", async () => {
+    const created = await h.fetch("/api/generate", {
+      method: "POST",
+      token: cookieUser.token,
+      headers: { "content-type": "application/json", prefer: "wait" },
+      body: JSON.stringify({ prompt: "keep me" }),
+    });
+    const { taskId, status } = await created.json();
+    expect(status).toBe("succeeded"); // a finished job: its owner could delete it
+    for (const authorization of ["Bearer,x", "Bearer", "Bearer\t", "bearer;"]) {
+      const response = await h.fetch(`/api/generations/${taskId}`, {
+        method: "DELETE",
+        headers: { authorization, cookie: cookieUser.cookie, origin: "https://evil.example" },
+      });
+      expect(response.status, authorization).toBe(403);
+    }
+    const still = await h.fetch(`/api/generate/${taskId}`, { token: cookieUser.token });
+    expect(still.status).toBe(200);
   });
 
   it("sign-out and dev sign-in from another origin are refused too", async () => {

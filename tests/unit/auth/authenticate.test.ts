@@ -134,6 +134,16 @@ describe("authenticate: where the token comes from", () => {
     expect(error.reason).toBe("malformed_token");
   });
 
+  it("never falls back to the cookie when the header's scheme is Bearer, however malformed (issue 24)", async () => {
+    const cookie = await signHs256(claims({ sub: OTHER_USER }), JWT_SECRET);
+    for (const authorization of ["Bearer,x", "Bearer;x", "bearer", "Bearer\t", "Bearer/x"]) {
+      const error = await refusal(
+        auth().authenticate(request({ authorization, cookie: `${SESSION_COOKIE_NAME}=${cookie}` })),
+      );
+      expect(error.reason, authorization).toBe("malformed_token");
+    }
+  });
+
   it("uses the cookie when the Authorization header is another scheme (e.g. a proxy's Basic auth)", async () => {
     const cookie = await signHs256(claims(), JWT_SECRET);
     const user = await auth().authenticate(
