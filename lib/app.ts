@@ -7,6 +7,7 @@
 import { type AppConfig, getConfig, type KieMode, signInConfigError } from "@/config";
 import type { Authenticator } from "@/lib/auth";
 import type { AccountRegistry } from "@/lib/credits";
+import { preparePrivateDataDir } from "@/lib/dataDir";
 import { type Database, openDatabase } from "@/lib/db";
 import { purgeExpiredIdempotencyKeys } from "@/lib/db/idempotency";
 import type { GenerationService } from "@/lib/generation";
@@ -78,6 +79,7 @@ export interface CreateAppOptions {
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<App> {
   const refusal = signInConfigError(config); // sign-in fails closed: the server does not start
   if (refusal) throw refusal;
+  preparePrivateDataDir(config.dataDir); // before anything writes there (the database, secrets)
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = createMetrics();
   const toClose: Closable[] = [];

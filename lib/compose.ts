@@ -18,6 +18,7 @@ import { createRateLimiter, type RateLimiter } from "@/lib/http/rateLimit";
 import { createKieProvider, type IKieClient, KieClient } from "@/lib/kie";
 import type { Logger } from "@/lib/observability/logger";
 import type { Metrics } from "@/lib/observability/metrics";
+import { metricsClosedReason } from "@/lib/observability/metricsEndpoint";
 import { fetchProxiedImage } from "@/lib/security/imageProxy";
 import { createGuardedDispatcher } from "@/lib/security/urlGuard";
 import { createImageStore, type ImageStore } from "@/lib/storage";
@@ -133,6 +134,8 @@ export function createAuth(
         "(never as an admin). Configure Supabase before exposing this server.",
     );
   }
+  const metricsClosed = metricsClosedReason(config.metricsToken, config.auth.mode);
+  if (metricsClosed) logger.warn(metricsClosed);
 
   return { auth, devSecret };
 }

@@ -201,17 +201,19 @@ function userFrom(payload: JWTPayload, options: AuthenticatorOptions): AuthUser 
 
 /**
  * Dev sign-in never makes an admin (anyone can sign in with any email). A Supabase user is an
- * admin by `app_metadata.role` (only the service role can set it) or by a listed email, which
- * Supabase must have confirmed (README).
+ * admin by `app_metadata.role` (only the service role can set it) or by a listed email that the
+ * token says is verified: `email_verified: true` as a claim of its own (a Custom Access Token
+ * Hook) or in `app_metadata`. `user_metadata` is the user's own to write, so it proves nothing.
  */
 function isAdmin(payload: JWTPayload, email: string | undefined, options: AuthenticatorOptions): boolean {
   if (options.mode !== "supabase") return false;
-  const appMetadata = payload.app_metadata;
-  const role =
-    appMetadata && typeof appMetadata === "object"
-      ? (appMetadata as Record<string, unknown>).role
-      : undefined;
-  return role === "admin" || isAdminEmail(email, options.adminEmails ?? []);
+  const appMetadata =
+    payload.app_metadata && typeof payload.app_metadata === "object"
+      ? (payload.app_metadata as Record<string, unknown>)
+      : {};
+  if (appMetadata.role === "admin") return true;
+  const verified = payload.email_verified === true || appMetadata.email_verified === true;
+  return verified && isAdminEmail(email, options.adminEmails ?? []);
 }
 
 /** The session tokens a cookie header holds: ours first, then Supabase's; at most a few. */

@@ -14,6 +14,7 @@ import type { Logger } from "@/lib/observability/logger";
 import { DatabaseError } from "./errors";
 import { acquireDataDirLock, type DataDirLock } from "./lock";
 import { defaultMigrationsFolder, migratePgliteDatabase, migratePostgresDatabase } from "./migrate";
+import { removeOthersAccess } from "./privateFiles";
 import * as schema from "./schema";
 
 export type DatabaseSchema = typeof schema;
@@ -88,6 +89,7 @@ async function openPglite(
   try {
     client = dataDir ? await PGlite.create(path.join(dataDir, "pglite")) : await PGlite.create();
     await migratePgliteDatabase(client, migrationsFolder);
+    if (dataDir) await removeOthersAccess(path.join(dataDir, "pglite"));
   } catch (error) {
     await client?.close().catch(() => {});
     await lock?.release();
@@ -112,6 +114,7 @@ async function openPglite(
       closing ??= (async () => {
         try {
           await pglite.close();
+          if (dataDir) await removeOthersAccess(path.join(dataDir, "pglite"));
         } finally {
           await lock?.release();
         }

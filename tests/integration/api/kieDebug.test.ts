@@ -15,9 +15,17 @@ const SECRET = "debug-route-test-secret-with-at-least-32-chars";
 const ADMIN_ID = "2b7e1516-28ae-4d2a-a6ab-f7158809cf4f";
 const USER_ID = "3c8f2627-39bf-4e3b-b7bc-08269910d05a";
 
-/** A Supabase access token (legacy HS256 secret), as the project would issue it. */
+/**
+ * A Supabase access token (legacy HS256 secret), as the project would issue it with a Custom
+ * Access Token Hook that adds `email_verified` (what ADMIN_EMAILS needs, DESIGN §6).
+ */
 function supabaseToken(sub: string, email: string, appMetadata: Record<string, unknown> = {}) {
-  return new SignJWT({ email, role: "authenticated", app_metadata: { provider: "email", ...appMetadata } })
+  return new SignJWT({
+    email,
+    email_verified: true,
+    role: "authenticated",
+    app_metadata: { provider: "email", ...appMetadata },
+  })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(sub)
     .setAudience("authenticated")

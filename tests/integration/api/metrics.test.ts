@@ -99,4 +99,18 @@ describeEachDatabase("api: GET /api/metrics", (getDb) => {
     const text = await scrape(harness, { authorization: "Bearer scrape-me-please" });
     expect(sample(text, "nano_banana_http_requests_total", { route: "metrics", status: "401" })).toBe(5);
   });
+
+  it("without METRICS_TOKEN and with Supabase sign-in on: 404 to everyone, and the start-up log says why", async () => {
+    const harness = await startHarness({
+      database: getDb(),
+      env: { SUPABASE_JWT_SECRET: "super-secret-jwt-token-with-at-least-32-characters" },
+    });
+    h = harness;
+    for (const headers of [{}, { authorization: "Bearer anything" }] as Record<string, string>[]) {
+      const response = await harness.fetch("/api/metrics", { headers });
+      expect(response.status).toBe(404);
+      expect(await response.text()).not.toContain("nano_banana_");
+    }
+    expect(harness.logs()).toMatch(/api\/metrics answers 404: METRICS_TOKEN is not set/);
+  });
 });

@@ -279,14 +279,40 @@ describe("admins", () => {
       supabaseJwtSecret: JWT_SECRET,
       adminEmails: ["Boss@Example.com"],
     });
-    const admin = await signHs256(claims({ email: "boss@EXAMPLE.com" }), JWT_SECRET);
-    const user = await signHs256(claims({ email: "user@example.com" }), JWT_SECRET);
+    const admin = await signHs256(claims({ email: "boss@EXAMPLE.com", email_verified: true }), JWT_SECRET);
+    const user = await signHs256(claims({ email: "user@example.com", email_verified: true }), JWT_SECRET);
     const { email: _email, ...noEmail } = claims();
     await expect(auth.verifyAccessToken(admin)).resolves.toMatchObject({ isAdmin: true });
     await expect(auth.verifyAccessToken(user)).resolves.toMatchObject({ isAdmin: false });
     await expect(auth.verifyAccessToken(await signHs256(noEmail, JWT_SECRET))).resolves.toMatchObject({
       isAdmin: false,
     });
+  });
+
+  it("needs a verified email: unverified, unsaid, or said only in the user's own user_metadata is no admin", async () => {
+    const auth = createAuthenticator({
+      mode: "supabase",
+      supabaseJwtSecret: JWT_SECRET,
+      adminEmails: ["boss@example.com"],
+    });
+    const email = "boss@example.com";
+    for (const extra of [
+      { email_verified: false },
+      {},
+      { email_verified: "true" },
+      { user_metadata: { email_verified: true } },
+    ]) {
+      const token = await signHs256(claims({ email, ...extra }), JWT_SECRET);
+      await expect(auth.verifyAccessToken(token), JSON.stringify(extra)).resolves.toMatchObject({
+        isAdmin: false,
+      });
+    }
+    for (const extra of [{ email_verified: true }, { app_metadata: { email_verified: true } }]) {
+      const token = await signHs256(claims({ email, ...extra }), JWT_SECRET);
+      await expect(auth.verifyAccessToken(token), JSON.stringify(extra)).resolves.toMatchObject({
+        isAdmin: true,
+      });
+    }
   });
 
   it("never applies to dev sign-in, where anyone can claim any email (DESIGN §6)", async () => {

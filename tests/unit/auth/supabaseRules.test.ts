@@ -107,7 +107,13 @@ describe("Supabase access tokens", () => {
     // user_metadata is the user's own to write: it grants nothing.
     const selfMade = await signWith(key, supabaseAccessClaims({ user_metadata: { role: "admin" } }));
     await expect(auth().verifyAccessToken(selfMade)).resolves.toMatchObject({ isAdmin: false });
-    const byEmail = await signWith(key, supabaseAccessClaims());
+    // A listed email counts once the token itself says it is verified (a Custom Access Token
+    // Hook's claim); Supabase's user_metadata.email_verified is the user's to write.
+    const unverified = await signWith(key, supabaseAccessClaims());
+    await expect(
+      auth({ adminEmails: ["USER@example.com"] }).verifyAccessToken(unverified),
+    ).resolves.toMatchObject({ isAdmin: false });
+    const byEmail = await signWith(key, supabaseAccessClaims({ email_verified: true }));
     await expect(
       auth({ adminEmails: ["USER@example.com"] }).verifyAccessToken(byEmail),
     ).resolves.toMatchObject({ isAdmin: true });

@@ -13,7 +13,7 @@ import { createMetrics, type Metrics } from "@/lib/observability/metrics";
 function installMinimalApp(metricsToken?: string): Metrics {
   const metrics = createMetrics({ defaultMetrics: false });
   const app = {
-    config: { metricsToken } as AppConfig,
+    config: { metricsToken, auth: { mode: "dev" } } as AppConfig,
     logger: createLogger({ level: "silent" }),
     metrics,
   } as unknown as App;

@@ -128,7 +128,7 @@ describe("renderMetrics", () => {
 
   it("serves Prometheus text when no token is configured", async () => {
     const registry = registryWithOneRequest();
-    const answer = await renderMetrics({ authorization: null, token: undefined, registry });
+    const answer = await renderMetrics({ authorization: null, token: undefined, authMode: "dev", registry });
     expect(answer).toMatchObject({ authorized: true, contentType: registry.contentType });
     expect(answer.authorized && answer.body).toContain(
       'nano_banana_http_requests_total{route="credits",method="GET",status="200"} 1',
@@ -149,12 +149,27 @@ describe("renderMetrics", () => {
       token,
       `Bearer ${token.slice(0, -1)}`,
     ]) {
-      expect(await renderMetrics({ authorization, token, registry }), String(authorization)).toEqual({
-        authorized: false,
-      });
+      expect(
+        await renderMetrics({ authorization, token, authMode: "supabase", registry }),
+        String(authorization),
+      ).toEqual({ authorized: false, reason: "bad_token" });
     }
-    const accepted = await renderMetrics({ authorization: `Bearer ${token}`, token, registry });
+    const accepted = await renderMetrics({
+      authorization: `Bearer ${token}`,
+      token,
+      authMode: "supabase",
+      registry,
+    });
     expect(accepted.authorized && accepted.body).toContain("nano_banana_http_requests_total");
+  });
+
+  it("is closed without a token when Supabase sign-in is on, whatever the request sends", async () => {
+    const registry = registryWithOneRequest();
+    for (const authorization of [null, "Bearer ", "Bearer anything"]) {
+      expect(
+        await renderMetrics({ authorization, token: undefined, authMode: "supabase", registry }),
+      ).toEqual({ authorized: false, reason: "closed" });
+    }
   });
 
   it("accepts the scheme in any case and surrounding spaces", () => {
