@@ -119,8 +119,22 @@ describe("after sign-in, only a path on this site", () => {
     ["/sign-in?next=/", "/"],
     ["/\nx", "/"],
     [undefined, "/"],
+    // A Location header takes ASCII only: non-ASCII is percent-encoded (issue 24: it was a 500).
+    ["/\u3000/x", "/%E3%80%80/x"],
+    ["/history?q=café#é", "/history?q=caf%C3%A9#%C3%A9"],
+    // Dot segments are resolved first, so they cannot make a `//host` path.
+    ["/x/..//evil.example", "/"],
+    ["/./\\evil.example", "/"],
+    ["/%2F%2Fevil.example", "/%2F%2Fevil.example"],
+    ["/\u007f", "/"],
   ])("%s → %s", (input, expected) => {
     expect(safeNextPath(input)).toBe(expected);
+  });
+
+  it("always answers printable ASCII, whatever it is given", () => {
+    for (const input of ["/\u3000/x", "/\ud83c\udf4c", "/a b", "/\u00e9?\u00e9=\u00e9", "/\ud800"]) {
+      expect(safeNextPath(input), input).toMatch(/^\/[\x21-\x7e]*$/);
+    }
   });
 });
 
