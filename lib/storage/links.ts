@@ -2,7 +2,8 @@
  * Signed, expiring links to a stored image (DESIGN.md §9), so an `<img>` works without headers:
  * `/api/images/<id>?variant=thumb&expires=<unix s>&sig=<HMAC-SHA256>`. The signature binds the
  * id, the variant and the expiry; the expiry is rounded up to the hour, so a job's link stays the
- * same for an hour and the browser's cache (immutable) keeps working across page loads.
+ * same for an hour and the browser's cache keeps working across page loads — for as long as the
+ * link lives, and no longer (the answer's max-age is the link's remaining life).
  */
 import { createHmac } from "node:crypto";
 import { secretsEqual } from "@/lib/security/secrets";
@@ -55,6 +56,11 @@ export class ImageLinks {
     if (!expires || !sig || !/^\d{1,12}$/.test(expires)) return "invalid";
     if (!secretsEqual(sig, this.sign(id, variant, Number(expires)))) return "invalid";
     return Number(expires) * 1000 <= this.now() ? "expired" : "valid";
+  }
+
+  /** Seconds until a (verified) link's `expires`, never below 0: how long an answer to it may be cached. */
+  secondsLeft(expires: string | null): number {
+    return Math.max(0, Number(expires) - Math.ceil(this.now() / 1000));
   }
 
   private sign(id: string, variant: ImageVariant, expires: number): string {

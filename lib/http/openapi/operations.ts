@@ -178,7 +178,11 @@ export const OPERATIONS: OperationSpec[] = [
       sig: { in: "query", schema: z.string(), description: "Signed link: HMAC-SHA256." },
     },
     responses: {
-      "200": { description: "The image bytes (ETag = sha256, immutable).", content: "image/*" },
+      "200": {
+        description:
+          "The image bytes (ETag = sha256; cached for a signed link's remaining life, never by cookie or bearer).",
+        content: "image/*",
+      },
       "304": { description: "Not modified (If-None-Match)." },
     },
     errors: ["invalid_request", "unauthorized", "forbidden", "not_found", "service_unavailable"],

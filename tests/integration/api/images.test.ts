@@ -79,14 +79,15 @@ describeEachDatabase("api: GET /api/images/:id", (getDb) => {
   const get = (path: string, init: RequestInit & { token?: string } = {}) => h.fetch(path, init);
   const sha = (bytes: ArrayBuffer) => createHash("sha256").update(Buffer.from(bytes)).digest("hex");
 
-  it("serves the owner's image by bearer token, with ETag, immutable caching and nosniff", async () => {
+  it("serves the owner's image by bearer token, with ETag, nosniff, and kept in no cache", async () => {
     const response = await get(`/api/images/${jobId}`, { token: owner.token });
     expect(response.status).toBe(200);
     const bytes = await response.arrayBuffer();
     expect(sha(bytes)).toBe(createHash("sha256").update(png).digest("hex"));
     expect(response.headers.get("content-type")).toBe("image/png");
     expect(response.headers.get("etag")).toBe(`"${sha(bytes)}"`);
-    expect(response.headers.get("cache-control")).toBe("private, max-age=31536000, immutable");
+    // Authorised by a credential the next user of a shared browser will not have (issue 24).
+    expect(response.headers.get("cache-control")).toBe("private, no-store");
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect(response.headers.get("content-disposition")).toBe("inline");
     expect(response.headers.get("content-length")).toBe(String(png.byteLength));
@@ -96,6 +97,7 @@ describeEachDatabase("api: GET /api/images/:id", (getDb) => {
     const cookie = `nb_session=${owner.token}`;
     const first = await get(`/api/images/${jobId}`, { headers: { cookie } });
     expect(first.status).toBe(200);
+    expect(first.headers.get("cache-control")).toBe("private, no-store");
     const again = await get(`/api/images/${jobId}`, {
       headers: { cookie, "if-none-match": first.headers.get("etag") as string },
     });
@@ -124,6 +126,18 @@ describeEachDatabase("api: GET /api/images/:id", (getDb) => {
     expect((await theirs.json()).error.code).toBe("not_found");
     expect((await get(`/api/images/${randomUUID()}`, { token: owner.token })).status).toBe(404);
     expect((await get(`/api/images/${jobId}`)).status).toBe(401);
+  });
+
+  it("a signed link's answer is cached no longer than the link lives", async () => {
+    const link = new URL(h.app.imageLinks.url(jobId), "http://localhost");
+    const left = Number(link.searchParams.get("expires")) - Math.floor(Date.now() / 1000);
+    const response = await get(`${link.pathname}${link.search}`);
+    expect(response.status).toBe(200);
+    const cacheControl = response.headers.get("cache-control") ?? "";
+    expect(cacheControl).toMatch(/^private, max-age=\d+, immutable$/);
+    const maxAge = Number(/max-age=(\d+)/.exec(cacheControl)?.[1]);
+    expect(maxAge).toBeGreaterThan(0);
+    expect(maxAge).toBeLessThanOrEqual(left);
   });
 
   it("a signed link works without credentials, for its own image and variant only", async () => {

@@ -29,8 +29,7 @@ export const GET = route<{ id: string }>("images", async ({ request, app, params
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Cross-Origin-Resource-Policy": access.kind === "link" ? "cross-origin" : "same-origin",
     "Content-Disposition": download === "1" ? `attachment; filename="${image.downloadName}"` : "inline",
-    // Ours never change (a new image is a new job); one still on KIE's URL is not ours yet.
-    "Cache-Control": image.etag ? "private, max-age=31536000, immutable" : "private, no-cache",
+    "Cache-Control": cacheControl(app, access, image.etag !== undefined, query.get("expires")),
   });
   if (image.etag) {
     const etag = `"${image.etag}"`;
@@ -43,6 +42,18 @@ export const GET = route<{ id: string }>("images", async ({ request, app, params
   if (image.size !== undefined) headers.set("Content-Length", String(image.size));
   return new Response(image.body, { status: 200, headers });
 });
+
+/**
+ * Ours never change (a new image is a new job), but access to them does: a signed link's answer
+ * is cached no longer than the link lives, and one authorised by a cookie or bearer token is not
+ * kept at all — on a shared device it would outlive sign-out and deletion. One still on KIE's URL
+ * is not ours yet.
+ */
+function cacheControl(app: App, access: ImageAccess, stored: boolean, expires: string | null): string {
+  if (!stored) return "private, no-cache";
+  if (access.kind !== "link") return "private, no-store";
+  return `private, max-age=${app.imageLinks.secondsLeft(expires)}, immutable`;
+}
 
 function parseVariant(value: string | null): ImageVariant {
   if (value === null) return "original";
