@@ -1,10 +1,16 @@
 import type { NextConfig } from "next";
+import { STATIC_SECURITY_HEADERS } from "./lib/http/securityHeaders";
 
 const nextConfig: NextConfig = {
   // PGlite, sharp and pino load native/wasm assets by path: bundling them breaks at run time.
   serverExternalPackages: ["@electric-sql/pglite", "sharp", "pino", "pino-pretty", "pg", "ioredis"],
   poweredByHeader: false,
   reactStrictMode: true,
+  // DESIGN.md §6: every answer, including those proxy.ts never sees.
+  async headers() {
+    const headers = Object.entries(STATIC_SECURITY_HEADERS).map(([key, value]) => ({ key, value }));
+    return [{ source: "/:path*", headers }];
+  },
 };
 
 export default nextConfig;

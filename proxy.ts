@@ -48,6 +48,12 @@ function configOrNothing(): AppConfig | undefined {
   }
 }
 
+/**
+ * Every path but API routes (see above), Next's built files and its image optimizer (which only
+ * answers images or plain text). Anything else may be an HTML page — `/api` itself,
+ * `/_next/image/x`, `/favicon.ico` (the icon is app/icon.svg) are Next's not-found page — and gets
+ * the nonce CSP.
+ */
 export const config = {
-  matcher: ["/((?!api/|api$|_next/static/|_next/image/|favicon.ico).*)"],
+  matcher: ["/((?!api/|_next/static/|_next/image$).*)"],
 };

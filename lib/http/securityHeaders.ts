@@ -43,12 +43,21 @@ export function contentSecurityPolicy(options: PagePolicyOptions): string {
   return directives.join("; ");
 }
 
+/**
+ * The headers that depend on nothing at run time. next.config.ts puts them on every answer the
+ * server gives (static files, Next's own error pages, paths no proxy matcher reaches), so no path
+ * is left without them; the proxy and the route wrapper set them again with the rest.
+ */
+export const STATIC_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "strict-origin-when-cross-origin",
+  // The CSP's frame-ancestors 'none' says the same to browsers that read it; this reaches the rest.
+  "X-Frame-Options": "DENY",
+};
+
 /** Headers every answer carries (pages and API alike). */
 export function commonSecurityHeaders(appUrl: string | undefined): Record<string, string> {
-  const headers: Record<string, string> = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-  };
+  const headers: Record<string, string> = { ...STATIC_SECURITY_HEADERS };
   if (isHttps(appUrl)) headers["Strict-Transport-Security"] = "max-age=31536000";
   return headers;
 }

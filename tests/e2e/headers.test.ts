@@ -2,6 +2,7 @@
  * DESIGN.md §6 headers through the production server: proxy.ts puts a per-request CSP nonce on
  * every page, and a real Chromium runs the page's scripts under it without a single violation.
  */
+import http from "node:http";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningApp, startApp } from "../helpers/server";
@@ -46,6 +47,76 @@ describe("security headers (production server)", () => {
       const response = await fetch(`${app.url}${path}`);
       expect(response.headers.get("x-content-type-options"), path).toBe("nosniff");
     }
+  });
+
+  it("paths the proxy used to miss carry the headers too, and their HTML pages the nonce CSP (issue 24)", async () => {
+    const paths = [
+      "/api",
+      "/favicon.icoX",
+      "/faviconXico",
+      "/_next/image/x",
+      "/_next/static/none.js",
+      "/favicon.ico",
+    ];
+    for (const path of paths) {
+      const response = await fetch(`${app.url}${path}`, { redirect: "manual" });
+      expect(response.headers.get("x-content-type-options"), path).toBe("nosniff");
+      expect(response.headers.get("referrer-policy"), path).toBe("strict-origin-when-cross-origin");
+      expect(response.headers.get("x-frame-options"), path).toBe("DENY");
+      const body = await response.text();
+      if (/<script/i.test(body)) {
+        const csp = response.headers.get("content-security-policy") ?? "";
+        expect(csp, path).toMatch(/frame-ancestors 'none'/);
+        expect(csp, path).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]+' 'strict-dynamic'/);
+      }
+    }
+    for (const path of ["/", "/api/health", "/api/no-such-endpoint"]) {
+      const response = await fetch(`${app.url}${path}`);
+      // One value each, not the same header twice (next.config and the proxy/route both set them).
+      expect(response.headers.get("x-content-type-options"), path).toBe("nosniff");
+      expect(response.headers.get("x-frame-options"), path).toBe("DENY");
+    }
+  });
+
+  it("the DNS-rebinding request (Host: evil.example) gets 403, page and API alike, and no token", async () => {
+    const port = Number(new URL(app.url).port);
+    const ask = (path: string, method: string, headers: Record<string, string>, body?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = http.request({ host: "127.0.0.1", port, path, method, headers }, (response) => {
+          let text = "";
+          response.on("data", (chunk) => (text += chunk));
+          response.on("end", () => resolve({ status: response.statusCode ?? 0, body: text }));
+        });
+        request.on("error", reject);
+        request.end(body);
+      });
+    const rebound = { host: `evil.example:${port}`, origin: `http://evil.example:${port}` };
+    const signIn = await ask(
+      "/api/auth/dev",
+      "POST",
+      { ...rebound, "content-type": "application/json" },
+      JSON.stringify({ email: "victim@example.com" }),
+    );
+    expect(signIn.status).toBe(403);
+    expect(signIn.body).not.toContain("accessToken");
+    expect((await ask("/", "GET", { host: "evil.example" })).status).toBe(403);
+    // Our own names still work.
+    expect((await ask("/api/health", "GET", { host: `localhost:${port}` })).status).toBe(200);
+  });
+
+  it("a signed-in /sign-in?next= with non-ASCII redirects to the encoded path (was a 500)", async () => {
+    const signIn = await fetch(`${app.url}/api/auth/dev`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: app.url },
+      body: JSON.stringify({ email: "next@example.com" }),
+    });
+    const cookie = (signIn.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const response = await fetch(`${app.url}/sign-in?next=/%E3%80%80/x`, {
+      headers: { cookie },
+      redirect: "manual",
+    });
+    expect(response.status).toBe(307);
+    expect(response.headers.get("location")).toBe("/%E3%80%80/x");
   });
 
   it("a real browser runs the page's scripts under the policy with no violation", async () => {
