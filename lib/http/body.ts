@@ -9,19 +9,36 @@ import { ApiError } from "./errors";
 
 export const DEFAULT_JSON_LIMIT_BYTES = 64 * 1024;
 
+/**
+ * After an answer given before the body was read to its end, a remainder up to this size (by
+ * Content-Length) is read and dropped, so that the keep-alive connection is left clean for the
+ * client's next request; a larger or unknown remainder (chunked) closes the connection instead.
+ * 64 MiB covers the largest legitimate body (five files at the upload limit) with room to spare.
+ */
+export const DRAIN_MAX_BYTES = 64 * 1024 * 1024;
+/** A drain that takes longer than this (a client that stalls) gives up and drops the connection. */
+const DRAIN_MAX_MS = 30_000;
+
+/** Requests whose body was read to its end: nothing is left on their connection. */
+const readToEnd = new WeakSet<Request>();
+
 function tooLarge(maxBytes: number): ApiError {
   return new ApiError("file_too_large", `The request body is larger than ${maxBytes} bytes.`);
 }
 
 /**
  * The body's chunks, refusing (413) as soon as more than `maxBytes` arrived or were announced by
- * Content-Length. On refusal the rest is left unread: the answer goes out while the client is
- * still sending, and the connection is not reset under it (cancelling would destroy the socket).
+ * Content-Length. On refusal the rest is left unread here: the answer goes out while the client
+ * is still sending, and the connection is not reset under it (cancelling would destroy the
+ * socket); the route wrapper then drains it or closes the connection (settleUnreadBody).
  */
 export async function* bodyChunks(request: Request, maxBytes: number): AsyncGenerator<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
-  if (!request.body) return;
+  if (!request.body) {
+    readToEnd.add(request);
+    return;
+  }
   const reader = request.body.getReader();
   let total = 0;
   try {
@@ -32,7 +49,10 @@ export async function* bodyChunks(request: Request, maxBytes: number): AsyncGene
       } catch (cause) {
         throw new ApiError("invalid_request", "The request body could not be read.", { cause });
       }
-      if (step.done) return;
+      if (step.done) {
+        readToEnd.add(request);
+        return;
+      }
       total += step.value.byteLength;
       if (total > maxBytes) throw tooLarge(maxBytes);
       yield step.value;
@@ -92,4 +112,40 @@ export async function readJson<S extends z.ZodType>(
     throw new ApiError("invalid_request", "The request body is not valid JSON.");
   }
   return schema.parse(value);
+}
+
+/**
+ * Once the answer is decided, what to do with a body the handler did not read to its end (an
+ * early 401/403/413/415/429, or a route that reads none): "drain" — it is read and dropped in the
+ * background, bounded in bytes and time, and the connection stays usable; "close" — too much or
+ * an unknown amount is left, so the answer must carry `Connection: close` (the server then ends
+ * the socket once the answer is flushed). Left half-read and open, the client's next request on
+ * that connection would wait behind the rest of this body until the server reset it.
+ */
+export function settleUnreadBody(request: Request): "none" | "drain" | "close" {
+  if (!request.body || readToEnd.has(request) || request.body.locked) return "none";
+  const declared = Number(request.headers.get("content-length") ?? Number.NaN);
+  if (!Number.isFinite(declared) || declared > DRAIN_MAX_BYTES) return "close";
+  void drain(request.body);
+  return "drain";
+}
+
+async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
+  const reader = body.getReader();
+  // Giving up cancels the stream, which ends the connection: bounded, and never half-read.
+  const timer = setTimeout(() => void reader.cancel().catch(() => {}), DRAIN_MAX_MS);
+  timer.unref?.();
+  let total = 0;
+  try {
+    for (;;) {
+      const step = await reader.read();
+      if (step.done) return;
+      total += step.value.byteLength;
+      if (total > DRAIN_MAX_BYTES) return void (await reader.cancel());
+    }
+  } catch {
+    // The client went away: nothing left to keep clean.
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -6,6 +6,7 @@
 import type { Logger } from "@/lib/observability/logger";
 import type { HttpRequestObservation } from "@/lib/observability/metrics";
 import { withRequestId } from "@/lib/observability/requestContext";
+import { settleUnreadBody } from "./body";
 import { assertSameOrigin } from "./csrf";
 import { ApiError, classifyError } from "./errors";
 import { isForeignHost } from "./rebinding";
@@ -135,6 +136,8 @@ function wrap<Params, A extends RouteApp>(
       response = errorResponse(error, requestId, log);
     }
     response.headers.set("X-Request-Id", requestId);
+    // An early answer leaves the body unread: drained, or the connection is closed (body.ts).
+    if (settleUnreadBody(request) === "close") response.headers.set("Connection", "close");
     for (const [header, value] of Object.entries(commonSecurityHeaders(app.config.appUrl))) {
       response.headers.set(header, value);
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { mediaTypeOf, readJson, requireMediaType } from "@/lib/http/body";
+import { DRAIN_MAX_BYTES, mediaTypeOf, readJson, requireMediaType, settleUnreadBody } from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
 
 const schema = z.object({ prompt: z.string() });
@@ -148,5 +148,54 @@ describe("requireMediaType and mediaTypeOf", () => {
     none.headers.delete("content-type"); // a string body gets text/plain by default
     expect(mediaTypeOf(none)).toBe("");
     expect(requireMediaType(none, ["", "application/json"])).toBe("");
+  });
+});
+
+describe("a body left unread by an early answer (issue 24 item 1)", () => {
+  /** A body of `total` bytes in 64 KiB chunks that counts what was pulled from it. */
+  function metered(total: number) {
+    const meter = { pulled: 0 };
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (meter.pulled >= total) return controller.close();
+        const chunk = new Uint8Array(Math.min(64 * 1024, total - meter.pulled));
+        meter.pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    return { stream, meter };
+  }
+  const unread = (stream: ReadableStream<Uint8Array>, headers: Record<string, string>) =>
+    new Request("http://localhost/api/generate", {
+      method: "POST",
+      body: stream,
+      headers,
+      duplex: "half",
+    } as RequestInit);
+
+  it("a remainder of known, bounded length is drained to its end, so the connection stays clean", async () => {
+    const { stream, meter } = metered(3 * 1024 * 1024);
+    const request = unread(stream, { "content-length": String(3 * 1024 * 1024) });
+    expect(settleUnreadBody(request)).toBe("drain");
+    await expect.poll(() => meter.pulled, { timeout: 5_000 }).toBe(3 * 1024 * 1024);
+  });
+
+  it("an unknown (chunked) or too large remainder closes the connection instead, unread", async () => {
+    for (const headers of [{}, { "content-length": String(DRAIN_MAX_BYTES + 1) }] as Record<
+      string,
+      string
+    >[]) {
+      const { stream, meter } = metered(1024 * 1024);
+      expect(settleUnreadBody(unread(stream, headers))).toBe("close");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(meter.pulled).toBeLessThan(1024 * 1024);
+    }
+  });
+
+  it("a body read to its end, or none, leaves nothing to do", async () => {
+    const read = post('{"prompt":"a banana"}');
+    await readJson(read, schema);
+    expect(settleUnreadBody(read)).toBe("none");
+    expect(settleUnreadBody(new Request("http://localhost/api/credits"))).toBe("none");
   });
 });
