@@ -41,13 +41,19 @@ function callbackMode(item: SyntaxItem): CallbackMode {
   throw new KieSimFaultSyntaxError(item.source, "use callback=none|duplicate|reorder|early|late=<ms>");
 }
 
+/**
+ * Enough to pass the app's 25 MiB result cap, and no more: the padding is held in memory per
+ * task, so a prompt must not make the simulator allocate hundreds of MB.
+ */
+export const MAX_OVERSIZE_BYTES = 32 * 1024 * 1024;
+
 function resultMode(item: SyntaxItem): PromptDirectives["result"] {
   const v = item.value?.trim() ?? "";
   if (v === "not-image") return { kind: "not-image" };
   if (v.startsWith("oversize=")) {
     return {
       kind: "oversize",
-      bytes: integerItem({ ...item, name: "oversize", value: v.slice(9) }, [1, 200_000_000]),
+      bytes: integerItem({ ...item, name: "oversize", value: v.slice(9) }, [1, MAX_OVERSIZE_BYTES]),
     };
   }
   throw new KieSimFaultSyntaxError(item.source, "use result=not-image|oversize=<bytes>");

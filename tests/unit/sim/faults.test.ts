@@ -127,6 +127,10 @@ describe("prompt directives", () => {
     expect(parsePromptDirectives("[sim:fail=NSFW content] cat").fail).toEqual({ message: "NSFW content" });
     expect(parsePromptDirectives("cat [sim:never]").never).toBe(true);
     expect(parsePromptDirectives("cat [sim:delay=5000]").delayMs).toBe(5000);
+    expect(parsePromptDirectives("cat [sim:result=oversize=33554432]").result).toEqual({
+      kind: "oversize",
+      bytes: 32 * 1024 * 1024,
+    });
     expect(parsePromptDirectives("cat [sim:callback=late=250]").callback).toEqual({ kind: "late", ms: 250 });
     expect(parsePromptDirectives("cat [sim:callback=reorder] [sim:delay=10]")).toMatchObject({
       callback: { kind: "reorder" },
@@ -149,6 +153,9 @@ describe("prompt directives", () => {
     ["[sim:never=1]", "takes no value"],
     ["[sim:callback=late]", "callback=none"],
     ["[sim:callback=late=x]", "'late' needs an integer"],
+    // A prompt must not make the simulator hold hundreds of MB per task (issue 24).
+    ["[sim:result=oversize=200000000]", "oversize"],
+    [`[sim:result=oversize=${32 * 1024 * 1024 + 1}]`, "oversize"],
   ])("refuses %j", (prompt, message) => {
     expect(() => parsePromptDirectives(prompt)).toThrow(message);
   });
