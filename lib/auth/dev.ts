@@ -13,7 +13,11 @@ import { type AuthUser, normalizeEmail } from "./user";
 
 /** `iss` of dev tokens; the dev verifier requires it. */
 export const DEV_TOKEN_ISSUER = "nano-banana-studio/dev-auth";
-export const DEV_TOKEN_DEFAULT_TTL_SECONDS = 7 * 24 * 60 * 60;
+/**
+ * A dev token cannot be revoked (sign-out only clears the cookie), so a copy outlives sign-out
+ * until it expires: half a day keeps that window short and a demo session long enough.
+ */
+export const DEV_TOKEN_DEFAULT_TTL_SECONDS = 12 * 60 * 60;
 export const DEV_SECRET_BYTES = 32;
 export const DEV_SECRET_FILE_NAME = "dev-auth-secret";
 

@@ -43,6 +43,21 @@ describeEachDatabase("sign-in and credits", (getDb) => {
       expect(await byCookie.json()).toEqual({ success: true, balance: 10 });
     });
 
+    it("a dev session lasts 12 hours at most: a token copied before sign-out dies within the day (issue 24)", async () => {
+      const response = await h.fetch("/api/auth/dev", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "short-lived@example.com" }),
+      });
+      const body = await response.json();
+      const [, payload] = (body.accessToken as string).split(".");
+      const claims = JSON.parse(Buffer.from(payload ?? "", "base64url").toString("utf8"));
+      expect(claims.exp - claims.iat).toBeLessThanOrEqual(12 * 3600);
+      const maxAge = Number(/Max-Age=(\d+)/.exec(response.headers.get("set-cookie") ?? "")?.[1]);
+      expect(maxAge).toBeGreaterThan(0);
+      expect(maxAge).toBeLessThanOrEqual(12 * 3600);
+    });
+
     it("the same email is the same user; the initial grant is given once", async () => {
       const first = await h.signIn("repeat@example.com");
       const second = await h.signIn("REPEAT@example.com");

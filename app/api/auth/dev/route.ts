@@ -1,5 +1,5 @@
 import { route } from "@/app/_lib/route";
-import { devSignInSchema, issueDevToken, sessionCookie } from "@/lib/auth";
+import { DEV_TOKEN_DEFAULT_TTL_SECONDS, devSignInSchema, issueDevToken, sessionCookie } from "@/lib/auth";
 import { readJson } from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
 import { clientIp } from "@/lib/http/rateLimit";
@@ -8,7 +8,7 @@ import { json } from "@/lib/http/route";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-const SESSION_TTL_SECONDS = 7 * 24 * 60 * 60;
+const SESSION_TTL_SECONDS = DEV_TOKEN_DEFAULT_TTL_SECONDS;
 
 /**
  * Local sign-in for the embedded mode: any email, a Supabase-format token, never an admin.
