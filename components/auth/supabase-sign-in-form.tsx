@@ -6,6 +6,7 @@ import { type FormEvent, useEffect, useMemo, useState } from "react";
 import type { SupabasePublicConfig } from "@/components/header/sign-out-button";
 import { Button } from "@/components/ui/button";
 import { Input, Label } from "@/components/ui/input";
+import { supabaseBrowserOptions } from "@/lib/ui/supabase";
 
 type Mode = "sign-in" | "sign-up";
 type Notice = { kind: "error" | "info"; text: string };
@@ -19,7 +20,10 @@ const LOOP_GUARD_KEY = "nb-session-handoff";
  * expired access token with a live refresh token both end here and continue to `next`.
  */
 export function SupabaseSignInForm({ next, supabase }: { next: string; supabase: SupabasePublicConfig }) {
-  const client = useMemo(() => createBrowserClient(supabase.url, supabase.anonKey), [supabase]);
+  const client = useMemo(
+    () => createBrowserClient(supabase.url, supabase.anonKey, supabaseBrowserOptions()),
+    [supabase],
+  );
   const [mode, setMode] = useState<Mode>("sign-in");
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");

@@ -3,6 +3,7 @@
 import { LogOutIcon } from "lucide-react";
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
+import { supabaseBrowserOptions } from "@/lib/ui/supabase";
 
 export interface SupabasePublicConfig {
   url: string;
@@ -18,7 +19,7 @@ export function SignOutButton({ supabase }: { supabase?: SupabasePublicConfig })
       if (supabase) {
         // Loaded on demand: the Supabase client is not part of the studio's first load.
         const { createBrowserClient } = await import("@supabase/ssr");
-        await createBrowserClient(supabase.url, supabase.anonKey).auth.signOut();
+        await createBrowserClient(supabase.url, supabase.anonKey, supabaseBrowserOptions()).auth.signOut();
       }
       await fetch("/api/auth/signout", { method: "POST", credentials: "same-origin" });
     } finally {

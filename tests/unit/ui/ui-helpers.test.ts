@@ -5,6 +5,7 @@ import { fitPixels, sniffImageType } from "@/lib/ui/files";
 import { displayUrl, downloadName, ratioLabel } from "@/lib/ui/images";
 import { followJob, typicalSeconds } from "@/lib/ui/jobs";
 import { safeNextPath } from "@/lib/ui/next-path";
+import { supabaseBrowserOptions } from "@/lib/ui/supabase";
 
 describe("plain-words error messages (DESIGN.md §3 codes)", () => {
   it("insufficient credits names the cost and the balance, and says nothing was charged", () => {
@@ -200,5 +201,13 @@ describe("following a job", () => {
     });
     expect(typicalSeconds([job(10)])).toBeUndefined();
     expect(typicalSeconds([job(10), job(14), job(40), job(2, "failed")])).toBe(14);
+  });
+});
+
+describe("Supabase's browser session cookie (issue 24)", () => {
+  it("is written Secure on an https page, and as before on plain http (localhost)", () => {
+    expect(supabaseBrowserOptions("https:").cookieOptions.secure).toBe(true);
+    expect(supabaseBrowserOptions("http:").cookieOptions.secure).toBe(false);
+    expect(supabaseBrowserOptions(undefined).cookieOptions.secure).toBe(false);
   });
 });
