@@ -119,6 +119,7 @@ const envSchema = z.object({
   S3_FORCE_PATH_STYLE: boolean.optional(),
   IMAGE_RETENTION_DAYS: integer(1, 36_500).optional(),
   IMAGE_URL_SECRET: z.string().min(32, { error: "must be at least 32 characters" }).optional(),
+  IMAGE_URL_SECRET_PREVIOUS: z.string().min(32, { error: "must be at least 32 characters" }).optional(),
 });
 
 export type KieMode = "simulator" | "kie";
@@ -183,6 +184,8 @@ export interface AppConfig {
     retentionDays?: number;
     /** IMAGE_URL_SECRET: signs image links; unset → a secret kept in DATA_DIR (one host only). */
     urlSecret?: string;
+    /** IMAGE_URL_SECRET_PREVIOUS: the secret before a rotation; its links (≤ 25 h) still verify. */
+    previousUrlSecret?: string;
   };
 }
 
@@ -254,6 +257,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       store: imageStoreSettings(e),
       retentionDays: e.IMAGE_RETENTION_DAYS,
       urlSecret: e.IMAGE_URL_SECRET,
+      previousUrlSecret: e.IMAGE_URL_SECRET_PREVIOUS,
     },
   };
 }

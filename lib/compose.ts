@@ -161,7 +161,12 @@ export async function createImages(
     config.images.urlSecret
       ? new TextEncoder().encode(config.images.urlSecret)
       : loadOrCreateDevSecret(config.dataDir, IMAGE_URL_SECRET_FILE),
-    { baseUrl: config.appUrl },
+    {
+      baseUrl: config.appUrl,
+      previousSecrets: config.images.previousUrlSecret
+        ? [new TextEncoder().encode(config.images.previousUrlSecret)]
+        : [],
+    },
   );
   const images = new ImageLibrary({
     db: db,

@@ -213,6 +213,12 @@ describe("config", () => {
     ]);
     expect(problems({ IMAGE_STORE: "gcs" })).toEqual(["IMAGE_STORE"]);
     expect(problems({ IMAGE_URL_SECRET: "short" })).toEqual(["IMAGE_URL_SECRET"]);
+    expect(problems({ IMAGE_URL_SECRET_PREVIOUS: "short" })).toEqual(["IMAGE_URL_SECRET_PREVIOUS"]);
+    const rotated = loadConfig({
+      IMAGE_URL_SECRET: "n".repeat(32),
+      IMAGE_URL_SECRET_PREVIOUS: "o".repeat(32),
+    });
+    expect(rotated.images).toMatchObject({ urlSecret: "n".repeat(32), previousUrlSecret: "o".repeat(32) });
     expect(problems({ IMAGE_RETENTION_DAYS: "0" })).toEqual(["IMAGE_RETENTION_DAYS"]);
   });
 });

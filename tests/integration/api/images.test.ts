@@ -178,6 +178,7 @@ describeEachDatabase("api: GET /api/images/:id", (getDb) => {
       `/api/images/${jobId}?expires=${expires + 3600}&sig=${sig}`,
       `/api/images/${jobId}?expires=${expires}`,
       `/api/images/${jobId}?sig=${sig}`,
+      `/api/images/${jobId}?expires=${expires}&kid=not-our-key&sig=${sig}`,
       `${stale.pathname}${stale.search}`,
     ];
     for (const path of cases) {

@@ -62,7 +62,7 @@ function suite(kind: "local" | "s3") {
       const { token } = await h.signIn();
       const { status, body } = await generate(h, token, "a durable banana", { aspectRatio: "16:9" });
       expect(status, JSON.stringify(body)).toBe(200);
-      expect(body.imageUrl).toMatch(/^\/api\/images\/[0-9a-f-]{36}\?expires=\d+&sig=/);
+      expect(body.imageUrl).toMatch(/^\/api\/images\/[0-9a-f-]{36}\?expires=\d+&kid=[\w-]+&sig=/);
       expect(body.images).toEqual([body.imageUrl]);
       expect(body.sourceUrl).toBe(h.sim.task(body.taskId)?.resultUrl);
       expect(body.imageStored).toBe(true);

@@ -70,7 +70,13 @@ async function accessOf(
   query: URLSearchParams,
 ): Promise<ImageAccess> {
   if (query.has("sig") || query.has("expires")) {
-    const verdict = app.imageLinks.verify(id, variant, query.get("expires"), query.get("sig"));
+    const verdict = app.imageLinks.verify(
+      id,
+      variant,
+      query.get("expires"),
+      query.get("sig"),
+      query.get("kid"),
+    );
     if (verdict === "expired") throw new ApiError("forbidden", "This image link has expired.");
     if (verdict !== "valid") throw new ApiError("forbidden", "This image link is not valid.");
     return { kind: "link" };
