@@ -9,7 +9,7 @@
  */
 import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
-import type { JobEvents } from "./events";
+import type { JobEvents, JobSubscription } from "./events";
 
 /** How long a waiter whose deadline came during a look waits for that look to land. */
 const LANDING_MS = 500;
@@ -87,8 +87,14 @@ export class JobWatches {
       const left = options.deadline - options.now();
       const outcome = await raceDeadline(current.done, left, options.signal);
       if (outcome) return outcome;
-      // The deadline came during a look (a sync request's final read): give it a moment to land.
-      if (current.looking) await raceDeadline(current.looking, LANDING_MS, options.signal);
+      // The deadline came during a sync request's final read: give it a moment to land. A status
+      // read's `Prefer: wait=N` answers at N seconds, from the row.
+      if (current.looking && schedule.finalLookMs !== undefined)
+        await raceDeadline(
+          current.looking.catch(() => undefined),
+          LANDING_MS,
+          options.signal,
+        );
       return schedule.reread(current.latest);
     } finally {
       this.waiting--;
@@ -118,25 +124,55 @@ export class JobWatches {
       try {
         // Subscribed first, then looked: a settlement from now on cannot be missed. The first
         // look only re-reads the row (the caller has just refreshed it).
-        const look = linked(stop.signal, subscription.signal);
-        try {
-          const looking =
-            attempt === 0 ? schedule.reread(watch.latest) : schedule.look(watch.latest, look.signal);
-          watch.looking = looking;
-          watch.latest = await looking;
-        } finally {
-          watch.looking = undefined;
-          look.dispose();
-        }
-        if (subscription.settled) watch.latest = await schedule.reread(watch.latest);
+        await this.lookOnce(watch, schedule, subscription, attempt);
+        if (subscription.settled) await this.attempt(watch, () => schedule.reread(watch.latest));
         if (!isOpen(watch.latest)) break;
         const woke = await subscription.wait(this.untilNextLook(watch, schedule, attempt, now), stop.signal);
-        if (woke) watch.latest = await schedule.reread(watch.latest);
+        if (woke) await this.attempt(watch, () => schedule.reread(watch.latest));
       } finally {
         subscription.close();
       }
     }
     return watch.latest;
+  }
+
+  /**
+   * One look, raced against the settlement announcement: a look busy copying a result or reading
+   * a slow KIE must not hold the answer once another path has settled the job (it is told to stop
+   * and left to finish on its own).
+   */
+  private async lookOnce(
+    watch: Watch,
+    schedule: WatchSchedule,
+    subscription: JobSubscription,
+    attempt: number,
+  ): Promise<void> {
+    const look = linked(watch.stop.signal, subscription.signal);
+    try {
+      const looking =
+        attempt === 0 ? schedule.reread(watch.latest) : schedule.look(watch.latest, look.signal);
+      watch.looking = looking;
+      await this.attempt(watch, () => untilAborted(looking, look.signal));
+    } finally {
+      watch.looking = undefined;
+      look.dispose();
+    }
+  }
+
+  /**
+   * Runs one look or re-read and keeps its answer. A failure (a database blip) is logged and the
+   * schedule goes on: it must not end the shared watch, and with it every waiter's wait.
+   */
+  private async attempt(watch: Watch, read: () => Promise<Generation | undefined>): Promise<void> {
+    try {
+      watch.latest = (await read()) ?? watch.latest;
+    } catch (error) {
+      if (watch.stop.signal.aborted) return;
+      this.logger.warn(
+        { jobId: watch.latest.id, err: error },
+        "a look at a waited-for job failed; looking again",
+      );
+    }
   }
 
   private untilNextLook(watch: Watch, schedule: WatchSchedule, attempt: number, now: () => number): number {
@@ -162,6 +198,20 @@ function linked(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose(
       b.removeEventListener("abort", abort);
     },
   };
+}
+
+/**
+ * `work`'s value, or undefined once `signal` aborts: the caller stops waiting, `work` goes on in
+ * the background (its failure then reaches nobody, so it is dropped).
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  work.catch(() => {}); // once abandoned, nobody awaits it
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** `done`'s value, or undefined once `ms` pass; rejects when `signal` aborts first. */
