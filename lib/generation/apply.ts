@@ -4,7 +4,8 @@
  */
 import { attachLateResult, findGeneration, markProcessing } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
-import type { GenerationContext } from "./context";
+import { untilAborted } from "./concurrency";
+import { type GenerationContext, reread } from "./context";
 import type { ProviderTask } from "./provider";
 import { type SettleInput, settle } from "./settle";
 import { isOpen } from "./watch";
@@ -52,18 +53,27 @@ export async function readAndApply(
     );
     return job;
   }
-  return apply(ctx, job, record);
+  return apply(ctx, job, record, signal);
 }
 
-/** Applies what KIE says about the job's task. */
+/**
+ * Applies what KIE says about the job's task. A success is copied and settled in the background
+ * (settleSuccess): the caller waits for that until `until` aborts (its deadline), then goes on
+ * with the job still open; the settlement wakes its waiters when it lands.
+ */
 export async function apply(
   ctx: GenerationContext,
   job: Generation,
   record: ProviderTask,
+  until?: AbortSignal,
 ): Promise<Generation> {
   const elapsedMs = ctx.now() - job.createdAt.getTime();
-  if (record.state === "succeeded")
-    return applySuccess(ctx, job, record.taskId, record.resultUrls, elapsedMs);
+  if (record.state === "succeeded") {
+    if (record.resultUrls.length === 0) return settleEmptySuccess(ctx, job);
+    ctx.logger.info({ jobId: job.id, kieTaskId: record.taskId, elapsedMs }, "KIE task succeeded");
+    const settling = settleSuccess(ctx, job, record.resultUrls);
+    return until ? ((await untilAborted(settling, until)) ?? job) : settling;
+  }
   if (record.state === "failed") {
     ctx.logger.info(
       { jobId: job.id, kieTaskId: record.taskId, failCode: record.failCode, elapsedMs },
@@ -88,25 +98,46 @@ export async function apply(
   return job;
 }
 
-async function applySuccess(
+async function settleEmptySuccess(ctx: GenerationContext, job: Generation): Promise<Generation> {
+  return (
+    (await settleJob(ctx, job.id, {
+      status: "failed",
+      errorCode: "upstream_error",
+      errorMessage: "The image service reported success but returned no image.",
+    })) ?? job
+  );
+}
+
+/**
+ * The copy and settlement of a success, once per job in this process however many paths (a read,
+ * a waiter, a callback, the reconciler) found it: they share the one in progress. It never
+ * rejects (a failure is logged; the job stays open and the next read tries again).
+ */
+function settleSuccess(ctx: GenerationContext, job: Generation, resultUrls: string[]): Promise<Generation> {
+  const running = ctx.settling.get(job.id);
+  if (running) return running;
+  const settling = copyAndSettle(ctx, job, resultUrls)
+    .catch((error) => {
+      ctx.logger.error({ jobId: job.id, err: error }, "could not settle a succeeded job; will retry");
+      return job;
+    })
+    .finally(() => ctx.settling.delete(job.id));
+  ctx.settling.set(job.id, settling);
+  return settling;
+}
+
+async function copyAndSettle(
   ctx: GenerationContext,
   job: Generation,
-  taskId: string,
   resultUrls: string[],
-  elapsedMs: number,
 ): Promise<Generation> {
-  if (resultUrls.length === 0) {
-    return (
-      (await settleJob(ctx, job.id, {
-        status: "failed",
-        errorCode: "upstream_error",
-        errorMessage: "The image service reported success but returned no image.",
-      })) ?? job
-    );
-  }
-  ctx.logger.info({ jobId: job.id, kieTaskId: taskId, elapsedMs }, "KIE task succeeded");
   const outcome = await settlementOf(ctx, job, resultUrls);
-  if (!outcome) return job; // KIE's file is out of reach for now: the next read tries again
+  if (!outcome) {
+    // KIE's file is out of reach for now: the next read tries again — unless time is up, and then
+    // the paid result is kept on the timed-out job (a free late delivery, copied later).
+    if (ctx.now() - job.createdAt.getTime() < ctx.settings.jobTimeoutMs) return reread(ctx, job);
+    return timeOut(ctx, job, resultUrls);
+  }
   const settled = (await settleJob(ctx, job.id, outcome)) ?? job;
   if (settled.status === "timeout" && (await attachLateResult(ctx.db, job.id, resultUrls))) {
     // We had given up (credits released): the image is delivered anyway, free of charge.
@@ -114,6 +145,29 @@ async function applySuccess(
     return { ...settled, resultUrls };
   }
   return settled;
+}
+
+/**
+ * KIE_TIMEOUT_MS passed: `timeout`, credits released. A success KIE reported that could not be
+ * copied yet (`lateResultUrls`) stays on the job, never charged (docs/JOBS.md "Decisions").
+ */
+export async function timeOut(
+  ctx: GenerationContext,
+  job: Generation,
+  lateResultUrls?: string[],
+): Promise<Generation> {
+  ctx.logger.warn(
+    { jobId: job.id, timeoutMs: ctx.settings.jobTimeoutMs, lateResult: lateResultUrls !== undefined },
+    "job timed out; credits released",
+  );
+  return (
+    (await settleJob(ctx, job.id, {
+      status: "timeout",
+      errorCode: "upstream_timeout",
+      errorMessage: "The image service did not finish in time. Your credits were returned.",
+      resultUrls: lateResultUrls,
+    })) ?? reread(ctx, job)
+  );
 }
 
 /**

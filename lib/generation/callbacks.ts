@@ -77,8 +77,7 @@ async function processCallback(
     current = adopted;
     recheckDelays = CALLBACK_RECHECK_DELAYS_MS;
   } else if (current.status === "timeout") {
-    // We gave up on it; a success is still delivered (free): apply() attaches it.
-    await apply(ctx, current, await ctx.provider.readTask(taskId, { requestId }));
+    await deliverLate(ctx, current, taskId, requestId);
     return;
   }
   // KIE calls back when a task has ended, but its record can lag behind: look now, and again
@@ -88,6 +87,31 @@ async function processCallback(
     if (delayMs > 0) await sleep(delayMs);
     current = await lookAfterCallback(ctx, current, taskId);
   }
+}
+
+/**
+ * A callback for a job we gave up on: a success is still delivered (free; apply() attaches it).
+ * KIE's record is read on the re-check schedule until it shows the task ended: one failed read
+ * must not lose a paid image.
+ */
+async function deliverLate(ctx: GenerationContext, job: Generation, taskId: string, requestId: string) {
+  for (const delayMs of [0, ...CALLBACK_RECHECK_DELAYS_MS]) {
+    if (delayMs > 0) await sleep(delayMs);
+    try {
+      const record = await ctx.provider.readTask(taskId, { requestId });
+      if (record.state === "succeeded") await apply(ctx, job, record);
+      if (record.state === "succeeded" || record.state === "failed") return;
+    } catch (error) {
+      ctx.logger.warn(
+        { jobId: job.id, taskId, err: error },
+        "could not read a timed-out job's task; will retry",
+      );
+    }
+  }
+  ctx.logger.warn(
+    { jobId: job.id, taskId },
+    "KIE never showed the timed-out job's task ended; result not attached",
+  );
 }
 
 /**

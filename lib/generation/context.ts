@@ -69,8 +69,16 @@ export interface GenerationContext extends GenerationServiceDeps {
   watches: JobWatches;
   /** When each user's stale jobs were last swept by this instance (a cache). */
   userSweptAt: Map<string, number>;
+  /** The user sweeps running in this process (read.ts): one per user at a time. */
+  userSweeps: Map<string, Promise<void>>;
   /** How long recent jobs of each model took (pollSchedule.ts). */
   durations: JobDurations;
+  /**
+   * The copy-and-settle of each job KIE reported succeeded, running in this process (apply.ts):
+   * one per job however many paths found the success; each path waits for it only up to its own
+   * deadline.
+   */
+  settling: Map<string, Promise<Generation>>;
 }
 
 export function createContext(deps: GenerationServiceDeps): GenerationContext {
@@ -80,7 +88,9 @@ export function createContext(deps: GenerationServiceDeps): GenerationContext {
     random: deps.random ?? Math.random,
     watches: new JobWatches(deps.events, deps.logger),
     userSweptAt: new Map(),
+    userSweeps: new Map(),
     durations: new JobDurations(),
+    settling: new Map(),
   };
 }
 

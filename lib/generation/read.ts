@@ -5,7 +5,8 @@
  */
 import { balance } from "@/lib/credits";
 import { findUserGeneration, type GenerationPageCursor, listUserGenerations } from "@/lib/db/generations";
-import { type GenerationContext, pollAfterMs, viewOf } from "./context";
+import { untilAborted } from "./concurrency";
+import { type GenerationContext, pollAfterMs, reread, viewOf } from "./context";
 import { reconcile } from "./reconcile";
 import { refreshIfDue } from "./refresh";
 import type { ListOptions, StatusReadOptions, StatusReadResult } from "./types";
@@ -19,25 +20,31 @@ const USER_SWEEP_EVERY_MS = 10_000;
 /** The longest a status read waits for its own read of KIE (it answers from the row after). */
 const STATUS_READ_TIMEOUT_MS = 5_000;
 
-/** The user's job (by our id or KIE's task id), refreshed from KIE at most once per interval. */
+/**
+ * The user's job (by our id or KIE's task id), refreshed from KIE at most once per interval. It
+ * answers within its own bound — `Prefer: wait=N`: N seconds, else STATUS_READ_TIMEOUT_MS —
+ * whatever runs meanwhile: a copy of its result, the user's sweep (docs/JOBS.md).
+ */
 export async function getForUser(
   ctx: GenerationContext,
   userId: string,
   taskId: string,
   options: StatusReadOptions = {},
 ): Promise<StatusReadResult | undefined> {
+  const waitMs = options.waitMs && options.waitMs > 0 ? options.waitMs : 0;
+  const deadline = ctx.now() + (waitMs || STATUS_READ_TIMEOUT_MS);
   const sweeping = sweepUserSoon(ctx, userId);
   const found = await findUserGeneration(ctx.db, userId, taskId);
-  if (!found) return sweeping.then(() => undefined);
-  // A status read answers promptly even when KIE hangs: its own read of KIE is bounded.
+  if (!found) return undefined;
   let job = isOpen(found)
-    ? await refreshIfDue(ctx, found, { signal: AbortSignal.timeout(STATUS_READ_TIMEOUT_MS) })
+    ? await refreshIfDue(ctx, found, { signal: AbortSignal.timeout(Math.max(0, deadline - ctx.now())) })
     : found;
-  if (isOpen(job) && options.waitMs && options.waitMs > 0) {
+  if (isOpen(job) && waitMs > 0) {
     // Held until the job settles or the wait ends; no connection is held meanwhile (§3).
-    job = await waitForJob(ctx, job, "status", ctx.now() + options.waitMs, options.signal);
+    job = await waitForJob(ctx, job, "status", deadline, options.signal);
   }
-  await sweeping;
+  // The sweep may have settled this very job: once it is done (within the bound), look again.
+  if (isOpen(job) && (await within(sweeping, deadline - ctx.now()))) job = await reread(ctx, job);
   return {
     job: viewOf(ctx, job),
     remainingCredits: (await balance(ctx.db, userId)) ?? 0,
@@ -50,7 +57,8 @@ export async function list(
   userId: string,
   options: ListOptions,
 ): Promise<{ jobs: JobView[]; next?: GenerationPageCursor }> {
-  await sweepUserSoon(ctx, userId); // the page then shows them settled
+  // The page then shows them settled, if the sweep is done within a status read's bound.
+  await within(sweepUserSoon(ctx, userId), STATUS_READ_TIMEOUT_MS);
   const rows = await listUserGenerations(ctx.db, userId, { ...options, limit: options.limit + 1 });
   const page = rows.slice(0, options.limit);
   const last = page.at(-1);
@@ -62,16 +70,35 @@ export async function list(
 
 /**
  * Serverless hosts have no timer and may have no cron: a user's status and history reads sweep
- * a few of that user's own stale jobs (at most every USER_SWEEP_EVERY_MS per instance), so
- * their credits come back anyway. Bounded: short KIE reads; a failure only logs.
+ * a few of that user's own stale jobs (at most every USER_SWEEP_EVERY_MS per instance, one sweep
+ * per user at a time), so their credits come back anyway. It runs in the background: a read waits
+ * for it only within its own bound. Bounded: short KIE reads; a failure only logs; never rejects.
  */
 function sweepUserSoon(ctx: GenerationContext, userId: string): Promise<void> {
+  const running = ctx.userSweeps.get(userId);
+  if (running) return running;
   const last = ctx.userSweptAt.get(userId);
   if (last !== undefined && ctx.now() - last < USER_SWEEP_EVERY_MS) return Promise.resolve();
   if (ctx.userSweptAt.size >= 10_000) ctx.userSweptAt.clear(); // a cache, not a record
   ctx.userSweptAt.set(userId, ctx.now());
-  return reconcile(ctx, { userId, limit: USER_SWEEP_LIMIT, readTimeoutMs: STATUS_READ_TIMEOUT_MS }).then(
-    () => undefined,
-    (error) => ctx.logger.warn({ userId, err: error }, "could not sweep the user's stale jobs"),
+  const sweeping = reconcile(ctx, { userId, limit: USER_SWEEP_LIMIT, readTimeoutMs: STATUS_READ_TIMEOUT_MS })
+    .then(
+      () => undefined,
+      (error) => ctx.logger.warn({ userId, err: error }, "could not sweep the user's stale jobs"),
+    )
+    .finally(() => ctx.userSweeps.delete(userId));
+  ctx.userSweeps.set(userId, sweeping);
+  return sweeping;
+}
+
+/** Whether `work` finished within `ms` (it goes on either way). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  if (ms <= 0) return false;
+  const timeout = AbortSignal.timeout(ms);
+  return (
+    (await untilAborted(
+      work.then(() => true),
+      timeout,
+    )) === true
   );
 }

@@ -4,6 +4,7 @@
  * KIE_TIMEOUT_MS. The timer that runs it is reconciler.ts; cron calls it through the app.
  */
 import { claimStaleGenerations } from "@/lib/db/generations";
+import { forEachLimited } from "./concurrency";
 import type { GenerationContext } from "./context";
 import { refreshClaimed } from "./refresh";
 import type { ReconcileOptions } from "./types";
@@ -67,13 +68,4 @@ export async function reconcile(
       "reconciler sweep",
     );
   return { examined: claimed.length, settled };
-}
-
-/** Runs `work` on every item, at most `limit` at a time. */
-async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -10,7 +10,7 @@
  */
 import { claimRefreshLease } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
-import { readAndApply, settleJob } from "./apply";
+import { readAndApply, timeOut } from "./apply";
 import { CALLBACK_LEASE_MS } from "./callbacks";
 import { CALLBACK_GRACE_MS, callbacksEnabled, type GenerationContext, pollAfterMs, reread } from "./context";
 import { isOpen } from "./watch";
@@ -81,7 +81,11 @@ function leased(
   return readAndApply(ctx, job, job.kieTaskId, options.signal, options.onReadError);
 }
 
-/** KIE_TIMEOUT_MS passed: one last look at KIE (deliver a finished image), else `timeout`. */
+/**
+ * KIE_TIMEOUT_MS passed: one last look at KIE (deliver a finished image), else `timeout`. A success
+ * whose copy is still running when this caller's deadline comes is left to that copy: it settles
+ * the job, or times it out keeping the late result (apply.ts).
+ */
 async function expire(
   ctx: GenerationContext,
   job: Generation,
@@ -89,16 +93,9 @@ async function expire(
 ): Promise<Generation> {
   if (job.kieTaskId && !options.skipFinalRead) {
     const looked = await readAndApply(ctx, job, job.kieTaskId, options.signal, options.onReadError);
-    if (!isOpen(looked)) return looked;
+    if (!isOpen(looked) || ctx.settling.has(job.id)) return looked;
     // Shutting down: leave the job to the next sweep rather than give up on a read we cut short.
     if (options.stop?.aborted) return looked;
   }
-  ctx.logger.warn({ jobId: job.id, timeoutMs: ctx.settings.jobTimeoutMs }, "job timed out; credits released");
-  return (
-    (await settleJob(ctx, job.id, {
-      status: "timeout",
-      errorCode: "upstream_timeout",
-      errorMessage: "The image service did not finish in time. Your credits were returned.",
-    })) ?? reread(ctx, job)
-  );
+  return timeOut(ctx, job);
 }

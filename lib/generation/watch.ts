@@ -9,6 +9,7 @@
  */
 import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
+import { untilAborted } from "./concurrency";
 import type { JobEvents, JobSubscription } from "./events";
 
 /** How long a waiter whose deadline came during a look waits for that look to land. */
@@ -198,20 +199,6 @@ function linked(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; dispose(
       b.removeEventListener("abort", abort);
     },
   };
-}
-
-/**
- * `work`'s value, or undefined once `signal` aborts: the caller stops waiting, `work` goes on in
- * the background (its failure then reaches nobody, so it is dropped).
- */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  work.catch(() => {}); // once abandoned, nobody awaits it
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 /** `done`'s value, or undefined once `ms` pass; rejects when `signal` aborts first. */

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, expect, it } from "vitest";
 import { type Harness, startHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import {
+  backdate,
   creditsOf,
   eventually,
   isOpenStatus,
@@ -112,6 +113,23 @@ describeEachDatabase("jobs: a result after the timeout", (getDb) => {
     expect(await ledgerOf(getDb(), jobId)).toEqual({ reserve: 1, release: 1 });
   });
 
+  it("a timed-out job's callback reads KIE again when its read fails: the late image is still attached", async () => {
+    const { token } = await h.signIn();
+    const { taskId } = await startJob(h, token, "[sim:delay=3000] a latecomer behind a bad gateway");
+    await timedOut(token, taskId);
+    // Every read of the callback's first look fails (the client's own retries included).
+    h.sim.setFaults("recordInfo:http=503;times=3");
+
+    const row = await eventually(
+      "the late image to be attached",
+      () => jobRow(getDb(), taskId),
+      (r) => r.resultUrls !== null,
+      { attempts: 320, intervalMs: 25 },
+    );
+    expect(row).toMatchObject({ status: "timeout", resultUrls: [simTask(h, taskId).resultUrl] });
+    expect(await ledgerOf(getDb(), row.id)).toEqual({ reserve: 1, release: 1 });
+  });
+
   it("a failure after the timeout changes nothing", async () => {
     const { token } = await h.signIn();
     const { taskId } = await startJob(h, token, "[sim:delay=2500] [sim:fail] a late refusal");
@@ -133,5 +151,43 @@ describeEachDatabase("jobs: a result after the timeout", (getDb) => {
     expect(row).toMatchObject({ status: "timeout", resultUrls: null, errorCode: "upstream_timeout" });
     expect(await ledgerOf(getDb(), row.id)).toEqual({ reserve: 1, release: 1 });
     expect(await creditsOf(h, token)).toBe(10);
+  });
+});
+
+describeEachDatabase("jobs: a success seen at the timeout whose copy fails", (getDb) => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startHarness({ database: getDb() });
+  });
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it("times the job out with the result attached (free), and copies it once KIE's file can be fetched", async () => {
+    const { token } = await h.signIn();
+    const { taskId } = await startJob(h, token, "a result behind a broken file host");
+    await eventually(
+      "the KIE task to finish",
+      () => simTask(h, taskId),
+      (task) => task.state === "success",
+    );
+    const { id } = await jobRow(getDb(), taskId);
+    await backdate(getDb(), id, 200); // past KIE_TIMEOUT_MS (180 s): the next look is the last
+    h.sim.setFaults("files:http=503"); // KIE's file host fails: the copy cannot be made now
+
+    const answer = await readStatus(h, token, taskId);
+    expect(answer).toMatchObject({ status: "timeout", creditsUsed: 0, remainingCredits: 10 });
+    const resultUrl = simTask(h, taskId).resultUrl;
+    expect(await jobRow(getDb(), taskId)).toMatchObject({ status: "timeout", resultUrls: [resultUrl] });
+    expect(await ledgerOf(getDb(), id)).toEqual({ reserve: 1, release: 1 });
+
+    h.sim.setFaults([]);
+    await h.app.sweep();
+    expect((await jobRow(getDb(), taskId)).imageStoredAt).not.toBeNull();
+    expect(await readStatus(h, token, taskId)).toMatchObject({
+      status: "timeout",
+      creditsUsed: 0,
+      imageUrl: expect.stringMatching(/\/api\/images\/[0-9a-f-]{36}\?/),
+    });
   });
 });
