@@ -52,7 +52,13 @@ export interface App {
   resultImages: ResultImages;
   /** The dev-mode signing secret; undefined in Supabase mode. */
   devSecret?: Uint8Array;
-  /** One maintenance pass (reconciler timer and cron): settle stale jobs, drop expired idempotency keys. */
+  /** The jobs' maintenance: settle stale jobs, drop expired idempotency keys. */
+  sweepJobs(
+    signal?: AbortSignal,
+  ): Promise<{ examined: number; settled: number; idempotencyKeysPurged: number }>;
+  /** The images' maintenance (its own loop: a slow store never holds up the jobs' sweep). */
+  sweepImages(signal?: AbortSignal): Promise<{ imagesCopied: number; imagesPruned: number }>;
+  /** Both side by side (cron): settle stale jobs, drop expired idempotency keys, copy, prune. */
   sweep(signal?: AbortSignal): Promise<{
     examined: number;
     settled: number;
@@ -122,6 +128,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     });
 
     const orphanSweep = { lastAt: 0 };
+    const sweepJobs = async (signal?: AbortSignal) => {
+      const jobs = await generations.reconcile({ limit: 200, signal });
+      return { ...jobs, idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(database.db) };
+    };
+    const imageSweep = (signal?: AbortSignal) =>
+      sweepImages(resultImages, { retentionDays: config.images.retentionDays, orphanSweep, logger, signal });
     return {
       config,
       logger,
@@ -139,15 +151,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       imageLinks,
       images,
       resultImages,
+      sweepJobs,
+      sweepImages: imageSweep,
       sweep: async (signal) => {
-        const jobs = await generations.reconcile({ limit: 200, signal });
-        const images = await sweepImages(resultImages, {
-          retentionDays: config.images.retentionDays,
-          orphanSweep,
-          logger,
-          signal,
-        });
-        return { ...jobs, ...images, idempotencyKeysPurged: await purgeExpiredIdempotencyKeys(database.db) };
+        // Side by side: a slow store never holds up the jobs' sweep.
+        const [jobs, images] = await Promise.all([sweepJobs(signal), imageSweep(signal)]);
+        return { ...jobs, ...images };
       },
       close: () => closeAll(toClose),
     };

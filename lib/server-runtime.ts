@@ -21,10 +21,13 @@ export async function startServerRuntime(options: ServerRuntimeOptions = {}): Pr
   try {
     const app = await getApp();
     closeDatabase = () => app.database.close();
-    reconciler = startReconciler(app.sweep, {
-      everyMs: options.reconcileEveryMs ?? RECONCILE_EVERY_MS,
-      logger: app.logger.child({ component: "reconciler" }),
-    });
+    reconciler = startReconciler(
+      { jobs: app.sweepJobs, images: app.sweepImages },
+      {
+        everyMs: options.reconcileEveryMs ?? RECONCILE_EVERY_MS,
+        logger: app.logger.child({ component: "reconciler" }),
+      },
+    );
     app.logger.info(
       { kie: app.kieMode, db: app.database.kind, auth: app.config.auth.mode, port: app.config.port },
       "Nano Banana Studio is ready",

@@ -1,38 +1,48 @@
 import type { Logger } from "@/lib/observability/logger";
 
-/** How long stop() waits for a sweep it has aborted (its KIE reads stop at once; SQL finishes). */
+/** How long stop() waits for the sweeps it has aborted (their KIE reads stop at once; SQL finishes). */
 const STOP_WAIT_MS = 3_000;
 
+/** One maintenance loop's pass; `signal` aborts when the server stops. */
+export type Sweep = (signal: AbortSignal) => Promise<unknown>;
+
 /**
- * The in-process maintenance timer: a sweep every `everyMs` (never two at once) settles jobs
- * nobody is watching — closed tabs, lost callbacks, a crash mid-request — and times out the ones
- * past KIE_TIMEOUT_MS. Instances share the work through the database (each sweep claims its jobs
- * with a lease). stop() aborts a sweep in progress and waits for it a bounded time.
+ * The in-process maintenance timer: every `everyMs`, each named loop runs a pass unless its own
+ * previous pass is still running. The loops are independent: the jobs' sweep (settling jobs nobody
+ * is watching — closed tabs, lost callbacks, a crash mid-request — and timing out the ones past
+ * KIE_TIMEOUT_MS) never waits for the images' (copies into a slow store). Instances share the work
+ * through the database (each pass claims its rows with a lease). stop() aborts every pass in
+ * progress and waits for them a bounded time.
  */
 export function startReconciler(
-  sweep: (signal: AbortSignal) => Promise<unknown>,
+  loops: Record<string, Sweep>,
   options: { everyMs: number; logger: Logger },
 ): { stop: () => Promise<void> } {
   const stopping = new AbortController();
-  let running: Promise<unknown> | undefined;
+  const running = new Map<string, Promise<unknown>>();
   const timer = setInterval(() => {
-    if (running || stopping.signal.aborted) return;
-    running = sweep(stopping.signal)
-      .catch((error) => {
-        if (!stopping.signal.aborted) options.logger.error({ err: error }, "reconciler sweep failed");
-      })
-      .finally(() => {
-        running = undefined;
-      });
+    for (const [name, sweep] of Object.entries(loops)) {
+      if (running.has(name) || stopping.signal.aborted) continue;
+      const pass = sweep(stopping.signal)
+        .catch((error) => {
+          if (!stopping.signal.aborted)
+            options.logger.error({ err: error, loop: name }, "reconciler sweep failed");
+        })
+        .finally(() => running.delete(name));
+      running.set(name, pass);
+    }
   }, options.everyMs);
   timer.unref();
   return {
     stop: async () => {
       clearInterval(timer);
       stopping.abort();
-      if (!running) return;
+      if (running.size === 0) return;
       let waited: NodeJS.Timeout | undefined;
-      await Promise.race([running, new Promise((resolve) => (waited = setTimeout(resolve, STOP_WAIT_MS)))]);
+      await Promise.race([
+        Promise.all(running.values()),
+        new Promise((resolve) => (waited = setTimeout(resolve, STOP_WAIT_MS))),
+      ]);
       clearTimeout(waited);
     },
   };

@@ -23,6 +23,7 @@ import type { Logger } from "@/lib/observability/logger";
 import { ProxyUpstreamError } from "@/lib/security/errors";
 import { type ImageStore, inputKey, jobIdOfKey, StoreUnavailableError, sweepTempFiles } from "@/lib/storage";
 import { aspectRatioWarning } from "./aspectRatio";
+import { forEachLimited, untilAborted } from "./concurrency";
 import { ResultRejectedError, type StoredImage, type StoreResultDeps, storeResult } from "./storeResult";
 
 /** How a copy at settlement ended; the settlement decides the job's fate from it. */
@@ -47,8 +48,12 @@ const COPY_BACKOFF_BASE_MS = 30_000;
 const COPY_BACKOFF_MAX_MS = 3_600_000;
 /** KIE keeps results 24 h–14 days: past this, stop trying. */
 const COPY_GIVE_UP_AFTER_MS = 14 * 86_400_000;
-/** While a claimed copy runs, nobody else takes the job. */
+/** While a claimed copy runs, nobody else takes the job (longer than a copy is waited for). */
 const COPY_LEASE_MS = 120_000;
+/** The images' loop: copies at once, how long one is waited for, and when a pass starts no more. */
+const COPY_PARALLELISM = 4;
+const COPY_DEADLINE_MS = 90_000;
+const COPY_BUDGET_MS = 60_000;
 /** Files younger than this are never orphans (a copy may be between its put and its row update). */
 export const ORPHAN_GRACE_MS = 15 * 60_000;
 
@@ -135,35 +140,57 @@ export class ResultImages {
     }
   }
 
-  /** The reconciler's part: copies results that settled while the store was down. */
+  /**
+   * The images' loop (its own, beside the jobs' sweep): copies results that settled on KIE's URL.
+   * Bounded: a few copies at a time, each waited for at most COPY_DEADLINE_MS, no new copy once
+   * `budgetMs` has passed, and `signal` (the server stopping) ends the wait at once. A copy left
+   * behind finishes on its own and keeps its claim meanwhile; the unstarted rest is copied by a
+   * later pass, here or on another instance, once their claim runs out.
+   */
   async copyPending(options: {
     limit: number;
     signal?: AbortSignal;
+    budgetMs?: number;
   }): Promise<{ copied: number; failed: number }> {
     if (options.signal?.aborted) return { copied: 0, failed: 0 };
     const jobs = await claimUnstoredImages(this.deps.db, { limit: options.limit, leaseMs: COPY_LEASE_MS });
-    let copied = 0;
-    let failed = 0;
-    for (const job of jobs) {
-      // Stopping: the claimed rest keeps its lease and is copied by the next sweep, here or elsewhere.
-      if (options.signal?.aborted) break;
-      const source = job.resultUrls?.[0];
-      if (!source) continue;
-      try {
-        const image = await this.copy(job.id, source);
-        if (await recordStoredImage(this.deps.db, job.id, image, warningsFor(job, image))) copied++;
-      } catch (error) {
-        failed++;
-        const gone =
-          error instanceof ResultRejectedError ||
-          (error instanceof ProxyUpstreamError && (error.status === 404 || error.status === 410)) ||
-          Date.now() - (job.settledAt ?? job.createdAt).getTime() > COPY_GIVE_UP_AFTER_MS;
-        const backoff = Math.min(COPY_BACKOFF_BASE_MS * 2 ** job.imageAttempts, COPY_BACKOFF_MAX_MS);
-        await recordCopyFailure(this.deps.db, job.id, gone ? null : backoff);
-        this.deps.logger.warn({ jobId: job.id, gone, err: error }, "copy of a result into the store failed");
-      }
+    const started = Date.now();
+    const budgetMs = options.budgetMs ?? COPY_BUDGET_MS;
+    const counts = { copied: 0, failed: 0 };
+    await forEachLimited(jobs, COPY_PARALLELISM, async (job) => {
+      if (options.signal?.aborted || Date.now() - started > budgetMs) return;
+      const deadline = AbortSignal.timeout(COPY_DEADLINE_MS);
+      const copying = this.copyLater(job);
+      const outcome = await untilAborted(
+        copying,
+        options.signal ? AbortSignal.any([options.signal, deadline]) : deadline,
+      );
+      if (outcome) counts[outcome]++;
+    });
+    return counts;
+  }
+
+  /** One copy of a result that settled on KIE's URL; a failure is recorded (backoff, or gone). */
+  private async copyLater(job: Generation): Promise<"copied" | "failed" | undefined> {
+    const source = job.resultUrls?.[0];
+    if (!source) return undefined;
+    try {
+      const image = await this.copy(job.id, source);
+      return (await recordStoredImage(this.deps.db, job.id, image, warningsFor(job, image)))
+        ? "copied"
+        : undefined;
+    } catch (error) {
+      const gone =
+        error instanceof ResultRejectedError ||
+        (error instanceof ProxyUpstreamError && (error.status === 404 || error.status === 410)) ||
+        Date.now() - (job.settledAt ?? job.createdAt).getTime() > COPY_GIVE_UP_AFTER_MS;
+      const backoff = Math.min(COPY_BACKOFF_BASE_MS * 2 ** job.imageAttempts, COPY_BACKOFF_MAX_MS);
+      await recordCopyFailure(this.deps.db, job.id, gone ? null : backoff).catch((recordError) =>
+        this.deps.logger.warn({ jobId: job.id, err: recordError }, "could not record a failed copy"),
+      );
+      this.deps.logger.warn({ jobId: job.id, gone, err: error }, "copy of a result into the store failed");
+      return "failed";
     }
-    return { copied, failed };
   }
 
   /** DELETE /api/generations/:taskId: the owner's settled job and its files. False: nothing to delete. */
