@@ -131,13 +131,12 @@ async function copyAndSettle(
   job: Generation,
   resultUrls: string[],
 ): Promise<Generation> {
-  const outcome = await settlementOf(ctx, job, resultUrls);
-  if (!outcome) {
-    // KIE's file is out of reach for now: the next read tries again — unless time is up, and then
-    // the paid result is kept on the timed-out job (a free late delivery, copied later).
-    if (ctx.now() - job.createdAt.getTime() < ctx.settings.jobTimeoutMs) return reread(ctx, job);
-    return timeOut(ctx, job, resultUrls);
-  }
+  const expired = ctx.now() - job.createdAt.getTime() >= ctx.settings.jobTimeoutMs;
+  // KIE's file out of reach for now: the next read tries again — unless time is up, and then the
+  // paid result is kept on the timed-out job (a free late delivery, copied later).
+  const outcome =
+    (await settlementOf(ctx, job, resultUrls)) ?? (expired ? timeoutInput(ctx, job, resultUrls) : undefined);
+  if (!outcome) return reread(ctx, job);
   const settled = (await settleJob(ctx, job.id, outcome)) ?? job;
   if (settled.status === "timeout" && (await attachLateResult(ctx.db, job.id, resultUrls))) {
     // We had given up (credits released): the image is delivered anyway, free of charge.
@@ -147,27 +146,26 @@ async function copyAndSettle(
   return settled;
 }
 
+/** KIE_TIMEOUT_MS passed: `timeout`, credits released. */
+export async function timeOut(ctx: GenerationContext, job: Generation): Promise<Generation> {
+  return (await settleJob(ctx, job.id, timeoutInput(ctx, job))) ?? reread(ctx, job);
+}
+
 /**
- * KIE_TIMEOUT_MS passed: `timeout`, credits released. A success KIE reported that could not be
- * copied yet (`lateResultUrls`) stays on the job, never charged (docs/JOBS.md "Decisions").
+ * How a job past KIE_TIMEOUT_MS settles. A success KIE reported that could not be copied yet
+ * (`lateResultUrls`) stays on the job, never charged (docs/JOBS.md "Decisions").
  */
-export async function timeOut(
-  ctx: GenerationContext,
-  job: Generation,
-  lateResultUrls?: string[],
-): Promise<Generation> {
+function timeoutInput(ctx: GenerationContext, job: Generation, lateResultUrls?: string[]): SettleInput {
   ctx.logger.warn(
     { jobId: job.id, timeoutMs: ctx.settings.jobTimeoutMs, lateResult: lateResultUrls !== undefined },
     "job timed out; credits released",
   );
-  return (
-    (await settleJob(ctx, job.id, {
-      status: "timeout",
-      errorCode: "upstream_timeout",
-      errorMessage: "The image service did not finish in time. Your credits were returned.",
-      resultUrls: lateResultUrls,
-    })) ?? reread(ctx, job)
-  );
+  return {
+    status: "timeout",
+    errorCode: "upstream_timeout",
+    errorMessage: "The image service did not finish in time. Your credits were returned.",
+    resultUrls: lateResultUrls,
+  };
 }
 
 /**

@@ -93,9 +93,11 @@ async function expire(
 ): Promise<Generation> {
   if (job.kieTaskId && !options.skipFinalRead) {
     const looked = await readAndApply(ctx, job, job.kieTaskId, options.signal, options.onReadError);
-    if (!isOpen(looked) || ctx.settling.has(job.id)) return looked;
+    if (!isOpen(looked)) return looked;
     // Shutting down: leave the job to the next sweep rather than give up on a read we cut short.
     if (options.stop?.aborted) return looked;
   }
+  // A success found by this or an earlier look is still being copied here: that copy settles it.
+  if (ctx.settling.has(job.id)) return job;
   return timeOut(ctx, job);
 }
