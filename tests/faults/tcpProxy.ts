@@ -11,6 +11,13 @@ export interface TcpProxy {
    * forwarded); resolves when that happened.
    */
   cutOn(pattern: RegExp): Promise<void>;
+  /**
+   * From now on, a client chunk matching `pattern` (e.g. an HTTP request line) is held `ms` before
+   * it is forwarded, and what follows on that connection waits behind it: a slow service.
+   */
+  delayOn(pattern: RegExp, ms: number): void;
+  /** Requests held by delayOn right now. */
+  readonly held: number;
   /** Destroys every connection and refuses new ones (the service is down). */
   down(): Promise<void>;
   close(): Promise<void>;
@@ -19,9 +26,13 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   let trigger: { pattern: RegExp; fired: () => void } | undefined;
+  let delay: { pattern: RegExp; ms: number } | undefined;
+  let held = 0;
   const server: Server = createServer((client) => {
     const upstream = connect(target.port, target.host);
     sockets.add(client).add(upstream);
+    // What goes upstream, in order (a delayed chunk holds back the ones after it).
+    let forwarding = Promise.resolve();
     const end = () => {
       client.destroy();
       upstream.destroy();
@@ -36,7 +47,16 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
         fired();
         return;
       }
-      upstream.write(chunk);
+      if (delay?.pattern.test(chunk.toString("latin1"))) {
+        const { ms } = delay;
+        held++;
+        forwarding = forwarding.then(() =>
+          new Promise<void>((resolve) => setTimeout(resolve, ms)).finally(() => held--),
+        );
+      }
+      forwarding = forwarding.then(() => {
+        if (!upstream.destroyed) upstream.write(chunk);
+      });
     });
     upstream.on("data", (chunk: Buffer) => client.write(chunk));
     client.on("close", end).on("error", end);
@@ -52,6 +72,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   return {
     port,
     cutOn: (pattern) => new Promise<void>((fired) => (trigger = { pattern, fired })),
+    delayOn: (pattern, ms) => {
+      delay = { pattern, ms };
+    },
+    get held() {
+      return held;
+    },
     down: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
