@@ -109,6 +109,32 @@ describeEachDatabase("jobs: reads while a result is copied into a slow store", (
   );
 
   it(
+    "a sync generate answers at its budget (504 with its taskId) while the copy of its result is still running",
+    async () => {
+      const h = await startHarness({ database: getDb(), env: { KIE_POLL_BUDGET_MS: "3000" } });
+      harnesses.push(h);
+      const { token } = await h.signIn();
+      const store = slow(h);
+
+      const response = await h.fetch("/api/generate", {
+        method: "POST",
+        token,
+        headers: { "content-type": "application/json", prefer: "wait" },
+        body: JSON.stringify({ prompt: "a sync request and a slow bucket" }),
+      });
+      store.events.push("answered");
+      const body = (await response.json()) as { error: { code: string; taskId: string } };
+      expect(response.status, JSON.stringify(body)).toBe(504);
+      expect(body.error.code).toBe("upstream_timeout");
+      expect(store.events.slice(0, 2)).toEqual(["put started", "answered"]);
+      expect(store.pending).toBe(1);
+
+      await landsOnce(store, body.error.taskId);
+    },
+    SLOW_TEST_MS,
+  );
+
+  it(
     "a read of one job does not wait for the user's sweep copying another job",
     async () => {
       const h = await harness({ callbacks: true });
