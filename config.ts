@@ -333,6 +333,25 @@ export function signInConfigError(config: AppConfig): ConfigError | undefined {
   return undefined;
 }
 
+/**
+ * Image links are signed with IMAGE_URL_SECRET or else a secret kept in DATA_DIR, which is one
+ * host's own. With a shared database or S3 store (several instances), a link made by one would
+ * fail on the others, and the file secret would be copied around by hand: the variable is
+ * required there. Checked where a server starts, like signInConfigError.
+ */
+export function imageSecretConfigError(config: AppConfig): ConfigError | undefined {
+  if (config.images.urlSecret || (!config.databaseUrl && config.images.store.kind !== "s3")) {
+    return undefined;
+  }
+  return new ConfigError([
+    {
+      variable: "IMAGE_URL_SECRET",
+      problem:
+        "is required with DATABASE_URL or IMAGE_STORE=s3 (every instance must sign image links with the same secret)",
+    },
+  ]);
+}
+
 /** IMAGE_STORE=s3 needs a bucket, and the two keys together or neither (then AWS's default chain). */
 function imageStoreProblems(e: ParsedEnv): { variable: string; problem: string }[] {
   if (e.IMAGE_STORE !== "s3") return [];

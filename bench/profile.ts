@@ -106,6 +106,7 @@ async function main(): Promise<void> {
         NEXT_MANUAL_SIG_HANDLE: "true",
         DATA_DIR: mkdtempSync(path.join(os.tmpdir(), "nb-profile-data-")),
         DATABASE_URL: url.toString(),
+        IMAGE_URL_SECRET: "bench-image-link-secret-0123456789abcdefgh",
         APP_URL: `http://127.0.0.1:${port}`,
         KIE_API_KEY: "",
         KIE_BASE_URL: kie.url,

@@ -105,6 +105,7 @@ async function main(): Promise<void> {
           PORT: String(port),
           DATA_DIR: dataDir,
           DATABASE_URL: databaseUrl,
+          IMAGE_URL_SECRET: "bench-image-link-secret-0123456789abcdefgh",
           APP_URL: callbacks ? `http://127.0.0.1:${port}` : "",
           KIE_API_KEY: "",
           KIE_BASE_URL: kie.url,

@@ -4,7 +4,7 @@
  * getApp(); nothing here runs at import time, so `next build` can import every route safely.
  */
 
-import { type AppConfig, getConfig, type KieMode, signInConfigError } from "@/config";
+import { type AppConfig, getConfig, imageSecretConfigError, type KieMode, signInConfigError } from "@/config";
 import type { Authenticator } from "@/lib/auth";
 import type { AccountRegistry } from "@/lib/credits";
 import { preparePrivateDataDir } from "@/lib/dataDir";
@@ -83,7 +83,8 @@ export interface CreateAppOptions {
  * twenty fields by name; every step is a call.
  */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<App> {
-  const refusal = signInConfigError(config); // sign-in fails closed: the server does not start
+  // Sign-in fails closed, and a fleet needs one image link secret: the server does not start.
+  const refusal = signInConfigError(config) ?? imageSecretConfigError(config);
   if (refusal) throw refusal;
   preparePrivateDataDir(config.dataDir); // before anything writes there (the database, secrets)
   const logger = options.logger ?? createLogger({ level: config.logLevel });

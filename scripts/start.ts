@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
-import { ConfigError, loadConfig, signInConfigError } from "../config";
+import { ConfigError, imageSecretConfigError, loadConfig, signInConfigError } from "../config";
 
 const root = path.resolve(import.meta.dirname, "..");
 const nextBin = path.join(root, "node_modules", "next", "dist", "bin", "next");
@@ -59,7 +59,7 @@ async function main(): Promise<number> {
   let host: string;
   try {
     const config = loadConfig();
-    const refusal = signInConfigError(config);
+    const refusal = signInConfigError(config) ?? imageSecretConfigError(config);
     if (refusal) throw refusal;
     port = config.port;
     // Dev sign-in lets anyone in as anyone: only this machine may reach it unless HOST says otherwise.

@@ -116,6 +116,7 @@ describe("faults: the server is killed (SIGKILL) mid-job and restarted", () => {
     const port = await freePort();
     const env = environment(port, newDataDir(), {
       DATABASE_URL: database.databaseUrl as string,
+      IMAGE_URL_SECRET: "crash-test-image-link-secret-0123456789abcdef",
       KIE_TIMEOUT_MS: "8000",
     });
     server = await startNextServer(port, env);

@@ -46,6 +46,7 @@ export async function startTestS3(bucket = "nano-banana-test"): Promise<TestS3> 
     bucket,
     env: {
       IMAGE_STORE: "s3",
+      IMAGE_URL_SECRET: "s3-test-image-link-secret-0123456789abcdef",
       S3_ENDPOINT: endpoint,
       S3_REGION: "us-east-1",
       S3_BUCKET: bucket,

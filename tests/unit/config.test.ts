@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   ConfigError,
+  imageSecretConfigError,
   KIE_DEFAULT_BASE_URL,
   KIE_DEFAULT_UPLOAD_BASE_URL,
   loadConfig,
@@ -196,6 +197,21 @@ describe("config", () => {
         S3_FORCE_PATH_STYLE: "false",
       }).images.store,
     ).toMatchObject({ forcePathStyle: false });
+  });
+
+  it("a fleet (DATABASE_URL or IMAGE_STORE=s3) must give IMAGE_URL_SECRET: a DATA_DIR secret is one host's", () => {
+    const base = { DEV_SIGN_IN: "true" };
+    for (const env of [
+      { DATABASE_URL: "postgres://db/app" },
+      { IMAGE_STORE: "s3", S3_BUCKET: "b" },
+    ] as Record<string, string>[]) {
+      const refusal = imageSecretConfigError(loadConfig({ ...base, ...env }));
+      expect(refusal?.message, JSON.stringify(env)).toMatch(/IMAGE_URL_SECRET is required/);
+      expect(
+        imageSecretConfigError(loadConfig({ ...base, ...env, IMAGE_URL_SECRET: "s".repeat(32) })),
+      ).toBeUndefined();
+    }
+    expect(imageSecretConfigError(loadConfig({}))).toBeUndefined(); // one host, embedded
   });
 
   it("refuses an incomplete S3 setup and a short image link secret, naming the variables", () => {

@@ -139,6 +139,7 @@ describe.skipIf(!TEST_DATABASE_URL)(
             env: {
               ...process.env,
               DATABASE_URL: test.databaseUrl,
+              IMAGE_URL_SECRET: "idempotent-retry-image-link-secret-0123456789",
               DEV_SIGN_IN: "true",
               DATA_DIR: dataDir,
               KIE_API_KEY: "",
