@@ -12,12 +12,15 @@
  * Every claim gets a `claimToken` (its `created_at`, at microsecond precision). Completing or
  * abandoning a key only succeeds with the token of the current claim, so a slow holder whose lease
  * was taken over cannot overwrite or delete the new holder's row.
+ *
+ * A claim that holds a job (`generation_id`, recorded when its credits were reserved) is never
+ * deleted: a retry that found the key free would create and charge a second job.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { DbExecutor } from "./client";
 import { DatabaseError } from "./errors";
 import { queryRows } from "./rows";
-import { idempotencyKeys } from "./schema";
+import { generations, idempotencyKeys } from "./schema";
 
 /** How long a completed response is replayed (DESIGN.md §3). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
@@ -208,7 +211,9 @@ export async function attachIdempotencyJob(
 /**
  * Releases the claim without a stored response, so the same key can be used again at once: for
  * outcomes after which nothing happened (rate limited, upstream down) and a retry is welcome.
- * Returns false when the claim was no longer this request's.
+ * A claim that holds a job is never deleted — a retry that found no row would create and charge a
+ * second job. Its lease ends now instead: the retry takes it over at once and answers from that
+ * job. Returns false when the claim was no longer this request's.
  */
 export async function abandonIdempotencyKey(
   db: DbExecutor,
@@ -217,9 +222,40 @@ export async function abandonIdempotencyKey(
   const rows = await queryRows(
     db,
     sql`
-      DELETE FROM ${idempotencyKeys}
-      WHERE ${heldClaim(input)}
-      RETURNING 1 AS abandoned`,
+      WITH freed AS (
+        DELETE FROM ${idempotencyKeys}
+        WHERE ${heldClaim(input)} AND generation_id IS NULL
+        RETURNING 1
+      ), left_for_take_over AS (
+        UPDATE ${idempotencyKeys} SET expires_at = LEAST(expires_at, now())
+        WHERE ${heldClaim(input)} AND generation_id IS NOT NULL
+        RETURNING 1
+      )
+      SELECT 1 AS abandoned FROM freed UNION ALL SELECT 1 FROM left_for_take_over`,
+  );
+  return rows.length === 1;
+}
+
+/**
+ * Unties the claim from its job once that job has ended without reaching the provider (failed,
+ * no task, its credits released): nothing happened that a retry could repeat, so the key may be
+ * freed for one. The guard is in the statement: a job that is open or has a task stays tied.
+ * Returns false when nothing was untied.
+ */
+export async function detachIdempotencyJob(
+  db: DbExecutor,
+  input: { userId: string; key: string; claimToken: string; generationId: string },
+): Promise<boolean> {
+  const rows = await queryRows(
+    db,
+    sql`
+      UPDATE ${idempotencyKeys} SET generation_id = NULL
+      WHERE ${heldClaim(input)} AND generation_id = ${input.generationId}::uuid
+        AND EXISTS (
+          SELECT 1 FROM ${generations} AS job
+          WHERE job.id = ${input.generationId}::uuid AND job.status = 'failed' AND job.kie_task_id IS NULL
+        )
+      RETURNING 1 AS detached`,
   );
   return rows.length === 1;
 }

@@ -7,13 +7,13 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { chooseModel, type ModelChoice, priceOf } from "@/lib/catalog";
 import { balance, reserve } from "@/lib/credits";
 import { attachKieTask, findGeneration, insertGeneration } from "@/lib/db/generations";
-import { attachIdempotencyJob } from "@/lib/db/idempotency";
+import { attachIdempotencyJob, detachIdempotencyJob } from "@/lib/db/idempotency";
 import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import { settleJob } from "./apply";
 import { callbackUrl, hashToken } from "./callbacks";
 import { callbacksEnabled, type GenerationContext, pollAfterMs, viewOf } from "./context";
-import { JobInDoubtError } from "./errors";
+import { JobInDoubtError, JobUnansweredError } from "./errors";
 import type { CreateGenerationInput, CreateGenerationResult } from "./types";
 import { waitForJob } from "./wait";
 import { isOpen } from "./watch";
@@ -41,6 +41,7 @@ export async function create(
   const { jobId, log } = opened;
   const failBeforeKie = async (error: unknown, errorCode: string): Promise<never> => {
     await settleJob(ctx, jobId, { status: "failed", errorCode, errorMessage: messageOf(ctx, error) });
+    await freeIdempotencyKey(ctx, input, jobId, log);
     throw error;
   };
 
@@ -50,10 +51,7 @@ export async function create(
     failBeforeKie(error, "upstream_error"),
   );
 
-  // Only the reconciler settles a job before its task exists, and only once it is KIE_TIMEOUT_MS
-  // old: a young job (no slow uploads) need not be read again. Half the timeout covers clock skew.
-  const mayHaveTimedOut = () => ctx.now() - opened.openedAt >= ctx.settings.jobTimeoutMs / 2;
-  if (mayHaveTimedOut()) {
+  if (mayHaveTimedOut(ctx, opened)) {
     const settledMeanwhile = await settledBeforeCreate(ctx, jobId, input.userId, log);
     if (settledMeanwhile) return settledMeanwhile;
   }
@@ -67,14 +65,30 @@ export async function create(
     }
     return failBeforeKie(error, "upstream_error");
   });
-  const attached = await attachKieTask(ctx.db, jobId, created.taskId);
   log.info({ jobId, kieTaskId: created.taskId }, "KIE task created");
+  // From here the job exists at KIE (and may be paid for): an error answers with its taskId, and
+  // the idempotency claim keeps the job, so a same-key retry answers from it instead of paying again.
+  return answerCreated(ctx, input, opened, created, deadline).catch((error) => {
+    throw new JobUnansweredError(created.taskId, { cause: error });
+  });
+}
+
+/** The answer once createTask succeeded: the job accepted (async), or as it ended or stood at the deadline (sync). */
+async function answerCreated(
+  ctx: GenerationContext,
+  input: CreateGenerationInput,
+  opened: OpenedJob,
+  created: { taskId: string; warnings: string[] },
+  deadline: number,
+): Promise<CreateGenerationResult> {
+  const { jobId, log } = opened;
+  const attached = await attachKieTask(ctx.db, jobId, created.taskId);
   const { warnings } = created;
 
   // The row as attached, without reading it back; a callback that adopted the task first (or a
   // job old enough to have been timed out) is read.
   let job =
-    attached && !mayHaveTimedOut()
+    attached && !mayHaveTimedOut(ctx, opened)
       ? { ...opened.row, kieTaskId: created.taskId }
       : ((await findGeneration(ctx.db, jobId)) as Generation);
   if (input.mode === "async") {
@@ -96,6 +110,35 @@ export async function create(
     return { outcome: "budget_exhausted", job: viewOf(ctx, job), remainingCredits, warnings };
   }
   return { outcome: "settled", job: viewOf(ctx, job), remainingCredits, warnings };
+}
+
+/**
+ * A job that failed before reaching KIE (credits released): nothing happened that a retry could
+ * repeat, so the key's claim lets go of the job and the key is freed for a retry (DESIGN.md §3).
+ * Best effort: if this fails, the claim keeps the failed job and a retry answers from it.
+ */
+async function freeIdempotencyKey(
+  ctx: GenerationContext,
+  input: CreateGenerationInput,
+  jobId: string,
+  log: Logger,
+): Promise<void> {
+  if (!input.idempotencyClaim) return;
+  await detachIdempotencyJob(ctx.db, {
+    userId: input.userId,
+    ...input.idempotencyClaim,
+    generationId: jobId,
+  }).catch((error) =>
+    log.warn({ jobId, err: error }, "could not free the idempotency key of a job that failed before KIE"),
+  );
+}
+
+/**
+ * Only the reconciler settles a job before its task exists, and only once it is KIE_TIMEOUT_MS
+ * old: a young job (no slow uploads) need not be read again. Half the timeout covers clock skew.
+ */
+function mayHaveTimedOut(ctx: GenerationContext, opened: OpenedJob): boolean {
+  return ctx.now() - opened.openedAt >= ctx.settings.jobTimeoutMs / 2;
 }
 
 /**

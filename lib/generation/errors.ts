@@ -28,6 +28,30 @@ export class JobInDoubtError extends Error implements HasProblem {
 }
 
 /**
+ * The job exists (and may be paid for) but its answer could not be put together: a database call
+ * failed after createTask, or while answering a retry from its job. The client learns the job's
+ * id so it can follow it; a same-key retry answers from that job (the key's claim keeps it).
+ */
+export class JobUnansweredError extends Error implements HasProblem {
+  constructor(
+    readonly taskId: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(`Job ${taskId} exists but could not be answered`, options);
+    this.name = "JobUnansweredError";
+  }
+
+  toProblem(): Problem {
+    return {
+      code: "internal_error",
+      message: "Something went wrong on our side. The job exists: check its status with the taskId.",
+      taskId: this.taskId,
+      logLevel: "error",
+    };
+  }
+}
+
+/**
  * A sync create whose job did not succeed: it failed, timed out, or was still running when the wait
  * budget ran out (it then carries on: the client follows it by its taskId).
  */
@@ -56,3 +80,4 @@ export class JobNotSucceededError extends Error implements HasProblem {
 
 brand(JobInDoubtError, "generation.JobInDoubtError");
 brand(JobNotSucceededError, "generation.JobNotSucceededError");
+brand(JobUnansweredError, "generation.JobUnansweredError");

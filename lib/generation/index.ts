@@ -1,4 +1,4 @@
-export { JobInDoubtError, JobNotSucceededError } from "./errors";
+export { JobInDoubtError, JobNotSucceededError, JobUnansweredError } from "./errors";
 export { JobEvents } from "./events";
 export type { ImageProvider, ProviderTask, ProviderTaskState } from "./provider";
 export {

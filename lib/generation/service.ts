@@ -10,6 +10,7 @@ import type { Generation } from "@/lib/db/schema";
 import { type CallbackInput, type CallbackVerdict, verifyCallback } from "./callbacks";
 import { createContext, type GenerationContext, type GenerationServiceDeps, pollAfterMs } from "./context";
 import { create } from "./create";
+import { JobUnansweredError } from "./errors";
 import { getForUser, list } from "./read";
 import { reconcile } from "./reconcile";
 import type {
@@ -56,7 +57,10 @@ export class GenerationService {
     jobId: string,
     options: { mode: "sync" | "async"; signal?: AbortSignal },
   ): Promise<CreateGenerationResult | undefined> {
-    return resume(this.ctx, userId, jobId, options);
+    // The job exists: a failed read still names it, and the key's claim keeps it for the next retry.
+    return resume(this.ctx, userId, jobId, options).catch((error) => {
+      throw new JobUnansweredError(jobId, { cause: error });
+    });
   }
 
   /** The user's job (by our id or KIE's task id), refreshed from KIE at most once per interval. */

@@ -8,6 +8,9 @@
  * any 2xx, or any answer that names a task (a job exists: 422 generation_failed, 504
  * upstream_timeout). Every other answer (429, 402, 5xx without a task, a rejected upload) means
  * nothing happened, so the claim is abandoned and the client may retry with the same key.
+ * Our own 500 is not stored either, even when it names its job (a database call failed after the
+ * job was made): the claim keeps that job (lib/db/idempotency.ts never deletes a claim holding a
+ * job), so the retry takes it over and answers with the job as it is, never a second job.
  */
 import { createHash } from "node:crypto";
 import type { DbExecutor } from "@/lib/db";
@@ -112,6 +115,7 @@ export function replayResponse(replay: { status: number; body: unknown }): Respo
 /** Whether a response must be replayed to a retry (see the top of this file). */
 export function isReplayable(status: number, body: unknown): boolean {
   if (status >= 200 && status < 300) return true;
+  if (status === 500) return false;
   const named = body as { taskId?: unknown; error?: { taskId?: unknown } } | null;
   return typeof named?.taskId === "string" || typeof named?.error?.taskId === "string";
 }

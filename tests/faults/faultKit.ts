@@ -58,6 +58,18 @@ export async function expectBalanced(database: Database): Promise<void> {
   expect(audit.balanced, describeAudit(audit)).toBe(true);
 }
 
+/** The job's image as its owner loads it (our signed link, or the store's redirect target). */
+export async function expectImageLoads(h: Harness, token: string, imageUrl: string): Promise<void> {
+  const url = new URL(imageUrl, "http://localhost");
+  const response =
+    url.origin === "http://localhost"
+      ? await h.fetch(`${url.pathname}${url.search}`, { token })
+      : await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+  expect(response.status, imageUrl).toBe(200);
+  expect(response.headers.get("content-type")).toMatch(/^image\//);
+  expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0);
+}
+
 export const json = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({
   method: "POST",
   headers: { "content-type": "application/json", ...headers },

@@ -10,6 +10,8 @@ import { creditLedger, type Database, generations, openDatabase } from "@/lib/db
 import {
   createTestDatabase,
   creditsOf,
+  eventually,
+  expectImageLoads,
   expectSettledAndBalanced,
   type Harness,
   json,
@@ -51,7 +53,8 @@ describe.skipIf(!TEST_DATABASE_URL)(
         ...json({ prompt }, { prefer: "respond-async", "x-forwarded-for": clientIp }),
       });
 
-    it("Postgres connection dropped mid-request: a clean 5xx, nothing half-written, the next request works", async () => {
+    /** The app's database, reached through a TCP proxy that can cut a connection mid-statement. */
+    async function databaseBehindProxy(): Promise<{ proxy: TcpProxy; appDatabase: Database }> {
       const target = new URL(database.databaseUrl as string);
       const proxy: TcpProxy = await startTcpProxy({
         host: target.hostname,
@@ -65,6 +68,11 @@ describe.skipIf(!TEST_DATABASE_URL)(
         maxConnections: 4,
       });
       cleanup.push(() => appDatabase.close());
+      return { proxy, appDatabase };
+    }
+
+    it("Postgres connection dropped mid-request: a clean 5xx, nothing half-written, the next request works", async () => {
+      const { proxy, appDatabase } = await databaseBehindProxy();
       h = await startHarness({ database: appDatabase });
       const { token } = await h.signIn();
 
@@ -91,6 +99,45 @@ describe.skipIf(!TEST_DATABASE_URL)(
       expect(next.status).toBe(202);
       await pollUntilFinal(h, token, [(await next.json()).taskId]);
       await expectSettledAndBalanced(database.database, { attempts: 200 });
+    });
+
+    it("a database error after the job exists: the answer names the job, the same-key retry answers from it, charged once", async () => {
+      const { proxy, appDatabase } = await databaseBehindProxy();
+      h = await startHarness({ database: appDatabase });
+      const harness = h;
+      const { token } = await harness.signIn();
+      const clientIp = ip();
+      const send = () =>
+        harness.fetch("/api/generate", {
+          token,
+          ...json(
+            { prompt: "[sim:delay=300] the answer is lost" },
+            { prefer: "wait", "idempotency-key": "after-the-job-1", "x-forwarded-for": clientIp },
+          ),
+        });
+
+      const firstAnswer = send();
+      await eventually(
+        "the job's createTask",
+        async () => harness.sim.stats().calls.createTask,
+        (n) => n === 1,
+      );
+      // The job exists at KIE: drop the connection as the answer's balance is read.
+      const cut = proxy.cutOn(/select "balance" from "nano_banana"\."credit_accounts"/i);
+      const first = await firstAnswer;
+      await cut;
+      const failed = await first.json();
+      expect(first.status, JSON.stringify(failed)).toBe(500);
+      expect(failed.error).toMatchObject({ code: "internal_error", taskId: expect.any(String) });
+
+      const retry = await send();
+      const answered = await retry.json();
+      expect(retry.status, JSON.stringify(answered)).toBe(200);
+      expect(answered).toMatchObject({ status: "succeeded", taskId: failed.error.taskId });
+      expect(harness.sim.stats().calls.createTask).toBe(1);
+      expect(await creditsOf(harness, token)).toBe(9);
+      await expectSettledAndBalanced(database.database);
+      await expectImageLoads(harness, token, answered.imageUrl);
     });
 
     it.skipIf(!REDIS_URL)(

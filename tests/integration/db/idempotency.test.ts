@@ -1,9 +1,11 @@
 import { sql } from "drizzle-orm";
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { type DbExecutor, generations, queryRows, users } from "@/lib/db";
 import {
   abandonIdempotencyKey,
+  attachIdempotencyJob,
   completeIdempotencyKey,
+  detachIdempotencyJob,
   IDEMPOTENCY_LEASE_MS,
   IDEMPOTENCY_TTL_MS,
   type IdempotencyClaim,
@@ -144,6 +146,60 @@ describeEachDatabase("idempotency keys", (getDb) => {
     const claimToken = claimTokenOf(await claim("u1", "k1", "fp-a"));
     expect(await abandonIdempotencyKey(db(), { userId: "u1", key: "k1", claimToken })).toBe(true);
     expect((await claim("u1", "k1", "fp-a")).outcome).toBe("claimed");
+  });
+
+  describe("a claim that holds a job (issue 22)", () => {
+    async function claimWithJob(over: Partial<typeof generations.$inferInsert> = {}) {
+      await addUsers(db(), "u1");
+      const claimToken = claimTokenOf(await claim("u1", "k1", "fp-a"));
+      const [job] = await db()
+        .insert(generations)
+        .values({
+          userId: "u1",
+          type: "text_to_image",
+          model: "google/nano-banana",
+          prompt: "p",
+          cost: 1,
+          ...over,
+        })
+        .returning({ id: generations.id });
+      const held = { userId: "u1", key: "k1", claimToken, generationId: job!.id };
+      expect(await attachIdempotencyJob(db(), held)).toBe(true);
+      return held;
+    }
+
+    it("is never deleted: abandoning it ends its lease, and the retry takes it over with the job", async () => {
+      const held = await claimWithJob();
+      expect(await abandonIdempotencyKey(db(), held)).toBe(true);
+      const [row] = await queryRows<{ generation_id: string; state: string }>(
+        db(),
+        sql`SELECT generation_id, state FROM nano_banana.idempotency_keys`,
+      );
+      expect(row).toEqual({ generation_id: held.generationId, state: "in_progress" });
+      const retry = await tryClaimIdempotencyKey(db(), { userId: "u1", key: "k1", fingerprint: "fp-a" });
+      expect(retry).toMatchObject({ outcome: "claimed", generationId: held.generationId });
+      // Abandoned again by its old holder: nothing, the key is the retry's now.
+      expect(await abandonIdempotencyKey(db(), held)).toBe(false);
+      expect(await tryClaimIdempotencyKey(db(), { userId: "u1", key: "k1", fingerprint: "fp-a" })).toEqual({
+        outcome: "in_progress",
+      });
+    });
+
+    it("lets go of its job only once the job failed without reaching the provider", async () => {
+      const held = await claimWithJob();
+      expect(await detachIdempotencyJob(db(), held)).toBe(false); // open
+      await db().update(generations).set({ status: "failed", kieTaskId: "kie-1", settledAt: new Date() });
+      expect(await detachIdempotencyJob(db(), held)).toBe(false); // KIE had it
+      await db().update(generations).set({ status: "succeeded", kieTaskId: null });
+      expect(await detachIdempotencyJob(db(), held)).toBe(false); // delivered
+      await db().update(generations).set({ status: "failed" });
+      expect(await detachIdempotencyJob(db(), { ...held, claimToken: "2000-01-01 00:00:00+00" })).toBe(false);
+      expect(await detachIdempotencyJob(db(), { ...held, userId: "u2" })).toBe(false);
+      expect(await detachIdempotencyJob(db(), held)).toBe(true);
+      // Now nothing ties the key: abandoning it frees it for a fresh run.
+      expect(await abandonIdempotencyKey(db(), held)).toBe(true);
+      expect(await queryRows(db(), sql`SELECT 1 FROM nano_banana.idempotency_keys`)).toEqual([]);
+    });
   });
 
   it("lets another request take over a stale claim, and fences off the old holder", async () => {

@@ -3,8 +3,14 @@ import { describe, expect, it } from "vitest";
 import { queryRows, users } from "@/lib/db";
 import { insertGeneration } from "@/lib/db/generations";
 import { attachIdempotencyJob, tryClaimIdempotencyKey } from "@/lib/db/idempotency";
+import { JobUnansweredError } from "@/lib/generation";
 import { ApiError } from "@/lib/http/errors";
-import { IDEMPOTENT_REPLAYED_HEADER, requestFingerprint, withIdempotency } from "@/lib/http/idempotency";
+import {
+  type HeldClaim,
+  IDEMPOTENT_REPLAYED_HEADER,
+  requestFingerprint,
+  withIdempotency,
+} from "@/lib/http/idempotency";
 import { json } from "@/lib/http/route";
 import { describeEachDatabase } from "@/tests/helpers/database";
 
@@ -128,6 +134,79 @@ describeEachDatabase("withIdempotency", (getDb) => {
     const body = await retry.json();
     expect(body).toEqual(await first.json());
     expect(body).toMatchObject({ success: false, error: { code: "upstream_timeout", taskId: "job-1" } });
+  });
+
+  describe("a 500 after the job exists (issue 22)", () => {
+    /** A run that makes its job (recorded on the claim, as create() does) and then fails. */
+    function jobThenFailure(fail: (jobId: string) => never) {
+      const made: string[] = [];
+      const run = async (claim?: { key: string; claimToken: string }) => {
+        const job = await insertGeneration(db(), {
+          userId: "u1",
+          type: "text_to_image",
+          model: "google/nano-banana",
+          prompt: "a banana",
+          cost: 1,
+        });
+        made.push(job.id);
+        expect(
+          await attachIdempotencyJob(db(), { userId: "u1", ...(claim as HeldClaim), generationId: job.id }),
+        ).toBe(true);
+        return fail(job.id);
+      };
+      return { made, run };
+    }
+
+    it.each([
+      [
+        "a thrown database error",
+        () => {
+          throw new Error("connection lost");
+        },
+      ],
+      [
+        "a 500 that names the job",
+        (jobId: string) => {
+          throw new JobUnansweredError(jobId);
+        },
+      ],
+    ])(
+      "%s: the retry with the key answers from that job at once, never runs a second",
+      async (_what, fail) => {
+        await seedUser();
+        const { made, run } = jobThenFailure(fail);
+        const first = await withIdempotency(request(), run);
+        expect(first.status).toBe(500);
+        expect(made).toHaveLength(1);
+
+        const held: (HeldClaim | undefined)[] = [];
+        const retry = await withIdempotency(request({ requestId: "req-2" }), async (claim) => {
+          held.push(claim);
+          return json({ success: true, taskId: claim?.generationId, status: "succeeded" });
+        });
+        expect(retry.status).toBe(200);
+        expect(retry.headers.get(IDEMPOTENT_REPLAYED_HEADER)).toBeNull();
+        expect(held).toEqual([{ key: "key-1", claimToken: expect.any(String), generationId: made[0] }]);
+        expect(made).toHaveLength(1);
+        // And that answer is what the key replays from now on.
+        const replay = await withIdempotency(request({ requestId: "req-3" }), run);
+        expect(replay.headers.get(IDEMPOTENT_REPLAYED_HEADER)).toBe("true");
+        expect(await replay.json()).toEqual({ success: true, taskId: made[0], status: "succeeded" });
+        expect(made).toHaveLength(1);
+      },
+    );
+
+    it("the 500 names the job when it can, so the client can follow it", async () => {
+      await seedUser();
+      const { made, run } = jobThenFailure((jobId) => {
+        throw new JobUnansweredError(jobId, { cause: new Error("connection lost") });
+      });
+      const first = await withIdempotency(request(), run);
+      expect(await first.json()).toMatchObject({
+        success: false,
+        error: { code: "internal_error", taskId: made[0], requestId: "req-1" },
+      });
+    });
   });
 
   it("keeps keys apart per user", async () => {

@@ -91,6 +91,13 @@ describe("isReplayable", () => {
     expect(isReplayable(502, { success: false, error: { code: "upstream_error" } })).toBe(false);
     expect(isReplayable(500, null)).toBe(false);
   });
+
+  it("never stores our own 500, even one naming its job: the retry answers from the job (issue 22)", () => {
+    expect(isReplayable(500, { success: false, error: { code: "internal_error", taskId: "t" } })).toBe(false);
+    // Its neighbours that name a task are still stored.
+    expect(isReplayable(501, { success: false, error: { code: "internal_error", taskId: "t" } })).toBe(true);
+    expect(isReplayable(499, { success: false, error: { code: "internal_error", taskId: "t" } })).toBe(true);
+  });
 });
 
 describe("replayResponse", () => {
@@ -129,10 +136,10 @@ describe("null and odd bodies (gap 9)", () => {
   it("stores every 2xx whatever its body, and nothing outside 200-299 without a task", () => {
     for (const status of [200, 201, 204, 299]) expect(isReplayable(status, null)).toBe(true);
     for (const status of [199, 300, 302, 400, 404, 500, 504]) expect(isReplayable(status, null)).toBe(false);
-    expect(isReplayable(500, { taskId: 42 })).toBe(false);
-    expect(isReplayable(500, { error: { taskId: null } })).toBe(false);
-    expect(isReplayable(500, { taskId: "t" })).toBe(true);
-    expect(isReplayable(500, { error: null })).toBe(false);
+    expect(isReplayable(504, { taskId: 42 })).toBe(false);
+    expect(isReplayable(504, { error: { taskId: null } })).toBe(false);
+    expect(isReplayable(504, { taskId: "t" })).toBe(true);
+    expect(isReplayable(504, { error: null })).toBe(false);
   });
 
   it("fingerprints nested arrays of objects by content, not key order", () => {
