@@ -144,8 +144,11 @@ async function adoptTask(
       ctx.logger.warn({ jobId: job.id, taskId }, "callback task does not belong to this job; ignored");
       return undefined;
     }
-    if (!(await attachKieTask(ctx.db, job.id, taskId))) return undefined;
-    return apply(ctx, { ...job, kieTaskId: taskId }, record);
+    if (await attachKieTask(ctx.db, job.id, taskId)) return apply(ctx, { ...job, kieTaskId: taskId }, record);
+    // Lost the race with create()'s own attach (the callback came before it): if that attached
+    // this very task, the callback's news is still ours to apply.
+    const current = await reread(ctx, job);
+    return current.kieTaskId === taskId ? apply(ctx, current, record) : undefined;
   }
   ctx.logger.warn({ jobId: job.id, taskId }, "KIE never showed the callback's task; left to the reconciler");
   return undefined;

@@ -3,10 +3,12 @@
  * by what KIE's own record says, and every scenario ends with a balanced ledger.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { generations } from "@/lib/db";
 import {
   createTestDatabase,
   creditsOf,
   eventually,
+  expectImageLoads,
   expectSettledAndBalanced,
   type Harness,
   json,
@@ -95,6 +97,29 @@ describe.skipIf(!TEST_DATABASE_URL)(
       expect((await finalStatus(h, token, taskId)).status).toBe("succeeded");
       expect(await creditsOf(h, token)).toBe(9);
       await expectSettledAndBalanced(database.database);
+    });
+
+    it("a callback before attach: KIE's callback outruns createTask's answer, and still settles the job", async () => {
+      // createTask's answer trickles back (the task is made, runs and calls back meanwhile), and
+      // the callback's read of KIE's record is slow: create() attaches the task before it returns.
+      h.sim.setFaults("createTask:slow=100;times=1, recordInfo:latency=3000;times=1");
+      const taskId = await start("[sim:delay=50] told before the answer");
+      expect(h.sim.task(taskId)?.callbacksSent).toBe(1);
+
+      // Nobody polls: only the callback can settle the job.
+      const [row] = await eventually(
+        "the callback to settle the job",
+        () => database.database.db.select().from(generations),
+        (rows) => rows[0]?.status === "succeeded",
+        { attempts: 150, intervalMs: 100 },
+      );
+      expect(row?.kieTaskId).toBe(taskId);
+      expect(h.sim.stats().calls.recordInfo).toBe(1);
+      const status = await (await h.fetch(`/api/generate/${taskId}`, { token })).json();
+      expect(status).toMatchObject({ status: "succeeded", creditsUsed: 1 });
+      expect(await creditsOf(h, token)).toBe(9);
+      await expectSettledAndBalanced(database.database);
+      await expectImageLoads(h, token, status.imageUrl);
     });
 
     it("forged callbacks: a wrong token is refused; a forged success for a failing task is not believed", async () => {

@@ -3,7 +3,7 @@
  * provider (tests/helpers/fakeProvider.ts), no server and no kie-sim; the SQL runs on PGlite (and
  * on Postgres with TEST_DATABASE_URL).
  */
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { AccountRegistry, balance } from "@/lib/credits";
 import { findGeneration } from "@/lib/db/generations";
 import { GenerationService, JobEvents, JobInDoubtError } from "@/lib/generation";
@@ -100,6 +100,62 @@ describeEachDatabase("GenerationService on a fake provider", (getDb) => {
     const job = await findGeneration(getDb().db, (error as JobInDoubtError).taskId);
     expect(job?.status).toBe("pending");
     expect(await balance(getDb().db, "user-doubt")).toBe(INITIAL - COST);
+  });
+
+  it("a callback that arrives before create() attaches its task still settles the job (issue 22 item 8)", async () => {
+    const generations = service({ appUrl: "https://studio.example" });
+    const hold = () => {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      return { held, release };
+    };
+    const createAnswer = hold();
+    const callbackRead = hold();
+    const callbackReading = hold();
+    const { createTask, readTask } = provider;
+    // KIE makes the task, runs it to the end and calls back, all before createTask's answer arrives.
+    provider.createTask = async (input, options) => {
+      const made = await createTask(input, options);
+      const task = provider.tasks.get(made.taskId);
+      provider.tasks.set(made.taskId, {
+        ...task!,
+        state: "succeeded",
+        resultUrls: ["https://results.example/early.png"],
+      });
+      await createAnswer.held;
+      return made;
+    };
+    provider.readTask = async (taskId, options) => {
+      callbackReading.release();
+      await callbackRead.held;
+      return readTask(taskId, options);
+    };
+
+    const creating = generations.create(request("user-early"));
+    await vi.waitFor(() => expect(provider.created).toHaveLength(1));
+    const callBackUrl = new URL(provider.created[0]?.callBackUrl as string);
+    const jobId = callBackUrl.searchParams.get("job") as string;
+    const verdict = await generations.verifyCallback({
+      jobId,
+      token: callBackUrl.searchParams.get("token"),
+      readBody: async () => ({ taskId: "fake-task-1" }),
+      requestId: "callback-1",
+    });
+    if (!verdict.accepted) throw new Error(`callback refused: ${verdict.reason}`);
+    const processing = verdict.process();
+    await callbackReading.held; // the callback reads KIE's record of the task…
+    createAnswer.release(); // …while create() gets its answer and attaches the task first
+    expect((await creating).outcome).toBe("accepted");
+    callbackRead.release();
+    await processing;
+
+    const job = await findGeneration(getDb().db, jobId);
+    expect(job).toMatchObject({ status: "succeeded", kieTaskId: "fake-task-1" });
+    expect(job?.resultUrls).toEqual(["https://results.example/early.png"]);
+    expect(await balance(getDb().db, "user-early")).toBe(INITIAL - COST);
+    expect(provider.reads).toBe(1); // settled by the callback's own read, nobody polled
   });
 
   it("learns how long a model's jobs take: after three successes its new jobs are polled to that time", async () => {
