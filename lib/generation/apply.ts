@@ -18,13 +18,16 @@ export async function settleJob(
   ctx: GenerationContext,
   jobId: string,
   input: SettleInput,
+  provider?: { durationMs?: number },
 ): Promise<Generation | undefined> {
   const settled = await settle(ctx.db, jobId, input, { notify: ctx.settings.notifyAcrossInstances });
   if (!settled) return findGeneration(ctx.db, jobId);
   ctx.events.settled(jobId);
   ctx.observer?.settled(settled);
-  if (settled.status === "succeeded" && settled.settledAt) {
-    ctx.durations.record(settled.model, settled.settledAt.getTime() - settled.createdAt.getTime());
+  // The poll schedule learns the provider's own duration: our settledAt − createdAt would add the
+  // copy and any late read, and the schedule built on it would read later and later (drift).
+  if (settled.status === "succeeded" && provider?.durationMs !== undefined) {
+    ctx.durations.record(settled.model, provider.durationMs);
   }
   ctx.logger.info(
     { jobId, status: settled.status, credits: settled.status === "succeeded" ? "captured" : "released" },
@@ -71,7 +74,7 @@ export async function apply(
   if (record.state === "succeeded") {
     if (record.resultUrls.length === 0) return settleEmptySuccess(ctx, job);
     ctx.logger.info({ jobId: job.id, kieTaskId: record.taskId, elapsedMs }, "KIE task succeeded");
-    const settling = settleSuccess(ctx, job, record.resultUrls);
+    const settling = settleSuccess(ctx, job, record);
     return until ? ((await untilAborted(settling, until)) ?? job) : settling;
   }
   if (record.state === "failed") {
@@ -113,10 +116,10 @@ async function settleEmptySuccess(ctx: GenerationContext, job: Generation): Prom
  * a waiter, a callback, the reconciler) found it: they share the one in progress. It never
  * rejects (a failure is logged; the job stays open and the next read tries again).
  */
-function settleSuccess(ctx: GenerationContext, job: Generation, resultUrls: string[]): Promise<Generation> {
+function settleSuccess(ctx: GenerationContext, job: Generation, record: ProviderTask): Promise<Generation> {
   const running = ctx.settling.get(job.id);
   if (running) return running;
-  const settling = copyAndSettle(ctx, job, resultUrls)
+  const settling = copyAndSettle(ctx, job, record)
     .catch((error) => {
       ctx.logger.error({ jobId: job.id, err: error }, "could not settle a succeeded job; will retry");
       return job;
@@ -129,15 +132,16 @@ function settleSuccess(ctx: GenerationContext, job: Generation, resultUrls: stri
 async function copyAndSettle(
   ctx: GenerationContext,
   job: Generation,
-  resultUrls: string[],
+  record: ProviderTask,
 ): Promise<Generation> {
+  const { resultUrls } = record;
   const expired = ctx.now() - job.createdAt.getTime() >= ctx.settings.jobTimeoutMs;
   // KIE's file out of reach for now: the next read tries again — unless time is up, and then the
   // paid result is kept on the timed-out job (a free late delivery, copied later).
   const outcome =
     (await settlementOf(ctx, job, resultUrls)) ?? (expired ? timeoutInput(ctx, job, resultUrls) : undefined);
   if (!outcome) return reread(ctx, job);
-  const settled = (await settleJob(ctx, job.id, outcome)) ?? job;
+  const settled = (await settleJob(ctx, job.id, outcome, record)) ?? job;
   if (settled.status === "timeout" && (await attachLateResult(ctx.db, job.id, resultUrls))) {
     // We had given up (credits released): the image is delivered anyway, free of charge.
     ctx.logger.info({ jobId: job.id }, "late result attached to a timed-out job (not charged)");

@@ -22,7 +22,7 @@ export const FREQUENT_SPAN_MS = 10_000;
 const SAMPLES_KEPT = 20;
 const SAMPLES_NEEDED = 3;
 
-/** How long the last few successful jobs of each model took, as this instance saw them end. */
+/** How long the last few successful jobs of each model took, by the provider's own clock (apply.ts). */
 export class JobDurations {
   readonly #byModel = new Map<string, number[]>();
 

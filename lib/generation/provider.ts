@@ -31,6 +31,11 @@ export interface ProviderTask {
   failMessage?: string;
   /** The callBackUrl the task was created with, as the provider recorded it (names our job). */
   callBackUrl?: string;
+  /**
+   * How long the task ran by the provider's own clock (created → completed), once it ended;
+   * undefined when the provider does not say or says nonsense. The poll schedule learns from it.
+   */
+  durationMs?: number;
 }
 
 /** Per call: our request id (sent along and logged) and an abort. */

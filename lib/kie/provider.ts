@@ -33,7 +33,26 @@ function toNeutralTask(record: TaskRecord) {
     failCode: record.failCode,
     failMessage: record.failMsg,
     callBackUrl: record.callBackUrl,
+    durationMs: kieDurationMs(record),
   };
+}
+
+/** Epoch milliseconds before this are not KIE's timestamps (seconds, or a zero-ish placeholder). */
+const EPOCH_MS_FROM = 1e12; // 2001-09-09T01:46:40Z
+/** No task runs longer: a bigger difference is a broken record. */
+const LONGEST_TASK_MS = 60 * 60 * 1000;
+
+/**
+ * KIE's own duration of an ended task: `completeTime − createTime`, both epoch ms. Missing, null
+ * or 0 times (a running task has no completeTime), seconds instead of milliseconds, or a
+ * difference that is not a plausible duration all give undefined: better to learn nothing.
+ */
+export function kieDurationMs(record: Pick<TaskRecord, "createTime" | "completeTime">): number | undefined {
+  const { createTime, completeTime } = record;
+  if (createTime === undefined || completeTime === undefined) return undefined;
+  if (createTime < EPOCH_MS_FROM || completeTime < EPOCH_MS_FROM) return undefined;
+  const durationMs = completeTime - createTime;
+  return durationMs > 0 && durationMs <= LONGEST_TASK_MS ? durationMs : undefined;
 }
 
 /** The client's methods the adapter uses (its public surface only). */

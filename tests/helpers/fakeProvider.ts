@@ -24,7 +24,8 @@ export interface FakeProvider extends ImageProvider {
   reads: number;
   /** The next createTask rejects with this. */
   failCreate?: unknown;
-  succeed(taskId: string, resultUrls: string[]): void;
+  /** Ends the task with these results; `durationMs`: how long the provider says it ran. */
+  succeed(taskId: string, resultUrls: string[], durationMs?: number): void;
   fail(taskId: string, message: string): void;
 }
 
@@ -59,8 +60,9 @@ export function createFakeProvider(): FakeProvider {
       error instanceof FakeProviderError && error.options.ambiguous === true,
     isProviderFailing: (error) => !(error instanceof FakeProviderError) || error.options.failing === true,
     describeError: (error) => (error instanceof FakeProviderError ? `fake: ${error.message}` : undefined),
-    succeed(taskId, resultUrls) {
-      fake.tasks.set(taskId, { taskId, state: "succeeded", resultUrls });
+    succeed(taskId, resultUrls, durationMs) {
+      const { callBackUrl } = fake.tasks.get(taskId) ?? {};
+      fake.tasks.set(taskId, { taskId, state: "succeeded", resultUrls, callBackUrl, durationMs });
     },
     fail(taskId, message) {
       fake.tasks.set(taskId, { taskId, state: "failed", resultUrls: [], failMessage: message });

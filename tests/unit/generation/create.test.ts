@@ -162,14 +162,14 @@ describeEachDatabase("GenerationService on a fake provider", (getDb) => {
     const generations = service();
     const first = await generations.create(request("user-learn"));
     expect(first.outcome === "accepted" && first.pollAfterMs).toBe(1_500); // by age: nothing known yet
-    provider.succeed(first.job.taskId, ["https://results.example/0.png"]);
+    provider.succeed(first.job.taskId, ["https://results.example/0.png"], 1_000);
     await generations.getForUser("user-learn", first.job.taskId);
     for (let i = 1; i < 3; i++) {
       const created = await generations.create(request("user-learn"));
-      provider.succeed(created.job.taskId, [`https://results.example/${i}.png`]);
+      provider.succeed(created.job.taskId, [`https://results.example/${i}.png`], 1_000);
       await generations.getForUser("user-learn", created.job.taskId);
     }
-    // These jobs ended at once, so the next one is read as soon as the shortest interval allows.
+    // The provider ran each in a second, so the next one is read as soon as the shortest interval allows.
     const next = await generations.create(request("user-learn"));
     expect(next.outcome === "accepted" && next.pollAfterMs).toBe(1_200);
     // Another model has no history yet.

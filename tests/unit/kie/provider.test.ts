@@ -52,6 +52,33 @@ describe("the KIE provider adapter", () => {
     expect(failed).toMatchObject({ failCode: "500", failMessage: "nope", callBackUrl: "https://cb" });
   });
 
+  it("gives KIE's own duration of an ended task (completeTime − createTime), and nothing for nonsense", async () => {
+    const created = 1_757_584_152_490;
+    const durationOf = async (times: Partial<TaskRecord>) =>
+      (
+        await createKieProvider(clientWith({ state: "success", ...times })).readTask("t-1", {
+          requestId: "r",
+        })
+      ).durationMs;
+    expect(await durationOf({ createTime: created, completeTime: created + 12_000 })).toBe(12_000);
+    expect(await durationOf({ createTime: created, completeTime: created + 3_600_000 })).toBe(3_600_000);
+    expect(await durationOf({ createTime: 1_000_000_000_000, completeTime: 1_000_000_000_001 })).toBe(1);
+    for (const nonsense of [
+      {}, // a running task: no times yet
+      { createTime: created }, // no completeTime (null is read as missing)
+      { completeTime: created },
+      { createTime: 0, completeTime: created },
+      { createTime: created, completeTime: 0 },
+      { createTime: created, completeTime: created }, // no time at all
+      { createTime: created, completeTime: created - 5_000 }, // ended before it began
+      { createTime: created, completeTime: created + 3_600_001 }, // over an hour: a broken record
+      { createTime: 1_757_584_152, completeTime: 1_757_584_164 }, // seconds, not milliseconds
+      { createTime: 999_999_999_999, completeTime: 1_000_000_010_000 },
+    ]) {
+      expect([nonsense, await durationOf(nonsense)]).toEqual([nonsense, undefined]);
+    }
+  });
+
   it("sends the catalogue's KIE model, the priced resolution and the image URLs; uploads under our path", async () => {
     const calls: unknown[][] = [];
     const provider = createKieProvider(clientWith({}, calls));
