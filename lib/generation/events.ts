@@ -65,37 +65,64 @@ export class JobEvents {
   /**
    * Relays NOTIFYs from other instances. Holds one pooled connection; if it drops, it reconnects
    * after a pause (a missed announcement only delays a waiter to its next look at the job).
+   * Single-flight: a broken connection is released once and one reconnect is scheduled, however
+   * many ways it reports its end (an error message, the socket's end, a failed LISTEN), so no
+   * second connection is left checked out for `pool.end()` to wait on forever.
    */
   async listen(pool: pg.Pool, channel: string, logger: Logger): Promise<void> {
     let stopped = false;
-    let client: pg.PoolClient | undefined;
     let retry: NodeJS.Timeout | undefined;
+    let dropCurrent: (() => void) | undefined;
+    let connecting: Promise<void> | undefined;
+
+    const reconnectIn = (delayMs: number): void => {
+      if (stopped || retry) return;
+      retry = setTimeout(() => {
+        retry = undefined;
+        connecting = connect();
+      }, delayMs);
+    };
+
     const connect = async (): Promise<void> => {
+      let client: pg.PoolClient;
       try {
         client = await pool.connect();
-        client.on("notification", (message) => {
-          if (message.channel === channel && message.payload) this.settled(message.payload);
-        });
-        client.on("error", (error) => {
-          logger.warn({ err: error }, "LISTEN connection failed; reconnecting");
-          client?.release(true);
-          client = undefined;
-          if (!stopped) retry = setTimeout(() => void connect(), 1_000);
-        });
-        await client.query(`LISTEN ${channel}`);
       } catch (error) {
         logger.warn({ err: error }, "could not LISTEN for settled jobs; retrying");
-        client?.release(true);
-        client = undefined;
-        if (!stopped) retry = setTimeout(() => void connect(), 5_000);
+        return reconnectIn(5_000);
       }
+      let released = false;
+      const drop = (): boolean => {
+        if (released) return false;
+        released = true;
+        if (dropCurrent === drop) dropCurrent = undefined;
+        client.release(true);
+        return true;
+      };
+      const fail = (error: unknown): void => {
+        if (!drop()) return; // already released: this is the same failure told another way
+        logger.warn({ err: error }, "LISTEN connection failed; reconnecting");
+        reconnectIn(1_000);
+      };
+      // Stays attached after release: a late "error" without a listener would crash the process.
+      client.on("error", fail);
+      client.on("end", () => fail(new Error("the LISTEN connection ended")));
+      client.on("notification", (message) => {
+        if (message.channel === channel && message.payload) this.settled(message.payload);
+      });
+      if (stopped) return void drop();
+      dropCurrent = drop;
+      await client.query(`LISTEN ${channel}`).catch(fail);
     };
-    await connect();
+
+    connecting = connect();
+    await connecting;
     this.stopListening = async () => {
       stopped = true;
       clearTimeout(retry);
-      client?.release(true);
-      client = undefined;
+      retry = undefined;
+      await connecting; // a connect under way finishes first, and releases what it got
+      dropCurrent?.();
     };
   }
 
