@@ -11,6 +11,7 @@ import { cn } from "@/lib/ui/cn";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
 import { typicalSeconds } from "@/lib/ui/jobs";
+import { type PendingSubmission, submissionFor } from "@/lib/ui/submission";
 import { isRunning, type Job, type Me, priceOf, type StudioSettings } from "@/lib/ui/types";
 import { GenerationOptions, type GenerationOptionsValue, optionsForModel } from "./generation-options";
 import { JobStatus } from "./job-status";
@@ -19,7 +20,7 @@ import { ReferenceImages } from "./reference-images";
 import { ResultStrip } from "./result-strip";
 import { ASPECT_CLASSES, ResultView } from "./result-view";
 import { useReferences } from "./use-references";
-import { newIdempotencyKey, type Run, useRuns } from "./use-runs";
+import { type Run, useRuns } from "./use-runs";
 
 export interface StudioProps {
   settings: StudioSettings;
@@ -47,6 +48,8 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
   const [alert, setAlert] = useState<string>();
   const [submitting, setSubmitting] = useState(false);
   const submittingRef = useRef(false);
+  // Kept until the server accepts the job: a retry of the same inputs reuses its key.
+  const pendingRef = useRef<PendingSubmission | undefined>(undefined);
   const [selected, setSelected] = useState<string>();
   const [origin, setOrigin] = useState("");
   useEffect(() => setOrigin(window.location.origin), []);
@@ -96,7 +99,10 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
     setSubmitting(true);
     setAlert(undefined);
     try {
-      const accepted = await submitGeneration({ ...input, prompt: trimmed }, newIdempotencyKey());
+      const submission = submissionFor(pendingRef.current, { ...input, prompt: trimmed });
+      pendingRef.current = submission;
+      const accepted = await submitGeneration(submission.input, submission.key);
+      pendingRef.current = undefined;
       setBalance(accepted.remainingCredits);
       const job: Job = {
         ...accepted,

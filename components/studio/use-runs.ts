@@ -74,11 +74,3 @@ export function useRuns(initial: Run[], events: RunEvents) {
 
   return { runs, add, append };
 }
-
-/** A key per submission: a retried or double-clicked submission is one job (DESIGN.md §3). */
-export function newIdempotencyKey(): string {
-  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
-  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(
-    "",
-  );
-}

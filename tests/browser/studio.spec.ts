@@ -324,3 +324,33 @@ test("history pages with Load more, and a running job updates in place", async (
   await expect(page.getByRole("button", { name: "Load more" })).toHaveCount(0);
   await expect(items.last()).toContainText("Not charged");
 });
+
+test("Generate again after a lost answer sends the same Idempotency-Key: one job, one charge", async ({
+  page,
+}) => {
+  await signInFast(page, uniqueEmail("lost-answer"));
+  await page.goto("/");
+  const prompt = "a first answer lost on the way back";
+  const keys: string[] = [];
+  await page.route("**/api/generate", async (route) => {
+    if (route.request().method() !== "POST") return route.fallback();
+    keys.push(route.request().headers()["idempotency-key"] ?? "");
+    if (keys.length > 1) return route.fallback();
+    // The request reaches the server (the job is made and paid for); its answer never arrives.
+    await route.fetch();
+    await route.abort("connectionreset");
+  });
+  await page.getByRole("textbox", { name: "Prompt" }).fill(prompt);
+  const generate = page.getByRole("button", { name: /^Generate/ });
+  await generate.click();
+  await expect(page.getByRole("alert").filter({ hasText: "try again" })).toBeVisible();
+
+  await generate.click();
+  await decodedResult(page, prompt);
+  expect(keys).toHaveLength(2);
+  expect(keys[0]).not.toBe("");
+  expect(keys[1]).toBe(keys[0]);
+  expect(await generationsOf(page)).toHaveLength(1);
+  await expect(headerCredits(page)).toHaveText("9 credits");
+  expect(await balanceOf(page)).toBe(9);
+});
