@@ -22,6 +22,21 @@ const commaList = z.string().transform((s) =>
     .filter(Boolean),
 );
 
+const boolean = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const WINDOW_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/** `20/10s`: requests per window (window in ms, s or m), both at least 1. */
+const rateLimit = z.string().transform((text, ctx) => {
+  const [, limit, amount, unit] = /^(\d+)\/(\d+)(ms|s|m)$/.exec(text) ?? [];
+  const windowMs = Number(amount) * (WINDOW_UNITS[unit ?? ""] ?? 0);
+  if (Number(limit) >= 1 && windowMs >= 1) return { limit: Number(limit), windowMs };
+  ctx.addIssue({ code: "custom", message: "must look like 20/10s (requests/window; window in ms, s or m)" });
+  return z.NEVER;
+});
+
 const envSchema = z.object({
   KIE_SIM_PORT: integer(0, 65535).default(8787),
   KIE_SIM_HOST: z.string().min(1).default("127.0.0.1"),
@@ -56,14 +71,10 @@ const envSchema = z.object({
   KIE_SIM_MAX_TASKS: integer(1, 10_000_000).optional(),
   KIE_SIM_MAX_STORED_MB: integer(1, 1_000_000).optional(),
   KIE_SIM_MAX_UPLOAD_MB: integer(1, 10_000).optional(),
-  KIE_SIM_RATE_LIMIT: z
-    .string()
-    .regex(/^\d+\/\d+(ms|s|m)$/, { error: "must look like 20/10s (requests/window; window in ms, s or m)" })
-    .optional(),
-  KIE_SIM_CONTROL_API: z
-    .enum(["true", "false", "1", "0", "yes", "no"], { error: "must be true or false" })
-    .transform((v) => v === "true" || v === "1" || v === "yes")
-    .default(true),
+  KIE_SIM_RATE_LIMIT: rateLimit.optional(),
+  KIE_SIM_READ_RATE_LIMIT: rateLimit.optional(),
+  KIE_SIM_RATE_LIMIT_RETRY_AFTER: boolean.default(true),
+  KIE_SIM_CONTROL_API: boolean.default(true),
   KIE_SIM_LOG_LEVEL: z.enum(["info", "warn", "error", "silent"]).default("info"),
 });
 
@@ -83,8 +94,6 @@ export interface KieSimConfig {
   options: KieSimOptions;
   logLevel: KieSimLogLevel;
 }
-
-const WINDOW_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
 
 /** Reads KIE_SIM_* from `env` into startKieSim options (the logger is left to the caller). */
 export function loadKieSimConfig(env: Record<string, string | undefined>): KieSimConfig {
@@ -106,17 +115,9 @@ export function loadKieSimConfig(env: Record<string, string | undefined>): KieSi
   const faults = [e.KIE_SIM_FAULTS, e.KIE_SIM_LATENCY_MS ? `*:latency=${e.KIE_SIM_LATENCY_MS}` : undefined]
     .filter(Boolean)
     .join(",");
-  let createTaskRateLimit: KieSimOptions["createTaskRateLimit"];
-  if (e.KIE_SIM_RATE_LIMIT) {
-    const [, limit, amount, unit] = /^(\d+)\/(\d+)(ms|s|m)$/.exec(e.KIE_SIM_RATE_LIMIT)!;
-    const windowMs = Number(amount) * WINDOW_UNITS[unit!]!;
-    if (Number(limit) < 1 || windowMs < 1) {
-      throw new KieSimConfigError([
-        { variable: "KIE_SIM_RATE_LIMIT", problem: "needs a limit and a window >= 1" },
-      ]);
-    }
-    createTaskRateLimit = { limit: Number(limit), windowMs };
-  }
+  const retryAfter = e.KIE_SIM_RATE_LIMIT_RETRY_AFTER;
+  const limited = (limit: { limit: number; windowMs: number } | undefined) =>
+    limit && { ...limit, retryAfter };
   return {
     logLevel: e.KIE_SIM_LOG_LEVEL,
     options: {
@@ -133,7 +134,8 @@ export function loadKieSimConfig(env: Record<string, string | undefined>): KieSi
       maxTasks: e.KIE_SIM_MAX_TASKS,
       maxStoredBytes: e.KIE_SIM_MAX_STORED_MB ? e.KIE_SIM_MAX_STORED_MB * 1024 * 1024 : undefined,
       maxUploadBytes: e.KIE_SIM_MAX_UPLOAD_MB ? e.KIE_SIM_MAX_UPLOAD_MB * 1024 * 1024 : undefined,
-      createTaskRateLimit,
+      createTaskRateLimit: limited(e.KIE_SIM_RATE_LIMIT),
+      recordInfoRateLimit: limited(e.KIE_SIM_READ_RATE_LIMIT),
       controlApi: e.KIE_SIM_CONTROL_API,
     },
   };

@@ -68,6 +68,7 @@ const CONTROL_ROUTES: ControlRoute[] = [
     methods: { GET: ({ sim }) => jsonReply(200, { ok: true, url: sim.base, tasks: sim.tasks.size }) },
   },
   { path: "/__sim/stats", methods: { GET: ({ sim }) => jsonReply(200, sim.getStats()) } },
+  { path: "/__sim/limits", methods: { GET: ({ sim }) => jsonReply(200, sim.limitSnapshot()) } },
   {
     path: "/__sim/reset",
     methods: {

@@ -5,6 +5,7 @@
 
 import { normalizeFaultRules } from "./faultSyntax";
 import type { FaultRule } from "./faults";
+import type { EndpointLimitSettings } from "./rateLimit";
 import type { KieSimLogger } from "./taskRecord";
 import type { KieSimOptions } from "./types";
 
@@ -56,7 +57,8 @@ export interface SimSettings {
   fetchTimeoutMs: number;
   trustedFetchOrigins: readonly string[];
   callbackTimeoutMs: number;
-  createTaskRateLimit?: { limit: number; windowMs: number };
+  /** KIE's limits, per API key; without a `limit` the calls are only counted (over KIE's window). */
+  limits: { createTask: EndpointLimitSettings; recordInfo: EndpointLimitSettings };
   controlApi: boolean;
   random: () => number;
 }
@@ -69,12 +71,19 @@ function apiKeys(keys: readonly string[] | undefined): Buffer[] | undefined {
   return keys.map((k) => Buffer.from(k));
 }
 
-function rateLimit(limit: KieSimOptions["createTaskRateLimit"]): SimSettings["createTaskRateLimit"] {
-  if (limit) {
-    positiveInteger("createTaskRateLimit.limit", limit.limit ?? 1);
-    positiveInteger("createTaskRateLimit.windowMs", limit.windowMs ?? 1);
-  }
-  return limit;
+/** KIE's windows, used to count calls when no limit is set: 20 creates per 10 s, reads per second. */
+const KIE_WINDOW_MS = { createTask: 10_000, recordInfo: 1_000 } as const;
+
+function rateLimit(
+  name: keyof typeof KIE_WINDOW_MS,
+  limit: KieSimOptions["createTaskRateLimit"],
+): EndpointLimitSettings {
+  if (!limit) return { windowMs: KIE_WINDOW_MS[name], retryAfter: true };
+  return {
+    limit: positiveInteger(`${name}RateLimit.limit`, limit.limit ?? 0),
+    windowMs: positiveInteger(`${name}RateLimit.windowMs`, limit.windowMs ?? 0),
+    retryAfter: limit.retryAfter !== false,
+  };
 }
 
 /** Checks in the order the options were always checked, so the first bad one is the one named. */
@@ -88,7 +97,10 @@ export function resolveOptions(options: KieSimOptions): SimSettings {
   if (!(imageScale > 0 && imageScale <= 1)) throw new KieSimOptionsError("imageScale must be in (0, 1]");
   const accountCredits = nonNegative("accountCredits", options.accountCredits ?? 1_000_000);
   const keys = apiKeys(options.apiKeys);
-  const createTaskRateLimit = rateLimit(options.createTaskRateLimit);
+  const limits = {
+    createTask: rateLimit("createTask", options.createTaskRateLimit),
+    recordInfo: rateLimit("recordInfo", options.recordInfoRateLimit),
+  };
   const faultRules = options.faults ? normalizeFaultRules(options.faults, "options.faults") : [];
   return {
     host: options.host ?? "127.0.0.1",
@@ -108,7 +120,7 @@ export function resolveOptions(options: KieSimOptions): SimSettings {
     fetchTimeoutMs,
     trustedFetchOrigins: options.trustedFetchOrigins ?? [],
     callbackTimeoutMs: positiveInteger("callbackTimeoutMs", options.callbackTimeoutMs ?? 10_000),
-    createTaskRateLimit,
+    limits,
     controlApi: options.controlApi !== false,
     random,
   };

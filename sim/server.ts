@@ -21,7 +21,9 @@ export { KieSimOptionsError } from "./options";
 export type { KieRecordData, KieSimLogger, KieTaskState } from "./taskRecord";
 export type {
   KieSimFaultRuleSnapshot,
+  KieSimLimits,
   KieSimOptions,
+  KieSimRateLimit,
   KieSimStats,
   KieSimTaskSnapshot,
   RunningKieSim,
@@ -92,6 +94,7 @@ export async function startKieSim(options: KieSimOptions = {}): Promise<RunningK
       return closing;
     },
     stats: () => sim.getStats(),
+    limits: () => sim.limitSnapshot(),
     resetStats: () => sim.resetStats(),
     setFaults: (rules) => sim.setFaults(rules),
     faults: () => sim.faultSnapshot(),

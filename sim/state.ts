@@ -8,12 +8,12 @@ import { normalizeFaultRules } from "./faultSyntax";
 import { type FaultRule, KIE_SIM_ENDPOINTS, type KieSimEndpoint, type KieSimFaultRuleInput } from "./faults";
 import { createGuardedAgent } from "./fetchGuard";
 import { nonNegative, type SimSettings } from "./options";
-import { SlidingWindowLimit } from "./rateLimit";
+import { EndpointLimit } from "./rateLimit";
 import { Sources } from "./sources";
 import { BoundedMap, type StoredBlob } from "./store";
 import type { KieSimLogger, SimTask } from "./taskRecord";
 import { TaskEngine } from "./tasks";
-import type { KieSimFaultRuleSnapshot, KieSimStats, KieSimTaskSnapshot } from "./types";
+import type { KieSimFaultRuleSnapshot, KieSimLimits, KieSimStats, KieSimTaskSnapshot } from "./types";
 
 function emptyStats(): KieSimStats {
   return {
@@ -51,7 +51,8 @@ export class SimState {
   readonly blobs: BoundedMap<string, StoredBlob>;
   readonly sources: Sources;
   readonly engine: TaskEngine;
-  readonly createTaskLimit?: SlidingWindowLimit;
+  /** KIE's per-account limits on createTask and recordInfo (counting only, unless set). */
+  readonly limits: { createTask: EndpointLimit; recordInfo: EndpointLimit };
   private readonly abort = new AbortController();
   /** Every outbound fetch's connections: resolved and checked here (fetchGuard.ts). */
   private readonly fetchAgent = createGuardedAgent();
@@ -60,8 +61,10 @@ export class SimState {
   constructor(readonly settings: SimSettings) {
     this.rules = settings.faultRules;
     this.credits = settings.accountCredits;
-    if (settings.createTaskRateLimit)
-      this.createTaskLimit = new SlidingWindowLimit(settings.createTaskRateLimit);
+    this.limits = {
+      createTask: new EndpointLimit(settings.limits.createTask),
+      recordInfo: new EndpointLimit(settings.limits.recordInfo),
+    };
     this.tasks = new BoundedMap({ maxEntries: settings.maxTasks });
     this.blobs = new BoundedMap({
       maxEntries: 100_000,
@@ -128,6 +131,12 @@ export class SimState {
 
   resetStats(): void {
     this.stats = emptyStats();
+    this.limits.createTask.reset();
+    this.limits.recordInfo.reset();
+  }
+
+  limitSnapshot(): KieSimLimits {
+    return { createTask: this.limits.createTask.snapshot(), recordInfo: this.limits.recordInfo.snapshot() };
   }
 
   setFaults(rules: string | readonly (string | KieSimFaultRuleInput)[], source = "faults"): void {

@@ -3,6 +3,7 @@
  * "Embedding"). server.ts re-exports them.
  */
 import type { KieSimEndpoint, KieSimFaultRuleInput } from "./faults";
+import type { KieSimLimitSnapshot } from "./rateLimit";
 import type { KieRecordData, KieSimLogger } from "./taskRecord";
 
 export interface KieSimOptions {
@@ -44,12 +45,30 @@ export interface KieSimOptions {
   trustedFetchOrigins?: readonly string[];
   /** Time limit for one callback POST. Default 10 s. */
   callbackTimeoutMs?: number;
-  /** KIE's documented limit is about 20 createTask per 10 s; off unless given. */
-  createTaskRateLimit?: { limit: number; windowMs: number };
+  /**
+   * KIE's documented limit is about 20 createTask per 10 s per API key; off unless given. Beyond
+   * it: HTTP 429, with Retry-After unless `retryAfter` is false (KIE may leave it out).
+   */
+  createTaskRateLimit?: KieSimRateLimit;
+  /** Status reads (recordInfo) per window per API key, e.g. 10 per 1 s; off unless given. */
+  recordInfoRateLimit?: KieSimRateLimit;
   /** Serve the /__sim/ control API. Default true. */
   controlApi?: boolean;
   /** Source of randomness for probabilistic fault rules; default Math.random. */
   random?: () => number;
+}
+
+export interface KieSimRateLimit {
+  limit: number;
+  windowMs: number;
+  /** Default true. */
+  retryAfter?: boolean;
+}
+
+/** What KIE's limits saw (GET /__sim/limits): with no limit on, calls are counted over KIE's window. */
+export interface KieSimLimits {
+  createTask: KieSimLimitSnapshot;
+  recordInfo: KieSimLimitSnapshot;
 }
 
 export interface KieSimStats {
@@ -67,6 +86,7 @@ export interface KieSimStats {
   /** Requests answered with an injected outcome (header or global rule). */
   faultsInjected: number;
   authFailures: number;
+  /** Calls refused by createTaskRateLimit or recordInfoRateLimit. */
   rateLimited: number;
 }
 
@@ -94,6 +114,8 @@ export interface RunningKieSim {
   url: string;
   close(): Promise<void>;
   stats(): KieSimStats;
+  /** What KIE's limits accepted and refused; reset with the stats. */
+  limits(): KieSimLimits;
   resetStats(): void;
   /** Replaces the global fault rules; throws KieSimFaultSyntaxError on a malformed rule. */
   setFaults(rules: string | readonly (string | KieSimFaultRuleInput)[]): void;

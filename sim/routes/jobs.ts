@@ -1,4 +1,5 @@
 /** `POST /api/v1/jobs/createTask` and `GET /api/v1/jobs/recordInfo` (kie-api.md "Jobs"). */
+import { accountOf } from "../auth";
 import { parsePromptDirectives } from "../directives";
 import { KieSimFaultSyntaxError } from "../faults";
 import {
@@ -11,6 +12,7 @@ import {
   withHeaders,
 } from "../http";
 import { InputValidationError, validateCreateTask } from "../models";
+import type { Refusal } from "../rateLimit";
 import type { NewTask } from "../tasks";
 
 /** The body checked against the model table and the prompt's directives parsed, or the refusal. */
@@ -26,28 +28,36 @@ function validate(body: unknown): NewTask | { error: Reply } {
   }
 }
 
+/** KIE's 429: rejected, not queued; Retry-After only when the limit sends one. */
+function tooMany(ctx: RequestContext, refusal: Refusal): Reply {
+  ctx.sim.stats.rateLimited += 1;
+  const reply = KIE_ENVELOPE.httpError(429, standardMessage(429));
+  const seconds = refusal.retryAfterSeconds;
+  return seconds === undefined ? reply : withHeaders(reply, { "retry-after": String(seconds) });
+}
+
 async function createTask(ctx: RequestContext): Promise<Reply> {
   const { sim } = ctx;
   const parsed = await readJson(ctx);
   if (parsed.error) return parsed.error;
 
-  const retryAfter = sim.createTaskLimit?.retryAfter();
-  if (retryAfter !== undefined) {
-    sim.stats.rateLimited += 1;
-    return withHeaders(KIE_ENVELOPE.httpError(429, standardMessage(429)), {
-      "retry-after": String(retryAfter),
-    });
-  }
+  const account = accountOf(ctx);
+  const refusal = sim.limits.createTask.check(account);
+  if (refusal) return tooMany(ctx, refusal);
   const task = validate(parsed.body);
   if ("error" in task) return task.error;
   if (sim.credits < task.input.credits) return KIE_ENVELOPE.error(402, standardMessage(402));
-  sim.createTaskLimit?.record();
+  sim.limits.createTask.record(account);
   const created = sim.engine.create(task);
   sim.stats.tasksCreated += 1;
   return KIE_ENVELOPE.ok({ taskId: created.record.taskId });
 }
 
 async function recordInfo(ctx: RequestContext): Promise<Reply> {
+  const account = accountOf(ctx);
+  const refusal = ctx.sim.limits.recordInfo.check(account);
+  if (refusal) return tooMany(ctx, refusal);
+  ctx.sim.limits.recordInfo.record(account);
   const taskId = ctx.url.searchParams.get("taskId")?.trim();
   if (!taskId) return KIE_ENVELOPE.error(422, "taskId is required");
   const task = ctx.sim.tasks.get(taskId);

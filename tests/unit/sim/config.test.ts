@@ -26,6 +26,8 @@ describe("kie-sim environment", () => {
       KIE_SIM_MAX_STORED_MB: "2",
       KIE_SIM_MAX_UPLOAD_MB: "1",
       KIE_SIM_RATE_LIMIT: "20/10s",
+      KIE_SIM_READ_RATE_LIMIT: "10/1s",
+      KIE_SIM_RATE_LIMIT_RETRY_AFTER: "false",
       KIE_SIM_LOG_LEVEL: "warn",
       KIE_SIM_CONTROL_API: "false",
     });
@@ -44,7 +46,8 @@ describe("kie-sim environment", () => {
       maxTasks: 10,
       maxStoredBytes: 2 * 1024 * 1024,
       maxUploadBytes: 1024 * 1024,
-      createTaskRateLimit: { limit: 20, windowMs: 10_000 },
+      createTaskRateLimit: { limit: 20, windowMs: 10_000, retryAfter: false },
+      recordInfoRateLimit: { limit: 10, windowMs: 1_000, retryAfter: false },
       controlApi: false,
     });
   });
@@ -58,6 +61,7 @@ describe("kie-sim environment", () => {
         KIE_SIM_FAULTS: "createTask:htp=429",
         KIE_SIM_IMAGE_SCALE: "2",
         KIE_SIM_RATE_LIMIT: "lots",
+        KIE_SIM_READ_RATE_LIMIT: "10 per second",
         KIE_SIM_PUBLIC_URL: "ftp://secret-host",
       });
     } catch (e) {
@@ -72,6 +76,7 @@ describe("kie-sim environment", () => {
         "KIE_SIM_PORT",
         "KIE_SIM_PUBLIC_URL",
         "KIE_SIM_RATE_LIMIT",
+        "KIE_SIM_READ_RATE_LIMIT",
         "KIE_SIM_STEP_MS",
       ].sort(),
     );
