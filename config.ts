@@ -51,6 +51,28 @@ const hostList = commaList.pipe(
 
 const secret = z.string().min(1);
 
+const WINDOW_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * KIE's account limit: `20` (per `defaultWindowMs`), `40/20s` (window in ms, s, m or h), or `off`.
+ * At least 2: fixed windows cannot keep a limit of 1 (lib/db/kieBudget.ts planWindows).
+ */
+const kieLimit = (defaultWindowMs: number) =>
+  z.string().transform((text, ctx) => {
+    // null, not undefined: zod would put the default in place of an undefined result.
+    if (text.toLowerCase() === "off") return null;
+    const [, limit, amount, unit] = /^(\d+)(?:\/(\d+)(ms|s|m|h))?$/.exec(text) ?? [];
+    const windowMs = unit ? Number(amount) * (WINDOW_UNITS[unit] ?? 0) : defaultWindowMs;
+    if (limit !== undefined && Number(limit) >= 2 && Number(limit) <= 1_000_000 && windowMs >= 1) {
+      return { limit: Number(limit), windowMs };
+    }
+    ctx.addIssue({
+      code: "custom",
+      message: "must be a number of calls (at least 2), optionally per window (e.g. 20/10s), or off",
+    });
+    return z.NEVER;
+  });
+
 /** A model of the catalogue (lib/catalog), by its id or a KIE id. */
 const catalogModel = z
   .string()
@@ -76,6 +98,8 @@ const envSchema = z.object({
   KIE_USE_ASYNC: boolean.default(true),
   KIE_DEBUG_ROUTE: boolean.default(false),
   KIE_WEBHOOK_HMAC_KEY: secret.optional(),
+  KIE_CREATE_LIMIT: kieLimit(10_000).default({ limit: 20, windowMs: 10_000 }),
+  KIE_READ_LIMIT: kieLimit(1_000).default({ limit: 8, windowMs: 1_000 }),
   KIE_SIM_PORT: integer(0, 65535).default(0),
   SUPABASE_URL: httpUrl.optional(),
   SUPABASE_ANON_KEY: secret.optional(),
@@ -151,6 +175,11 @@ export interface AppConfig {
     debugRoute: boolean;
     webhookHmacKey?: string;
     simPort: number;
+    /**
+     * KIE's account-wide budget, shared by every instance (KIE_CREATE_LIMIT, KIE_READ_LIMIT): at
+     * most `limit` calls in any span of `windowMs`; undefined = not limited.
+     */
+    budget: { create?: KieLimitSetting; read?: KieLimitSetting };
   };
   auth: {
     mode: AuthMode;
@@ -187,6 +216,11 @@ export interface AppConfig {
     /** IMAGE_URL_SECRET_PREVIOUS: the secret before a rotation; its links (≤ 25 h) still verify. */
     previousUrlSecret?: string;
   };
+}
+
+export interface KieLimitSetting {
+  limit: number;
+  windowMs: number;
 }
 
 export type ImageStoreSettings = { kind: "local" } | ({ kind: "s3" } & S3StoreOptions);
@@ -285,6 +319,7 @@ function kieSettings(e: ParsedEnv): AppConfig["kie"] {
     debugRoute: e.KIE_DEBUG_ROUTE,
     webhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,
     simPort: e.KIE_SIM_PORT,
+    budget: { create: e.KIE_CREATE_LIMIT ?? undefined, read: e.KIE_READ_LIMIT ?? undefined },
   };
 }
 

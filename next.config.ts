@@ -3,7 +3,17 @@ import { STATIC_SECURITY_HEADERS } from "./lib/http/securityHeaders";
 
 const nextConfig: NextConfig = {
   // PGlite, sharp and pino load native/wasm assets by path: bundling them breaks at run time.
-  serverExternalPackages: ["@electric-sql/pglite", "sharp", "pino", "pino-pretty", "pg", "ioredis"],
+  // rate-limiter-flexible's RateLimiterDrizzle imports drizzle-orm by a computed name, which only
+  // Node's own loader resolves.
+  serverExternalPackages: [
+    "@electric-sql/pglite",
+    "sharp",
+    "pino",
+    "pino-pretty",
+    "pg",
+    "ioredis",
+    "rate-limiter-flexible",
+  ],
   poweredByHeader: false,
   reactStrictMode: true,
   // DESIGN.md §6: every answer, including those proxy.ts never sees.

@@ -226,6 +226,19 @@ export const idempotencyKeys = nanoBanana
   )
   .enableRLS();
 
+/**
+ * KIE's account-wide budget (lib/db/kieBudget.ts): one row per key (`create`, `read`), in the
+ * shape rate-limiter-flexible's RateLimiterDrizzle reads and writes — points taken in the current
+ * window and when that window ends. Every instance counts here, so all share KIE's limits.
+ */
+export const kieBudget = nanoBanana
+  .table("kie_budget", {
+    key: text("key").primaryKey(),
+    points: integer("points").notNull(),
+    expire: timestamp("expire", { withTimezone: true }),
+  })
+  .enableRLS();
+
 export type User = typeof users.$inferSelect;
 export type CreditAccount = typeof creditAccounts.$inferSelect;
 export type Generation = typeof generations.$inferSelect;

@@ -31,6 +31,24 @@ describe("config", () => {
     expect(config.imageProxyAllowedHosts).toContain("tempfile.aiquickdraw.com");
   });
 
+  it("keeps to KIE's account budget: 20 creates per 10 s and 8 reads per second unless told otherwise", () => {
+    expect(loadConfig({}).kie.budget).toEqual({
+      create: { limit: 20, windowMs: 10_000 },
+      read: { limit: 8, windowMs: 1_000 },
+    });
+    expect(loadConfig({ KIE_CREATE_LIMIT: "15", KIE_READ_LIMIT: "5" }).kie.budget).toEqual({
+      create: { limit: 15, windowMs: 10_000 },
+      read: { limit: 5, windowMs: 1_000 },
+    });
+    expect(loadConfig({ KIE_CREATE_LIMIT: "40/20s", KIE_READ_LIMIT: "off" }).kie.budget).toEqual({
+      create: { limit: 40, windowMs: 20_000 },
+      read: undefined,
+    });
+    for (const bad of ["1", "0", "lots", "20/0s", "-3"]) {
+      expect(() => loadConfig({ KIE_CREATE_LIMIT: bad })).toThrow(/KIE_CREATE_LIMIT/);
+    }
+  });
+
   it("switches to real KIE with KIE_API_KEY and to Supabase auth with either Supabase variable", () => {
     const kie = loadConfig({ KIE_API_KEY: "sk-live", SUPABASE_URL: "https://abc.supabase.co" });
     expect(kie.kie).toMatchObject({
