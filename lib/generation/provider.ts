@@ -85,6 +85,13 @@ export interface ImageProvider {
    */
   isAmbiguousCreateFailure(error: unknown): boolean;
   /**
+   * When a failed createTask was the provider refusing for its account's rate limit (rejected, not
+   * queued: safe to submit again), how long creates should pause, in ms (its Retry-After, else its
+   * default); undefined for any other failure. The client does not retry such a refusal itself:
+   * the job goes back to the head of the line and the KieBudget pauses (budget.ts, issue 23).
+   */
+  isRateLimited(error: unknown): number | undefined;
+  /**
    * Whether a failed call means the provider is failing right now (a timeout, a network error, a
    * 5xx: retry later) rather than refusing this one request (a 404, a 422). A reconciler sweep
    * stops reading the provider once it is failing.

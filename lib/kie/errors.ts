@@ -103,6 +103,10 @@ export class RateLimitError extends KieError {
   constructor(init: KieErrorInit) {
     super({ ...init, retryable: init.retryable ?? true });
   }
+  /** How long to hold off: KIE's Retry-After, else our own default (kie-api.md: it may be absent). */
+  get pauseMs(): number {
+    return this.retryAfterMs ?? DEFAULT_RETRY_AFTER_SECONDS * 1000;
+  }
   override toProblem(): Problem {
     const retryAfterSeconds =
       this.retryAfterMs === undefined

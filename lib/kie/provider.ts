@@ -6,7 +6,7 @@
  */
 import type { ImageGenerationRequest, ModelChoice } from "@/lib/catalog";
 import { parseKieCallback, type TaskRecord, type TaskState } from "./dto";
-import { isAmbiguousCreateFailure, KieError, TaskFailedError } from "./errors";
+import { isAmbiguousCreateFailure, KieError, RateLimitError, TaskFailedError } from "./errors";
 import type { IKieClient } from "./KieClient";
 import type { KieCallOptions } from "./types";
 
@@ -99,6 +99,10 @@ export function createKieProvider(client: KieProviderClient) {
       return parsed.ok ? { ok: true, taskId: parsed.taskId } : { ok: false };
     },
     isAmbiguousCreateFailure,
+    /** KIE's 429 (rejected, not queued): the pause it asks for, its Retry-After or 10 s. */
+    isRateLimited(error: unknown): number | undefined {
+      return error instanceof RateLimitError ? error.pauseMs : undefined;
+    },
     /** A timeout, a network error or a 5xx (anything but a KIE refusal such as 404 or 422). */
     isProviderFailing(error: unknown): boolean {
       return !(error instanceof KieError) || error.retryable;

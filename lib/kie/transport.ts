@@ -8,20 +8,17 @@
  * 429, 5xx, 455, network errors, timeouts and malformed answers, with full-jitter backoff honouring
  * Retry-After. createTask is a new paid task each time KIE accepts it and has no idempotency key,
  * so it is retried only when KIE provably did not act on it: the connection was refused before
- * anything was sent, or KIE answered 429 (rejected, not queued).
+ * anything was sent. Its 429 is not retried here: every createTask KIE sees takes a token from the
+ * account's budget first (issue 23), so the caller retries through the budget, not this loop.
+ *
+ * `beforeAttempt` runs before every HTTP attempt, retries included (the read budget's token):
+ * what it throws ends the call with that error, untried.
  */
 import { Agent, type Dispatcher, type FormData, fetch } from "undici";
 import { fullJitterDelay } from "@/lib/backoff";
 import type { KieEndpoint } from "./codes";
 import { type KieEnvelope, readEnvelope } from "./dto";
-import {
-  errorForCode,
-  KieError,
-  MalformedResponseError,
-  NetworkError,
-  RateLimitError,
-  TimeoutError,
-} from "./errors";
+import { errorForCode, KieError, MalformedResponseError, NetworkError, TimeoutError } from "./errors";
 import { type CallContext, toNetworkError } from "./network";
 import { abortReason, parseRetryAfter, sleep as realSleep, type SleepFn } from "./retry";
 import { sanitizeKieText } from "./sanitize";
@@ -43,6 +40,8 @@ export interface KieTransportOptions {
   maxRetryAfterMs?: number;
   logger?: KieLogger;
   onEvent?: (event: KieClientEvent) => void;
+  /** Awaited before every HTTP attempt (e.g. a token of KIE's read budget); its error ends the call. */
+  beforeAttempt?: (endpoint: KieEndpoint, signal?: AbortSignal) => Promise<void>;
   /** Injectables for tests. */
   random?: () => number;
   sleep?: SleepFn;
@@ -95,6 +94,7 @@ export class KieTransport {
   readonly #maxRetryAfterMs: number;
   readonly #logger?: KieLogger;
   readonly #onEvent?: (event: KieClientEvent) => void;
+  readonly #beforeAttempt?: KieTransportOptions["beforeAttempt"];
   readonly #random: () => number;
   readonly #sleep: SleepFn;
   readonly #now: () => number;
@@ -111,6 +111,7 @@ export class KieTransport {
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 30_000;
     this.#logger = options.logger;
     this.#onEvent = options.onEvent;
+    this.#beforeAttempt = options.beforeAttempt;
     this.#random = options.random ?? Math.random;
     this.#sleep = options.sleep ?? realSleep;
     this.#now = options.now ?? Date.now;
@@ -152,7 +153,7 @@ export class KieTransport {
 
   #mayRetry(spec: CallSpec<unknown>, error: KieError): boolean {
     if (spec.idempotent) return error.retryable;
-    return error instanceof RateLimitError || (error instanceof NetworkError && !error.sent);
+    return error instanceof NetworkError && !error.sent;
   }
 
   /** The wait before the next try, or undefined when KIE asked for more than we will wait. */
@@ -171,6 +172,7 @@ export class KieTransport {
   async #attempt<T>(spec: CallSpec<T>, attempt: number): Promise<T> {
     const callerSignal = spec.opts.signal;
     if (callerSignal?.aborted) throw abortReason(callerSignal);
+    await this.#beforeAttempt?.(spec.endpoint, callerSignal);
     const started = this.#now();
     const emit = (status: KieCallStatus, code?: number) =>
       this.#onEvent?.({

@@ -10,7 +10,7 @@ import type { ProviderTaskInput } from "@/lib/generation/provider";
 export class FakeProviderError extends Error {
   constructor(
     message: string,
-    readonly options: { ambiguous?: boolean; failing?: boolean } = {},
+    readonly options: { ambiguous?: boolean; failing?: boolean; rateLimitedMs?: number } = {},
   ) {
     super(message);
   }
@@ -58,6 +58,7 @@ export function createFakeProvider(): FakeProvider {
     },
     isAmbiguousCreateFailure: (error) =>
       error instanceof FakeProviderError && error.options.ambiguous === true,
+    isRateLimited: (error) => (error instanceof FakeProviderError ? error.options.rateLimitedMs : undefined),
     isProviderFailing: (error) => !(error instanceof FakeProviderError) || error.options.failing === true,
     describeError: (error) => (error instanceof FakeProviderError ? `fake: ${error.message}` : undefined),
     succeed(taskId, resultUrls, durationMs) {

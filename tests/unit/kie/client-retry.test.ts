@@ -219,23 +219,27 @@ describe("createTask is never retried blindly", () => {
     expect(kit.sleeps).toHaveLength(2);
   });
 
-  it("retries a 429 (rejected, not queued), honouring Retry-After", async () => {
+  it("not on a 429: surfaced at once as RateLimitError with its Retry-After, for the caller to retry through KIE's budget", async () => {
     kit = makeKit({ maxRetries: 3, random: () => 0 });
     kit.api
       .intercept(CREATE)
       .reply(429, { code: 429, msg: "rate limited" }, { headers: { "retry-after": "3" } });
     kit.api.intercept(CREATE).reply(200, ok({ taskId: "task-after-429" }), JSON_HEADERS);
-    expect((await kit.client.generateImage(REQUEST, CALL)).taskId).toBe("task-after-429");
-    expect(kit.sleeps).toEqual([3000]);
+    const error = await captureError(kit.client.generateImage(REQUEST, CALL));
+    expect(error).toBeInstanceOf(RateLimitError);
+    expect((error as RateLimitError).retryAfterMs).toBe(3000);
+    expect(kit.calls()).toHaveLength(1);
+    expect(kit.sleeps).toEqual([]);
+    expect(isAmbiguousCreateFailure(error)).toBe(false);
   });
 
-  it("gives up on 429 after maxRetries", async () => {
+  it("not on a 429 in an HTTP 200 body without Retry-After either", async () => {
     kit = makeKit({ maxRetries: 2 });
     kit.api.intercept(CREATE).reply(200, { code: 429, msg: "rate limited" }, JSON_HEADERS).times(3);
     const error = await captureError(kit.client.generateImage(REQUEST, CALL));
     expect(error).toBeInstanceOf(RateLimitError);
-    expect(kit.calls()).toHaveLength(3);
-    expect(isAmbiguousCreateFailure(error)).toBe(false);
+    expect((error as RateLimitError).retryAfterMs).toBeUndefined();
+    expect(kit.calls()).toHaveLength(1);
   });
 
   it("not on a real reset after the request was sent", async () => {
@@ -316,5 +320,29 @@ describe("per-request timeout and caller abort", () => {
     expect((error as Error).message).toBe("client went away");
     expect(error).not.toBeInstanceOf(TimeoutError);
     expect(server.hits).toHaveLength(1);
+  });
+});
+
+describe("beforeAttempt (KIE's read budget)", () => {
+  it("runs before every attempt, retries included", async () => {
+    const seen: string[] = [];
+    kit = makeKit({
+      maxRetries: 2,
+      beforeAttempt: async (endpoint) => {
+        seen.push(endpoint);
+      },
+    });
+    kit.api.intercept(RECORD).reply(500, { code: 500, msg: "boom" }, JSON_HEADERS);
+    kit.api.intercept(RECORD).reply(200, DONE, JSON_HEADERS);
+    expect((await kit.client.getTaskStatus("t1", CALL)).state).toBe("success");
+    expect(seen).toEqual(["recordInfo", "recordInfo"]);
+  });
+
+  it("ends the call with its own error, without sending anything or retrying", async () => {
+    const noToken = new Error("no read token");
+    kit = makeKit({ maxRetries: 3, beforeAttempt: async () => Promise.reject(noToken) });
+    expect(await captureError(kit.client.getTaskStatus("t1", CALL))).toBe(noToken);
+    expect(kit.calls()).toHaveLength(0);
+    expect(kit.sleeps).toEqual([]);
   });
 });

@@ -10,6 +10,7 @@ import {
   KIE_UPLOAD_PATH,
   type KieProviderClient,
   NetworkError,
+  RateLimitError,
   ServiceError,
   TaskFailedError,
   type TaskRecord,
@@ -134,5 +135,15 @@ describe("the KIE provider adapter", () => {
       taskId: "t-9",
     });
     expect(provider.parseCallback({ nope: 1 })).toEqual({ ok: false });
+  });
+
+  it("tells a createTask KIE refused for its rate limit, with the pause it asks for (Retry-After, else 10 s)", () => {
+    const provider = createKieProvider(clientWith({}));
+    const withWait = new RateLimitError({ endpoint: "createTask", code: 429, retryAfterMs: 3_000 });
+    const without = new RateLimitError({ endpoint: "createTask", code: 429 });
+    expect(provider.isRateLimited(withWait)).toBe(3_000);
+    expect(provider.isRateLimited(without)).toBe(10_000);
+    expect(provider.isRateLimited(new ServiceError({ endpoint: "createTask", code: 500 }))).toBeUndefined();
+    expect(provider.isRateLimited(new Error("x"))).toBeUndefined();
   });
 });
