@@ -11,6 +11,7 @@ import { preparePrivateDataDir } from "@/lib/dataDir";
 import { type Database, openDatabase } from "@/lib/db";
 import { purgeExpiredIdempotencyKeys } from "@/lib/db/idempotency";
 import type { GenerationService } from "@/lib/generation";
+import type { KieBudget } from "@/lib/generation/budget";
 import type { ImageLibrary } from "@/lib/generation/images";
 import type { ResultImages } from "@/lib/generation/resultImages";
 import type { RateLimiter } from "@/lib/http/rateLimit";
@@ -27,6 +28,7 @@ import {
   createAuth,
   createGenerations,
   createImages,
+  createKieBudgets,
   type ImageProxyPool,
   startRateLimiter,
   sweepImages,
@@ -39,6 +41,8 @@ export interface App {
   rateLimiter: RateLimiter;
   kie: IKieClient;
   kieMode: KieMode;
+  /** KIE's account-wide budget in the database, shared by every instance (KIE_CREATE_LIMIT, KIE_READ_LIMIT). */
+  budget: KieBudget;
   imageProxy: ImageProxyPool;
   database: Database;
   auth: Authenticator;
@@ -91,13 +95,6 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const metrics = createMetrics();
   const toClose: Closable[] = [];
   try {
-    const { kie, imageProxy } = await connectKie(config, {
-      logger,
-      metrics,
-      toClose,
-      simulatorOrigin: options.simulatorOrigin,
-    });
-
     const database =
       options.database ??
       (await openDatabase({
@@ -106,6 +103,15 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
         logger: logger.child({ component: "db" }),
       }));
     if (!options.database) toClose.push(database);
+
+    const { budget, readGate } = createKieBudgets(config, { database, metrics });
+    const { kie, imageProxy } = await connectKie(config, {
+      logger,
+      metrics,
+      toClose,
+      simulatorOrigin: options.simulatorOrigin,
+      readGate,
+    });
 
     const rateLimiter = await startRateLimiter(config, { logger, toClose });
 
@@ -121,6 +127,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     const { generations, accounts } = await createGenerations(config, {
       database,
       kie,
+      budget,
       images: resultImages,
       links: imageLinks,
       logger,
@@ -142,6 +149,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       rateLimiter,
       kie,
       kieMode: config.kie.mode,
+      budget,
       imageProxy,
       database,
       auth,

@@ -11,8 +11,11 @@ import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "
 import { AccountRegistry } from "@/lib/credits";
 import type { Database } from "@/lib/db";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
+import { createKieBudget } from "@/lib/db/kieBudget";
 import { GenerationService, type ImageProvider, JobEvents } from "@/lib/generation";
+import type { KieBudget } from "@/lib/generation/budget";
 import { ImageLibrary } from "@/lib/generation/images";
+import { createReadGate } from "@/lib/generation/readBudget";
 import { ResultImages } from "@/lib/generation/resultImages";
 import { createRateLimiter, type RateLimiter } from "@/lib/http/rateLimit";
 import { createKieProvider, type IKieClient, KieClient } from "@/lib/kie";
@@ -45,12 +48,30 @@ interface WiringContext {
   metrics: Metrics;
   toClose: Closable[];
   simulatorOrigin?: string;
+  /** Takes a token of KIE's read budget before each status read (createKieBudgets). */
+  readGate?: (signal?: AbortSignal) => Promise<void>;
+}
+
+/**
+ * KIE's account-wide budget (KIE_CREATE_LIMIT, KIE_READ_LIMIT) in the app's database, so every
+ * instance takes from the same counts, and the gate each status read passes (readBudget.ts).
+ */
+export function createKieBudgets(
+  config: AppConfig,
+  { database, metrics }: { database: Database; metrics: Metrics },
+): { budget: KieBudget; readGate: (signal?: AbortSignal) => Promise<void> } {
+  // lib/db knows nothing of lib/generation: the adapter satisfies the port structurally.
+  const budget: KieBudget = createKieBudget(database.db, config.kie.budget);
+  const readGate = createReadGate(budget, {
+    onWait: (outcome) => metrics.kieBudgetWaits.inc({ budget: "read", outcome }),
+  });
+  return { budget, readGate };
 }
 
 /** The KIE client (real KIE, or the simulator started here when KIE_API_KEY is unset) and the image proxy's pool. */
 export async function connectKie(
   config: AppConfig,
-  { logger, metrics, toClose, ...options }: WiringContext,
+  { logger, metrics, toClose, readGate, ...options }: WiringContext,
 ): Promise<{ kie: KieClient; imageProxy: ImageProxyPool }> {
   let { baseUrl, uploadBaseUrl } = config.kie;
   let simulatorOrigin = options.simulatorOrigin;
@@ -88,6 +109,10 @@ export async function connectKie(
     editModel: config.kie.editModel,
     logger: logger.child({ component: "kie" }),
     onEvent: metrics.observeKieEvent,
+    // Every attempt at a status read, retries included, takes a read token (issue 23).
+    beforeAttempt: async (endpoint, signal) => {
+      if (endpoint === "recordInfo") await readGate?.(signal);
+    },
   });
   toClose.push(kie);
 
@@ -255,6 +280,7 @@ export async function createGenerations(
   deps: {
     database: Database;
     kie: IKieClient;
+    budget: KieBudget;
     images: ResultImages;
     links: ImageLinks;
     logger: Logger;
@@ -280,6 +306,7 @@ export async function createGenerations(
   const generations = new GenerationService({
     db: database.db,
     provider,
+    budget: deps.budget,
     events,
     accounts,
     logger: logger.child({ component: "generation" }),

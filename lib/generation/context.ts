@@ -11,6 +11,7 @@ import { findGeneration } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import type { ImageLinks } from "@/lib/storage/links";
+import { type KieBudget, UNLIMITED_BUDGET } from "./budget";
 import type { JobEvents } from "./events";
 import { JobDurations, nextPollInMs } from "./pollSchedule";
 import type { ImageProvider } from "./provider";
@@ -47,6 +48,11 @@ export interface GenerationServiceDeps {
   db: AppDatabase;
   /** The image service (lib/kie/provider.ts adapts KIE to this port). */
   provider: ImageProvider;
+  /**
+   * KIE's account-wide budget, shared by every instance (lib/db/kieBudget.ts): a createTask takes
+   * a token first. Status reads take theirs in the KIE client (readBudget.ts). Default: unlimited.
+   */
+  budget?: KieBudget;
   events: JobEvents;
   logger: Logger;
   settings: GenerationSettings;
@@ -63,6 +69,7 @@ export interface GenerationServiceDeps {
 }
 
 export interface GenerationContext extends GenerationServiceDeps {
+  budget: KieBudget;
   now: () => number;
   random: () => number;
   /** The waits in progress in this process (watch.ts). */
@@ -84,6 +91,7 @@ export interface GenerationContext extends GenerationServiceDeps {
 export function createContext(deps: GenerationServiceDeps): GenerationContext {
   return {
     ...deps,
+    budget: deps.budget ?? UNLIMITED_BUDGET,
     now: deps.now ?? Date.now,
     random: deps.random ?? Math.random,
     watches: new JobWatches(deps.events, deps.logger),

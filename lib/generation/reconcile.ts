@@ -6,6 +6,7 @@
 import { claimStaleGenerations } from "@/lib/db/generations";
 import { forEachLimited } from "./concurrency";
 import type { GenerationContext } from "./context";
+import { isReadBudgetExhausted } from "./readBudget";
 import { refreshClaimed } from "./refresh";
 import type { ReconcileOptions } from "./types";
 import { isOpen } from "./watch";
@@ -53,8 +54,9 @@ export async function reconcile(
         stop: options.signal,
         skipFinalRead: kieFailing,
         onReadError: (error) => {
-          // A timeout, a network error or a 5xx: KIE is failing. A refusal (404, 422) is not.
-          if (ctx.provider.isProviderFailing(error)) kieFailing = true;
+          // A timeout, a network error or a 5xx: KIE is failing. A refusal (404, 422) is not, nor
+          // a read skipped for want of a budget token (KIE was not asked).
+          if (!isReadBudgetExhausted(error) && ctx.provider.isProviderFailing(error)) kieFailing = true;
         },
       });
       if (!isOpen(after)) settled++;

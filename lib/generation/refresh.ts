@@ -13,6 +13,7 @@ import type { Generation } from "@/lib/db/schema";
 import { readAndApply, timeOut } from "./apply";
 import { CALLBACK_LEASE_MS } from "./callbacks";
 import { CALLBACK_GRACE_MS, callbacksEnabled, type GenerationContext, pollAfterMs, reread } from "./context";
+import { isReadBudgetExhausted } from "./readBudget";
 import { isOpen } from "./watch";
 
 export interface RefreshIfDueOptions {
@@ -92,10 +93,16 @@ async function expire(
   options: RefreshClaimedOptions,
 ): Promise<Generation> {
   if (job.kieTaskId && !options.skipFinalRead) {
-    const looked = await readAndApply(ctx, job, job.kieTaskId, options.signal, options.onReadError);
+    let unread = false;
+    const looked = await readAndApply(ctx, job, job.kieTaskId, options.signal, (error) => {
+      unread = isReadBudgetExhausted(error);
+      options.onReadError?.(error);
+    });
     if (!isOpen(looked)) return looked;
     // Shutting down: leave the job to the next sweep rather than give up on a read we cut short.
     if (options.stop?.aborted) return looked;
+    // KIE's read budget had no token for the last look: a later refresh looks, not a blind timeout.
+    if (unread) return looked;
   }
   // A success found by this or an earlier look is still being copied here: that copy settles it.
   if (ctx.settling.has(job.id)) return job;

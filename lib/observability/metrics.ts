@@ -1,6 +1,6 @@
 /**
  * Prometheus metrics (DESIGN.md §7): requests by route and status, generations by outcome, KIE
- * calls, retries and latency, credit movements. Each createMetrics() owns its registry (never
+ * calls, retries, latency and 429s, waits for KIE's account budget, credit movements. Each createMetrics() owns its registry (never
  * prom-client's global one), so tests and a reloaded dev server never collide on metric names.
  * Served by GET /api/metrics (metricsEndpoint.ts).
  */
@@ -12,6 +12,10 @@ export const METRICS_PREFIX = "nano_banana_";
 
 export const GENERATION_OUTCOMES = ["succeeded", "failed", "timeout"] as const;
 export type GenerationOutcome = (typeof GENERATION_OUTCOMES)[number];
+
+/** KIE's account budget (issue 23): its two kinds of token, and what a call without one did. */
+export const KIE_BUDGETS = ["create", "read"] as const;
+export const KIE_BUDGET_WAIT_OUTCOMES = ["waited", "skipped"] as const;
 
 export const CREDIT_MOVEMENTS = ["reserved", "captured", "released", "granted"] as const;
 export type CreditMovement = (typeof CREDIT_MOVEMENTS)[number];
@@ -38,6 +42,10 @@ export interface Metrics {
   kieCalls: Counter<"endpoint" | "status">;
   kieRetries: Counter<"endpoint">;
   kieDuration: Histogram<"endpoint">;
+  /** KIE's 429s (HTTP status or body code), by endpoint: the budget should keep this at 0. */
+  kieRateLimited: Counter<"endpoint">;
+  /** Calls that waited for a budget token (`waited`) or gave up without one (`skipped`). */
+  kieBudgetWaits: Counter<"budget" | "outcome">;
   /** Credits moved, by kind: inc({ kind }, amount). */
   credits: Counter<"kind">;
   /** For KieClientOptions.onEvent. */
@@ -54,13 +62,18 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
   const instruments = createInstruments([registry]);
-  const { generations, credits, kieCalls, kieRetries, kieDuration, httpRequests, httpDuration } = instruments;
+  const { generations, credits, kieCalls, kieRetries, kieDuration, kieRateLimited, kieBudgetWaits } =
+    instruments;
+  const { httpRequests, httpDuration } = instruments;
 
   // Known series start at 0, so a rate() over them works before the first event.
   for (const outcome of GENERATION_OUTCOMES) {
     for (const type of GENERATION_TYPES) generations.inc({ outcome, type }, 0);
   }
   for (const kind of CREDIT_MOVEMENTS) credits.inc({ kind }, 0);
+  for (const budget of KIE_BUDGETS) {
+    for (const outcome of KIE_BUDGET_WAIT_OUTCOMES) kieBudgetWaits.inc({ budget, outcome }, 0);
+  }
 
   return {
     registry,
@@ -70,7 +83,9 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
         kieRetries.inc({ endpoint: event.endpoint });
         return;
       }
-      kieCalls.inc({ endpoint: event.endpoint, status: kieStatusLabel(event.status, event.code) });
+      const status = kieStatusLabel(event.status, event.code);
+      kieCalls.inc({ endpoint: event.endpoint, status });
+      if (status === "429") kieRateLimited.inc({ endpoint: event.endpoint });
       kieDuration.observe({ endpoint: event.endpoint }, event.durationMs / 1000);
     },
     observeHttpRequest({ route, method, status, durationMs }) {
@@ -120,6 +135,18 @@ function createInstruments(registers: Registry[]) {
     buckets: KIE_BUCKETS,
     registers,
   });
+  const kieRateLimited = new Counter({
+    name: `${METRICS_PREFIX}kie_rate_limited_total`,
+    help: "KIE's 429 answers (rejected, not queued), by endpoint.",
+    labelNames: ["endpoint"] as const,
+    registers,
+  });
+  const kieBudgetWaits = new Counter({
+    name: `${METRICS_PREFIX}kie_budget_waits_total`,
+    help: "KIE calls that waited for a token of the account budget, or were skipped without one, by budget (create, read) and outcome.",
+    labelNames: ["budget", "outcome"] as const,
+    registers,
+  });
   const credits = new Counter({
     name: `${METRICS_PREFIX}credits_total`,
     help: "Credits moved, by kind (reserved, captured, released, granted).",
@@ -127,7 +154,17 @@ function createInstruments(registers: Registry[]) {
     registers,
   });
 
-  return { httpRequests, httpDuration, generations, kieCalls, kieRetries, kieDuration, credits };
+  return {
+    httpRequests,
+    httpDuration,
+    generations,
+    kieCalls,
+    kieRetries,
+    kieDuration,
+    kieRateLimited,
+    kieBudgetWaits,
+    credits,
+  };
 }
 
 /** KIE often answers HTTP 200 with an error code in the body (kie-api.md): that code is the status. */

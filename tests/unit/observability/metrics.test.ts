@@ -54,6 +54,21 @@ describe("createMetrics", () => {
     );
   });
 
+  it("counts KIE's 429s by endpoint, as an HTTP status or a body code, and waits for KIE's budget", async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const call = { type: "call", durationMs: 5, attempt: 0 } as const;
+    metrics.observeKieEvent({ ...call, endpoint: "createTask", status: 429, code: 429 });
+    metrics.observeKieEvent({ ...call, endpoint: "recordInfo", status: 200, code: 429 });
+    metrics.observeKieEvent({ ...call, endpoint: "recordInfo", status: 200, code: 200 });
+    metrics.kieBudgetWaits.inc({ budget: "read", outcome: "skipped" });
+    const text = await metrics.registry.metrics();
+
+    expect(sample(text, 'nano_banana_kie_rate_limited_total{endpoint="createTask"}')).toBe(1);
+    expect(sample(text, 'nano_banana_kie_rate_limited_total{endpoint="recordInfo"}')).toBe(1);
+    expect(sample(text, 'nano_banana_kie_budget_waits_total{budget="read",outcome="skipped"}')).toBe(1);
+    expect(sample(text, 'nano_banana_kie_budget_waits_total{budget="read",outcome="waited"}')).toBe(0);
+  });
+
   it("labels an HTTP 200 that carries a KIE error code with that code", async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     metrics.observeKieEvent({
