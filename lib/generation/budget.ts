@@ -4,6 +4,13 @@
  * account, shared by every user and every instance. Each call to KIE takes a token first; the
  * adapter keeps the counts where every instance sees them (the app's database), never in process
  * memory. lib/generation depends on this interface only.
+ *
+ * Where it is (issue 23 part 1): the adapter is lib/db/kieBudget.ts (createKieBudget), built in
+ * lib/compose.ts (createKieBudgets) and handed to the use case as `ctx.budget` (UNLIMITED_BUDGET
+ * when none is given) and to the App as `app.budget`. Status reads already take their tokens in the
+ * KIE client (readBudget.ts); a createTask takes one with takeCreate(). A createTask that KIE
+ * refused with 429 is thrown at once: `ctx.provider.isRateLimited(error)` gives the pause in ms
+ * (KIE's Retry-After, else 10 s) for pauseCreates().
  */
 
 /** A token was taken, or none is left and one may be in `retryInMs`. */
