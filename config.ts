@@ -95,6 +95,7 @@ const envSchema = z.object({
   KIE_REQUEST_TIMEOUT_MS: integer(1, 600_000).default(30_000),
   KIE_POLL_BUDGET_MS: integer(0, 3_600_000).default(90_000),
   KIE_TIMEOUT_MS: integer(1, 86_400_000).default(180_000),
+  KIE_QUEUE_MAX: integer(1, 1_000_000).default(500),
   KIE_USE_ASYNC: boolean.default(true),
   KIE_DEBUG_ROUTE: boolean.default(false),
   KIE_WEBHOOK_HMAC_KEY: secret.optional(),
@@ -171,6 +172,8 @@ export interface AppConfig {
     requestTimeoutMs: number;
     pollBudgetMs: number;
     timeoutMs: number;
+    /** KIE_QUEUE_MAX: jobs allowed to wait in line for a KIE create token (beyond: 503). */
+    queueMax: number;
     useAsync: boolean;
     debugRoute: boolean;
     webhookHmacKey?: string;
@@ -315,6 +318,7 @@ function kieSettings(e: ParsedEnv): AppConfig["kie"] {
     requestTimeoutMs: e.KIE_REQUEST_TIMEOUT_MS,
     pollBudgetMs: e.KIE_POLL_BUDGET_MS,
     timeoutMs: e.KIE_TIMEOUT_MS,
+    queueMax: e.KIE_QUEUE_MAX,
     useAsync: e.KIE_USE_ASYNC,
     debugRoute: e.KIE_DEBUG_ROUTE,
     webhookHmacKey: e.KIE_WEBHOOK_HMAC_KEY,

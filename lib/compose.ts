@@ -318,6 +318,7 @@ export async function createGenerations(
         metrics.generations.inc({ outcome: job.status, type: job.type });
         metrics.credits.inc({ kind: job.status === "succeeded" ? "captured" : "released" }, job.cost);
       },
+      leftLine: (ms) => metrics.lineWait.observe(ms / 1000),
     },
     settings: {
       costPerGeneration: config.credits.perGeneration,
@@ -330,8 +331,12 @@ export async function createGenerations(
       webhookHmacKey: config.kie.webhookHmacKey,
       notifyAcrossInstances: database.kind === "postgres",
       reconcileReadTimeoutMs: Math.min(config.kie.requestTimeoutMs, 10_000),
+      queueMax: config.kie.queueMax,
+      createRate: config.kie.budget.create,
     },
   });
+  toClose.push(generations);
+  metrics.lineLength.read = async () => (await generations.lineStatus()).length;
 
   return { generations, accounts };
 }

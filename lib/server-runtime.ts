@@ -28,6 +28,8 @@ export async function startServerRuntime(options: ServerRuntimeOptions = {}): Pr
         logger: app.logger.child({ component: "reconciler" }),
       },
     );
+    // Jobs left in line by this instance before a restart (or by one that died) are sent now.
+    app.generations.wakeLine();
     app.logger.info(
       { kie: app.kieMode, db: app.database.kind, auth: app.config.auth.mode, port: app.config.port },
       "Nano Banana Studio is ready",

@@ -2,6 +2,7 @@
 
 import { LoaderCircleIcon } from "lucide-react";
 import { useEffect, useState } from "react";
+import { lineLabel } from "@/lib/ui/jobs";
 import { isRunning } from "@/lib/ui/types";
 import type { Run } from "./use-runs";
 
@@ -13,7 +14,9 @@ interface Props {
 }
 
 function stateLabel(run: Run): string {
-  return run.job.status === "pending" ? "Queued" : "Generating…";
+  const { status, queuePosition, etaMs } = run.job;
+  if (status === "pending" && queuePosition !== undefined) return lineLabel(queuePosition, etaMs);
+  return status === "pending" ? "Queued" : "Generating…";
 }
 
 /**

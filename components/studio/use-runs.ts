@@ -32,7 +32,7 @@ export function useRuns(initial: Run[], events: RunEvents) {
 
   const update = useCallback((taskId: string, job: Job) => {
     setRuns((current) =>
-      current.map((run) => (run.taskId === taskId ? { ...run, job: { ...run.job, ...job } } : run)),
+      current.map((run) => (run.taskId === taskId ? { ...run, job: mergeJob(run.job, job) } : run)),
     );
   }, []);
 
@@ -42,7 +42,7 @@ export function useRuns(initial: Run[], events: RunEvents) {
       const controller = new AbortController();
       following.current.set(run.taskId, controller);
       followJob(run.taskId, { signal: controller.signal, onUpdate: (job) => update(run.taskId, job) })
-        .then((job) => eventsRef.current.onSettled({ ...run, job: { ...run.job, ...job } }))
+        .then((job) => eventsRef.current.onSettled({ ...run, job: mergeJob(run.job, job) }))
         .catch((error) => {
           if (!controller.signal.aborted) eventsRef.current.onProblem(error, run);
         })
@@ -73,4 +73,9 @@ export function useRuns(initial: Run[], events: RunEvents) {
   }, []);
 
   return { runs, add, append };
+}
+
+/** A newer answer about a job; one without a place in line means the job has left the line. */
+function mergeJob(previous: Job, next: Job): Job {
+  return { ...previous, queuePosition: undefined, etaMs: undefined, ...next };
 }

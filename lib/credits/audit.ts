@@ -163,7 +163,7 @@ function checkJob(job: JobRow): AuditProblem[] {
   return [];
 }
 
-const isOpen = (status: string) => status === "pending" || status === "processing";
+const isOpen = (status: string) => status === "queued" || status === "pending" || status === "processing";
 
 /** One line per problem, for the CLI and for test failure messages. */
 export function describeAudit(audit: LedgerAudit): string {

@@ -93,7 +93,7 @@ export async function claimRefreshLease(db: DbExecutor, id: string, intervalMs: 
   return rows.length === 1;
 }
 
-export type SettledStatus = Exclude<GenerationStatus, "pending" | "processing">;
+export type SettledStatus = Exclude<GenerationStatus, (typeof OPEN_GENERATION_STATUSES)[number]>;
 
 export interface SettleInput {
   status: SettledStatus;
@@ -152,22 +152,29 @@ export async function attachLateResult(db: DbExecutor, id: string, resultUrls: s
 
 /**
  * Claims up to `limit` open jobs older than `minAgeMs` whose last refresh is older than
- * `intervalMs`, for one reconciler sweep (optionally one user's). The row locks last only for
+ * `intervalMs`, for one reconciler sweep (optionally one user's). Jobs still in line (`queued`)
+ * are the drain's until they are `timeoutMs` old: only then does a sweep take them (to time out). The row locks last only for
  * this statement (SKIP LOCKED: concurrent sweeps never take the same job); the claim itself is
  * the refresh lease it sets, so other sweeps and polls leave these jobs alone for `intervalMs`.
  */
 export async function claimStaleGenerations(
   db: DbExecutor,
-  options: { limit: number; minAgeMs: number; intervalMs: number; userId?: string },
+  options: { limit: number; minAgeMs: number; intervalMs: number; timeoutMs?: number; userId?: string },
 ): Promise<Generation[]> {
   const ofUser = options.userId ? sql`AND user_id = ${options.userId}` : sql``;
+  const timedOutInLine =
+    options.timeoutMs === undefined
+      ? sql`false`
+      : sql`status = 'queued' AND created_at < now() - make_interval(secs => ${options.timeoutMs / 1000})`;
   return db.transaction(async (tx) => {
     const stale = await queryRows<{ id: string }>(
       tx,
       sql`
         SELECT id FROM ${generations}
-        WHERE status IN ('pending', 'processing') ${ofUser}
-          AND created_at < now() - make_interval(secs => ${options.minAgeMs / 1000})
+        WHERE ((status IN ('pending', 'processing')
+                AND created_at < now() - make_interval(secs => ${options.minAgeMs / 1000}))
+            OR (${timedOutInLine}))
+          ${ofUser}
           AND (refreshed_at IS NULL OR refreshed_at < now() - make_interval(secs => ${options.intervalMs / 1000}))
         ORDER BY created_at
         LIMIT ${options.limit}

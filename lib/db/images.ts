@@ -6,7 +6,7 @@
 import { and, eq, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
 import type { DbExecutor } from "./client";
 import { queryRows } from "./rows";
-import { type Generation, generations, type StoredInputImage } from "./schema";
+import { type Generation, generations, OPEN_GENERATION_STATUSES, type StoredInputImage } from "./schema";
 
 /** The columns a stored copy fills (`image_stored_at` is set with them). */
 export interface StoredImageColumns {
@@ -204,6 +204,6 @@ export async function openJobIds(db: DbExecutor, jobIds: string[]): Promise<Set<
   const rows = await db
     .select({ id: generations.id })
     .from(generations)
-    .where(and(inArray(generations.id, jobIds), inArray(generations.status, ["pending", "processing"])));
+    .where(and(inArray(generations.id, jobIds), inArray(generations.status, OPEN_GENERATION_STATUSES)));
   return new Set(rows.map((row) => row.id));
 }

@@ -65,10 +65,22 @@ export interface StoredInputImage {
   sha256: string;
 }
 
-export const GENERATION_STATUSES = ["pending", "processing", "succeeded", "failed", "timeout"] as const;
+/**
+ * `queued`: in our line for a KIE create token (docs/JOBS.md "The line"), credits reserved, no
+ * KIE task yet; the public API shows it as `pending` with its place in the line.
+ */
+export const GENERATION_STATUSES = [
+  "queued",
+  "pending",
+  "processing",
+  "succeeded",
+  "failed",
+  "timeout",
+] as const;
 export type GenerationStatus = (typeof GENERATION_STATUSES)[number];
 /** Statuses a job can still leave; every other status is final and has `settled_at`. */
 export const OPEN_GENERATION_STATUSES = [
+  "queued",
   "pending",
   "processing",
 ] as const satisfies readonly GenerationStatus[];
@@ -120,6 +132,11 @@ export const generations = nanoBanana
       inputImages: jsonb("input_images").$type<StoredInputImage[]>(),
       /** Things the user should know about the result (e.g. its aspect ratio is not the one asked). */
       warnings: jsonb("warnings").$type<string[]>(),
+      /**
+       * While queued (docs/JOBS.md "The line"): the round of the line's round robin the job is
+       * served in — one past its user's last queued job, and never before the round being served.
+       */
+      queueRound: integer("queue_round"),
       /** The owner deleted the job: hidden from them; the row stays for the ledger. */
       deletedAt: timestamp("deleted_at", { withTimezone: true }),
     },
@@ -131,6 +148,8 @@ export const generations = nanoBanana
         t.id.desc().nullsFirst(),
       ),
       index("generations_status_created_idx").on(t.status, t.createdAt),
+      // The line, in the order it is served.
+      index("generations_line_idx").on(t.queueRound, t.createdAt, t.id).where(sql`${t.status} = 'queued'`),
       // The reconciler's "copy later" queue: results not yet in our store.
       index("generations_image_pending_idx")
         .on(t.imageRetryAt)
@@ -144,13 +163,13 @@ export const generations = nanoBanana
       check("generations_type_valid", sql`${t.type} in ('text_to_image', 'image_edit')`),
       check(
         "generations_status_valid",
-        sql`${t.status} in ('pending', 'processing', 'succeeded', 'failed', 'timeout')`,
+        sql`${t.status} in ('queued', 'pending', 'processing', 'succeeded', 'failed', 'timeout')`,
       ),
       check("generations_cost_not_negative", sql`${t.cost} >= 0`),
-      // A job is settled exactly when it has left pending/processing: settle() must set both.
+      // A job is settled exactly when it has left queued/pending/processing: settle() must set both.
       check(
         "generations_settled_iff_final",
-        sql`(${t.status} in ('pending', 'processing')) = (${t.settledAt} is null)`,
+        sql`(${t.status} in ('queued', 'pending', 'processing')) = (${t.settledAt} is null)`,
       ),
     ],
   )

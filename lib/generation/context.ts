@@ -12,6 +12,7 @@ import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import type { ImageLinks } from "@/lib/storage/links";
 import { type KieBudget, UNLIMITED_BUDGET } from "./budget";
+import { LineDrain } from "./drainLoop";
 import type { JobEvents } from "./events";
 import { JobDurations, nextPollInMs } from "./pollSchedule";
 import type { ImageProvider } from "./provider";
@@ -37,11 +38,17 @@ export interface GenerationSettings {
   reconcileReadTimeoutMs?: number;
   /** Whether settle() also sends a Postgres NOTIFY (several instances may be waiting). */
   notifyAcrossInstances: boolean;
+  /** KIE_QUEUE_MAX: jobs allowed in line; beyond it a create is refused (503), nothing charged. */
+  queueMax?: number;
+  /** KIE's create budget (KIE_CREATE_LIMIT per window): the line's ETAs are counted from it. */
+  createRate?: { limit: number; windowMs: number };
 }
 
 export interface GenerationObserver {
   reserved(cost: number): void;
   settled(job: Generation): void;
+  /** A job left the line for KIE after waiting `ms` (a wait-time histogram). */
+  leftLine?(ms: number): void;
 }
 
 export interface GenerationServiceDeps {
@@ -70,6 +77,8 @@ export interface GenerationServiceDeps {
 
 export interface GenerationContext extends GenerationServiceDeps {
   budget: KieBudget;
+  /** This process's drain of the line (drain.ts): woken when a job joins it. */
+  line: LineDrain;
   now: () => number;
   random: () => number;
   /** The waits in progress in this process (watch.ts). */
@@ -89,9 +98,10 @@ export interface GenerationContext extends GenerationServiceDeps {
 }
 
 export function createContext(deps: GenerationServiceDeps): GenerationContext {
-  return {
+  const ctx: GenerationContext = {
     ...deps,
     budget: deps.budget ?? UNLIMITED_BUDGET,
+    line: new LineDrain(),
     now: deps.now ?? Date.now,
     random: deps.random ?? Math.random,
     watches: new JobWatches(deps.events, deps.logger),
@@ -100,6 +110,7 @@ export function createContext(deps: GenerationServiceDeps): GenerationContext {
     durations: new JobDurations(),
     settling: new Map(),
   };
+  return ctx;
 }
 
 /** How long after createTask a callback is expected before KIE is polled instead. */

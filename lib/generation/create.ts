@@ -13,7 +13,9 @@ import type { Logger } from "@/lib/observability/logger";
 import { settleJob } from "./apply";
 import { callbackUrl, hashToken } from "./callbacks";
 import { callbacksEnabled, type GenerationContext, pollAfterMs, viewOf } from "./context";
+import { pauseForRateLimit } from "./drain";
 import { JobInDoubtError, JobUnansweredError } from "./errors";
+import { checkRoomInLine, enterLine, mustWaitInLine, type QueuedSubmit, viewWithPlace } from "./line";
 import type { CreateGenerationInput, CreateGenerationResult } from "./types";
 import { waitForJob } from "./wait";
 import { isOpen } from "./watch";
@@ -37,6 +39,7 @@ export async function create(
 ): Promise<CreateGenerationResult> {
   // A sync request answers within KIE_POLL_BUDGET_MS of its arrival, uploads and createTask included.
   const deadline = ctx.now() + ctx.settings.pollBudgetMs;
+  await checkRoomInLine(ctx); // a full line refuses before anything is reserved
   const opened = await openJob(ctx, input);
   const { jobId, log } = opened;
   const failBeforeKie = async (error: unknown, errorCode: string): Promise<never> => {
@@ -56,7 +59,25 @@ export async function create(
     if (settledMeanwhile) return settledMeanwhile;
   }
 
-  const created = await sendTask(ctx, input, opened, uploadedUrls).catch((error) => {
+  const submit: QueuedSubmit = {
+    request: input.request,
+    imageUrls: [...(input.request.images ?? []), ...uploadedUrls],
+  };
+  // The job exists from here on, in line or at KIE: an error answers with its id, and the
+  // idempotency claim keeps the job, so a same-key retry answers from it instead of paying again.
+  const unanswered = (error: unknown): never => {
+    throw new JobUnansweredError(jobId, { cause: error });
+  };
+  if (await mustWaitInLine(ctx)) return waitInLine(ctx, input, opened, submit, deadline).catch(unanswered);
+
+  const created = await sendTask(ctx, input, opened, submit).catch((error) => {
+    const pauseMs = ctx.provider.isRateLimited(error);
+    if (pauseMs !== undefined) {
+      // The job goes back to the head of the line (it keeps its arrival time).
+      return pauseForRateLimit(ctx, jobId, pauseMs)
+        .then(() => enterLine(ctx, jobId, submit))
+        .then(() => undefined);
+    }
     if (ctx.provider.isAmbiguousCreateFailure(error) && callbacksEnabled(ctx)) {
       // KIE may have created (and will charge for) the task: its callback can still attach it;
       // otherwise the reconciler releases the credits after KIE_TIMEOUT_MS.
@@ -65,6 +86,8 @@ export async function create(
     }
     return failBeforeKie(error, "upstream_error");
   });
+  // KIE refused with 429 (nothing created): the job is back in line, at its head.
+  if (!created) return answerFromLine(ctx, input, opened, deadline).catch(unanswered);
   log.info({ jobId, kieTaskId: created.taskId }, "KIE task created");
   // From here the job exists at KIE (and may be paid for): an error answers with its taskId, and
   // the idempotency claim keeps the job, so a same-key retry answers from it instead of paying again.
@@ -87,7 +110,7 @@ async function answerCreated(
 
   // The row as attached, without reading it back; a callback that adopted the task first (or a
   // job old enough to have been timed out) is read.
-  let job =
+  const job =
     attached && !mayHaveTimedOut(ctx, opened)
       ? { ...opened.row, kieTaskId: created.taskId }
       : ((await findGeneration(ctx.db, jobId)) as Generation);
@@ -103,13 +126,63 @@ async function answerCreated(
     };
   }
 
-  job = await waitForJob(ctx, job, "sync", deadline, input.signal);
+  return waitForSync(ctx, input, opened, job, deadline, warnings);
+}
+
+/** A sync request waits for its job (in line first, if it is queued) until its deadline. */
+async function waitForSync(
+  ctx: GenerationContext,
+  input: CreateGenerationInput,
+  opened: OpenedJob,
+  started: Generation,
+  deadline: number,
+  warnings: string[],
+): Promise<CreateGenerationResult> {
+  const job = await waitForJob(ctx, started, "sync", deadline, input.signal);
   const remainingCredits = (await balance(ctx.db, input.userId)) ?? 0;
   if (isOpen(job)) {
-    log.warn({ jobId, budgetMs: ctx.settings.pollBudgetMs }, "sync wait budget ran out; job continues");
-    return { outcome: "budget_exhausted", job: viewOf(ctx, job), remainingCredits, warnings };
+    opened.log.warn(
+      { jobId: opened.jobId, budgetMs: ctx.settings.pollBudgetMs },
+      "sync wait budget ran out; job continues",
+    );
+    return { outcome: "budget_exhausted", job: await viewWithPlace(ctx, job), remainingCredits, warnings };
   }
   return { outcome: "settled", job: viewOf(ctx, job), remainingCredits, warnings };
+}
+
+/**
+ * No create token now (or others are waiting first): the job waits in line, answered at once
+ * (async: 202 with its place) or waited for within the sync budget.
+ */
+async function waitInLine(
+  ctx: GenerationContext,
+  input: CreateGenerationInput,
+  opened: OpenedJob,
+  submit: QueuedSubmit,
+  deadline: number,
+): Promise<CreateGenerationResult> {
+  if (!(await enterLine(ctx, opened.jobId, submit))) {
+    return (await settledBeforeCreate(ctx, opened.jobId, input.userId, opened.log)) as CreateGenerationResult;
+  }
+  opened.log.info({ jobId: opened.jobId }, "no KIE create token; job waits in line");
+  return answerFromLine(ctx, input, opened, deadline);
+}
+
+async function answerFromLine(
+  ctx: GenerationContext,
+  input: CreateGenerationInput,
+  opened: OpenedJob,
+  deadline: number,
+): Promise<CreateGenerationResult> {
+  const job = (await findGeneration(ctx.db, opened.jobId)) as Generation;
+  if (input.mode === "sync" || !isOpen(job)) return waitForSync(ctx, input, opened, job, deadline, []);
+  return {
+    outcome: "accepted",
+    job: await viewWithPlace(ctx, job),
+    remainingCredits: opened.remaining,
+    pollAfterMs: pollAfterMs(ctx, job),
+    warnings: [],
+  };
 }
 
 /**
@@ -236,14 +309,14 @@ async function sendTask(
   ctx: GenerationContext,
   input: CreateGenerationInput,
   opened: OpenedJob,
-  uploadedUrls: string[],
+  submit: QueuedSubmit,
 ): Promise<{ taskId: string; warnings: string[] }> {
   const { jobId, choice, callbackToken } = opened;
   return ctx.provider.createTask(
     {
       request: input.request,
       model: choice,
-      imageUrls: [...(input.request.images ?? []), ...uploadedUrls],
+      imageUrls: submit.imageUrls,
       callBackUrl: callbackToken
         ? callbackUrl(ctx.settings.appUrl as string, jobId, callbackToken)
         : undefined,

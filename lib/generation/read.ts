@@ -7,6 +7,7 @@ import { balance } from "@/lib/credits";
 import { findUserGeneration, type GenerationPageCursor, listUserGenerations } from "@/lib/db/generations";
 import { untilAborted } from "./concurrency";
 import { type GenerationContext, pollAfterMs, reread, viewOf } from "./context";
+import { viewWithPlace } from "./line";
 import { reconcile } from "./reconcile";
 import { refreshIfDue } from "./refresh";
 import type { ListOptions, StatusReadOptions, StatusReadResult } from "./types";
@@ -46,7 +47,7 @@ export async function getForUser(
   // The sweep may have settled this very job: once it is done (within the bound), look again.
   if (isOpen(job) && (await within(sweeping, deadline - ctx.now()))) job = await reread(ctx, job);
   return {
-    job: viewOf(ctx, job),
+    job: await viewWithPlace(ctx, job),
     remainingCredits: (await balance(ctx.db, userId)) ?? 0,
     pollAfterMs: isOpen(job) ? pollAfterMs(ctx, job) : undefined,
   };

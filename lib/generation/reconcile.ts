@@ -37,6 +37,7 @@ export async function reconcile(
     // Young jobs are left to their waiters, unless they are already past KIE_TIMEOUT_MS.
     minAgeMs: Math.min(RECONCILE_MIN_AGE_MS, ctx.settings.jobTimeoutMs),
     intervalMs: RECONCILE_INTERVAL_MS,
+    timeoutMs: ctx.settings.jobTimeoutMs,
     userId: options.userId,
   });
   let kieFailing = false;

@@ -25,6 +25,7 @@ import { type ImageStore, inputKey, jobIdOfKey, StoreUnavailableError, sweepTemp
 import { aspectRatioWarning } from "./aspectRatio";
 import { forEachLimited, untilAborted } from "./concurrency";
 import { ResultRejectedError, type StoredImage, type StoreResultDeps, storeResult } from "./storeResult";
+import { isOpen } from "./watch";
 
 /** How a copy at settlement ended; the settlement decides the job's fate from it. */
 export type CopyOutcome =
@@ -197,7 +198,7 @@ export class ResultImages {
   async deleteJob(userId: string, taskId: string): Promise<"deleted" | "not_found" | "open"> {
     const job = await findUserGeneration(this.deps.db, userId, taskId);
     if (!job || job.deletedAt) return "not_found";
-    if (job.status === "pending" || job.status === "processing") return "open";
+    if (isOpen(job)) return "open";
     const deleted = await markJobDeleted(this.deps.db, job.id, userId);
     if (!deleted) return "not_found";
     await this.removeFiles(deleted);

@@ -10,7 +10,9 @@ import type { Generation } from "@/lib/db/schema";
 import { type CallbackInput, type CallbackVerdict, verifyCallback } from "./callbacks";
 import { createContext, type GenerationContext, type GenerationServiceDeps, pollAfterMs } from "./context";
 import { create } from "./create";
+import { drainPass } from "./drain";
 import { JobUnansweredError } from "./errors";
+import { lineStatus } from "./line";
 import { getForUser, list } from "./read";
 import { reconcile } from "./reconcile";
 import type {
@@ -40,6 +42,23 @@ export class GenerationService {
 
   constructor(deps: GenerationServiceDeps) {
     this.ctx = createContext(deps);
+    const ctx = this.ctx;
+    ctx.line.start((signal) => drainPass(ctx, signal), ctx.logger.child({ component: "line" }));
+  }
+
+  /** Wakes this instance's drain of the line (start-up, the reconciler's sweep). */
+  wakeLine(): void {
+    this.ctx.line.wake();
+  }
+
+  /** The line's length and its oldest job's wait (health, metrics). */
+  lineStatus(): Promise<{ length: number; oldestWaitMs: number }> {
+    return lineStatus(this.ctx);
+  }
+
+  /** Stops the drain (shutdown): no new createTask starts; those in flight get a bounded wait. */
+  close(): Promise<void> {
+    return this.ctx.line.stop();
   }
 
   /** Requests (sync generates, status reads with `Prefer: wait`) waiting for a job right now. */
@@ -91,6 +110,8 @@ export class GenerationService {
 
   /** One reconciler sweep (reconcile.ts). */
   reconcile(options?: ReconcileOptions): Promise<{ examined: number; settled: number }> {
+    // A line whose instance died is drained by the others: every sweep wakes this one's drain.
+    this.ctx.line.wake();
     return reconcile(this.ctx, options);
   }
 }

@@ -1,11 +1,18 @@
-import type { Generation, GenerationStatus } from "@/lib/db/schema";
+import { type Generation, type GenerationStatus, OPEN_GENERATION_STATUSES } from "@/lib/db/schema";
 import type { ImageLinks } from "@/lib/storage/links";
+
+/** The public statuses (DESIGN.md §3): a job in our line is `pending`, with its place in line. */
+export type PublicJobStatus = Exclude<GenerationStatus, "queued">;
 
 /** A job as the public API shows it (DESIGN.md §3). */
 export interface JobView {
   /** KIE's task id once known (what KIE and its callbacks name), else our job id. */
   taskId: string;
-  status: GenerationStatus;
+  status: PublicJobStatus;
+  /** While the job waits in our line for KIE (docs/JOBS.md "The line"): 1 = next. */
+  queuePosition?: number;
+  /** About how long until it is sent to KIE, from its place and KIE's create budget. */
+  etaMs?: number;
   type: Generation["type"];
   model: string;
   prompt: string;
@@ -41,10 +48,10 @@ export function publicTaskId(job: Pick<Generation, "id" | "kieTaskId">): string 
  */
 export function toJobView(job: Generation, links?: ImageLinks): JobView {
   const params = job.params as { aspectRatio?: string; outputFormat?: string };
-  const settled = job.status !== "pending" && job.status !== "processing";
+  const settled = !(OPEN_GENERATION_STATUSES as readonly string[]).includes(job.status);
   return {
     taskId: publicTaskId(job),
-    status: job.status,
+    status: job.status === "queued" ? "pending" : job.status,
     type: job.type,
     model: job.model,
     prompt: job.prompt,

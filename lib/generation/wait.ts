@@ -14,8 +14,8 @@ import {
   LEASE_MARGIN_MS,
   pollAfterMs,
   reread,
-  viewOf,
 } from "./context";
+import { viewWithPlace } from "./line";
 import { refreshIfDue } from "./refresh";
 import type { CreateGenerationResult } from "./types";
 import { isOpen, type WatchSchedule } from "./watch";
@@ -58,7 +58,7 @@ export async function resume(
   if (isOpen(job) && options.mode === "sync")
     job = await waitForJob(ctx, job, "sync", deadline, options.signal);
   const remainingCredits = (await balance(ctx.db, userId)) ?? 0;
-  const view = viewOf(ctx, job);
+  const view = await viewWithPlace(ctx, job);
   if (!isOpen(job)) return { outcome: "settled", job: view, remainingCredits, warnings: [] };
   return options.mode === "sync"
     ? { outcome: "budget_exhausted", job: view, remainingCredits, warnings: [] }

@@ -7,7 +7,7 @@
  * more reads than one. A waiter leaves at its own deadline or abort; the last one to leave stops
  * the watch and aborts its KIE read.
  */
-import type { Generation } from "@/lib/db/schema";
+import { type Generation, OPEN_GENERATION_STATUSES } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import { untilAborted } from "./concurrency";
 import type { JobEvents, JobSubscription } from "./events";
@@ -16,7 +16,7 @@ import type { JobEvents, JobSubscription } from "./events";
 const LANDING_MS = 500;
 
 export function isOpen(job: Pick<Generation, "status">): boolean {
-  return job.status === "pending" || job.status === "processing";
+  return (OPEN_GENERATION_STATUSES as readonly string[]).includes(job.status);
 }
 
 /** How one kind of waiter looks at its job. */

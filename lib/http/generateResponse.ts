@@ -22,6 +22,7 @@ export function generationResponse(result: CreateGenerationResult): Response {
         success: true,
         taskId: job.taskId,
         status: "pending",
+        ...(job.queuePosition !== undefined && { queuePosition: job.queuePosition, etaMs: job.etaMs }),
         statusUrl,
         pollAfterMs: result.pollAfterMs,
         remainingCredits,

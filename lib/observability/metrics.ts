@@ -4,7 +4,7 @@
  * prom-client's global one), so tests and a reloaded dev server never collide on metric names.
  * Served by GET /api/metrics (metricsEndpoint.ts).
  */
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { GENERATION_TYPES } from "@/lib/catalog/generationTypes";
 import type { KieClientEvent } from "@/lib/kie";
 
@@ -24,6 +24,8 @@ export type CreditMovement = (typeof CREDIT_MOVEMENTS)[number];
 const HTTP_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 /** Seconds; one KIE call is bounded by KIE_REQUEST_TIMEOUT_MS (30 s by default). */
 const KIE_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60];
+/** Seconds a job waited in line for a KIE create token (KIE_TIMEOUT_MS is 180 s by default). */
+const LINE_WAIT_BUCKETS = [0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 120, 180, 300];
 
 export interface HttpRequestObservation {
   route: string;
@@ -48,6 +50,10 @@ export interface Metrics {
   kieBudgetWaits: Counter<"budget" | "outcome">;
   /** Credits moved, by kind: inc({ kind }, amount). */
   credits: Counter<"kind">;
+  /** Seconds each job waited in line before it was sent to KIE. */
+  lineWait: Histogram;
+  /** Jobs in line at scrape time, read from `lineLength.read` (the database: every instance's line). */
+  lineLength: { read?: () => Promise<number> };
   /** For KieClientOptions.onEvent. */
   observeKieEvent(event: KieClientEvent): void;
   observeHttpRequest(observation: HttpRequestObservation): void;
@@ -65,6 +71,15 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const { generations, credits, kieCalls, kieRetries, kieDuration, kieRateLimited, kieBudgetWaits } =
     instruments;
   const { httpRequests, httpDuration } = instruments;
+  const lineLength: Metrics["lineLength"] = {};
+  new Gauge({
+    name: `${METRICS_PREFIX}line_length`,
+    help: "Jobs waiting in line for a KIE create token (all instances).",
+    registers: [registry],
+    async collect() {
+      if (lineLength.read) this.set(await lineLength.read());
+    },
+  });
 
   // Known series start at 0, so a rate() over them works before the first event.
   for (const outcome of GENERATION_OUTCOMES) {
@@ -78,6 +93,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   return {
     registry,
     ...instruments,
+    lineLength,
     observeKieEvent(event) {
       if (event.type === "retry") {
         kieRetries.inc({ endpoint: event.endpoint });
@@ -154,6 +170,13 @@ function createInstruments(registers: Registry[]) {
     registers,
   });
 
+  const lineWait = new Histogram({
+    name: `${METRICS_PREFIX}line_wait_seconds`,
+    help: "Time a job waited in line for a KIE create token before it was sent.",
+    buckets: LINE_WAIT_BUCKETS,
+    registers,
+  });
+
   return {
     httpRequests,
     httpDuration,
@@ -164,6 +187,7 @@ function createInstruments(registers: Registry[]) {
     kieRateLimited,
     kieBudgetWaits,
     credits,
+    lineWait,
   };
 }
 

@@ -91,3 +91,16 @@ export function typicalSeconds(jobs: readonly Job[]): number | undefined {
     durations.length % 2 === 1 ? durations[middle]! : (durations[middle - 1]! + durations[middle]!) / 2;
   return Math.max(1, Math.round(median));
 }
+
+/** "1st", "2nd", "3rd", "4th", "11th", "22nd". */
+function ordinal(n: number): string {
+  const tens = n % 100;
+  if (tens >= 11 && tens <= 13) return `${n}th`;
+  return `${n}${{ 1: "st", 2: "nd", 3: "rd" }[n % 10] ?? "th"}`;
+}
+
+/** A job waiting in line (DESIGN.md §10): "In line: 3rd, about 8 s". */
+export function lineLabel(queuePosition: number, etaMs: number | undefined): string {
+  const seconds = Math.max(1, Math.round((etaMs ?? 0) / 1000));
+  return `In line: ${ordinal(queuePosition)}, about ${seconds} s`;
+}

@@ -17,6 +17,9 @@ export interface Job {
   creditsUsed?: number;
   remainingCredits?: number;
   pollAfterMs?: number;
+  /** While the job waits in line for the image service: its place (1 = next) and about when it goes. */
+  queuePosition?: number;
+  etaMs?: number;
   error?: { code: string; message: string };
   createdAt?: string;
   settledAt?: string;

@@ -6,7 +6,10 @@
 import type { ImageProvider, ProviderTask } from "@/lib/generation";
 import type { ProviderTaskInput } from "@/lib/generation/provider";
 
-/** An error the fake provider raises; `ambiguous`: it may still have created the task. */
+/**
+ * An error the fake provider raises; `ambiguous`: it may still have created the task;
+ * `rateLimitedMs`: a 429 (nothing created), with the pause it asks for.
+ */
 export class FakeProviderError extends Error {
   constructor(
     message: string,

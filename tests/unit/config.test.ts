@@ -25,6 +25,7 @@ describe("config", () => {
       requestTimeoutMs: 30_000,
       pollBudgetMs: 90_000,
       timeoutMs: 180_000,
+      queueMax: 500,
       useAsync: true,
       debugRoute: false,
     });
@@ -168,6 +169,8 @@ describe("config", () => {
     expect(config.imageProxyAllowedHosts).toEqual(["images.example.com", "cdn.example.com:8443"]);
     expect(() => loadConfig({ PORT: "70000" })).toThrow(/PORT/);
     expect(() => loadConfig({ CREDITS_PER_GENERATION: "-1" })).toThrow(/CREDITS_PER_GENERATION/);
+    expect(loadConfig({ KIE_QUEUE_MAX: "20" }).kie.queueMax).toBe(20);
+    expect(() => loadConfig({ KIE_QUEUE_MAX: "0" })).toThrow(/KIE_QUEUE_MAX/);
   });
 
   it("reads MODEL_CREDITS and stops on a model the catalogue does not have", () => {

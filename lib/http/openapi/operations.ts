@@ -58,6 +58,7 @@ const generateErrors: PublicErrorCode[] = [
   "unsupported_media_type",
   "rate_limited",
   "upstream_error",
+  "service_unavailable",
   "upstream_timeout",
 ];
 
@@ -80,7 +81,8 @@ export const OPERATIONS: OperationSpec[] = [
     responses: {
       "200": { description: "Sync: the image is ready.", json: answers.generateSucceededSchema },
       "202": {
-        description: "Async: the job is accepted; follow statusUrl.",
+        description:
+          "Async: the job is accepted (in line for KIE's create budget when queuePosition is given); follow statusUrl.",
         json: answers.generateAcceptedSchema,
         headers: { Location: "The job's status URL." },
       },

@@ -26,6 +26,19 @@ export const errorSchema = z
   .meta({ description: "Every error answer (DESIGN.md §3)." });
 
 export const jobStatusSchema = z.enum(["pending", "processing", "succeeded", "failed", "timeout"]);
+/** While the job waits in our line for KIE's create budget (DESIGN.md §3). */
+const placeInLine = {
+  queuePosition: z
+    .int()
+    .min(1)
+    .optional()
+    .meta({ description: "While the job waits in line for KIE's create budget: its place (1 = next)." }),
+  etaMs: z
+    .int()
+    .min(0)
+    .optional()
+    .meta({ description: "With queuePosition: about how long until the job is sent to KIE." }),
+};
 const warnings = z
   .array(z.string())
   .optional()
@@ -49,6 +62,7 @@ export const generateAcceptedSchema = z.looseObject({
   statusUrl: z.string().meta({ description: "/api/generate/<taskId>; also in the Location header." }),
   pollAfterMs: z.int().min(0),
   remainingCredits: credits,
+  ...placeInLine,
   warnings,
 });
 
@@ -91,6 +105,7 @@ export const taskStatusSchema = z.looseObject({
   ...storedImageFields,
   remainingCredits: credits,
   pollAfterMs: z.int().min(0).optional().meta({ description: "While the job is open." }),
+  ...placeInLine,
   warnings,
   error: jobError.optional(),
 });
@@ -158,6 +173,10 @@ export const healthSchema = z.looseObject({
   kie: z.enum(["simulator", "kie"]),
   db: z.enum(["ok", "down"]),
   database: z.enum(["pglite", "postgres"]),
+  line: z
+    .looseObject({ length: z.int().min(0), oldestWaitMs: z.int().min(0) })
+    .optional()
+    .meta({ description: "Jobs waiting for KIE's create budget, and the oldest one's wait so far." }),
 });
 
 export const successSchema = z.looseObject({ success: z.literal(true) });

@@ -204,16 +204,17 @@ describeEachDatabase("POST /api/generate: Idempotency-Key", (getDb) => {
     expect(await creditsOf(h, bob.token)).toBe(9);
   });
 
-  it("an answer where nothing happened (KIE's 429) frees the key: the retry with it runs for real", async () => {
+  it("KIE's 429 puts the job in line: the same-key retry answers from that job, never a second one", async () => {
     const { token } = await h.signIn();
     const request = { prompt: "retry me" };
     h.sim.setFaults("createTask:http=429;retry-after=45;times=1");
-    const refused = await generateJson(h, request, {
+    const queued = await generateJson(h, request, {
       token,
       prefer: "respond-async",
       idempotencyKey: "busy-1",
     });
-    expect(refused.status, JSON.stringify(refused.body)).toBe(429);
+    expect(queued.status, JSON.stringify(queued.body)).toBe(202);
+    expect(queued.body.queuePosition).toBe(1);
 
     const retried = await generateJson(h, request, {
       token,
@@ -221,7 +222,8 @@ describeEachDatabase("POST /api/generate: Idempotency-Key", (getDb) => {
       idempotencyKey: "busy-1",
     });
     expect(retried.status, JSON.stringify(retried.body)).toBe(202);
-    expect(retried.headers.get("idempotent-replayed")).toBeNull();
+    expect(retried.headers.get("idempotent-replayed")).toBe("true");
+    expect(retried.body.taskId).toBe(queued.body.taskId);
     expect(await creditsOf(h, token)).toBe(9);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * KIE refusing or breaking on createTask, as the user sees it: KIE's rate limit becomes our 429
- * with Retry-After; outages, garbage and the operator's account problems (bad key, KIE credits)
+ * KIE refusing or breaking on createTask, as the user sees it: KIE's rate limit puts the job in
+ * our line (docs/JOBS.md "The line"), never an error for the user; outages, garbage and the operator's account problems (bad key, KIE credits)
  * become a generic 502 that names none of KIE's detail. Nobody is charged for any of them.
  */
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,10 +11,12 @@ import {
   creditsOf,
   generateJson,
   generateMultipart,
+  getStatus,
   jobLedgerOf,
   kieWork,
   kindsOf,
   pngImage,
+  pollUntilSettled,
 } from "./generateKit";
 
 const GENERIC_502 = PUBLIC_ERRORS.upstream_error.message;
@@ -42,32 +44,36 @@ describeEachDatabase("POST /api/generate: KIE errors on createTask", (getDb) => 
       expect(kindsOf(await jobLedgerOf(getDb(), userId))).toEqual(["release", "reserve"]);
     }
 
-    it("KIE's HTTP 429 → our 429 rate_limited with Retry-After, createTask not retried in a loop", async () => {
+    it("KIE's HTTP 429 → the job waits in line, then runs; charged once", async () => {
+      const { token, userId } = await h.signIn();
       const tasksBefore = h.sim.tasks().length;
-      const { res, createTaskCalls, tasks, token, userId } = await generateUnderFault(
-        "createTask:http=429;retry-after=1;times=20",
-      );
-      expect(res.status, JSON.stringify(res.body)).toBe(429);
-      expect(res.body.error).toMatchObject({ code: "rate_limited", retryAfterSeconds: 1 });
-      expect(res.headers.get("retry-after")).toBe("1");
-      // Every createTask KIE sees takes a token of the account budget first: the client does not
-      // retry KIE's 429 on its own (DESIGN.md §5) ...
-      expect(createTaskCalls).toBe(1);
-      // ... and no task was created.
-      expect(tasks).toBe(tasksBefore);
-      await expectNothingCharged(token, userId);
+      // Refused three times: the request's attempt, then the line's first two after KIE's Retry-After.
+      h.sim.setFaults("createTask:http=429;retry-after=1;times=3");
+      const res = await generateJson(h, { prompt: "a banana in line" }, { token, prefer: "respond-async" });
+      // Not a 429 for the user: KIE created nothing, so the job waits in line for it.
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      expect(res.body).toMatchObject({ status: "pending", queuePosition: 1 });
+      expect(h.sim.tasks().length).toBe(tasksBefore);
+      expect(await creditsOf(h, token)).toBe(9); // reserved while it waits
+      // After KIE's Retry-After the line sends it again; it runs and is charged once.
+      const done = await pollUntilSettled(h, token, res.body.taskId as string, { timeoutMs: 30_000 });
+      expect(done.body).toMatchObject({ status: "succeeded", creditsUsed: 1 });
+      expect(done.body.queuePosition).toBeUndefined();
+      expect(h.sim.tasks().length).toBe(tasksBefore + 1);
+      expect(kindsOf(await jobLedgerOf(getDb(), userId))).toEqual(["capture", "reserve"]);
     });
 
-    it("KIE's 429 as a body code with a long Retry-After → our 429 carrying KIE's wait", async () => {
-      // 45 s is more than the app waits for while a user waits, so it gives up at once and passes the wait on.
-      const { res, createTaskCalls, token, userId } = await generateUnderFault(
-        "createTask:body-code=429;retry-after=45;times=20",
-      );
-      expect(res.status, JSON.stringify(res.body)).toBe(429);
-      expect(res.body.error).toMatchObject({ code: "rate_limited", retryAfterSeconds: 45 });
-      expect(res.headers.get("retry-after")).toBe("45");
-      expect(createTaskCalls).toBe(1);
-      await expectNothingCharged(token, userId);
+    it("KIE's 429 as a body code with a long Retry-After → in line, and KIE's wait is honoured", async () => {
+      const { token } = await h.signIn();
+      h.sim.setFaults("createTask:body-code=429;retry-after=45;times=20");
+      const before = kieWork(h).createTask;
+      const res = await generateJson(h, { prompt: "a patient banana" }, { token, prefer: "respond-async" });
+      expect(res.status, JSON.stringify(res.body)).toBe(202);
+      expect(res.body).toMatchObject({ status: "pending", queuePosition: 1 });
+      expect(kieWork(h).createTask - before).toBe(1); // no second attempt within KIE's 45 s
+      const status = await getStatus(h, token, res.body.taskId as string);
+      expect(status.body).toMatchObject({ status: "pending", queuePosition: 1 });
+      expect(await creditsOf(h, token)).toBe(9); // reserved; released if it never runs
     });
 
     for (const [what, rule] of [

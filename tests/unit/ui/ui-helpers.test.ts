@@ -3,7 +3,7 @@ import { ApiProblem, readApi } from "@/lib/ui/api";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { fitPixels, sniffImageType } from "@/lib/ui/files";
 import { displayUrl, downloadName, ratioLabel } from "@/lib/ui/images";
-import { followJob, typicalSeconds } from "@/lib/ui/jobs";
+import { followJob, lineLabel, typicalSeconds } from "@/lib/ui/jobs";
 import { safeNextPath } from "@/lib/ui/next-path";
 import { supabaseBrowserOptions } from "@/lib/ui/supabase";
 
@@ -209,5 +209,16 @@ describe("Supabase's browser session cookie (issue 24)", () => {
     expect(supabaseBrowserOptions("https:").cookieOptions.secure).toBe(true);
     expect(supabaseBrowserOptions("http:").cookieOptions.secure).toBe(false);
     expect(supabaseBrowserOptions(undefined).cookieOptions.secure).toBe(false);
+  });
+});
+
+describe("a job waiting in line (DESIGN.md §10)", () => {
+  it('says its place and about how long: "In line: 3rd, about 8 s"', () => {
+    expect(lineLabel(3, 8_000)).toBe("In line: 3rd, about 8 s");
+    expect(lineLabel(1, 200)).toBe("In line: 1st, about 1 s");
+    expect(lineLabel(2, 1_400)).toBe("In line: 2nd, about 1 s");
+    expect(lineLabel(11, 5_500)).toBe("In line: 11th, about 6 s");
+    expect(lineLabel(22, undefined)).toBe("In line: 22nd, about 1 s");
+    expect(lineLabel(113, 56_500)).toBe("In line: 113th, about 57 s");
   });
 });

@@ -26,6 +26,7 @@ export const GET = route<{ taskId: string }>("generate.status", async ({ request
       success: true,
       taskId: job.taskId,
       status: job.status,
+      ...(job.queuePosition !== undefined && { queuePosition: job.queuePosition, etaMs: job.etaMs }),
       ...(job.imageUrl && { imageUrl: job.imageUrl, images: job.images }),
       ...(job.thumbnailUrl && { thumbnailUrl: job.thumbnailUrl }),
       ...(job.sourceUrl && { sourceUrl: job.sourceUrl, imageStored: job.imageStored }),

@@ -1,0 +1,116 @@
+/**
+ * The drain of the line (docs/JOBS.md "The line"): takes a create token from KIE's shared budget,
+ * then claims the job at the head of the line (queued → pending in one statement, SKIP LOCKED),
+ * and only then sends its createTask — so across every instance a queued job is sent at most
+ * once. A 429 from KIE puts the job back at the head and pauses the budget for every instance.
+ */
+import { randomBytes } from "node:crypto";
+import { chooseModel } from "@/lib/catalog";
+import { attachKieTask } from "@/lib/db/generations";
+import { claimHeadOfLine, lineStats, requeueGeneration } from "@/lib/db/line";
+import type { Generation } from "@/lib/db/schema";
+import { settleJob } from "./apply";
+import { callbackUrl, hashToken } from "./callbacks";
+import { callbacksEnabled, type GenerationContext } from "./context";
+import type { DrainPass } from "./drainLoop";
+import type { QueuedSubmit } from "./line";
+
+/** createTasks one pass has in flight at once (KIE's budget, not this, sets the pace). */
+const MAX_IN_FLIGHT = 8;
+/**
+ * A job this close to KIE_TIMEOUT_MS is left in line for the reconciler to time out: a task
+ * created now could finish after the job was released.
+ */
+const TIMEOUT_MARGIN_MS = 5_000;
+
+/** Sends jobs from the line while tokens last; how the pass ended. */
+export async function drainPass(ctx: GenerationContext, signal: AbortSignal): Promise<DrainPass> {
+  const inFlight = new Set<Promise<void>>();
+  try {
+    while (!signal.aborted) {
+      if (ctx.line.paused()) return { kind: "idle" }; // a 429: the pause ends with a wake-up
+      if ((await lineStats(ctx.db)).length === 0) return { kind: "idle" };
+      const grant = await ctx.budget.takeCreate();
+      if (!grant.ok) return { kind: "wait", ms: grant.retryInMs };
+      const token = callbacksEnabled(ctx) ? randomBytes(32).toString("base64url") : undefined;
+      const job = await claimHeadOfLine(ctx.db, {
+        maxAgeMs: Math.max(0, ctx.settings.jobTimeoutMs - TIMEOUT_MARGIN_MS),
+        callbackTokenHash: token ? hashToken(token) : null,
+      });
+      // Another instance took the rest (the token is spent: the budget errs on the safe side).
+      if (!job) return { kind: "idle" };
+      const sending: Promise<void> = submitFromLine(ctx, job, token).finally(() => inFlight.delete(sending));
+      inFlight.add(sending);
+      if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+    }
+    return { kind: "idle" };
+  } finally {
+    await Promise.allSettled(inFlight);
+  }
+}
+
+/** Sends one claimed job's createTask; never throws (the job settles or goes back in line). */
+async function submitFromLine(ctx: GenerationContext, job: Generation, token: string | undefined) {
+  const log = ctx.logger.child({ userId: job.userId, jobId: job.id });
+  ctx.observer?.leftLine?.(ctx.now() - job.createdAt.getTime());
+  try {
+    const submit = (job.params as { submit?: QueuedSubmit }).submit;
+    if (!submit) throw new Error("queued job without its createTask input");
+    const created = await ctx.provider.createTask(
+      {
+        request: submit.request,
+        model: chooseModel(submit.request, submit.imageUrls.length, ctx.settings),
+        imageUrls: submit.imageUrls,
+        callBackUrl: token ? callbackUrl(ctx.settings.appUrl as string, job.id, token) : undefined,
+      },
+      { requestId: job.requestId ?? job.id },
+    );
+    await attachKieTask(ctx.db, job.id, created.taskId);
+    log.info(
+      { kieTaskId: created.taskId, waitedMs: ctx.now() - job.createdAt.getTime() },
+      "KIE task created from the line",
+    );
+  } catch (error) {
+    await createFailed(ctx, job, error).catch((err) =>
+      log.error({ err }, "could not record a failed createTask from the line; the reconciler times it out"),
+    );
+  }
+}
+
+/** What a failed createTask of a queued job leads to (the same rules as a direct create). */
+async function createFailed(ctx: GenerationContext, job: Generation, error: unknown): Promise<void> {
+  const log = ctx.logger.child({ userId: job.userId, jobId: job.id });
+  const pauseMs = ctx.provider.isRateLimited(error);
+  if (pauseMs !== undefined) {
+    await pauseForRateLimit(ctx, job.id, pauseMs);
+    await requeueGeneration(ctx.db, job.id);
+    ctx.line.wake();
+    return;
+  }
+  if (ctx.provider.isAmbiguousCreateFailure(error) && callbacksEnabled(ctx)) {
+    log.warn({ err: error }, "createTask failed ambiguously; job left pending for its callback");
+    return;
+  }
+  log.warn({ err: error }, "createTask from the line refused; credits released");
+  await settleJob(ctx, job.id, {
+    status: "failed",
+    errorCode: "upstream_error",
+    errorMessage:
+      ctx.provider.describeError(error) ?? (error instanceof Error ? error.message.slice(0, 300) : "failed"),
+  });
+}
+
+/**
+ * KIE refused a create with 429 (nothing was created): every instance pauses its creates for
+ * `pauseMs` (KIE's Retry-After, else 10 s: the provider says), and the caller puts the job back at the head of the line (it
+ * keeps its arrival time) — no tight retry loop, no failure for the user.
+ */
+export async function pauseForRateLimit(
+  ctx: GenerationContext,
+  jobId: string,
+  pauseMs: number,
+): Promise<void> {
+  ctx.logger.warn({ jobId, pauseMs }, "KIE refused a create (429); job back at the head of the line");
+  ctx.line.pause(pauseMs);
+  await ctx.budget.pauseCreates(pauseMs);
+}

@@ -1,0 +1,253 @@
+/**
+ * The line (docs/JOBS.md "The line", issue 23): a create that finds no KIE create token waits,
+ * queued, credits reserved, answered at once with its place; the drain sends it once a token
+ * comes, fairly between users, exactly once across instances; a 429 puts it back at the head;
+ * a full line refuses (503, nothing charged); a job that waits too long times out, credits back.
+ * On the provider port (fake provider) and an in-memory budget; the SQL runs on PGlite and
+ * Postgres.
+ */
+import { eq, sql } from "drizzle-orm";
+import { afterEach, beforeEach, expect, it } from "vitest";
+import { AccountRegistry, balance } from "@/lib/credits";
+import { findGeneration } from "@/lib/db/generations";
+import { generations as generationsTable } from "@/lib/db/schema";
+import { GenerationService, JobEvents } from "@/lib/generation";
+import { LineFullError } from "@/lib/generation/line";
+import { createLogger } from "@/lib/observability/logger";
+import { problemOf } from "@/lib/problem";
+import { describeEachDatabase } from "../../helpers/database";
+import { createFakeProvider, type FakeProvider, FakeProviderError } from "../../helpers/fakeProvider";
+import { createTestBudget, type TestBudget } from "../../helpers/testBudget";
+
+const INITIAL = 10;
+
+/** Waits (bounded) until `check` holds; fails the test with `what` otherwise. */
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describeEachDatabase("the line for KIE's create budget", (getDb) => {
+  let provider: FakeProvider;
+  let budget: TestBudget;
+  let events: JobEvents;
+  const services: GenerationService[] = [];
+
+  beforeEach(() => {
+    provider = createFakeProvider();
+    budget = createTestBudget(0);
+    events = new JobEvents();
+  });
+  afterEach(async () => {
+    await Promise.all(services.splice(0).map((service) => service.close()));
+    events.close();
+  });
+
+  function service(options: { queueMax?: number; jobTimeoutMs?: number; pollBudgetMs?: number } = {}) {
+    const { db } = getDb();
+    const created = new GenerationService({
+      db,
+      provider,
+      budget,
+      events,
+      logger: createLogger({ level: "silent" }),
+      accounts: new AccountRegistry(db, { initialCredits: INITIAL }),
+      settings: {
+        costPerGeneration: 1,
+        textModel: "google/nano-banana",
+        editModel: "google/nano-banana-edit",
+        pollBudgetMs: options.pollBudgetMs ?? 5_000,
+        jobTimeoutMs: options.jobTimeoutMs ?? 60_000,
+        notifyAcrossInstances: false,
+        queueMax: options.queueMax,
+        createRate: { limit: 20, windowMs: 10_000 },
+      },
+    });
+    services.push(created);
+    return created;
+  }
+
+  const request = (userId: string, prompt = "a banana", mode: "async" | "sync" = "async") => ({
+    userId,
+    request: { prompt },
+    files: [],
+    mode,
+    requestId: `req-${prompt}`,
+  });
+
+  it("a create without a token is queued, answered at once with its place, and sent once a token comes", async () => {
+    const generations = service();
+    const first = await generations.create(request("u1", "first"));
+    const second = await generations.create(request("u2", "second"));
+    expect(provider.created).toHaveLength(0);
+    expect(first).toMatchObject({ outcome: "accepted", remainingCredits: INITIAL - 1 });
+    expect(first.job).toMatchObject({ status: "pending", queuePosition: 1, etaMs: 500 });
+    expect(second.job).toMatchObject({ status: "pending", queuePosition: 2, etaMs: 1_000 });
+    const row = await findGeneration(getDb().db, first.job.taskId);
+    expect(row?.status).toBe("queued");
+    expect(await balance(getDb().db, "u1")).toBe(INITIAL - 1);
+
+    // The status read shows the place too.
+    const read = await generations.getForUser("u2", second.job.taskId);
+    expect(read?.job).toMatchObject({ status: "pending", queuePosition: 2 });
+
+    budget.give(2);
+    await until("both jobs sent", () => provider.created.length === 2);
+    expect(provider.created.map((sent) => sent.request.prompt)).toEqual(["first", "second"]);
+    await until("both attached", async () =>
+      Boolean((await findGeneration(getDb().db, second.job.taskId))?.kieTaskId),
+    );
+    const after = await generations.getForUser("u1", first.job.taskId);
+    expect(after?.job.status).toMatch(/^(pending|processing)$/);
+    expect(after?.job.queuePosition).toBeUndefined();
+    expect(after?.job.taskId).toBe("fake-task-1"); // KIE's id once the task exists
+
+    provider.succeed("fake-task-1", ["https://results.example/1.png"]);
+    const done = await generations.getForUser("u1", first.job.taskId, { waitMs: 10_000 });
+    expect(done?.job).toMatchObject({ status: "succeeded", creditsUsed: 1 });
+    expect(done?.remainingCredits).toBe(INITIAL - 1);
+  });
+
+  it("with a token and nobody waiting, a create goes straight to KIE (nothing queued)", async () => {
+    budget.give(1);
+    const generations = service();
+    const created = await generations.create(request("u1"));
+    expect(created.job.taskId).toBe("fake-task-1");
+    expect(created.job.queuePosition).toBeUndefined();
+    // Someone waiting goes first: a token does not let a newcomer jump the line.
+    const queued = await generations.create(request("u1", "queued"));
+    expect(queued.job.queuePosition).toBe(1);
+  });
+
+  it("is fair between users: one user's batch does not push another user's jobs to the end", async () => {
+    const generations = service();
+    const { db } = getDb();
+    const accounts = new AccountRegistry(db, { initialCredits: 100 });
+    await accounts.ensure("busy");
+    await accounts.ensure("late");
+    for (let i = 0; i < 40; i++) await generations.create(request("busy", `busy-${i}`));
+    const late = [];
+    for (let i = 0; i < 4; i++) late.push(await generations.create(request("late", `late-${i}`)));
+    // Round robin between users: the late user's jobs alternate with the busy one's.
+    expect(late.map((created) => created.job.queuePosition)).toEqual([2, 4, 6, 8]);
+
+    budget.give(44);
+    await until("every job sent", () => provider.created.length === 44);
+    const order = provider.created.map((sent) => sent.request.prompt);
+    expect(order.slice(0, 8)).toEqual([
+      "busy-0",
+      "late-0",
+      "busy-1",
+      "late-1",
+      "busy-2",
+      "late-2",
+      "busy-3",
+      "late-3",
+    ]);
+    expect(new Set(order).size).toBe(44); // each sent once
+  });
+
+  it("a full line refuses a create with 503 and Retry-After, nothing reserved", async () => {
+    const generations = service({ queueMax: 2 });
+    await generations.create(request("u1", "a"));
+    await generations.create(request("u1", "b"));
+    const refused = await generations.create(request("u2", "c")).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(LineFullError);
+    expect(problemOf(refused)).toMatchObject({ code: "service_unavailable", retryAfterSeconds: 1 });
+    expect(await balance(getDb().db, "u2")).toBeNull(); // never even opened an account
+    const [row] = await getDb()
+      .db.select({ n: sql<number>`count(*)::int` })
+      .from(generationsTable)
+      .where(eq(generationsTable.userId, "u2"));
+    expect(row?.n).toBe(0);
+  });
+
+  it("a KIE 429 on createTask puts the job back at the head of the line and pauses the budget", async () => {
+    budget.give(1);
+    const generations = service();
+    provider.failCreate = new FakeProviderError("429", { rateLimitedMs: 200 });
+    const created = await generations.create(request("u1", "limited"));
+    // Not failed, not charged twice: the user's job waits in line.
+    expect(created).toMatchObject({ outcome: "accepted", remainingCredits: INITIAL - 1 });
+    expect(created.job).toMatchObject({ status: "pending", queuePosition: 1 });
+    expect(budget.pauses).toEqual([200]);
+    await generations.create(request("u2", "behind"));
+
+    // From the line too: the job goes back to the head, ahead of the one behind it.
+    provider.failCreate = new FakeProviderError("429", { rateLimitedMs: 250 });
+    budget.give(1);
+    await until("the second pause", () => budget.pauses.length === 2);
+    expect(budget.pauses[1]).toBe(250);
+    const isQueued = async () => (await findGeneration(getDb().db, created.job.taskId))?.status === "queued";
+    await until("back in line", isQueued);
+    expect((await generations.getForUser("u1", created.job.taskId))?.job.queuePosition).toBe(1);
+
+    budget.give(2);
+    await until("both sent", () => provider.created.length === 2);
+    expect(provider.created.map((sent) => sent.request.prompt)).toEqual(["limited", "behind"]);
+    expect(await balance(getDb().db, "u1")).toBe(INITIAL - 1);
+  });
+
+  it("a refusal other than 429 from the line fails the job and releases its credits", async () => {
+    const generations = service();
+    const created = await generations.create(request("u1"));
+    provider.failCreate = new FakeProviderError("bad request");
+    budget.give(1);
+    await until(
+      "the job failed",
+      async () => (await findGeneration(getDb().db, created.job.taskId))?.status === "failed",
+    );
+    expect(await balance(getDb().db, "u1")).toBe(INITIAL);
+  });
+
+  it("two instances drain one line: every job is sent exactly once", async () => {
+    const one = service();
+    const two = service();
+    for (let i = 0; i < 12; i++) await (i % 2 ? one : two).create(request(`u${i % 3}`, `job-${i}`));
+    budget.give(12);
+    one.wakeLine();
+    two.wakeLine();
+    await until("every job sent", () => provider.created.length === 12);
+    const attached = async () =>
+      (await getDb().db.select().from(generationsTable)).every((row) => row.kieTaskId);
+    await until("every task attached", attached);
+    const prompts = provider.created.map((sent) => sent.request.prompt);
+    expect(new Set(prompts).size).toBe(12);
+    const rows = await getDb().db.select().from(generationsTable);
+    expect(rows.map((row) => row.status)).toEqual(Array(12).fill("pending"));
+  });
+
+  it("a job still in line at KIE_TIMEOUT_MS times out and its credits come back", async () => {
+    const generations = service({ jobTimeoutMs: 30_000 });
+    const created = await generations.create(request("u1"));
+    const { db } = getDb();
+    await db
+      .update(generationsTable)
+      .set({ createdAt: new Date(Date.now() - 31_000) })
+      .where(eq(generationsTable.id, created.job.taskId));
+    await generations.reconcile();
+    const job = await findGeneration(db, created.job.taskId);
+    expect(job).toMatchObject({ status: "timeout", errorCode: "upstream_timeout" });
+    expect(await balance(db, "u1")).toBe(INITIAL);
+    budget.give(1);
+    generations.wakeLine();
+    expect(provider.created).toHaveLength(0);
+  });
+
+  it("a sync request waits in line, then for its image; past its budget it gets its taskId", async () => {
+    const generations = service({ pollBudgetMs: 1_500 });
+    const timedOut = await generations.create(request("u1", "no token", "sync"));
+    expect(timedOut).toMatchObject({ outcome: "budget_exhausted" });
+    expect(timedOut.job).toMatchObject({ status: "pending", queuePosition: 1 });
+
+    const waiting = generations.create(request("u2", "in line", "sync"));
+    budget.give(2);
+    await until("sent", () => provider.created.length === 2);
+    provider.succeed("fake-task-2", ["https://results.example/2.png"]);
+    const done = await waiting;
+    expect(done).toMatchObject({ outcome: "settled", job: { status: "succeeded" } });
+  });
+});
