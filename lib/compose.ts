@@ -32,7 +32,8 @@ const IMAGE_URL_SECRET_FILE = "image-url-secret";
 
 /**
  * The image proxy's connection pool (it resolves DNS itself and refuses private addresses) and
- * the one private origin it may reach: the simulator this process started (DESIGN.md §6).
+ * the one private origin it may reach: the simulator in use, started here or named by
+ * KIE_BASE_URL without KIE_API_KEY (DESIGN.md §6).
  */
 export interface ImageProxyPool {
   dispatcher: Dispatcher;
@@ -88,6 +89,10 @@ export async function connectKie(
     uploadBaseUrl = sim.url;
     simulatorOrigin = new URL(sim.url).origin;
     logger.info({ url: sim.url }, "KIE_API_KEY is not set: using the embedded KIE simulator");
+  } else if (config.kie.mode === "simulator") {
+    // An external simulator (`npm run sim`) named by KIE_BASE_URL is the one in use: its results
+    // are served from its own origin, usually plain http on loopback (DESIGN.md §6).
+    simulatorOrigin ??= new URL(baseUrl).origin;
   }
 
   const proxyTrustedOrigin = config.kie.mode === "simulator" ? simulatorOrigin : undefined;

@@ -175,7 +175,7 @@ function timeoutInput(ctx: GenerationContext, job: Generation, lateResultUrls?: 
 /**
  * How a success settles (DESIGN.md §9): succeeded once the image is in our store; succeeded on
  * KIE's URL, not yet stored, when the store is down; failed (credits released) when the result
- * is not an image or over the cap; undefined (stay open) when KIE's file cannot be fetched now.
+ * is not an image, over the cap or on a host the guard refuses; undefined (stay open) when KIE's file cannot be fetched now.
  * A job already settled is not copied again here (a late result is copied by the reconciler).
  */
 async function settlementOf(
@@ -190,7 +190,6 @@ async function settlementOf(
     case "stored":
       return { ...succeeded, image: copy.image, warnings: copy.warnings };
     case "store_down":
-    case "uncopyable":
       return succeeded;
     case "rejected":
       // No resultUrls: a failed job shows no image (KIE's URL is in the log).

@@ -33,11 +33,9 @@ export type CopyOutcome =
   /** Our store is down: succeed on KIE's URL, marked not yet stored (the reconciler copies it). */
   | { kind: "store_down" }
   /**
-   * KIE's URL is on a host the guard refuses (IMAGE_PROXY_ALLOWED_HOSTS lacks it): an operator's
-   * configuration problem, not the user's — succeed on KIE's URL, never copied, logged loudly.
+   * Not an image, over the cap, or on a host the guard refuses (IMAGE_PROXY_ALLOWED_HOSTS lacks
+   * it: /api/images could not serve it either): the job fails and its credits are released.
    */
-  | { kind: "uncopyable" }
-  /** Not an image, over the cap: the job fails and its credits are released. */
   | { kind: "rejected"; message: string }
   /** KIE's file could not be fetched right now: leave the job open, the next read tries again. */
   | { kind: "source_unavailable" };
@@ -83,8 +81,12 @@ export class ResultImages {
         return { kind: "stored", image, warnings: warningsFor(job, image) };
       } catch (error) {
         if (error instanceof ResultRejectedError && error.reason === "unsafe_url") {
-          this.deps.logger.error({ jobId: job.id, err: error.cause }, "result host refused by the URL guard");
-          return { kind: "uncopyable" };
+          // An operator's configuration problem, not the user's: never charge for an image nobody can load.
+          this.deps.logger.error(
+            { jobId: job.id, sourceUrl, err: error.cause },
+            "result host refused by the URL guard (add it to IMAGE_PROXY_ALLOWED_HOSTS?): job failed, credits released",
+          );
+          return { kind: "rejected", message: error.message };
         }
         if (error instanceof ResultRejectedError) {
           this.deps.logger.warn(

@@ -9,7 +9,8 @@
  * - StoredImage: the image is ours;
  * - ResultRejectedError: not an image, over the cap, or undecodable — the job fails, credits return
  *   (reason "unsafe_url": a host the guard refuses — the settlement keeps KIE's URL instead);
- * - StoreUnavailableError: our store is down — the job succeeds on KIE's URL, copied later;
+ * - StoreUnavailableError: our store is down, or our own disk failed (ENOSPC, EIO, EMFILE, a short
+ *   write, a spool file gone) — the job succeeds on KIE's URL, copied later;
  * - anything else (KIE's file host unreachable, a timeout): try again later.
  */
 import { createHash } from "node:crypto";
@@ -18,7 +19,14 @@ import sharp from "sharp";
 import type { StoredImageColumns } from "@/lib/db/images";
 import { ProxyUpstreamError, UnsafeUrlError, UnsupportedMediaTypeError } from "@/lib/security/errors";
 import type { ProxiedImage } from "@/lib/security/imageProxy";
-import { type ImageStore, resultKey, tempFileName, thumbnailKey } from "@/lib/storage";
+import {
+  type ImageStore,
+  resultKey,
+  StoreUnavailableError,
+  tempFileName,
+  thumbnailKey,
+  writeAll,
+} from "@/lib/storage";
 
 export const THUMBNAIL_SIZE = 256;
 /** Larger images are refused as pixel bombs (the same limit as uploads). */
@@ -61,11 +69,10 @@ export async function storeResult(
   sourceUrl: string,
   deps: StoreResultDeps,
 ): Promise<StoredImage> {
-  await mkdir(deps.spoolDir, { recursive: true, mode: 0o700 });
   const spool = tempFileName(deps.spoolDir);
   try {
     const { type, bytes, sha256 } = await download(sourceUrl, spool, deps);
-    const { width, height, thumbnail } = await inspect(spool);
+    const { width, height, thumbnail } = await inspect(spool, bytes);
     const key = resultKey(jobId, type);
     const thumbKey = thumbnailKey(jobId);
     await deps.store.putFile(key, spool, { contentType: type, contentLength: bytes });
@@ -76,31 +83,43 @@ export async function storeResult(
   }
 }
 
+/**
+ * Streams the result into the spool file, every byte written (a short write is an error, not a
+ * shorter image). Failures of our own disk are StoreUnavailableError; the source's are the
+ * guard's errors (rejections) or anything else (try later).
+ */
 async function download(
   url: string,
   file: string,
   deps: StoreResultDeps,
 ): Promise<{ type: string; bytes: number; sha256: string }> {
+  const handle = await local(async () => {
+    await mkdir(deps.spoolDir, { recursive: true, mode: 0o700 });
+    return open(file, "wx", 0o600);
+  });
   const hash = createHash("sha256");
   let bytes = 0;
   let image: ProxiedImage;
-  const handle = await open(file, "wx", 0o600);
   try {
     image = await deps.fetchSource(url);
     for await (const chunk of image.body) {
       hash.update(chunk);
       bytes += chunk.byteLength;
-      await handle.write(chunk);
+      await local(() => writeAll(handle, chunk));
     }
+    await local(() => handle.close());
   } catch (error) {
+    await handle.close().catch(() => {});
     throw rejectionOf(error) ?? error;
-  } finally {
-    await handle.close();
   }
   return { type: image.contentType, bytes, sha256: hash.digest("hex") };
 }
 
-async function inspect(file: string): Promise<{ width: number; height: number; thumbnail: Buffer }> {
+async function inspect(
+  file: string,
+  bytes: number,
+): Promise<{ width: number; height: number; thumbnail: Buffer }> {
+  await assertWhole(file, bytes);
   try {
     const metadata = await sharp(file, { limitInputPixels: MAX_PIXELS }).metadata();
     if (!metadata.width || !metadata.height) throw new Error("no dimensions");
@@ -117,8 +136,32 @@ async function inspect(file: string): Promise<{ width: number; height: number; t
       thumbnail,
     };
   } catch (error) {
-    // Sniffed as PNG/JPEG/WebP but not decodable (truncated, corrupt, a pixel bomb).
+    // sharp cannot say whether the file or our disk failed: only a file still whole, and readable
+    // by us, that does not decode is "not an image" (truncated by KIE, corrupt, a pixel bomb).
+    await assertWhole(file, bytes);
     throw new ResultRejectedError("not_an_image", { cause: error });
+  }
+}
+
+/** The spool file holds every byte read, and we can open it; else our disk failed (vanished, EMFILE…). */
+async function assertWhole(file: string, bytes: number): Promise<void> {
+  await local(async () => {
+    const handle = await open(file, "r");
+    try {
+      const { size } = await handle.stat();
+      if (size !== bytes) throw new Error(`spool file holds ${size} of ${bytes} bytes`);
+    } finally {
+      await handle.close();
+    }
+  });
+}
+
+/** Runs a step on our own disk: any failure of it is the store being unavailable, never the image's fault. */
+async function local<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    throw new StoreUnavailableError("put", { cause: error });
   }
 }
 

@@ -5,8 +5,9 @@ import type { S3StoreOptions } from "./s3";
 import type { ImageStore } from "./types";
 
 export * from "./keys";
-export { LocalImageStore, sweepTempFiles, tempFileName } from "./local";
+export { LocalImageStore } from "./local";
 export type { S3StoreOptions } from "./s3";
+export { HOST_TAG, sweepTempFiles, tempFileName, writeAll } from "./tempFiles";
 export * from "./types";
 
 export type ImageStoreConfig = { kind: "local"; dataDir: string } | ({ kind: "s3" } & S3StoreOptions);

@@ -1,15 +1,16 @@
 /**
  * IMAGE_STORE=local (the default): files under DATA_DIR/images. A write goes to a temp file named
- * after this process (`.tmp/<pid>-<random>.part`), is fsynced, renamed into place and the folder
- * fsynced: a reader sees the whole file or none, and a crash leaves only a temp file, which
- * sweepIncomplete() removes once its process is gone.
+ * after this host and process (`.tmp/<host>-<pid>-<random>.part`), every byte written and counted,
+ * is fsynced, renamed into place and the folder fsynced: a reader sees the whole file or none, and
+ * a crash leaves only a temp file, which sweepIncomplete() removes once its process is gone. Any
+ * local I/O error (ENOSPC, EIO, EMFILE, a short write) is StoreUnavailableError.
  */
-import { randomBytes } from "node:crypto";
 import { constants, createReadStream } from "node:fs";
-import { copyFile, mkdir, open, opendir, readdir, rename, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, open, opendir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { assertKey, contentTypeOfKey } from "./keys";
+import { isMissing, sweepTempFiles, tempFileName, writeAll } from "./tempFiles";
 import {
   type ImageStore,
   type PutOptions,
@@ -19,7 +20,6 @@ import {
 } from "./types";
 
 const TEMP_DIR = ".tmp";
-const TEMP_NAME = /^(\d+)-[0-9a-f]+\.part$/;
 
 export class LocalImageStore implements ImageStore {
   readonly kind = "local" as const;
@@ -43,10 +43,7 @@ export class LocalImageStore implements ImageStore {
       try {
         const source: Iterable<Uint8Array> | AsyncIterable<Uint8Array> =
           body instanceof Uint8Array ? [body] : body;
-        for await (const chunk of source) {
-          await handle.write(chunk);
-          bytes += chunk.byteLength;
-        }
+        for await (const chunk of source) bytes += await writeAll(handle, chunk);
         await handle.sync();
       } finally {
         await handle.close();
@@ -58,11 +55,14 @@ export class LocalImageStore implements ImageStore {
   /** The kernel copies the file (no bytes pass through JavaScript), then the same rename. */
   async putFile(key: string, file: string, _options: PutOptions): Promise<{ bytes: number }> {
     return this.writeAtomically(key, async (temp) => {
+      const { size } = await stat(file);
       await copyFile(file, temp, constants.COPYFILE_EXCL);
       const handle = await open(temp, "r+");
       try {
         await handle.sync();
-        return (await handle.stat()).size;
+        const copied = (await handle.stat()).size;
+        if (copied !== size) throw new Error(`short copy: ${copied} of ${size} bytes`);
+        return copied;
       } finally {
         await handle.close();
       }
@@ -148,50 +148,6 @@ export class LocalImageStore implements ImageStore {
   async close(): Promise<void> {}
 }
 
-/**
- * Removes `<pid>-<random>.part` files whose process is gone, or older than `olderThanMs` whatever
- * their process (a pid can be reused). Shared with the copy step's spool folder.
- */
-export async function sweepTempFiles(dir: string, olderThanMs: number): Promise<number> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (error) {
-    if (isMissing(error)) return 0;
-    throw error;
-  }
-  let removed = 0;
-  for (const name of names) {
-    const match = TEMP_NAME.exec(name);
-    if (!match) continue;
-    const file = path.join(dir, name);
-    const pid = Number(match[1]);
-    const info = await stat(file).catch(() => undefined);
-    if (!info) continue;
-    const stale = Date.now() - info.mtimeMs > olderThanMs;
-    if (stale || (pid !== process.pid && !processAlive(pid))) {
-      await rm(file, { force: true });
-      removed++;
-    }
-  }
-  return removed;
-}
-
-/** A temp file name in `dir` owned by this process (sweepTempFiles knows the shape). */
-export function tempFileName(dir: string): string {
-  return path.join(dir, `${process.pid}-${randomBytes(8).toString("hex")}.part`);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, "r");
   try {
@@ -199,9 +155,4 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-function isMissing(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException)?.code;
-  return code === "ENOENT" || code === "ENOTDIR";
 }

@@ -67,6 +67,11 @@ export interface HarnessOptions {
   sim?: KieSimOptions;
   /** Serve the handlers over HTTP and set APP_URL to it, so KIE callbacks reach the app. */
   callbacks?: boolean;
+  /**
+   * false: the app learns the simulator only from KIE_BASE_URL, as `npm start` with an external
+   * `npm run sim` does (default: trusted explicitly, as tests that run their own sim do).
+   */
+  trustSimulator?: boolean;
 }
 
 export interface Harness {
@@ -124,7 +129,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   });
   const app = await createApp(config, {
     database: options.database,
-    simulatorOrigin: sim.url,
+    simulatorOrigin: options.trustSimulator === false ? undefined : sim.url,
     logger: createLogger({ level: "debug", destination: sink }),
   });
   installApp(app);

@@ -10,6 +10,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   assertKey,
+  HOST_TAG,
   type ImageStore,
   LocalImageStore,
   resultKey,
@@ -18,6 +19,7 @@ import {
 } from "@/lib/storage";
 import { S3ImageStore } from "@/lib/storage/s3";
 import { startTestS3, type TestS3 } from "@/tests/helpers/s3";
+import { mountTmpfs, skipWithoutTmpfs, type Tmpfs } from "@/tests/helpers/tmpfs";
 
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -126,22 +128,32 @@ describe("local adapter", () => {
   it("writes through a temp name: a file is whole or absent, and no temp file stays", async () => {
     const store = new LocalImageStore(root);
     const key = resultKey(randomUUID(), "image/png");
-    await store.put(key, randomBytes(5000), { contentType: "image/png" });
+    const bytes = randomBytes(5000);
+    expect((await store.put(key, bytes, { contentType: "image/png" })).bytes).toBe(5000);
+    expect(sha(await readAll((await store.get(key))!.body))).toBe(sha(bytes));
     expect(readdirSync(path.join(root, ".tmp"))).toEqual([]);
   });
 
-  it("sweeps temp files of dead processes and old ones, keeps a live fresh one", async () => {
+  it("sweeps this host's temp files of dead processes and old ones, keeps live and other hosts' fresh ones", async () => {
     const store = new LocalImageStore(root);
     const tmp = path.join(root, ".tmp");
     mkdirSync(tmp, { recursive: true });
-    // A pid far above pid_max: no such process.
-    writeFileSync(path.join(tmp, "99999999-aa.part"), "partial");
-    writeFileSync(path.join(tmp, `${process.pid}-bb.part`), "mine, in progress");
-    writeFileSync(path.join(tmp, `${process.pid}-cc.part`), "mine, stale");
+    const name = (host: string, pid: number) => `${host}-${pid}-${randomBytes(8).toString("hex")}.part`;
+    // A pid far above pid_max: no such process here.
+    const deadHere = name(HOST_TAG, 99999999);
+    // Another instance sharing DATA_DIR: its pid means nothing on this host, and its copy is live.
+    const otherHost = name(`other-${HOST_TAG}`, 99999999);
+    const mineLive = name(HOST_TAG, process.pid);
+    const mineStale = name(HOST_TAG, process.pid);
+    const otherStale = name("another-host", 12);
+    const olderVersion = "99999999-aa.part";
+    for (const file of [deadHere, otherHost, mineLive, mineStale, otherStale, olderVersion]) {
+      writeFileSync(path.join(tmp, file), "partial");
+    }
     const old = new Date(Date.now() - 2 * 3600_000);
-    utimesSync(path.join(tmp, `${process.pid}-cc.part`), old, old);
-    expect(await store.sweepIncomplete({ olderThanMs: 3600_000 })).toBe(2);
-    expect(readdirSync(tmp)).toEqual([`${process.pid}-bb.part`]);
+    for (const file of [mineStale, otherStale, olderVersion]) utimesSync(path.join(tmp, file), old, old);
+    expect(await store.sweepIncomplete({ olderThanMs: 3600_000 })).toBe(4);
+    expect(readdirSync(tmp).sort()).toEqual([mineLive, otherHost].sort());
   });
 
   it("reports an unwritable folder as the store being unavailable", async () => {
@@ -153,6 +165,69 @@ describe("local adapter", () => {
     ).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });
+
+describe.skipIf(skipWithoutTmpfs("local adapter on a full disk"))(
+  "local adapter on a full disk (tmpfs)",
+  () => {
+    let disk: Tmpfs;
+    const scratch = mkdtempSync(path.join(tmpdir(), "nb-store-src-"));
+    beforeAll(() => {
+      disk = mountTmpfs(1024 * 1024);
+    });
+    afterAll(() => {
+      disk?.close();
+      rmSync(scratch, { recursive: true, force: true });
+    });
+
+    it("a put that does not fit is refused whole, leaves nothing, and fits once space returns", async () => {
+      const store = new LocalImageStore(disk.dir);
+      const key = resultKey(randomUUID(), "image/png");
+      // 24 KiB left, 100 KiB to write in one buffer: the kernel writes what fits and says so.
+      const full = disk.fill(24 * 1024);
+      const bytes = randomBytes(100 * 1024);
+      await expect(store.put(key, bytes, { contentType: "image/png" })).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
+      expect(await store.get(key)).toBeUndefined();
+      expect(readdirSync(path.join(disk.dir, ".tmp"))).toEqual([]);
+      // The same as a stream of chunks, and from a file.
+      const streamed = randomStream(300 * 1024);
+      await expect(store.put(key, streamed.stream, { contentType: "image/png" })).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
+      expect(await store.get(key)).toBeUndefined();
+
+      full.free();
+      const put = await store.put(key, bytes, { contentType: "image/png" });
+      const got = await store.get(key);
+      expect(put.bytes).toBe(bytes.byteLength);
+      expect(got?.size).toBe(put.bytes);
+      expect(sha(await readAll(got!.body))).toBe(sha(bytes));
+    });
+
+    it("putFile of a file that does not fit is refused and leaves nothing", async () => {
+      const source = path.join(scratch, "source.png");
+      const bytes = randomBytes(200 * 1024);
+      writeFileSync(source, bytes);
+      const store = new LocalImageStore(disk.dir);
+      const key = resultKey(randomUUID(), "image/png");
+      const full = disk.fill(24 * 1024);
+      try {
+        await expect(store.putFile(key, source, { contentType: "image/png" })).rejects.toBeInstanceOf(
+          StoreUnavailableError,
+        );
+        expect(await store.get(key)).toBeUndefined();
+      } finally {
+        full.free();
+      }
+      const put = await store.putFile(key, source, { contentType: "image/png" });
+      expect(put.bytes).toBe(bytes.byteLength);
+      const got = await store.get(key);
+      got?.body.destroy();
+      expect(got?.size).toBe(bytes.byteLength);
+    });
+  },
+);
 
 describe("s3 adapter (s3rver)", () => {
   let s3: TestS3;

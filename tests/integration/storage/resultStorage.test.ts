@@ -5,8 +5,10 @@
  * that is down lets the job succeed on KIE's URL, and the reconciler copies it once the store is
  * back. Charged once in every case.
  */
+
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +16,7 @@ import type { Database } from "@/lib/db";
 import { type Harness, startHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import { startTestS3, type TestS3 } from "../../helpers/s3";
+import { mountTmpfs, TMPFS_UNAVAILABLE } from "../../helpers/tmpfs";
 import { creditsOf, jobRow, ledgerOf } from "../jobs/jobKit";
 
 const SECRET = "result-storage-test-secret-0123456789abcdef";
@@ -191,16 +194,30 @@ function suite(kind: "local" | "s3") {
   });
 }
 
-/** Takes the store down (S3: the server stops; local: its folder cannot be created); returns the cure. */
+/**
+ * Takes the store down; returns the cure. S3: the server stops. Local: its disk is full — a small
+ * tmpfs, filled, mounted over DATA_DIR/images (the files already there come back with the cure);
+ * where none can be mounted, its folder cannot be created (warned).
+ */
 async function storeDown(kind: "local" | "s3", h: Harness, s3?: TestS3): Promise<() => Promise<void>> {
   if (kind === "s3" && s3) {
     await s3.stop();
     return () => s3.start();
   }
   const root = path.join(h.app.config.dataDir, "images");
+  if (!TMPFS_UNAVAILABLE) {
+    mkdirSync(root, { recursive: true });
+    const disk = mountTmpfs(64 * 1024, root);
+    disk.fill();
+    return async () => {
+      execFileSync("umount", [root]);
+    };
+  }
+  console.warn(
+    `result storage: no tmpfs (${TMPFS_UNAVAILABLE}); the local store is down by a missing folder`,
+  );
   const aside = `${root}.aside`;
   rmSync(aside, { recursive: true, force: true });
-  const { renameSync, existsSync } = await import("node:fs");
   if (existsSync(root)) renameSync(root, aside);
   writeFileSync(root, "not a folder");
   return async () => {
