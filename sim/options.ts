@@ -41,6 +41,7 @@ export interface SimSettings {
   host: string;
   port: number;
   publicUrl?: string;
+  ownResultUrls?: boolean;
   /** Accepted Bearer keys; undefined = any non-empty one. */
   apiKeys?: Buffer[];
   stepMs: number;
@@ -106,6 +107,7 @@ export function resolveOptions(options: KieSimOptions): SimSettings {
     host: options.host ?? "127.0.0.1",
     port: options.port ?? 0,
     publicUrl: options.publicUrl,
+    ownResultUrls: options.ownResultUrls,
     apiKeys: keys,
     stepMs,
     webhookHmacKey: options.webhookHmacKey,

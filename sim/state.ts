@@ -57,6 +57,7 @@ export class SimState {
   /** Every outbound fetch's connections: resolved and checked here (fetchGuard.ts). */
   private readonly fetchAgent = createGuardedAgent();
   private localBases: string[] = [];
+  private ownBase = "";
 
   constructor(readonly settings: SimSettings) {
     this.rules = settings.faultRules;
@@ -84,7 +85,7 @@ export class SimState {
       blobs: this.blobs,
       sources: this.sources,
       signal: this.signal,
-      publicBase: () => this.base,
+      publicBase: () => (this.settings.ownResultUrls ? this.ownBase : this.base),
       onCredits: (delta) => {
         this.credits = Math.max(0, this.credits + delta);
       },
@@ -110,6 +111,7 @@ export class SimState {
 
   /** Once listening: `own` is where it listens; the public base defaults to it. */
   setAddress(own: string, port: number): void {
+    this.ownBase = own.replace(/\/+$/, "");
     this.base = (this.settings.publicUrl ?? own).replace(/\/+$/, "");
     this.localBases = [...new Set([this.base, own, `http://127.0.0.1:${port}`, `http://localhost:${port}`])];
   }

@@ -13,6 +13,12 @@ export interface KieSimOptions {
   host?: string;
   /** Base of the file and result URLs the sim hands out; default its own address. */
   publicUrl?: string;
+  /**
+   * Result URLs on the sim's own address even with a publicUrl (as real KIE serves results from
+   * another host than uploads): tests whose uploads name a host nobody resolves, while the app
+   * still copies the results.
+   */
+  ownResultUrls?: boolean;
   /** When given, only these Bearer keys are accepted; otherwise any non-empty Bearer token. */
   apiKeys?: readonly string[];
   /** Time per state step (waiting → queuing → generating → final). Default 400 ms. */

@@ -2,9 +2,10 @@
  * Image edits: local images (multipart files, data: URIs) are uploaded to KIE first and KIE's
  * URLs for them are what the task is given; an https URL the user names is passed through as is.
  *
- * kie-sim runs with a public https base, so every URL it hands out (uploads, results) names a
- * host that is never resolved: the sim serves its own URLs from memory, and this test reads the
- * bytes back through the sim's real 127.0.0.1 address.
+ * kie-sim runs with a public https base, so every upload URL it hands out names a host that is
+ * never resolved: the sim serves its own URLs from memory, and this test reads the bytes back
+ * through the sim's real 127.0.0.1 address. Its results are on that address (as KIE's are on
+ * another host than its uploads), so the app copies them.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Harness, startHarness } from "../../helpers/appHarness";
@@ -28,7 +29,7 @@ describeEachDatabase("POST /api/generate: image edits", (getDb) => {
   let red: Buffer;
   let blue: Buffer;
   beforeAll(async () => {
-    h = await startHarness({ database: getDb(), sim: { publicUrl: SIM_PUBLIC_BASE } });
+    h = await startHarness({ database: getDb(), sim: { publicUrl: SIM_PUBLIC_BASE, ownResultUrls: true } });
     red = await pngImage(40, 30, { r: 220, g: 20, b: 20 });
     blue = await pngImage(30, 40, { r: 20, g: 20, b: 220 });
   });

@@ -75,7 +75,7 @@ describeEachDatabase("POST /api/generate: every catalogue model", (getDb) => {
   beforeAll(async () => {
     h = await startHarness({
       database: getDb(),
-      sim: { publicUrl: SIM_PUBLIC_BASE },
+      sim: { publicUrl: SIM_PUBLIC_BASE, ownResultUrls: true },
       env: { MODEL_CREDITS: PRICES, CREDITS_INITIAL: "100", RATE_LIMIT_PER_MINUTE: "1000" },
     });
     png = dataUri("image/png", await pngImage(40, 30));
