@@ -4,7 +4,6 @@
  * Like lib/app.ts, the only place that may import every layer.
  */
 
-import path from "node:path";
 import type { Dispatcher } from "undici";
 import type { AppConfig } from "@/config";
 import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "@/lib/auth";
@@ -24,7 +23,7 @@ import type { Metrics } from "@/lib/observability/metrics";
 import { metricsClosedReason } from "@/lib/observability/metricsEndpoint";
 import { fetchProxiedImage } from "@/lib/security/imageProxy";
 import { createGuardedDispatcher } from "@/lib/security/urlGuard";
-import { createImageStore, type ImageStore } from "@/lib/storage";
+import { createImageStore, type ImageStore, spoolDirOf } from "@/lib/storage";
 import { ImageLinks } from "@/lib/storage/links";
 
 /** In DATA_DIR when IMAGE_URL_SECRET is unset: one host's links (set the variable for a fleet). */
@@ -213,7 +212,8 @@ export async function createImages(
   const resultImages = new ResultImages({
     db: db,
     store: imageStore,
-    spoolDir: path.join(config.dataDir, "spool"),
+    spoolDir: spoolDirOf(config.dataDir, "results"),
+    uploadSpoolDir: spoolDirOf(config.dataDir, "uploads"),
     logger: logger.child({ component: "images" }),
     fetchSource: (url) =>
       fetchProxiedImage(url, {
@@ -223,6 +223,11 @@ export async function createImages(
         maxBytes: RESULT_MAX_BYTES,
         timeoutMs: RESULT_FETCH_TIMEOUT_MS,
       }),
+  });
+
+  // What a crash left in the spools (a kill -9 mid-request or mid-copy) goes at start-up.
+  await resultImages.sweepSpools().catch((error) => {
+    logger.warn({ err: error }, "could not sweep the spool folders; the reconciler will");
   });
 
   return { imageStore, imageLinks, images, resultImages };

@@ -4,20 +4,19 @@
  *   npm run images -- prune [--days <n>]   delete the images of jobs settled more than n days ago
  *                                          (default IMAGE_RETENTION_DAYS); the jobs stay in history
  *   npm run images -- sweep                remove orphan files: of deleted or unknown jobs, copies
- *                                          a crash left unrecorded, temp files of dead processes
+ *                                          a crash left unrecorded, temp and spool files of dead processes
  *
  * Uses the app's configuration (DATABASE_URL or the embedded database in DATA_DIR; IMAGE_STORE
  * and S3_*). The embedded database allows one process per folder, so with it this refuses to run
  * while the server does (the server's reconciler does the same work on its own, every 10 s).
  * Exit codes: 0 done, 1 failed, 2 wrong usage.
  */
-import path from "node:path";
 import pino from "pino";
 import { getConfig } from "@/config";
 import { DatabaseLockedError, openDatabase } from "@/lib/db";
 import { ResultImages } from "@/lib/generation/resultImages";
 import { createLogger } from "@/lib/observability/logger";
-import { createImageStore } from "@/lib/storage";
+import { createImageStore, spoolDirOf } from "@/lib/storage";
 import { CliError, runCli } from "./cli";
 
 const USAGE = `Usage:
@@ -73,7 +72,8 @@ async function run(command: Exclude<Command, { name: "help" }>): Promise<string>
   const images = new ResultImages({
     db: database.db,
     store,
-    spoolDir: path.join(config.dataDir, "spool"),
+    spoolDir: spoolDirOf(config.dataDir, "results"),
+    uploadSpoolDir: spoolDirOf(config.dataDir, "uploads"),
     logger,
     fetchSource: () => Promise.reject(new Error("the images CLI copies nothing")),
   });

@@ -286,22 +286,35 @@ async function openJob(ctx: GenerationContext, input: CreateGenerationInput): Pr
   return { jobId, row, openedAt: ctx.now(), choice, callbackToken, remaining, log };
 }
 
-/** Uploads the request's local files to the provider in parallel; their public URLs, in order. */
+/**
+ * Uploads the request's local files to the provider in parallel; their public URLs, in order. Our
+ * own copies of them (KIE deletes uploads after ~3 days, §9) are made in the background, best
+ * effort: createTask never waits for our store. Each reader holds the spooled files until it is
+ * done, so a failed upload (which ends this request) never deletes them under the others.
+ */
 async function uploadFiles(ctx: GenerationContext, jobId: string, input: CreateGenerationInput) {
-  // KIE deletes uploads after ~3 days: our copies (best effort) keep an edit's inputs (§9).
-  const storingInputs = ctx.images?.storeInputs(jobId, input.files);
-  const urls = await Promise.all(
-    input.files.map((file) =>
-      ctx.provider
-        .uploadFile(
+  if (input.files.length === 0) return [];
+  if (ctx.images) {
+    const release = input.retainFiles?.();
+    void ctx.images
+      .storeInputs(jobId, input.files)
+      .catch(() => {}) // best effort, logged inside
+      .finally(() => release?.());
+  }
+  return Promise.all(
+    input.files.map(async (file) => {
+      const release = input.retainFiles?.();
+      try {
+        const uploaded = await ctx.provider.uploadFile(
           { data: file.data, mimeType: file.mimeType, fileName: file.fileName },
           { requestId: input.requestId },
-        )
-        .then((uploaded) => uploaded.url),
-    ),
+        );
+        return uploaded.url;
+      } finally {
+        await release?.();
+      }
+    }),
   );
-  await storingInputs;
-  return urls;
 }
 
 /** Sends createTask (never retried blindly: a failure may still have created the task). */

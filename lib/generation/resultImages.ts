@@ -21,7 +21,14 @@ import {
 import type { Generation, StoredInputImage } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import { ProxyUpstreamError } from "@/lib/security/errors";
-import { type ImageStore, inputKey, jobIdOfKey, StoreUnavailableError, sweepTempFiles } from "@/lib/storage";
+import {
+  type ImageStore,
+  inputKey,
+  jobIdOfKey,
+  StoreUnavailableError,
+  sweepTempFiles,
+  TEMP_MAX_AGE_MS,
+} from "@/lib/storage";
 import { aspectRatioWarning } from "./aspectRatio";
 import { forEachLimited, untilAborted } from "./concurrency";
 import { ResultRejectedError, type StoredImage, type StoreResultDeps, storeResult } from "./storeResult";
@@ -60,7 +67,10 @@ export interface ResultImagesDeps {
   db: AppDatabase;
   store: ImageStore;
   fetchSource: StoreResultDeps["fetchSource"];
+  /** The copy step's spool (spoolDirOf(DATA_DIR, "results")). */
   spoolDir: string;
+  /** Where requests spool their uploads (spoolDirOf(DATA_DIR, "uploads")): swept with the temp files. */
+  uploadSpoolDir?: string;
   logger: Logger;
   retryDelaysMs?: number[];
 }
@@ -232,7 +242,7 @@ export class ResultImages {
 
   /**
    * Removes what nothing refers to: files of deleted or unknown jobs, copies whose row was never
-   * updated (a crash between the put and the settlement), temp files of processes that are gone.
+   * updated (a crash between the put and the settlement), temp and spool files of processes that are gone.
    * Files younger than `graceMs` and files of open jobs are left alone.
    */
   async sweepOrphans(
@@ -240,8 +250,7 @@ export class ResultImages {
   ): Promise<{ orphans: number; temp: number }> {
     const graceMs = options.graceMs ?? ORPHAN_GRACE_MS;
     const temp =
-      (await this.deps.store.sweepIncomplete({ olderThanMs: 3_600_000 })) +
-      (await sweepTempFiles(this.deps.spoolDir, 3_600_000));
+      (await this.deps.store.sweepIncomplete({ olderThanMs: TEMP_MAX_AGE_MS })) + (await this.sweepSpools());
     let orphans = 0;
     for (const prefix of ["results/", "inputs/"]) {
       let batch: { key: string; jobId?: string }[] = [];
@@ -259,6 +268,17 @@ export class ResultImages {
     }
     if (orphans + temp > 0) this.deps.logger.info({ orphans, temp }, "orphan image files removed");
     return { orphans, temp };
+  }
+
+  /**
+   * Removes spool files and upload folders that a crash left (this host's dead processes, or any
+   * older than an hour): at start-up and in every orphan sweep.
+   */
+  async sweepSpools(): Promise<number> {
+    const dirs = [this.deps.spoolDir, this.deps.uploadSpoolDir].filter((dir): dir is string => !!dir);
+    let removed = 0;
+    for (const dir of dirs) removed += await sweepTempFiles(dir, TEMP_MAX_AGE_MS);
+    return removed;
   }
 
   private async removeUnused(batch: { key: string; jobId?: string }[]): Promise<number> {

@@ -18,6 +18,11 @@ export interface CreateGenerationInput {
   /** Validated; `images` holds only https URLs (data URIs and uploads arrive as `files`). */
   request: ImageGenerationRequest;
   files: LocalImageFile[];
+  /**
+   * Keeps `files` readable until the returned function is called (uploads spooled to disk): each
+   * reader that may outlive the request (an upload, the background input copy) holds one.
+   */
+  retainFiles?: () => () => Promise<void>;
   mode: "sync" | "async";
   requestId: string;
   /** Aborts a sync wait (the client went away); the job itself carries on. */

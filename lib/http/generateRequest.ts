@@ -25,6 +25,8 @@ export interface GenerateRequestLimits {
   maxPixels: number;
   /** KIE_MODEL / KIE_EDIT_MODEL: options of a request that names no model are checked against these. */
   models?: DefaultModels;
+  /** Where multipart files are spooled: DATA_DIR/spool/uploads (spoolDirOf). */
+  spoolDir: string;
 }
 
 export interface ParsedGenerateRequest {
@@ -33,9 +35,13 @@ export interface ParsedGenerateRequest {
   files: LocalImageFile[];
   /** Hash of the whole request, file contents included (Idempotency-Key reuse detection). */
   fingerprint: string;
-  /** Deletes what the request spooled to disk (uploaded files); call once `files` are used. */
+  /** Keeps `files` readable until the returned function is called (a reader that may outlive the request). */
+  retain(): () => Promise<void>;
+  /** Lets go of the request's own hold on `files`: spooled files go once every holder has let go. */
   dispose(): Promise<void>;
 }
+
+const noHold = async () => {};
 
 /** Text fields of a multipart request; everything else there must be an `images` part. */
 const MULTIPART_TEXT_FIELDS = new Set([
@@ -101,7 +107,8 @@ async function parseJson(request: Request, limits: GenerateRequestLimits): Promi
     // No file name: KIE overwrites a reused name, so the client generates a unique one.
     files.push(hashedFile(decoded.data, decoded.mimeType));
   }
-  return { ...finish(fields, urls, files, limits.models), dispose: async () => {} };
+  // Data URIs are Blobs in memory: nothing to hold or delete.
+  return { ...finish(fields, urls, files, limits.models), retain: () => noHold, dispose: noHold };
 }
 
 async function parseMultipart(
@@ -114,9 +121,10 @@ async function parseMultipart(
     maxFiles: MAX_IMAGES_PER_REQUEST,
     maxFields: MULTIPART_TEXT_FIELDS.size + MAX_IMAGES_PER_REQUEST,
     maxFieldBytes: MAX_FIELD_BYTES,
+    spoolDir: limits.spoolDir,
   }); // 413 / 400 the moment a limit is passed
   try {
-    return { ...(await fromForm(form, limits)), dispose: form.dispose };
+    return { ...(await fromForm(form, limits)), retain: form.retain, dispose: form.dispose };
   } catch (error) {
     await form.dispose();
     throw error;
@@ -175,7 +183,7 @@ function finish(
   urls: string[],
   hashed: HashedFile[],
   models: DefaultModels | undefined,
-): Omit<ParsedGenerateRequest, "dispose"> {
+): Omit<ParsedGenerateRequest, "retain" | "dispose"> {
   const files = hashed.map((entry) => entry.file);
   validateImageCount(urls.length + files.length, MAX_IMAGES_PER_REQUEST);
   if (urls.some((url) => url.length > MAX_IMAGE_URL_LENGTH)) {

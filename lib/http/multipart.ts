@@ -4,25 +4,26 @@
  * first limit passed ends the read at once (413 for bytes, 400 for counts); nothing past a limit
  * is kept. Never `Request.formData()`, which buffers the whole body before anyone can count it.
  *
- * File parts are spooled to a temporary folder as they arrive and handed on as file-backed Blobs,
- * hashed on the way: five 10 MiB uploads are not held in memory (docs/BENCHMARKS.md, "uploads").
- * The caller disposes of the form once the files are used.
+ * File parts are spooled to a folder of the request's own under DATA_DIR/spool/uploads as they
+ * arrive and handed on as file-backed Blobs, hashed on the way: five 10 MiB uploads are not held
+ * in memory (docs/BENCHMARKS.md, "uploads"). The folder lives until the form and every reader
+ * that retained it are done.
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream, openAsBlob } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, rm } from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import busboy from "busboy";
+import { tempFileName } from "@/lib/storage/tempFiles";
 import { bodyChunks } from "./body";
 import { ApiError } from "./errors";
 
 export interface MultipartLimits {
-  /** Where file parts are spooled (a folder of the request's own is made inside); default the OS's. */
-  spoolDir?: string;
+  /** Where file parts are spooled (a folder of the request's own is made inside): DATA_DIR/spool/uploads. */
+  spoolDir: string;
   maxBodyBytes: number;
   maxFileBytes: number;
   maxFiles: number;
@@ -45,15 +46,20 @@ export interface MultipartForm {
   /** Text fields in the order sent. */
   fields: [name: string, value: string][];
   files: MultipartFile[];
-  /** Deletes the spooled files. */
+  /**
+   * Keeps the spooled files until the returned function is called: for each reader that may
+   * outlive the request's own use (an upload still running, the background input copy).
+   */
+  retain(): () => Promise<void>;
+  /** Lets go of the form's own hold: the files are deleted once every holder has let go. */
   dispose(): Promise<void>;
 }
 
 export async function readMultipart(request: Request, limits: MultipartLimits): Promise<MultipartForm> {
   const parser = createParser(request, limits);
   const failure = firstFailure();
-  const spool = createSpool(limits.spoolDir ?? tmpdir());
-  const form: MultipartForm = { fields: [], files: [], dispose: spool.dispose };
+  const spool = createSpool(limits.spoolDir);
+  const form: MultipartForm = { fields: [], files: [], retain: spool.retain, dispose: spool.dispose };
   const slots: (MultipartFile | undefined)[] = [];
   const pending = collectParts(parser, limits, form, failure.stop, spool, slots);
 
@@ -82,18 +88,50 @@ export async function readMultipart(request: Request, limits: MultipartLimits): 
   return form;
 }
 
-/** A temporary folder of this request's own, made when the first file arrives. */
+/**
+ * A folder of this request's own (`<host>-<pid>-<random>`, 0700), made when the first file
+ * arrives, removed once its last holder lets go: the form itself (dispose) and every reader that
+ * may outlive it (retain). A crash leaves it to the temp sweep (sweepTempFiles).
+ */
 function createSpool(parent: string) {
   let folder: Promise<string> | undefined;
   let count = 0;
+  let holders = 1;
+  let removed: Promise<void> | undefined;
+  const release = async () => {
+    if (--holders > 0) return;
+    removed ??= (async () => {
+      const made = await folder?.catch(() => undefined);
+      // A folder that cannot be removed now is the temp sweep's (it is named for that).
+      if (made) await rm(made, { recursive: true, force: true }).catch(() => {});
+    })();
+    await removed;
+  };
+  const once = () => {
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      await release();
+    };
+  };
+  const own = once();
   return {
     async nextFile(): Promise<string> {
-      folder ??= mkdtemp(path.join(parent, "nb-upload-"));
+      folder ??= (async () => {
+        await mkdir(parent, { recursive: true, mode: 0o700 });
+        const made = tempFileName(parent, "");
+        await mkdir(made, { mode: 0o700 });
+        return made;
+      })();
       return path.join(await folder, `part-${count++}`);
     },
-    async dispose(): Promise<void> {
-      if (folder) await rm(await folder, { recursive: true, force: true });
+    retain(): () => Promise<void> {
+      if (removed) throw new Error("the upload spool is already disposed of");
+      holders++;
+      return once();
     },
+    dispose: own,
   };
 }
 

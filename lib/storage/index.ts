@@ -7,7 +7,7 @@ import type { ImageStore } from "./types";
 export * from "./keys";
 export { LocalImageStore } from "./local";
 export type { S3StoreOptions } from "./s3";
-export { HOST_TAG, sweepTempFiles, tempFileName, writeAll } from "./tempFiles";
+export { HOST_TAG, spoolDirOf, sweepTempFiles, TEMP_MAX_AGE_MS, tempFileName, writeAll } from "./tempFiles";
 export * from "./types";
 
 export type ImageStoreConfig = { kind: "local"; dataDir: string } | ({ kind: "s3" } & S3StoreOptions);

@@ -87,3 +87,15 @@ export function isMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException)?.code;
   return code === "ENOENT" || code === "ENOTDIR";
 }
+
+/** Temp and spool files older than this are removed whatever their host (an hour: no copy lasts that long). */
+export const TEMP_MAX_AGE_MS = 3_600_000;
+
+/**
+ * The spool folders under DATA_DIR: `results` holds the copy step's downloads (a file each),
+ * `uploads` the multipart files of requests in flight (a folder each).
+ */
+export function spoolDirOf(dataDir: string, kind: "results" | "uploads"): string {
+  const spool = path.join(dataDir, "spool");
+  return kind === "uploads" ? path.join(spool, "uploads") : spool;
+}

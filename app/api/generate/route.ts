@@ -4,6 +4,7 @@ import { generationResponse, responseMode } from "@/lib/http/generateResponse";
 import { idempotencyKeyFrom, idempotencyLeaseMs, withIdempotency } from "@/lib/http/idempotency";
 import { clientIp } from "@/lib/http/rateLimit";
 import { DEFAULT_MAX_PIXELS } from "@/lib/security/fileValidation";
+import { spoolDirOf } from "@/lib/storage";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -25,6 +26,7 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
     maxUploadBytes: config.maxUploadBytes,
     maxPixels: DEFAULT_MAX_PIXELS,
     models: { textModel: config.kie.model, editModel: config.kie.editModel },
+    spoolDir: spoolDirOf(config.dataDir, "uploads"),
   }); // 400 / 413 / 415
 
   try {
@@ -56,6 +58,7 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
             email: user.email,
             request: input.request,
             files: input.files,
+            retainFiles: input.retain,
             mode,
             requestId,
             signal: request.signal,
@@ -68,6 +71,8 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
       },
     );
   } finally {
-    await input.dispose(); // uploaded files spooled to disk: KIE and our store have them by now
+    // The request's own hold on the spooled uploads; readers still running (an upload, the
+    // background copy of the inputs) hold theirs, and the last one out removes the files.
+    await input.dispose();
   }
 });

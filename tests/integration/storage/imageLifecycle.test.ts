@@ -11,7 +11,7 @@ import { generations } from "@/lib/db";
 import { resultKey, thumbnailKey } from "@/lib/storage";
 import { type Harness, useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
-import { jobRow, ledgerOf } from "../jobs/jobKit";
+import { eventually, jobRow, ledgerOf } from "../jobs/jobKit";
 
 async function generate(h: Harness, token: string, prompt: string) {
   const response = await h.fetch("/api/generate", {
@@ -71,7 +71,7 @@ describeEachDatabase("stored images: delete, retention, orphans", (getDb) => {
     ).toBe(404);
   });
 
-  it("an edit's uploaded inputs are stored under the job at upload time, and deleted with it", async () => {
+  it("an edit's uploaded inputs are stored under the job, and deleted with it", async () => {
     const owner = await h.signIn();
     const input = await sharp({ create: { width: 40, height: 30, channels: 3, background: "#3366ff" } })
       .png()
@@ -87,7 +87,12 @@ describeEachDatabase("stored images: delete, retention, orphans", (getDb) => {
     });
     const body = await response.json();
     expect(response.status, JSON.stringify(body)).toBe(200);
-    const row = await jobRow(getDb(), body.taskId);
+    // Copied in the background (createTask does not wait for it): stored soon after.
+    const row = await eventually(
+      "the inputs to be stored",
+      () => jobRow(getDb(), body.taskId),
+      (job) => (job.inputImages?.length ?? 0) > 0,
+    );
     expect(row.inputImages).toEqual([
       {
         key: `inputs/${row.id}/0.png`,
