@@ -67,11 +67,6 @@ export interface HarnessOptions {
   sim?: KieSimOptions;
   /** Serve the handlers over HTTP and set APP_URL to it, so KIE callbacks reach the app. */
   callbacks?: boolean;
-  /**
-   * false: the app learns the simulator only from KIE_BASE_URL, as `npm start` with an external
-   * `npm run sim` does (default: trusted explicitly, as tests that run their own sim do).
-   */
-  trustSimulator?: boolean;
 }
 
 export interface Harness {
@@ -129,7 +124,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   });
   const app = await createApp(config, {
     database: options.database,
-    simulatorOrigin: options.trustSimulator === false ? undefined : sim.url,
+    // No simulatorOrigin: like `npm start` with an external `npm run sim`, the app trusts the
+    // simulator KIE_BASE_URL names (DESIGN.md §6), and none when KIE_API_KEY is set.
     logger: createLogger({ level: "debug", destination: sink }),
   });
   installApp(app);

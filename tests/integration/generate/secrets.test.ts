@@ -56,6 +56,9 @@ async function signInWithAnswer(h: Harness): Promise<{ token: string; answer: An
   return { token: answer.body.accessToken as string, answer };
 }
 
+/** A result KIE made on a host the app does not fetch from (the sim's loopback address): 502, not charged. */
+const REFUSED_RESULT = 502;
+
 describeEachDatabase("secrets stay out of logs and answers", (getDb) => {
   describe("a whole run against KIE with a real-looking key", () => {
     const h = useHarness(() => ({
@@ -89,8 +92,12 @@ describeEachDatabase("secrets stay out of logs and answers", (getDb) => {
         return done;
       };
 
-      // Successes: sync, async (polled, with KIE status reads failing twice first), edits.
-      expect((await run(generateJson(h, { prompt: "sync" }, { token, prefer: "wait" }))).status).toBe(200);
+      // KIE's successes: sync, async (polled, with KIE status reads failing twice first), edits.
+      // Talking to KIE, the app trusts no loopback host: the sim's results are refused, and such
+      // a job fails uncharged (DESIGN.md §9) after every KIE call has carried the key.
+      expect((await run(generateJson(h, { prompt: "sync" }, { token, prefer: "wait" }))).status).toBe(
+        REFUSED_RESULT,
+      );
       h.sim.setFaults("recordInfo:http=500;times=2");
       const accepted = await run(generateJson(h, { prompt: "async" }, { token, prefer: "respond-async" }));
       expect(accepted.status).toBe(202);
@@ -99,7 +106,7 @@ describeEachDatabase("secrets stay out of logs and answers", (getDb) => {
       const form = new FormData();
       form.append("prompt", "edit");
       form.append("images", new Blob([new Uint8Array(png)], { type: "image/png" }), "a.png");
-      expect((await run(generateMultipart(h, form, { token, prefer: "wait" }))).status).toBe(200);
+      expect((await run(generateMultipart(h, form, { token, prefer: "wait" }))).status).toBe(REFUSED_RESULT);
       expect(
         (
           await run(
@@ -110,7 +117,7 @@ describeEachDatabase("secrets stay out of logs and answers", (getDb) => {
             ),
           )
         ).status,
-      ).toBe(200);
+      ).toBe(REFUSED_RESULT);
 
       // KIE failing, refusing and breaking.
       expect(
@@ -181,7 +188,7 @@ describeEachDatabase("secrets stay out of logs and answers", (getDb) => {
       answers.push(
         await generateJson(h, { prompt: "called back, failed [sim:fail]" }, { token, prefer: "wait" }),
       );
-      expect(answers.map((a) => a.status)).toEqual([200, 422]);
+      expect(answers.map((a) => a.status)).toEqual([REFUSED_RESULT, 422]);
 
       const callbackTokens = h.sim.tasks().map((task) => {
         expect(task.callBackUrl).toBeDefined();

@@ -28,7 +28,7 @@ describeEachDatabase("an external simulator named by KIE_BASE_URL", (getDb) => {
   let h: Harness;
   beforeAll(async () => {
     // The simulator runs on its own loopback port; the app is told of it only by KIE_BASE_URL.
-    h = await startHarness({ database: getDb(), env, trustSimulator: false });
+    h = await startHarness({ database: getDb(), env });
   });
   afterAll(() => h?.close());
 
