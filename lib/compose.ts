@@ -81,6 +81,9 @@ export async function connectKie(
     const sim = await startKieSim({
       port: config.kie.simPort,
       host: "127.0.0.1",
+      // Its /__sim/ control API has no auth and answers any Host: on loopback, a page the
+      // operator opens could reach it by DNS rebinding. Nothing here uses it (issue 24).
+      controlApi: false,
       logger: logger.child({ component: "kie-sim" }),
     });
     toClose.push(sim);
