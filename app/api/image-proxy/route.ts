@@ -7,8 +7,12 @@ import { fetchProxiedImage } from "@/lib/security/imageProxy";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-/** Images at a URL do not change (KIE names each file once); the browser may keep one for a day. */
+/**
+ * Images at a URL do not change (KIE names each file once); the browser may keep one for a day,
+ * but only for the credentials that fetched it: after sign-out, the cached copy must not show.
+ */
 const CACHE_CONTROL = "private, max-age=86400";
+const VARY = "Cookie, Authorization";
 
 /**
  * GET /api/image-proxy?url=… — streams an image from an allowed host to a signed-in user, so the
@@ -33,6 +37,7 @@ export const GET = route("image-proxy", async ({ request, app }) => {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Content-Disposition": "inline",
     "Cache-Control": CACHE_CONTROL,
+    Vary: VARY,
   });
   if (image.contentLength !== undefined) headers.set("Content-Length", String(image.contentLength));
   return new Response(image.body, { status: 200, headers });

@@ -102,6 +102,16 @@ describe("GET /api/image-proxy", () => {
     expect(images.requests[0]?.headers.authorization).toBeUndefined();
   });
 
+  it("keeps a browser's cached copy tied to the credentials that fetched it (issue 24, item 10)", async () => {
+    // Answered for a cookie or bearer token, cached a day: without Vary, the copy would still show
+    // from a shared browser's cache after sign-out, to whoever comes next.
+    const response = await proxy(`${images.origin}/images/a.png`);
+    expect(response.status).toBe(200);
+    const vary = (response.headers.get("vary") ?? "").toLowerCase().split(/\s*,\s*/);
+    expect(vary).toEqual(expect.arrayContaining(["cookie", "authorization"]));
+    await response.body?.cancel();
+  });
+
   it("answers 400 when the url parameter is missing", async () => {
     const response = await proxy(undefined);
     expect(response.status).toBe(400);
