@@ -5,6 +5,8 @@
  * once. A 429 from KIE puts the job back at the head and pauses the budget for every instance.
  */
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fullJitterDelay } from "@/lib/backoff";
 import { chooseModel } from "@/lib/catalog";
 import { attachKieTask } from "@/lib/db/generations";
 import { claimHeadOfLine, lineStats, requeueGeneration } from "@/lib/db/line";
@@ -22,6 +24,9 @@ const MAX_IN_FLIGHT = 8;
  * created now could finish after the job was released.
  */
 const TIMEOUT_MARGIN_MS = 5_000;
+/** Tries at recording a created task before the job is left to its callback or the reconciler. */
+const ATTACH_ATTEMPTS = 4;
+const ATTACH_BACKOFF = { baseMs: 200, maxMs: 2_000 };
 
 /** Sends jobs from the line while tokens last; how the pass ended. */
 export async function drainPass(ctx: GenerationContext, signal: AbortSignal): Promise<DrainPass> {
@@ -53,10 +58,11 @@ export async function drainPass(ctx: GenerationContext, signal: AbortSignal): Pr
 async function submitFromLine(ctx: GenerationContext, job: Generation, token: string | undefined) {
   const log = ctx.logger.child({ userId: job.userId, jobId: job.id });
   ctx.observer?.leftLine?.(ctx.now() - job.createdAt.getTime());
+  let created: { taskId: string };
   try {
     const submit = (job.params as { submit?: QueuedSubmit }).submit;
     if (!submit) throw new Error("queued job without its createTask input");
-    const created = await ctx.provider.createTask(
+    created = await ctx.provider.createTask(
       {
         request: submit.request,
         model: chooseModel(submit.request, submit.imageUrls.length, ctx.settings),
@@ -65,15 +71,40 @@ async function submitFromLine(ctx: GenerationContext, job: Generation, token: st
       },
       { requestId: job.requestId ?? job.id },
     );
-    await attachKieTask(ctx.db, job.id, created.taskId);
-    log.info(
-      { kieTaskId: created.taskId, waitedMs: ctx.now() - job.createdAt.getTime() },
-      "KIE task created from the line",
-    );
   } catch (error) {
     await createFailed(ctx, job, error).catch((err) =>
       log.error({ err }, "could not record a failed createTask from the line; the reconciler times it out"),
     );
+    return;
+  }
+  // KIE created (and will charge for) the task: a failure from here on must not fail the job.
+  await attachCreated(ctx, job, created.taskId);
+  log.info(
+    { kieTaskId: created.taskId, waitedMs: ctx.now() - job.createdAt.getTime() },
+    "KIE task created from the line",
+  );
+}
+
+/**
+ * Records the task KIE created for a job from the line, retrying a database error a few times
+ * (bounded). If it still fails the job stays pending with its credits reserved, as after an
+ * ambiguous create: its callback adopts the task, else the reconciler times it out.
+ */
+async function attachCreated(ctx: GenerationContext, job: Generation, taskId: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await attachKieTask(ctx.db, job.id, taskId);
+      return;
+    } catch (error) {
+      if (attempt + 1 >= ATTACH_ATTEMPTS) {
+        ctx.logger.error(
+          { jobId: job.id, kieTaskId: taskId, err: error },
+          "could not record the KIE task created from the line; job left pending for its callback",
+        );
+        return;
+      }
+      await sleep(fullJitterDelay(attempt, ATTACH_BACKOFF));
+    }
   }
 }
 

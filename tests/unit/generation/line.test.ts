@@ -9,6 +9,7 @@
 import { eq, sql } from "drizzle-orm";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { AccountRegistry, balance } from "@/lib/credits";
+import type { AppDatabase } from "@/lib/db/client";
 import { findGeneration } from "@/lib/db/generations";
 import { generations as generationsTable } from "@/lib/db/schema";
 import { GenerationService, JobEvents } from "@/lib/generation";
@@ -46,8 +47,10 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
     events.close();
   });
 
-  function service(options: { queueMax?: number; jobTimeoutMs?: number; pollBudgetMs?: number } = {}) {
-    const { db } = getDb();
+  function service(
+    options: { queueMax?: number; jobTimeoutMs?: number; pollBudgetMs?: number; db?: AppDatabase } = {},
+  ) {
+    const db = options.db ?? getDb().db;
     const created = new GenerationService({
       db,
       provider,
@@ -201,6 +204,43 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
       async () => (await findGeneration(getDb().db, created.job.taskId))?.status === "failed",
     );
     expect(await balance(getDb().db, "u1")).toBe(INITIAL);
+  });
+
+  it("a database error recording the task KIE created from the line neither fails the job nor releases its credits", async () => {
+    // The connection drops just after KIE created the (paid) task: its first UPDATE fails.
+    let dropNextUpdate = false;
+    const { db } = getDb();
+    const flaky = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop === "update" && dropNextUpdate) {
+          dropNextUpdate = false;
+          return () => {
+            throw new Error("connection terminated unexpectedly");
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const createTask = provider.createTask.bind(provider);
+    provider.createTask = async (input, options) => {
+      const created = await createTask(input, options);
+      dropNextUpdate = true;
+      return created;
+    };
+    const generations = service({ db: flaky });
+    const queued = await generations.create(request("u1"));
+    budget.give(1);
+    await until("sent", () => provider.created.length === 1);
+    await until(
+      "the task attached",
+      async () => (await findGeneration(db, queued.job.taskId))?.kieTaskId === "fake-task-1",
+    );
+    expect((await findGeneration(db, queued.job.taskId))?.status).toBe("pending");
+    expect(await balance(db, "u1")).toBe(INITIAL - 1);
+    provider.succeed("fake-task-1", ["https://results.example/1.png"]);
+    const done = await generations.getForUser("u1", queued.job.taskId, { waitMs: 10_000 });
+    expect(done?.job).toMatchObject({ status: "succeeded", creditsUsed: 1 });
+    expect(provider.created).toHaveLength(1);
   });
 
   it("two instances drain one line: every job is sent exactly once", async () => {
