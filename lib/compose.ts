@@ -343,6 +343,7 @@ export async function createGenerations(
       appUrl: config.appUrl,
       webhookHmacKey: config.kie.webhookHmacKey,
       notifyAcrossInstances: database.kind === "postgres",
+      createTaskTimeoutMs: config.kie.requestTimeoutMs,
       reconcileReadTimeoutMs: Math.min(config.kie.requestTimeoutMs, 10_000),
       queueMax: config.kie.queueMax,
       createRate: config.kie.budget.create,

@@ -34,6 +34,11 @@ export interface GenerationSettings {
   /** APP_URL: when set, KIE is given a callBackUrl and polling of KIE backs off. */
   appUrl?: string;
   webhookHmacKey?: string;
+  /**
+   * KIE_REQUEST_TIMEOUT_MS: how long a createTask may go unanswered (default 30 s). The line sends
+   * no job that could reach KIE_TIMEOUT_MS before its createTask answers.
+   */
+  createTaskTimeoutMs?: number;
   /** Deadline of one KIE read in a reconciler sweep (default 10 s). */
   reconcileReadTimeoutMs?: number;
   /** Whether settle() also sends a Postgres NOTIFY (several instances may be waiting). */

@@ -20,10 +20,13 @@ import type { QueuedSubmit } from "./line";
 /** createTasks one pass has in flight at once (KIE's budget, not this, sets the pace). */
 const MAX_IN_FLIGHT = 8;
 /**
- * A job this close to KIE_TIMEOUT_MS is left in line for the reconciler to time out: a task
- * created now could finish after the job was released.
+ * A job whose createTask could still be unanswered at KIE_TIMEOUT_MS (the call's own timeout,
+ * plus this) is left in line for the reconciler to time out: the reconciler would release the job
+ * while KIE creates the task we pay for. At most half the timeout, as for a direct create.
  */
 const TIMEOUT_MARGIN_MS = 5_000;
+/** KIE_REQUEST_TIMEOUT_MS's default, when the settings do not say. */
+const DEFAULT_CREATE_TASK_TIMEOUT_MS = 30_000;
 /** Tries at recording a created task before the job is left to its callback or the reconciler. */
 const ATTACH_ATTEMPTS = 4;
 const ATTACH_BACKOFF = { baseMs: 200, maxMs: 2_000 };
@@ -39,7 +42,7 @@ export async function drainPass(ctx: GenerationContext, signal: AbortSignal): Pr
       if (!grant.ok) return { kind: "wait", ms: grant.retryInMs };
       const token = callbacksEnabled(ctx) ? randomBytes(32).toString("base64url") : undefined;
       const job = await claimHeadOfLine(ctx.db, {
-        maxAgeMs: Math.max(0, ctx.settings.jobTimeoutMs - TIMEOUT_MARGIN_MS),
+        maxAgeMs: maxAgeInLine(ctx),
         callbackTokenHash: token ? hashToken(token) : null,
       });
       // Another instance took the rest (the token is spent: the budget errs on the safe side).
@@ -52,6 +55,12 @@ export async function drainPass(ctx: GenerationContext, signal: AbortSignal): Pr
   } finally {
     await Promise.allSettled(inFlight);
   }
+}
+
+/** How old a job may be and still be sent from the line (see TIMEOUT_MARGIN_MS). */
+function maxAgeInLine(ctx: GenerationContext): number {
+  const { jobTimeoutMs, createTaskTimeoutMs = DEFAULT_CREATE_TASK_TIMEOUT_MS } = ctx.settings;
+  return Math.max(0, jobTimeoutMs - Math.min(createTaskTimeoutMs + TIMEOUT_MARGIN_MS, jobTimeoutMs / 2));
 }
 
 /** Sends one claimed job's createTask; never throws (the job settles or goes back in line). */

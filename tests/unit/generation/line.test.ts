@@ -48,7 +48,13 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
   });
 
   function service(
-    options: { queueMax?: number; jobTimeoutMs?: number; pollBudgetMs?: number; db?: AppDatabase } = {},
+    options: {
+      queueMax?: number;
+      jobTimeoutMs?: number;
+      pollBudgetMs?: number;
+      createTaskTimeoutMs?: number;
+      db?: AppDatabase;
+    } = {},
   ) {
     const db = options.db ?? getDb().db;
     const created = new GenerationService({
@@ -64,6 +70,7 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
         editModel: "google/nano-banana-edit",
         pollBudgetMs: options.pollBudgetMs ?? 5_000,
         jobTimeoutMs: options.jobTimeoutMs ?? 60_000,
+        createTaskTimeoutMs: options.createTaskTimeoutMs,
         notifyAcrossInstances: false,
         queueMax: options.queueMax,
         createRate: { limit: 20, windowMs: 10_000 },
@@ -275,6 +282,30 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
     budget.give(1);
     generations.wakeLine();
     expect(provider.created).toHaveLength(0);
+  });
+
+  it("a job whose createTask could still be unanswered at KIE_TIMEOUT_MS is not sent: no paid task for a released job", async () => {
+    const { db } = getDb();
+    const generations = service({ jobTimeoutMs: 60_000, createTaskTimeoutMs: 30_000 });
+    const old = await generations.create(request("u1", "old"));
+    // It has waited 40 s: a createTask sent now may answer (KIE is slow) after the reconciler
+    // timed the job out and released its credits — a task KIE charges us for, nobody pays for.
+    const aged = (ms: number) =>
+      db
+        .update(generationsTable)
+        .set({ createdAt: new Date(Date.now() - ms) })
+        .where(eq(generationsTable.id, old.job.taskId));
+    await aged(40_000);
+    await generations.create(request("u2", "fresh"));
+    budget.give(2);
+    await until("the fresh job sent", () => provider.created.some((sent) => sent.request.prompt === "fresh"));
+    expect(provider.created.map((sent) => sent.request.prompt)).toEqual(["fresh"]);
+
+    await aged(61_000);
+    await generations.reconcile();
+    expect(await findGeneration(db, old.job.taskId)).toMatchObject({ status: "timeout", kieTaskId: null });
+    expect(await balance(db, "u1")).toBe(INITIAL);
+    expect(provider.created.map((sent) => sent.request.prompt)).toEqual(["fresh"]);
   });
 
   it("a sync request waits in line, then for its image; past its budget it gets its taskId", async () => {
