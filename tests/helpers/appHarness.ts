@@ -142,6 +142,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   }
 
   async function dispatch(request: Request): Promise<Response> {
+    // Route handlers find the app through getApp() as they start (synchronously, below): with
+    // several harnesses in one process (instances sharing a database), each serves its own app.
+    installApp(app);
     const response = await routeResponse(request);
     return response.headers.get("x-harness") === "no-route" ? response : checked(request, response);
   }
