@@ -12,13 +12,12 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { auditLedger, describeAudit } from "@/lib/credits";
-import { type Database, openDatabase } from "@/lib/db";
 import { hasProductionBuild, type NextServer, startNextServer } from "../tests/helpers/nextServer";
 import { freePort } from "../tests/helpers/server";
 import { startFakeKie } from "./fakeKie";
 import { describeStatuses, figuresOf, newMeasurements } from "./figures";
+import { benchKieBurst, describeKieBurst, type KieBurstResult, kieBurstFigures } from "./kie-burst";
 import {
   asyncThroughput,
   bareRoute,
@@ -30,39 +29,13 @@ import {
 } from "./load";
 import { deliveryThroughApp, fixedPoller, manyClientsOneJob } from "./polling";
 import { renderSection, writeReport } from "./report";
+import { ADMIN_URL, scratchDatabase } from "./scratch";
 import { type Client, mintToken } from "./util";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const ADMIN_URL = process.env.BENCH_DATABASE_URL || process.env.TEST_DATABASE_URL;
 const root = path.resolve(import.meta.dirname, "..");
 const log = (message: string) =>
   process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-async function scratchDatabase(): Promise<{ url: string; database: Database; drop(): Promise<void> }> {
-  const name = `nb_bench_${randomBytes(5).toString("hex")}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL as string);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ databaseUrl: url.toString(), maxConnections: 2 });
-  return {
-    url: url.toString(),
-    database,
-    drop: async () => {
-      await database.close();
-      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    },
-  };
-}
 
 function conditionsOf(startLoad: number[], postgres: string): string[] {
   const cpus = os.cpus();
@@ -203,6 +176,21 @@ async function main(): Promise<void> {
       f.uploadStatus.push(upload.status);
     }
 
+    log(
+      "issue 23's burst: 60 creates from 30 users against KIE's limits, with the line, then without admission",
+    );
+    const bursts = [];
+    for (const admission of [true, false]) {
+      const scratch = await scratchDatabase();
+      try {
+        bursts.push(await benchKieBurst(scratch.url, admission));
+      } finally {
+        await scratch.drop().catch(() => {});
+      }
+    }
+    const [withLine, noAdmission] = bursts as [KieBurstResult, KieBurstResult];
+    f.notes.push(describeKieBurst(withLine), describeKieBurst(noAdmission));
+
     log("waiting for open jobs to settle, then auditing both ledgers");
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     const audits = [
@@ -212,7 +200,7 @@ async function main(): Promise<void> {
     for (const audit of audits) log(describeAudit(audit));
     const problems = audits.reduce((sum, audit) => sum + audit.problems.length, 0);
 
-    const figures = figuresOf(f, problems);
+    const figures = [...figuresOf(f, problems), ...kieBurstFigures(withLine, noAdmission)];
     const db = withCallbacks.database;
     const version = db.kind === "postgres" ? (await db.pool.query("SHOW server_version")).rows[0] : undefined;
     const section = renderSection(figures, {
