@@ -125,7 +125,7 @@ describeEachDatabase(
       const audit = await auditLedger(getDb().db);
       expect(audit.balanced, describeAudit(audit)).toBe(true);
       expect(audit).toMatchObject({ jobs: USERS * PER_USER, openJobs: 0 });
-    }, 150_000);
+    }, 240_000);
   },
   { concurrency: true },
 );
