@@ -4,10 +4,14 @@ import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { eq } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { balance, ensureAccount } from "@/lib/credits";
 import { creditAccounts, type Database, openDatabase, users } from "@/lib/db";
 import { createEmptyPostgresDatabase, TEST_DATABASE_URL } from "@/tests/helpers/database";
+
+// Each case starts the CLI as a process (tsx, then the database): seconds each on a busy 2-core
+// machine. A generous limit so a slow start is never read as a failure; nothing here is timed.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const run = promisify(execFile);
 const CLI = path.resolve("scripts/credits.ts");

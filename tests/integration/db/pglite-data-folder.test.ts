@@ -3,9 +3,13 @@ import { once } from "node:events";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { balance, ensureAccount, grant } from "@/lib/credits";
 import { DatabaseLockedError, LOCK_FILE_NAME, openDatabase } from "@/lib/db";
+
+// Each case opens PGlite folders, some in a child process: seconds each on a busy 2-core machine.
+// A generous limit so a slow open is never read as a failure; nothing here is timed.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
 const HOLDER = path.resolve("tests/helpers/hold-database.ts");
 
