@@ -241,11 +241,9 @@ function cookieTokens(
  * undefined, and the session cookie is used (with the same-origin check).
  */
 export function bearerToken(header: string | null): string | undefined {
-  if (!header) return undefined;
-  const trimmed = header.trim();
-  if (!/^Bearer\b/i.test(trimmed)) return undefined;
-  const match = /^Bearer[ \t]+(.*)$/i.exec(trimmed);
-  return (match?.[1] ?? "").trim();
+  // `header` comes from Headers.get, which has trimmed the value's leading and trailing whitespace.
+  if (!/^Bearer\b/i.test(header ?? "")) return undefined;
+  return /^Bearer[ \t]+(.*)/i.exec(header!)?.[1] ?? "";
 }
 
 function isOneOf<T extends string>(value: unknown, list: readonly T[]): value is T {

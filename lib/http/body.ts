@@ -134,13 +134,12 @@ async function drain(body: ReadableStream<Uint8Array>): Promise<void> {
   const reader = body.getReader();
   // Giving up cancels the stream, which ends the connection: bounded, and never half-read.
   const timer = setTimeout(() => void reader.cancel().catch(() => {}), DRAIN_MAX_MS);
-  timer.unref?.();
+  timer.unref();
   let total = 0;
   try {
-    for (;;) {
-      const step = await reader.read();
-      if (step.done) return;
+    for (let step = await reader.read(); !step.done; step = await reader.read()) {
       total += step.value.byteLength;
+      // Node's parser ends the body at its Content-Length; a Request built otherwise may not.
       if (total > DRAIN_MAX_BYTES) return void (await reader.cancel());
     }
   } catch {

@@ -6,11 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AuthProviderUnavailableError,
   createAuthenticator,
+  DEV_TOKEN_ISSUER,
   issueDevToken,
   SESSION_COOKIE_NAME,
   supabaseAuthCookieName,
   UnauthorizedError,
 } from "@/lib/auth";
+import { assertSameOrigin } from "@/lib/http/csrf";
 import { makeSigningKey, signHs256, signWith, startJwksServer, supabaseClaims, USER_ID } from "./helpers";
 
 /** Supabase's claims as the configured project issues them (`iss` = <SUPABASE_URL>/auth/v1). */
@@ -142,6 +144,54 @@ describe("authenticate: where the token comes from", () => {
       );
       expect(error.reason, authorization).toBe("malformed_token");
     }
+  });
+
+  it("takes the token after any run of spaces and tabs, whatever the scheme's case", async () => {
+    const token = await signHs256(claims(), JWT_SECRET);
+    for (const authorization of [
+      `bearer ${token}`,
+      `BEARER \t ${token}`,
+      `Bearer\t\t${token}`,
+      `Bearer   ${token}   `,
+    ]) {
+      await expect(auth().authenticate(request({ authorization })), authorization).resolves.toMatchObject({
+        id: USER_ID,
+      });
+    }
+  });
+
+  it("refuses a header that holds more than the token, or Bearer only after other text in the scheme", async () => {
+    const token = await signHs256(claims(), JWT_SECRET);
+    for (const authorization of [`Bearer ${token} x`, `Bearer,Bearer ${token}`, `Bearer;Bearer ${token}`]) {
+      const error = await refusal(auth().authenticate(request({ authorization })));
+      expect(error.reason, authorization).toBe("malformed_token");
+    }
+  });
+
+  it("text before Bearer makes it another scheme: the cookie is used", async () => {
+    const bearer = await signHs256(claims(), JWT_SECRET);
+    const cookie = await signHs256(claims({ sub: OTHER_USER }), JWT_SECRET);
+    for (const authorization of [`Token Bearer ${bearer}`, `xBearer ${bearer}`, `Bearerx ${bearer}`]) {
+      const user = await auth().authenticate(
+        request({ authorization, cookie: `${SESSION_COOKIE_NAME}=${cookie}` }),
+      );
+      expect(user.id, authorization).toBe(OTHER_USER);
+    }
+  });
+
+  it("a Bearer header without a token does not exempt a cookie request from the same-origin check", async () => {
+    const token = await signHs256(claims(), JWT_SECRET);
+    const foreign = (authorization: string) =>
+      new Request("http://localhost/api/generate", {
+        method: "POST",
+        headers: { authorization, cookie: `${SESSION_COOKIE_NAME}=${token}`, origin: "https://evil.example" },
+      });
+    for (const authorization of ["Bearer", "Bearer,x", "Bearer;x", "Basic dXNlcjpwYXNz"]) {
+      expect(() => assertSameOrigin(foreign(authorization), undefined), authorization).toThrow(
+        expect.objectContaining({ code: "forbidden" }),
+      );
+    }
+    expect(() => assertSameOrigin(foreign(`Bearer ${token}`), undefined)).not.toThrow();
   });
 
   it("uses the cookie when the Authorization header is another scheme (e.g. a proxy's Basic auth)", async () => {
@@ -313,6 +363,29 @@ describe("admins", () => {
         isAdmin: true,
       });
     }
+  });
+
+  it("with no admin emails configured, a verified email makes no admin; app_metadata.role still does", async () => {
+    const auth = createAuthenticator({ mode: "supabase", supabaseJwtSecret: JWT_SECRET });
+    const verified = await signHs256(claims({ email: "boss@example.com", email_verified: true }), JWT_SECRET);
+    await expect(auth.verifyAccessToken(verified)).resolves.toMatchObject({ isAdmin: false });
+    const byRole = await signHs256(claims({ app_metadata: { role: "admin" } }), JWT_SECRET);
+    await expect(auth.verifyAccessToken(byRole)).resolves.toMatchObject({ isAdmin: true });
+  });
+
+  it("a dev-mode token never makes an admin, whatever its claims say", async () => {
+    const devSecret = new Uint8Array(32).fill(9);
+    const auth = createAuthenticator({ mode: "dev", devSecret, adminEmails: ["boss@example.com"] });
+    const token = await signHs256(
+      claims({
+        iss: DEV_TOKEN_ISSUER,
+        email: "boss@example.com",
+        email_verified: true,
+        app_metadata: { role: "admin", email_verified: true },
+      }),
+      devSecret,
+    );
+    await expect(auth.verifyAccessToken(token)).resolves.toMatchObject({ id: USER_ID, isAdmin: false });
   });
 
   it("never applies to dev sign-in, where anyone can claim any email (DESIGN §6)", async () => {

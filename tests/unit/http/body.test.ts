@@ -1,6 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { DRAIN_MAX_BYTES, mediaTypeOf, readJson, requireMediaType, settleUnreadBody } from "@/lib/http/body";
+import {
+  bodyChunks,
+  DRAIN_MAX_BYTES,
+  mediaTypeOf,
+  readBytes,
+  readJson,
+  requireMediaType,
+  settleUnreadBody,
+} from "@/lib/http/body";
 import { ApiError } from "@/lib/http/errors";
 
 const schema = z.object({ prompt: z.string() });
@@ -81,6 +89,19 @@ describe("readJson", () => {
     }
   });
 
+  it("answers 400, not a crash, to a POST that has no body at all", async () => {
+    const bodiless = new Request("http://localhost/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+    });
+    expect(bodiless.body).toBeNull();
+    expect(await failure(readJson(bodiless, schema))).toMatchObject({
+      code: "invalid_request",
+      message: "The request body is not valid JSON.",
+    });
+    expect(await readBytes(new Request("http://localhost/"), 10)).toEqual(Buffer.alloc(0));
+  });
+
   it("answers 400 when the body cannot be read", async () => {
     const stream = new ReadableStream({
       pull(controller) {
@@ -152,15 +173,38 @@ describe("requireMediaType and mediaTypeOf", () => {
 });
 
 describe("a body left unread by an early answer (issue 24 item 1)", () => {
-  /** A body of `total` bytes in 64 KiB chunks that counts what was pulled from it. */
+  /**
+   * A body of `total` bytes in 64 KiB chunks, each sent only when asked for (like a socket that
+   * reads no further ahead), that counts what was pulled and says how it ended.
+   */
   function metered(total: number) {
-    const meter = { pulled: 0 };
+    const meter = { pulled: 0, ended: false, cancelled: false };
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (meter.pulled >= total) {
+            meter.ended = true;
+            return controller.close();
+          }
+          const chunk = new Uint8Array(Math.min(64 * 1024, total - meter.pulled));
+          meter.pulled += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+        cancel() {
+          meter.cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return { stream, meter };
+  }
+  /** A client that sent its headers and then nothing more. */
+  function stalled() {
+    const meter = { cancelled: false };
     const stream = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        if (meter.pulled >= total) return controller.close();
-        const chunk = new Uint8Array(Math.min(64 * 1024, total - meter.pulled));
-        meter.pulled += chunk.byteLength;
-        controller.enqueue(chunk);
+      pull: () => new Promise<void>(() => {}),
+      cancel() {
+        meter.cancelled = true;
       },
     });
     return { stream, meter };
@@ -197,5 +241,58 @@ describe("a body left unread by an early answer (issue 24 item 1)", () => {
     await readJson(read, schema);
     expect(settleUnreadBody(read)).toBe("none");
     expect(settleUnreadBody(new Request("http://localhost/api/credits"))).toBe("none");
+  });
+
+  it("a remainder of exactly the cap is drained to its end, not cut (cutting ends the connection)", async () => {
+    const { stream, meter } = metered(DRAIN_MAX_BYTES);
+    expect(settleUnreadBody(unread(stream, { "content-length": String(DRAIN_MAX_BYTES) }))).toBe("drain");
+    await expect.poll(() => meter.ended || meter.cancelled, { timeout: 30_000 }).toBe(true);
+    expect(meter).toEqual({ pulled: DRAIN_MAX_BYTES, ended: true, cancelled: false });
+  });
+
+  it("the drain reads no more than the cap, even from a body that sends more than it declared", async () => {
+    const { stream, meter } = metered(DRAIN_MAX_BYTES + 1024 * 1024);
+    expect(settleUnreadBody(unread(stream, { "content-length": "10" }))).toBe("drain");
+    await expect.poll(() => meter.cancelled, { timeout: 30_000 }).toBe(true);
+    expect(meter.pulled).toBeLessThan(DRAIN_MAX_BYTES + 1024 * 1024);
+  });
+
+  describe("with the clock under the test's control", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("a body that stops sending is cut once the drain's time limit has passed", async () => {
+      vi.useFakeTimers();
+      const { stream, meter } = stalled();
+      expect(settleUnreadBody(unread(stream, { "content-length": "1000" }))).toBe("drain");
+      await vi.advanceTimersByTimeAsync(30_000);
+      expect(meter.cancelled).toBe(true);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it("a finished drain leaves no timer behind (every early answer would hold one for the time limit)", async () => {
+      vi.useFakeTimers();
+      const { stream, meter } = metered(1024);
+      expect(settleUnreadBody(unread(stream, { "content-length": "1024" }))).toBe("drain");
+      await vi.waitFor(() => expect(meter.ended).toBe(true));
+      await vi.waitFor(() => expect(vi.getTimerCount()).toBe(0));
+      expect(meter.cancelled).toBe(false);
+    });
+  });
+
+  it("a body refused midway (413, chunked) still closes the connection; one stopped midway is drained", async () => {
+    const big = metered(1024 * 1024);
+    const refused = unread(big.stream, { "content-type": "application/json" });
+    expect(await failure(readJson(refused, schema, { maxBytes: 100 * 1024 }))).toMatchObject({
+      code: "file_too_large",
+    });
+    expect(settleUnreadBody(refused)).toBe("close");
+
+    const partial = metered(1024 * 1024);
+    const stopped = unread(partial.stream, { "content-length": String(1024 * 1024) });
+    for await (const _chunk of bodyChunks(stopped, 2 * 1024 * 1024)) break;
+    expect(settleUnreadBody(stopped)).toBe("drain");
+    await expect.poll(() => partial.meter.pulled, { timeout: 5_000 }).toBe(1024 * 1024);
   });
 });

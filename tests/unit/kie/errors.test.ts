@@ -205,6 +205,13 @@ describe("retryable: unknown codes and errors built directly (gap 5)", () => {
     expect(errorForCode(503, { endpoint: "credit" }).message).toBe("KIE credit: server error (code 503)");
   });
 
+  it("a 429 holds creates off for KIE's Retry-After, or 10 s when KIE sent none", () => {
+    const endpoint = "createTask" as const;
+    expect(new RateLimitError({ endpoint, retryAfterMs: 2500 }).pauseMs).toBe(2500);
+    expect(new RateLimitError({ endpoint, retryAfterMs: 0 }).pauseMs).toBe(0);
+    expect(new RateLimitError({ endpoint, httpStatus: 429 }).pauseMs).toBe(10_000);
+  });
+
   it("defaults each class's retryable, and keeps an explicit one", () => {
     const endpoint = "recordInfo" as const;
     expect(new KieError({ endpoint }).retryable).toBe(false);
