@@ -68,7 +68,13 @@ export async function create(
   const unanswered = (error: unknown): never => {
     throw new JobUnansweredError(jobId, { cause: error });
   };
-  if (await mustWaitInLine(ctx)) return waitInLine(ctx, input, opened, submit, deadline).catch(unanswered);
+  // A failed look at the budget must not strand the job unsent (reserved until the timeout): the
+  // line sends it once the budget answers again.
+  const waits = await mustWaitInLine(ctx).catch((error) => {
+    log.warn({ jobId, err: error }, "could not take a KIE create token; job waits in line");
+    return true;
+  });
+  if (waits) return waitInLine(ctx, input, opened, submit, deadline).catch(unanswered);
 
   const created = await sendTask(ctx, input, opened, submit).catch((error) => {
     const pauseMs = ctx.provider.isRateLimited(error);

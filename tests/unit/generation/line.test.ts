@@ -308,6 +308,23 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
     expect(provider.created.map((sent) => sent.request.prompt)).toEqual(["fresh"]);
   });
 
+  it("a create whose budget look fails (a database error) waits in line instead of being stranded unsent", async () => {
+    const generations = service();
+    const takeCreate = budget.takeCreate;
+    budget.takeCreate = async () => {
+      budget.takeCreate = takeCreate;
+      throw new Error("kie_budget: connection terminated unexpectedly");
+    };
+    // The job exists and its credits are reserved: it must reach KIE once tokens come back.
+    const created = await generations.create(request("u1", "stranded"));
+    expect(created).toMatchObject({ outcome: "accepted", remainingCredits: INITIAL - 1 });
+    expect(created.job).toMatchObject({ status: "pending", queuePosition: 1 });
+    budget.give(1);
+    generations.wakeLine();
+    await until("sent", () => provider.created.length === 1);
+    expect(provider.created[0]?.request.prompt).toBe("stranded");
+  });
+
   it("a sync request waits in line, then for its image; past its budget it gets its taskId", async () => {
     const generations = service({ pollBudgetMs: 1_500 });
     const timedOut = await generations.create(request("u1", "no token", "sync"));
