@@ -110,7 +110,7 @@ async function answerCreated(
   created: { taskId: string; warnings: string[] },
   deadline: number,
 ): Promise<CreateGenerationResult> {
-  const { jobId, log } = opened;
+  const { jobId } = opened;
   const attached = await attachKieTask(ctx.db, jobId, created.taskId);
   const { warnings } = created;
 
