@@ -89,6 +89,9 @@ describe("faults: the server is killed (SIGKILL) mid-job and restarted", () => {
     DEV_SIGN_IN: "true",
     REDIS_URL: "",
     RATE_LIMIT_IP_PER_MINUTE: "1000",
+    // These scenarios are about jobs in flight, not the line: every create goes straight to KIE
+    // (tests/faults/line.test.ts kills a server with jobs in line).
+    KIE_CREATE_LIMIT: "off",
     ...extra,
   });
   const newDataDir = () => {

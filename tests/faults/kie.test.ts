@@ -155,7 +155,7 @@ describe.skipIf(!TEST_DATABASE_URL)(
       await expectSettledAndBalanced(database.database);
     });
 
-    it("KIE 429 on createTask: retried after Retry-After within the request, one task, one charge", async () => {
+    it("KIE 429 on createTask: the job waits in line and is sent again after Retry-After; one task, one charge", async () => {
       const { h, token } = await start({});
       h.sim.setFaults("createTask:http=429;retry-after=1;times=1");
       const started = Date.now();
@@ -167,12 +167,17 @@ describe.skipIf(!TEST_DATABASE_URL)(
       expect(h.sim.tasks()).toHaveLength(1);
       expect(body).toMatchObject({ status: "succeeded", remainingCredits: 9 });
 
-      // A wait longer than the request can afford goes back to the user as 429, nothing charged.
-      h.sim.setFaults("createTask:http=429;retry-after=30;times=3");
-      const refused = await generate(h, token, "rate limited for long");
-      expect(refused.status).toBe(429);
-      expect(refused.headers.get("retry-after")).toBeTruthy();
-      expect(await creditsOf(h, token)).toBe(9);
+      // An async request is not refused either: KIE created nothing, so the job waits in line
+      // (credits reserved) and is sent once KIE's Retry-After has passed.
+      h.sim.setFaults("createTask:http=429;retry-after=2;times=1");
+      const queued = await generate(h, token, "rate limited, async");
+      const queuedBody = await queued.json();
+      expect(queued.status, JSON.stringify(queuedBody)).toBe(202);
+      expect(queuedBody).toMatchObject({ status: "pending", queuePosition: 1 });
+      expect(await creditsOf(h, token)).toBe(8);
+      expect((await pollUntilFinal(h, token, [queuedBody.taskId]))[0]?.status).toBe("succeeded");
+      expect(h.sim.tasks()).toHaveLength(2);
+      expect(await creditsOf(h, token)).toBe(8);
       await expectSettledAndBalanced(database.database);
     });
   },
