@@ -75,6 +75,7 @@ const envSchema = z.object({
   KIE_SIM_READ_RATE_LIMIT: rateLimit.optional(),
   KIE_SIM_RATE_LIMIT_RETRY_AFTER: boolean.default(true),
   KIE_SIM_CONTROL_API: boolean.default(true),
+  KIE_SIM_CONTROL_KEY: z.string().min(16, { error: "must be at least 16 characters" }).optional(),
   KIE_SIM_LOG_LEVEL: z.enum(["info", "warn", "error", "silent"]).default("info"),
 });
 
@@ -137,6 +138,7 @@ export function loadKieSimConfig(env: Record<string, string | undefined>): KieSi
       createTaskRateLimit: limited(e.KIE_SIM_RATE_LIMIT),
       recordInfoRateLimit: limited(e.KIE_SIM_READ_RATE_LIMIT),
       controlApi: e.KIE_SIM_CONTROL_API,
+      controlKey: e.KIE_SIM_CONTROL_KEY,
     },
   };
 }

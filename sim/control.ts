@@ -1,8 +1,11 @@
 /**
  * The control API under `/__sim/` (sim/README.md "Control API"): a route table of path → method →
- * handler. No auth, never faulted. A path in the table asked with a method it lacks answers 405
+ * handler. Every request needs the simulator's own control key (`Authorization: Bearer <key>`,
+ * compared in constant time; 401 otherwise): the API lists callback URLs with their tokens and
+ * steers what KIE answers, so on a shared loopback it is nobody else's. Never faulted. A path in the table asked with a method it lacks answers 405
  * where the path has more than one method (faults, credits), else 404 like an unknown path.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { KieSimFaultRuleInput } from "./faults";
 import { JSON_BODY_LIMIT, jsonReply, type Reply } from "./http";
@@ -116,6 +119,13 @@ function methodList(methods: string[]): string {
   return methods.length === 1 ? methods[0]! : `${methods.slice(0, -1).join(", ")} or ${methods.at(-1)}`;
 }
 
+/** The request carries the control key (hashes compared, so the key's length does not leak). */
+function hasControlKey(req: IncomingMessage, expected: Buffer | undefined): boolean {
+  const key = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? "")?.[1];
+  if (!expected || key === undefined) return false;
+  return timingSafeEqual(createHash("sha256").update(key).digest(), expected);
+}
+
 /** Answers one `/__sim/…` request. */
 export async function handleControl(options: {
   req: IncomingMessage;
@@ -125,6 +135,10 @@ export async function handleControl(options: {
   const { req, sim } = options;
   const path = options.url.pathname.replace(/\/+$/, "");
   const method = req.method ?? "GET";
+  if (!hasControlKey(req, sim.settings.controlKeyHash)) {
+    req.resume();
+    return fail(401, "the control API needs the simulator's control key (Authorization: Bearer <key>)");
+  }
   for (const route of CONTROL_ROUTES) {
     const params = match(route, path);
     if (!params) continue;

@@ -2,6 +2,7 @@
  * `npm run sim`: runs kie-sim on its own, configured by KIE_SIM_* (sim/config.ts), until SIGINT or
  * SIGTERM. Point the app at it with KIE_BASE_URL and KIE_UPLOAD_BASE_URL.
  */
+import { randomBytes } from "node:crypto";
 import { KieSimConfigError, type KieSimLogLevel, loadKieSimConfig } from "./config";
 import { type KieSimLogger, startKieSim } from "./server";
 
@@ -34,10 +35,19 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const sim = await startKieSim({ ...config.options, logger: consoleLogger(config.logLevel) });
+  const { controlApi } = config.options;
+  // The control API is never open: without KIE_SIM_CONTROL_KEY, a key of this run's own is made
+  // and shown to the operator who started it (and to no one else on the machine).
+  const controlKey = controlApi
+    ? (config.options.controlKey ?? randomBytes(24).toString("base64url"))
+    : undefined;
+  const sim = await startKieSim({ ...config.options, controlKey, logger: consoleLogger(config.logLevel) });
   console.log(`kie-sim listening on ${sim.url}`);
   console.log(`  use it from the app: KIE_BASE_URL=${sim.url} KIE_UPLOAD_BASE_URL=${sim.url}`);
-  console.log(`  control API: ${sim.url}/__sim/stats (see sim/README.md)`);
+  if (controlKey) {
+    const shown = config.options.controlKey ? "<KIE_SIM_CONTROL_KEY>" : controlKey;
+    console.log(`  control API: ${sim.url}/__sim/stats with Authorization: Bearer ${shown} (sim/README.md)`);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -3,6 +3,7 @@
  * option throws KieSimOptionsError naming it.
  */
 
+import { createHash } from "node:crypto";
 import { normalizeFaultRules } from "./faultSyntax";
 import type { FaultRule } from "./faults";
 import type { EndpointLimitSettings } from "./rateLimit";
@@ -60,7 +61,9 @@ export interface SimSettings {
   callbackTimeoutMs: number;
   /** KIE's limits, per API key; without a `limit` the calls are only counted (over KIE's window). */
   limits: { createTask: EndpointLimitSettings; recordInfo: EndpointLimitSettings };
+  /** Served only with a controlKey (its sha256, compared in constant time: control.ts). */
   controlApi: boolean;
+  controlKeyHash?: Buffer;
   random: () => number;
 }
 
@@ -70,6 +73,12 @@ function apiKeys(keys: readonly string[] | undefined): Buffer[] | undefined {
     throw new KieSimOptionsError("apiKeys must be non-empty strings");
   }
   return keys.map((k) => Buffer.from(k));
+}
+
+function controlKeyHash(key: string | undefined): Buffer | undefined {
+  if (key === undefined) return undefined;
+  if (key.trim().length < 16) throw new KieSimOptionsError("controlKey must be at least 16 characters");
+  return createHash("sha256").update(key).digest();
 }
 
 /** KIE's windows, used to count calls when no limit is set: 20 creates per 10 s, reads per second. */
@@ -123,7 +132,8 @@ export function resolveOptions(options: KieSimOptions): SimSettings {
     trustedFetchOrigins: options.trustedFetchOrigins ?? [],
     callbackTimeoutMs: positiveInteger("callbackTimeoutMs", options.callbackTimeoutMs ?? 10_000),
     limits,
-    controlApi: options.controlApi !== false,
+    controlApi: options.controlApi !== false && options.controlKey !== undefined,
+    controlKeyHash: controlKeyHash(options.controlKey),
     random,
   };
 }

@@ -58,8 +58,13 @@ export interface KieSimOptions {
   createTaskRateLimit?: KieSimRateLimit;
   /** Status reads (recordInfo) per window per API key, e.g. 10 per 1 s; off unless given. */
   recordInfoRateLimit?: KieSimRateLimit;
-  /** Serve the /__sim/ control API. Default true. */
+  /** Serve the /__sim/ control API (only with a `controlKey`). Default true. */
   controlApi?: boolean;
+  /**
+   * The key every /__sim/ request must carry (`Authorization: Bearer <key>`, not a KIE API key);
+   * without one the control API is not served: it lists callback tokens and steers the answers.
+   */
+  controlKey?: string;
   /** Source of randomness for probabilistic fault rules; default Math.random. */
   random?: () => number;
 }

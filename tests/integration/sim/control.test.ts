@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RunningKieSim } from "@/sim/server";
-import { call, createTask, pollUntilFinal, startTestSim, textTask } from "./simTestKit";
+import { CONTROL_KEY, call, createTask, KEY, pollUntilFinal, startTestSim, textTask } from "./simTestKit";
 
 let sim: RunningKieSim;
 
@@ -9,9 +9,9 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 
-/** The control API needs no KIE key: black-box tests of the app talk to it directly. */
+/** The control API takes the simulator's own control key, not a KIE key (black-box tests of the app use it). */
 const control = (path: string, init: Parameters<typeof call>[2] = {}) =>
-  call(sim, path, { key: null, ...init });
+  call(sim, path, { key: CONTROL_KEY, ...init });
 
 describe("control API under /__sim/", () => {
   it("reports health", async () => {
@@ -94,12 +94,12 @@ describe("control API under /__sim/", () => {
       expect((await call(hidden, `/api/v1/jobs/recordInfo?taskId=${taskId}`)).json.msg).toBe(
         "recordInfo is null",
       );
-      const listed = (await call(hidden, "/__sim/tasks", { key: null })).json.tasks;
+      const listed = (await call(hidden, "/__sim/tasks", { key: CONTROL_KEY })).json.tasks;
       expect(listed.map((t: { taskId: string }) => t.taskId)).toEqual([taskId]);
-      const one = (await call(hidden, `/__sim/tasks/${taskId}`, { key: null })).json;
+      const one = (await call(hidden, `/__sim/tasks/${taskId}`, { key: CONTROL_KEY })).json;
       expect(one).toMatchObject({ taskId, prompt: "not yet visible", callBackUrl: "http://127.0.0.1:9/cb" });
       expect(one.recordVisibleAt).toBeGreaterThan(Date.now());
-      expect((await call(hidden, "/__sim/tasks/nope", { key: null })).status).toBe(404);
+      expect((await call(hidden, "/__sim/tasks/nope", { key: CONTROL_KEY })).status).toBe(404);
     } finally {
       await hidden.close();
     }
@@ -120,14 +120,26 @@ describe("control API under /__sim/", () => {
     expect((await control("/__sim/nothing")).status).toBe(404);
   });
 
-  it("is absent when controlApi is false", async () => {
-    const locked = await startTestSim({ controlApi: false });
-    try {
-      const answer = await call(locked, "/__sim/stats", { key: null });
-      expect(answer.status).toBe(404);
-      expect(answer.json.code).toBe(404);
-    } finally {
-      await locked.close();
+  it("is absent when controlApi is false, or when no control key is given", async () => {
+    for (const options of [{ controlApi: false }, { controlKey: undefined }]) {
+      const locked = await startTestSim(options);
+      try {
+        const answer = await call(locked, "/__sim/stats", { key: CONTROL_KEY });
+        expect(answer.status).toBe(404);
+        expect(answer.json.code).toBe(404);
+      } finally {
+        await locked.close();
+      }
     }
+  });
+
+  it("refuses a request without the control key, or with a KIE key, with 401", async () => {
+    for (const key of [null, KEY, `${CONTROL_KEY}x`]) {
+      expect((await call(sim, "/__sim/tasks", { key })).status).toBe(401);
+    }
+    expect(
+      (await call(sim, "/__sim/credits", { method: "PUT", key: KEY, body: { credits: 0 } })).status,
+    ).toBe(401);
+    expect(sim.credits()).toBeGreaterThan(0);
   });
 });

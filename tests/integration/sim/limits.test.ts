@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunningKieSim } from "@/sim/server";
-import { call, createTask, KEY, startTestSim, textTask } from "./simTestKit";
+import { CONTROL_KEY, call, createTask, KEY, startTestSim, textTask } from "./simTestKit";
 
 const OTHER_KEY = "sim-test-other-key";
 const HOUR = 3_600_000;
@@ -85,7 +85,7 @@ describe("kie-sim: what KIE accepted, at /__sim/limits", () => {
     await create("four", OTHER_KEY);
     for (let i = 0; i < 6; i++) await read(taskId); // 4 accepted, 2 refused
 
-    const limits = (await call(sim, "/__sim/limits", { key: null })).json;
+    const limits = (await call(sim, "/__sim/limits", { key: CONTROL_KEY })).json;
     expect(limits.createTask).toMatchObject({ limit: 2, windowMs: HOUR, accepted: 3, refused: 1 });
     // The other key's create counts for its own account, not this one's peak.
     expect(limits.createTask.maxAcceptedInWindow).toBe(2);
@@ -111,7 +111,7 @@ describe("kie-sim: what KIE accepted, at /__sim/limits", () => {
     expect(limits.createTask.maxAcceptedInWindow).toBe(5);
     expect(limits.recordInfo).toMatchObject({ limit: null, windowMs: 1_000, accepted: 1 });
 
-    await call(sim, "/__sim/reset", { method: "POST", key: null });
+    await call(sim, "/__sim/reset", { method: "POST", key: CONTROL_KEY });
     expect(sim.limits().createTask).toMatchObject({ accepted: 0, refused: 0, maxAcceptedInWindow: 0 });
   });
 

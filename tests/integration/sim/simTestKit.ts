@@ -5,6 +5,8 @@ import sharp from "sharp";
 import { type KieSimOptions, type RunningKieSim, startKieSim } from "@/sim/server";
 
 export const KEY = "sim-test-key";
+/** The simulator's own key for its /__sim/ control API (never a KIE key). */
+export const CONTROL_KEY = "sim-test-control-key";
 
 /** Small and fast: images at 1/8 size, 20 ms per step, a short recordInfo-null window. */
 export function startTestSim(options: KieSimOptions = {}): Promise<RunningKieSim> {
@@ -15,6 +17,7 @@ export function startTestSim(options: KieSimOptions = {}): Promise<RunningKieSim
     recordDelayMs: 10,
     imageScale: 0.125,
     logger: false,
+    controlKey: CONTROL_KEY,
     ...options,
   });
 }

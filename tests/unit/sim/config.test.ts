@@ -30,6 +30,7 @@ describe("kie-sim environment", () => {
       KIE_SIM_RATE_LIMIT_RETRY_AFTER: "false",
       KIE_SIM_LOG_LEVEL: "warn",
       KIE_SIM_CONTROL_API: "false",
+      KIE_SIM_CONTROL_KEY: "a-control-key-of-24-chars",
     });
     expect(logLevel).toBe("warn");
     expect(options).toEqual({
@@ -49,6 +50,7 @@ describe("kie-sim environment", () => {
       createTaskRateLimit: { limit: 20, windowMs: 10_000, retryAfter: false },
       recordInfoRateLimit: { limit: 10, windowMs: 1_000, retryAfter: false },
       controlApi: false,
+      controlKey: "a-control-key-of-24-chars",
     });
   });
 
