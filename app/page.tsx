@@ -23,11 +23,14 @@ export default async function StudioPage({
   const { app, me } = session;
   const recent = (await app.generations.list(me.user.id, { limit: 20 })).jobs as Job[];
 
-  const editId = (await searchParams).edit;
-  let editFrom: { imageUrl: string; prompt: string } | undefined;
-  if (typeof editId === "string" && editId.length <= 100) {
-    const found = await app.generations.getForUser(me.user.id, editId).catch(() => undefined);
-    if (found?.job.imageUrl) editFrom = { imageUrl: found.job.imageUrl, prompt: found.job.prompt };
+  // History's "Edit this image" (?edit=) replaces the references; "Use as reference" (?reference=) adds.
+  const query = await searchParams;
+  const mode = typeof query.edit === "string" ? "replace" : "add";
+  const fromId = mode === "replace" ? query.edit : query.reference;
+  let editFrom: { imageUrl: string; prompt: string; mode: "add" | "replace" } | undefined;
+  if (typeof fromId === "string" && fromId.length <= 100) {
+    const found = await app.generations.getForUser(me.user.id, fromId).catch(() => undefined);
+    if (found?.job.imageUrl) editFrom = { imageUrl: found.job.imageUrl, prompt: found.job.prompt, mode };
   }
 
   const { credits, kie } = app.config;

@@ -1,7 +1,7 @@
 "use client";
 
 import { CopyIcon, DownloadIcon, PencilIcon, RefreshCwIcon } from "lucide-react";
-import { useState } from "react";
+import { type Ref, useState } from "react";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { cn } from "@/lib/ui/cn";
 import { downloadName, ratioLabel } from "@/lib/ui/images";
@@ -21,6 +21,8 @@ export const ASPECT_CLASSES: Record<string, string> = {
 };
 
 interface Props {
+  /** Focused when the result arrives (tabIndex -1: reachable by script, not by Tab). */
+  ref?: Ref<HTMLElement>;
   job: Job;
   src: string;
   aspectRatios: readonly string[];
@@ -31,11 +33,15 @@ interface Props {
 }
 
 /** A finished image, large, with what a person does next (DESIGN.md §10). */
-export function ResultView({ job, src, aspectRatios, onEdit, onCopy, onAgain, busy }: Props) {
+export function ResultView({ ref, job, src, aspectRatios, onEdit, onCopy, onAgain, busy }: Props) {
   const [size, setSize] = useState<{ width: number; height: number }>();
   const format = (job.outputFormat ?? "png").toUpperCase();
   return (
-    <figure className="flex flex-col gap-3">
+    <figure
+      ref={ref}
+      tabIndex={-1}
+      className="flex flex-col gap-3 rounded-xl outline-none focus-visible:ring-2 focus-visible:ring-ring focus-visible:ring-offset-4"
+    >
       <div
         className={cn(
           "flex max-h-[70vh] items-center justify-center overflow-hidden rounded-xl border bg-muted",

@@ -1,11 +1,10 @@
 "use client";
 
 import { useQueryClient } from "@tanstack/react-query";
-import { LoaderCircleIcon, SparklesIcon } from "lucide-react";
+import { SparklesIcon } from "lucide-react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { toast } from "sonner";
 import { ME_KEY, useSetBalance } from "@/components/header/credits";
-import { Button } from "@/components/ui/button";
 import { ApiProblem, type GenerateInput, submitGeneration } from "@/lib/ui/api";
 import { cn } from "@/lib/ui/cn";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
@@ -13,8 +12,8 @@ import { displayUrl } from "@/lib/ui/images";
 import { typicalSeconds } from "@/lib/ui/jobs";
 import { type PendingSubmission, submissionFor } from "@/lib/ui/submission";
 import { isRunning, type Job, type Me, priceOf, type StudioSettings } from "@/lib/ui/types";
+import { GenerateBar } from "./generate-bar";
 import { GenerationOptions, type GenerationOptionsValue, optionsForModel } from "./generation-options";
-import { JobStatus } from "./job-status";
 import { PromptField } from "./prompt-field";
 import { ReferenceImages } from "./reference-images";
 import { ResultStrip } from "./result-strip";
@@ -26,8 +25,8 @@ export interface StudioProps {
   settings: StudioSettings;
   /** The first page of this person's history: running jobs resume, finished ones give the estimate. */
   recent: Job[];
-  /** Opened from History's "Edit this image". */
-  editFrom?: { imageUrl: string; prompt: string };
+  /** Opened from History's "Edit this image" (replace the references) or "Use as reference" (add). */
+  editFrom?: { imageUrl: string; prompt: string; mode: "add" | "replace" };
 }
 
 export function Studio({ settings, recent, editFrom }: StudioProps) {
@@ -46,6 +45,14 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
   const model = settings.models.find((m) => m.id === options.model);
   const cost = model ? priceOf(model, options.resolution) : settings.cost;
   const [alert, setAlert] = useState<string>();
+  const alertRef = useRef<HTMLDivElement>(null);
+  const resultRef = useRef<HTMLElement>(null);
+  // What arrives next takes the focus (issue 25): the result, or the error saying why there is none.
+  const focusNext = useRef<"result" | "alert" | undefined>(undefined);
+  const showProblem = useCallback((message: string) => {
+    focusNext.current = "alert";
+    setAlert(message);
+  }, []);
   const [submitting, setSubmitting] = useState(false);
   const submittingRef = useRef(false);
   // Kept until the server accepts the job: a retry of the same inputs reuses its key.
@@ -68,10 +75,12 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
     {
       onSettled: (run) => {
         setBalance(run.job.remainingCredits);
-        if (run.job.status === "succeeded") setSelected(run.taskId);
-        else setAlert(failedJobMessage(run.job));
+        if (run.job.status === "succeeded") {
+          focusNext.current = "result";
+          setSelected(run.taskId);
+        } else showProblem(failedJobMessage(run.job));
       },
-      onProblem: (error) => setAlert(problemMessage(asProblem(error))),
+      onProblem: (error) => showProblem(problemMessage(asProblem(error))),
     },
   );
 
@@ -113,11 +122,14 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
       };
       const run: Run = { taskId: accepted.taskId, job, startedAt: Date.now(), input };
       add(run);
-      if (job.status === "succeeded") setSelected(run.taskId);
+      if (job.status === "succeeded") {
+        focusNext.current = "result";
+        setSelected(run.taskId);
+      }
     } catch (error) {
       const problem = asProblem(error);
       const balance = problem.code === "insufficient_credits" ? await balanceNow() : undefined;
-      setAlert(
+      showProblem(
         problemMessage(problem, {
           balance,
           cost,
@@ -133,13 +145,33 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
   const submitForm = () =>
     generate({ prompt, ...options, files: references.items.map((reference) => reference.file) });
 
+  // The result becomes the only reference: the next edit sends it alone, however many came before.
   async function editResult(job: Job, src: string) {
-    const added = await references.addFromUrl(src, job.prompt);
+    const added = await references.addFromUrl(src, job.prompt, "replace");
     if (!added) return;
     setPrompt("");
     promptRef.current?.focus();
-    toast("Added as a reference image: describe the change.");
+    toast("This image is now the reference: describe the change.");
   }
+
+  // Focus follows what arrived, unless the person is already typing the next prompt.
+  useEffect(() => {
+    const target =
+      focusNext.current === "alert"
+        ? alertRef.current
+        : focusNext.current === "result"
+          ? resultRef.current
+          : null;
+    if (!target) return;
+    focusNext.current = undefined;
+    const active = document.activeElement;
+    if (
+      active instanceof HTMLTextAreaElement ||
+      (active instanceof HTMLInputElement && active.type === "text")
+    )
+      return;
+    target.focus();
+  });
 
   async function copyPrompt(text: string) {
     try {
@@ -155,7 +187,7 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
   useEffect(() => {
     if (!editFrom || !origin || editHandled.current) return;
     editHandled.current = true;
-    references.addFromUrl(displayUrl(editFrom.imageUrl, origin), editFrom.prompt).then(() => {
+    references.addFromUrl(displayUrl(editFrom.imageUrl, origin), editFrom.prompt, editFrom.mode).then(() => {
       window.history.replaceState(null, "", "/");
       promptRef.current?.focus();
     });
@@ -211,30 +243,23 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
           value={options}
           onChange={setOptions}
         />
-        <Button type="submit" size="lg" disabled={submitting || references.busy} className="w-full">
-          {submitting ? (
-            <LoaderCircleIcon className="animate-spin" aria-hidden />
-          ) : (
-            <SparklesIcon aria-hidden />
-          )}
-          {`Generate · ${costLabel}`}
-        </Button>
+        <GenerateBar
+          label={`Generate · ${costLabel}`}
+          submitting={submitting}
+          busy={references.busy}
+          alert={alert}
+          alertRef={alertRef}
+          runs={runs}
+          typicalSeconds={estimate}
+        />
       </form>
 
-      <section aria-label="Result" className="flex min-w-0 flex-col gap-4">
-        {alert && (
-          <div
-            role="alert"
-            className="rounded-lg border border-destructive/40 bg-destructive-soft px-4 py-3 text-sm text-destructive"
-          >
-            {alert}
-          </div>
-        )}
-        <JobStatus runs={runs} typicalSeconds={estimate} submitting={submitting} />
+      <section aria-label="Result" className="flex min-w-0 flex-col gap-4 lg:sticky lg:top-20 lg:self-start">
         {pending ? (
           <PendingPreview aspectRatio={pending.job.aspectRatio} />
         ) : shown?.job.imageUrl && origin ? (
           <ResultView
+            ref={resultRef}
             job={shown.job}
             src={displayUrl(shown.job.imageUrl, origin)}
             aspectRatios={settings.aspectRatios}

@@ -70,14 +70,24 @@ export function useReferences(
     setItems(itemsRef.current);
   }, []);
 
-  /** A result (same-origin URL) as a reference image: "Edit this image". */
+  const clear = useCallback(() => {
+    for (const item of itemsRef.current) URL.revokeObjectURL(item.previewUrl);
+    itemsRef.current = [];
+    setItems(itemsRef.current);
+  }, []);
+
+  /**
+   * A result (same-origin URL) as a reference image: "Use as reference" adds it, "Edit this image"
+   * replaces the others with it (once it has loaded: a failed load keeps what was there).
+   */
   const addFromUrl = useCallback(
-    async (src: string, prompt: string): Promise<boolean> => {
+    async (src: string, prompt: string, mode: "add" | "replace" = "add"): Promise<boolean> => {
       try {
         const response = await fetch(src, { credentials: "same-origin" });
         if (!response.ok) throw new Error(String(response.status));
         const blob = await response.blob();
         const name = downloadName(prompt, blob.type === "image/jpeg" ? "jpeg" : "png");
+        if (mode === "replace") clear();
         return (await add([new File([blob], name, { type: blob.type })])) > 0;
       } catch {
         reportRef.current(
@@ -86,7 +96,7 @@ export function useReferences(
         return false;
       }
     },
-    [add],
+    [add, clear],
   );
 
   useEffect(
