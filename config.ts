@@ -124,6 +124,10 @@ const envSchema = z.object({
     .regex(/^rediss?:\/\//, { error: "must be a redis:// URL" })
     .optional(),
   MAX_UPLOAD_BYTES: integer(1, 100 * 1024 * 1024).default(10 * 1024 * 1024),
+  UPLOADS_IN_FLIGHT_MAX: integer(1, 100_000).default(8),
+  UPLOADS_PER_USER_MAX: integer(1, 100_000).default(2),
+  UPLOAD_IDLE_TIMEOUT_MS: integer(100, 600_000).default(30_000),
+  UPLOADS_MIN_FREE_DISK_MB: integer(0, 1_000_000_000).default(512),
   IMAGE_PROXY_ALLOWED_HOSTS: hostList.optional(),
   METRICS_TOKEN: secret.optional(),
   CRON_SECRET: secret.optional(),
@@ -206,6 +210,17 @@ export interface AppConfig {
   rateLimit: { perUserPerMinute: number; perIpPerMinute: number };
   redisUrl?: string;
   maxUploadBytes: number;
+  /** Uploads in flight (DESIGN.md §3 "Requests"): bodies of POST /api/generate being read. */
+  uploads: {
+    /** UPLOADS_IN_FLIGHT_MAX: at once in this instance (beyond: 503). */
+    maxInFlight: number;
+    /** UPLOADS_PER_USER_MAX: at once per user in this instance (beyond: 429). */
+    maxPerUser: number;
+    /** UPLOAD_IDLE_TIMEOUT_MS: a body that sends nothing this long is given up (408). */
+    idleTimeoutMs: number;
+    /** UPLOADS_MIN_FREE_DISK_MB in bytes: below it under DATA_DIR, new uploads get 503. */
+    minFreeDiskBytes: number;
+  };
   imageProxyAllowedHosts: string[];
   metricsToken?: string;
   cronSecret?: string;
@@ -286,6 +301,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rateLimit: { perUserPerMinute: e.RATE_LIMIT_PER_MINUTE, perIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE },
     redisUrl: e.REDIS_URL,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
+    uploads: {
+      maxInFlight: e.UPLOADS_IN_FLIGHT_MAX,
+      maxPerUser: e.UPLOADS_PER_USER_MAX,
+      idleTimeoutMs: e.UPLOAD_IDLE_TIMEOUT_MS,
+      minFreeDiskBytes: e.UPLOADS_MIN_FREE_DISK_MB * 1024 * 1024,
+    },
     imageProxyAllowedHosts: e.IMAGE_PROXY_ALLOWED_HOSTS ?? [...KIE_DEFAULT_FILE_HOSTS],
     metricsToken: e.METRICS_TOKEN,
     cronSecret: e.CRON_SECRET,

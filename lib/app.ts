@@ -15,6 +15,7 @@ import type { KieBudget } from "@/lib/generation/budget";
 import type { ImageLibrary } from "@/lib/generation/images";
 import type { ResultImages } from "@/lib/generation/resultImages";
 import type { RateLimiter } from "@/lib/http/rateLimit";
+import { createUploadGate, type UploadGate } from "@/lib/http/uploadGate";
 import type { IKieClient } from "@/lib/kie";
 import { createLogger, type Logger } from "@/lib/observability/logger";
 import { createMetrics, type Metrics } from "@/lib/observability/metrics";
@@ -39,6 +40,8 @@ export interface App {
   metrics: Metrics;
   /** Generate requests per user and per IP (memory, or Redis shared by all instances). */
   rateLimiter: RateLimiter;
+  /** Generate bodies being read: per user and in all, and the disk floor (DESIGN.md §3 "Requests"). */
+  uploads: UploadGate;
   kie: IKieClient;
   kieMode: KieMode;
   /** KIE's account-wide budget in the database, shared by every instance (KIE_CREATE_LIMIT, KIE_READ_LIMIT). */
@@ -147,6 +150,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       logger,
       metrics,
       rateLimiter,
+      uploads: createUploadGate(config.uploads, config.dataDir),
       kie,
       kieMode: config.kie.mode,
       budget,

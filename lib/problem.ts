@@ -15,6 +15,7 @@ export const PUBLIC_ERROR_CODES = [
   "insufficient_credits",
   "forbidden",
   "not_found",
+  "request_timeout",
   "idempotency_key_in_progress",
   "idempotency_key_reused",
   "file_too_large",

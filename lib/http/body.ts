@@ -27,12 +27,32 @@ function tooLarge(maxBytes: number): ApiError {
 }
 
 /**
- * The body's chunks, refusing (413) as soon as more than `maxBytes` arrived or were announced by
- * Content-Length. On refusal the rest is left unread here: the answer goes out while the client
- * is still sending, and the connection is not reset under it (cancelling would destroy the
- * socket); the route wrapper then drains it or closes the connection (settleUnreadBody).
+ * A body that sends nothing for this long is given up (408) unless the route sets its own
+ * (UPLOAD_IDLE_TIMEOUT_MS for POST /api/generate): a client that stops mid-body holds a slot, a
+ * socket and maybe a spool until Node's 300 s request timeout otherwise.
  */
-export async function* bodyChunks(request: Request, maxBytes: number): AsyncGenerator<Uint8Array> {
+export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 30_000;
+
+/** Requests given up on (idle): their connection is closed after the answer, never drained. */
+const givenUp = new WeakSet<Request>();
+
+export interface BodyReadOptions {
+  /** No byte for this long → 408 request_timeout (DEFAULT_BODY_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs?: number;
+}
+
+/**
+ * The body's chunks, refusing (413) as soon as more than `maxBytes` arrived or were announced by
+ * Content-Length, and (408) once no byte came for the idle timeout. On refusal the rest is left
+ * unread here: the answer goes out while the client is still sending, and the connection is not
+ * reset under it (cancelling would destroy the socket); the route wrapper then drains it or
+ * closes the connection (settleUnreadBody).
+ */
+export async function* bodyChunks(
+  request: Request,
+  maxBytes: number,
+  { idleTimeoutMs = DEFAULT_BODY_IDLE_TIMEOUT_MS }: BodyReadOptions = {},
+): AsyncGenerator<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > maxBytes) throw tooLarge(maxBytes);
   if (!request.body) {
@@ -43,12 +63,7 @@ export async function* bodyChunks(request: Request, maxBytes: number): AsyncGene
   let total = 0;
   try {
     for (;;) {
-      let step: ReadableStreamReadResult<Uint8Array>;
-      try {
-        step = await reader.read();
-      } catch (cause) {
-        throw new ApiError("invalid_request", "The request body could not be read.", { cause });
-      }
+      const step = await readWithin(reader, idleTimeoutMs, request);
       if (step.done) {
         readToEnd.add(request);
         return;
@@ -62,10 +77,42 @@ export async function* bodyChunks(request: Request, maxBytes: number): AsyncGene
   }
 }
 
+/** One read, or 408 after `idleTimeoutMs` without a byte (the request is then closed, not drained). */
+async function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  idleTimeoutMs: number,
+  request: Request,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<"idle">((resolve) => {
+    timer = setTimeout(() => resolve("idle"), idleTimeoutMs);
+  });
+  try {
+    const step = await Promise.race([reader.read(), idle]);
+    if (step === "idle") {
+      givenUp.add(request);
+      throw new ApiError(
+        "request_timeout",
+        `No part of the request body arrived for ${Math.round(idleTimeoutMs / 1000)} s. Nothing was charged; send it again.`,
+      );
+    }
+    return step;
+  } catch (cause) {
+    if (cause instanceof ApiError) throw cause;
+    throw new ApiError("invalid_request", "The request body could not be read.", { cause });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The whole body as bytes, at most `maxBytes` (413 beyond). */
-export async function readBytes(request: Request, maxBytes: number): Promise<Buffer> {
+export async function readBytes(
+  request: Request,
+  maxBytes: number,
+  options: BodyReadOptions = {},
+): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
-  for await (const chunk of bodyChunks(request, maxBytes)) chunks.push(chunk);
+  for await (const chunk of bodyChunks(request, maxBytes, options)) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 
@@ -97,14 +144,15 @@ export async function readJson<S extends z.ZodType>(
   {
     maxBytes = DEFAULT_JSON_LIMIT_BYTES,
     anyMediaType = false,
-  }: {
+    idleTimeoutMs,
+  }: BodyReadOptions & {
     maxBytes?: number;
     /** Server-to-server bodies (KIE's callback, checked by its token first) whose type we do not control. */
     anyMediaType?: boolean;
   } = {},
 ): Promise<z.infer<S>> {
   if (!anyMediaType) requireMediaType(request, ["application/json"]);
-  const bytes = await readBytes(request, maxBytes);
+  const bytes = await readBytes(request, maxBytes, { idleTimeoutMs });
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString("utf8"));
@@ -123,7 +171,10 @@ export async function readJson<S extends z.ZodType>(
  * that connection would wait behind the rest of this body until the server reset it.
  */
 export function settleUnreadBody(request: Request): "none" | "drain" | "close" {
-  if (!request.body || readToEnd.has(request) || request.body.locked) return "none";
+  if (!request.body || readToEnd.has(request)) return "none";
+  // A client that stopped sending would stall a drain too: its connection is closed at once.
+  if (givenUp.has(request)) return "close";
+  if (request.body.locked) return "none";
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (!Number.isFinite(declared) || declared > DRAIN_MAX_BYTES) return "close";
   void drain(request.body);

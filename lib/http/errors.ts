@@ -20,6 +20,10 @@ export const PUBLIC_ERRORS = {
   insufficient_credits: { status: 402, message: "Not enough credits for this generation." },
   forbidden: { status: 403, message: "You are not allowed to do this." },
   not_found: { status: 404, message: "Not found." },
+  request_timeout: {
+    status: 408,
+    message: "The request body stopped arriving. Nothing was charged; send it again.",
+  },
   idempotency_key_in_progress: {
     status: 409,
     message: "A request with this Idempotency-Key is still being processed.",

@@ -27,6 +27,8 @@ export interface GenerateRequestLimits {
   models?: DefaultModels;
   /** Where multipart files are spooled: DATA_DIR/spool/uploads (spoolDirOf). */
   spoolDir: string;
+  /** UPLOAD_IDLE_TIMEOUT_MS: no byte of the body for this long → 408. */
+  idleTimeoutMs?: number;
 }
 
 export interface ParsedGenerateRequest {
@@ -92,7 +94,10 @@ export async function parseGenerateRequest(
 
 async function parseJson(request: Request, limits: GenerateRequestLimits): Promise<ParsedGenerateRequest> {
   const maxBytes = jsonBodyLimit(limits.maxUploadBytes);
-  const fields = await readJson(request, imageGenerationFieldsSchema, { maxBytes });
+  const fields = await readJson(request, imageGenerationFieldsSchema, {
+    maxBytes,
+    idleTimeoutMs: limits.idleTimeoutMs,
+  });
   const urls: string[] = [];
   const files: HashedFile[] = [];
   for (const image of fields.images ?? []) {
@@ -122,7 +127,8 @@ async function parseMultipart(
     maxFields: MULTIPART_TEXT_FIELDS.size + MAX_IMAGES_PER_REQUEST,
     maxFieldBytes: MAX_FIELD_BYTES,
     spoolDir: limits.spoolDir,
-  }); // 413 / 400 the moment a limit is passed
+    idleTimeoutMs: limits.idleTimeoutMs,
+  }); // 413 / 400 the moment a limit is passed, 408 once it stops arriving
   try {
     return { ...(await fromForm(form, limits)), retain: form.retain, dispose: form.dispose };
   } catch (error) {

@@ -29,6 +29,8 @@ export interface MultipartLimits {
   maxFiles: number;
   maxFields: number;
   maxFieldBytes: number;
+  /** No byte of the body for this long → 408 and the spool is removed (body.ts's default when unset). */
+  idleTimeoutMs?: number;
 }
 
 export interface MultipartFile {
@@ -65,7 +67,9 @@ export async function readMultipart(request: Request, limits: MultipartLimits): 
 
   let complete = false;
   try {
-    for await (const chunk of bodyChunks(request, limits.maxBodyBytes)) {
+    for await (const chunk of bodyChunks(request, limits.maxBodyBytes, {
+      idleTimeoutMs: limits.idleTimeoutMs,
+    })) {
       if (failure.error) break;
       if (!parser.write(chunk)) await Promise.race([once(parser, "drain"), failure.failed]);
       if (failure.error) break;

@@ -45,6 +45,8 @@ export function problemMessage(problem: ProblemLike, context: MessageContext = {
       return context.maxUploadMiB
         ? `A file is too large: each image can be at most ${context.maxUploadMiB} MB. ${NOT_CHARGED}`
         : `A file is larger than the upload limit. ${NOT_CHARGED}`;
+    case "request_timeout":
+      return `The upload stopped before it was complete. ${NOT_CHARGED} Check your connection and try again.`;
     case "unsupported_media_type":
       return `That file type is not supported: use PNG, JPEG or WebP images. ${NOT_CHARGED}`;
     case "generation_failed":

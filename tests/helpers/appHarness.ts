@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { afterAll, beforeAll } from "vitest";
 import * as authDev from "@/app/api/auth/dev/route";
 import * as authSignout from "@/app/api/auth/signout/route";
@@ -65,7 +65,10 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** kie-sim options; fast defaults (small steps, small images). */
   sim?: KieSimOptions;
-  /** Serve the handlers over HTTP and set APP_URL to it, so KIE callbacks reach the app. */
+  /**
+   * Serve the handlers over HTTP on 127.0.0.1 (bodies streamed in, as by `next start`) and set
+   * APP_URL to it, so KIE callbacks reach the app and tests can hold real connections.
+   */
   callbacks?: boolean;
 }
 
@@ -165,14 +168,15 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = chunks.length > 0 ? Buffer.concat(chunks) : undefined;
+    // The body streams in as it arrives, as under `next start`: a route that refuses early, or
+    // gives up on a body that stopped arriving, answers before the client has sent it all.
+    const streamed = req.method !== "GET" && req.method !== "HEAD";
     const request = new Request(`${url}${req.url}`, {
       method: req.method,
       headers: req.headers as Record<string, string>,
-      body: req.method === "GET" || req.method === "HEAD" ? undefined : body,
-    });
+      body: streamed ? (Readable.toWeb(req) as ReadableStream<Uint8Array>) : undefined,
+      duplex: "half",
+    } as RequestInit);
     const response = await dispatch(request).catch((error: Error) => {
       answerProblems.push(error);
       return new Response(null, { status: 500 });

@@ -22,12 +22,16 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
   // 429 before a byte of the body is read. With a key, a replay of a finished request still gets
   // its answer: the key's record is found by the body's fingerprint, so it is checked there.
   if (!idempotencyKey) await rateLimiter.checkUser(user.id);
-  const input = await parseGenerateRequest(request, {
-    maxUploadBytes: config.maxUploadBytes,
-    maxPixels: DEFAULT_MAX_PIXELS,
-    models: { textModel: config.kie.model, editModel: config.kie.editModel },
-    spoolDir: spoolDirOf(config.dataDir, "uploads"),
-  }); // 400 / 413 / 415
+  // One of the user's uploads while the body is read: 429 / 503 beyond the caps (nothing charged).
+  const input = await app.uploads.admit(user.id, request, () =>
+    parseGenerateRequest(request, {
+      maxUploadBytes: config.maxUploadBytes,
+      maxPixels: DEFAULT_MAX_PIXELS,
+      models: { textModel: config.kie.model, editModel: config.kie.editModel },
+      spoolDir: spoolDirOf(config.dataDir, "uploads"),
+      idleTimeoutMs: config.uploads.idleTimeoutMs,
+    }),
+  ); // 400 / 408 / 413 / 415
 
   try {
     // Awaited here, not returned: the finally below must wait for the files to be used.

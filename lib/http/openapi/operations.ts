@@ -54,6 +54,7 @@ const generateErrors: PublicErrorCode[] = [
   "idempotency_key_in_progress",
   "idempotency_key_reused",
   "generation_failed",
+  "request_timeout",
   "file_too_large",
   "unsupported_media_type",
   "rate_limited",
