@@ -1,7 +1,7 @@
 /**
  * Prompt directives, kie-sim's per-task faults: `[sim:fail]`, `[sim:fail=<msg>]`, `[sim:never]`,
  * `[sim:delay=<ms>]`, `[sim:callback=none|duplicate|reorder|early|late=<ms>]` and
- * `[sim:result=not-image|oversize=<bytes>]` anywhere in `input.prompt`. Parsed as strictly as the
+ * `[sim:result=not-image|oversize=<bytes>]` and `[sim:ratio=<w>:<h>]` anywhere in `input.prompt`. Parsed as strictly as the
  * fault header (faultSyntax.ts), whose item helpers they share.
  */
 
@@ -24,6 +24,8 @@ export interface PromptDirectives {
   callback: CallbackMode;
   /** A result that is not what it should be: not an image at all, or padded to `bytes`. */
   result?: { kind: "not-image" } | { kind: "oversize"; bytes: number };
+  /** Draw at this ratio whatever was asked, as the real model sometimes does ("3:2"). */
+  ratio?: string;
   /** The prompt with the directives removed (what the image is drawn from). */
   cleanPrompt: string;
 }
@@ -83,10 +85,19 @@ function applyDirective(into: PromptDirectives, item: SyntaxItem): void {
     case "result":
       into.result = resultMode(item);
       return;
+    case "ratio": {
+      const ratio = item.value?.trim() ?? "";
+      const parts = /^(\d{1,2}):(\d{1,2})$/.exec(ratio);
+      if (!parts || Number(parts[1]) === 0 || Number(parts[2]) === 0) {
+        throw new KieSimFaultSyntaxError(item.source, "use ratio=<w>:<h>, e.g. ratio=1:1");
+      }
+      into.ratio = ratio;
+      return;
+    }
     default:
       throw new KieSimFaultSyntaxError(
         item.source,
-        `unknown directive '${item.name}' (known: fail, never, delay, callback, result)`,
+        `unknown directive '${item.name}' (known: fail, never, delay, callback, result, ratio)`,
       );
   }
 }

@@ -62,11 +62,13 @@ export class ResultMaker {
     const { input } = task;
     const prompt = task.directives.cleanPrompt;
     const sizing = { resolutionFactor: input.resolutionFactor, scale: this.options.imageScale };
+    // [sim:ratio=…]: the asked ratio is ignored, as the real model sometimes does.
+    const aspect = task.directives.ratio ?? input.aspect;
     if (input.imageUrls.length === 0) {
-      return renderTextToImage({ prompt, ...outputSize(input.aspect, sizing), format: input.format });
+      return renderTextToImage({ prompt, ...outputSize(aspect, sizing), format: input.format });
     }
     const inputs = await this.fetchInputs(task);
-    const size = outputSize(input.aspect, { ...sizing, autoRatio: inputs[0]!.width / inputs[0]!.height });
+    const size = outputSize(aspect, { ...sizing, autoRatio: inputs[0]!.width / inputs[0]!.height });
     return renderEdit({ prompt, inputs: inputs.map((i) => i.bytes), ...size, format: input.format });
   }
 

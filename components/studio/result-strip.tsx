@@ -11,10 +11,10 @@ interface Props {
   srcOf: (job: Job) => string;
 }
 
-/** This session's results, newest first; one click shows a result large again. */
+/** Your recent results (the server's, newest first); one click shows a result large again. */
 export function ResultStrip({ runs, selected, onSelect, srcOf }: Props) {
   return (
-    <nav aria-label="This session's results">
+    <nav aria-label="Recent results">
       <ul className="flex gap-2 overflow-x-auto pb-1">
         {runs.map((run, index) => (
           <li key={run.taskId} className="shrink-0">

@@ -1,6 +1,6 @@
 "use client";
 
-import { CopyIcon, DownloadIcon, PencilIcon, RefreshCwIcon } from "lucide-react";
+import { CopyIcon, DownloadIcon, InfoIcon, PencilIcon, RefreshCwIcon } from "lucide-react";
 import { type Ref, useState } from "react";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { cn } from "@/lib/ui/cn";
@@ -72,6 +72,16 @@ export function ResultView({ ref, job, src, aspectRatios, onEdit, onCopy, onAgai
           {` · ${format}`}
           {job.creditsUsed !== undefined && ` · cost ${job.creditsUsed}`}
         </p>
+        {job.warnings && job.warnings.length > 0 && (
+          <ul className="flex flex-col gap-1 rounded-lg border bg-muted/50 px-3 py-2 text-sm">
+            {job.warnings.map((warning) => (
+              <li key={warning} className="flex gap-2">
+                <InfoIcon className="mt-0.5 size-4 shrink-0 text-muted-foreground" aria-hidden />
+                <span>{warning}</span>
+              </li>
+            ))}
+          </ul>
+        )}
         <div className="flex flex-wrap gap-2">
           <a
             href={src}

@@ -1,23 +1,24 @@
 "use client";
 
 import { useQueryClient } from "@tanstack/react-query";
-import { SparklesIcon } from "lucide-react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { toast } from "sonner";
-import { ME_KEY, useSetBalance } from "@/components/header/credits";
+import { ME_KEY, useMe, useSetBalance } from "@/components/header/credits";
 import { ApiProblem, type GenerateInput, submitGeneration } from "@/lib/ui/api";
-import { cn } from "@/lib/ui/cn";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
 import { typicalSeconds } from "@/lib/ui/jobs";
 import { type PendingSubmission, submissionFor } from "@/lib/ui/submission";
 import { isRunning, type Job, type Me, priceOf, type StudioSettings } from "@/lib/ui/types";
 import { GenerateBar } from "./generate-bar";
-import { GenerationOptions, type GenerationOptionsValue, optionsForModel } from "./generation-options";
+import { GenerationOptions } from "./generation-options";
 import { PromptField } from "./prompt-field";
 import { ReferenceImages } from "./reference-images";
+import { EmptyResult, PendingPreview } from "./result-placeholders";
 import { ResultStrip } from "./result-strip";
-import { ASPECT_CLASSES, ResultView } from "./result-view";
+import { ResultView } from "./result-view";
+import { useDraft } from "./use-draft";
+import { RECENT_KEY, useRecentJobs, useResults } from "./use-feed";
 import { useReferences } from "./use-references";
 import { type Run, useRuns } from "./use-runs";
 
@@ -33,17 +34,15 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
   const queryClient = useQueryClient();
   const setBalance = useSetBalance();
   const promptRef = useRef<HTMLTextAreaElement>(null);
-  const [prompt, setPrompt] = useState("");
-  const [options, setOptions] = useState<GenerationOptionsValue>(() => {
-    const initial = {
-      model: settings.models[0]?.id ?? "",
-      aspectRatio: "auto",
-      outputFormat: settings.outputFormats[0] ?? "png",
-    };
-    return settings.models[0] ? optionsForModel(settings.models[0], initial) : initial;
-  });
+  const { prompt, setPrompt, options, setOptions } = useDraft(settings);
   const model = settings.models.find((m) => m.id === options.model);
   const cost = model ? priceOf(model, options.resolution) : settings.cost;
+  // Checked before sending (the server checks again): the price against the balance in the header.
+  const balance = useMe().data?.balance;
+  const shortOfCredits =
+    balance !== undefined && balance < cost
+      ? `You have ${balance === 1 ? "1 credit" : `${balance} credits`}; this needs ${cost}.`
+      : undefined;
   const [alert, setAlert] = useState<string>();
   const alertRef = useRef<HTMLDivElement>(null);
   const resultRef = useRef<HTMLElement>(null);
@@ -75,6 +74,7 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
     {
       onSettled: (run) => {
         setBalance(run.job.remainingCredits);
+        void queryClient.invalidateQueries({ queryKey: RECENT_KEY });
         if (run.job.status === "succeeded") {
           focusNext.current = "result";
           setSelected(run.taskId);
@@ -84,8 +84,9 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
     },
   );
 
-  const estimate = useMemo(() => typicalSeconds([...runs.map((run) => run.job), ...recent]), [runs, recent]);
-  const results = runs.filter((run) => run.job.status === "succeeded" && run.job.imageUrl);
+  const feed = useRecentJobs(recent).data ?? recent;
+  const results = useResults(runs, feed);
+  const estimate = useMemo(() => typicalSeconds([...runs.map((run) => run.job), ...feed]), [runs, feed]);
   const shown = results.find((run) => run.taskId === selected) ?? results[0];
   // The newest job, while it runs, takes the stage (older results stay in the strip).
   const pending = runs[0] && isRunning(runs[0].job.status) ? runs[0] : undefined;
@@ -122,6 +123,7 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
       };
       const run: Run = { taskId: accepted.taskId, job, startedAt: Date.now(), input };
       add(run);
+      void queryClient.invalidateQueries({ queryKey: RECENT_KEY });
       if (job.status === "succeeded") {
         focusNext.current = "result";
         setSelected(run.taskId);
@@ -185,7 +187,7 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
   // History's "Edit this image" lands here with ?edit=…: the image becomes a reference once.
   const editHandled = useRef(false);
   useEffect(() => {
-    if (!editFrom || !origin || editHandled.current) return;
+    if (!editFrom || !origin || !references.restored || editHandled.current) return;
     editHandled.current = true;
     references.addFromUrl(displayUrl(editFrom.imageUrl, origin), editFrom.prompt, editFrom.mode).then(() => {
       window.history.replaceState(null, "", "/");
@@ -247,6 +249,7 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
           label={`Generate · ${costLabel}`}
           submitting={submitting}
           busy={references.busy}
+          blockedReason={shortOfCredits}
           alert={alert}
           alertRef={alertRef}
           runs={runs}
@@ -280,33 +283,6 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
           />
         )}
       </section>
-    </div>
-  );
-}
-
-function PendingPreview({ aspectRatio }: { aspectRatio?: string }) {
-  return (
-    <div
-      className={cn(
-        "relative flex max-h-[70vh] w-full items-center justify-center overflow-hidden rounded-xl border bg-muted",
-        ASPECT_CLASSES[aspectRatio ?? ""] ?? "aspect-square",
-      )}
-      aria-hidden
-    >
-      <div className="absolute inset-0 animate-pulse bg-gradient-to-br from-primary/25 via-transparent to-primary/10" />
-      <SparklesIcon className="size-8 animate-pulse text-muted-foreground" />
-    </div>
-  );
-}
-
-function EmptyResult() {
-  return (
-    <div className="flex aspect-[4/3] flex-col items-center justify-center gap-2 rounded-xl border border-dashed bg-muted/40 p-6 text-center">
-      <SparklesIcon className="size-6 text-muted-foreground" aria-hidden />
-      <p className="text-sm font-medium">Your image will appear here</p>
-      <p className="max-w-xs text-xs text-muted-foreground">
-        Write a prompt, pick a shape, and press Generate. Add reference images to edit a photo instead.
-      </p>
     </div>
   );
 }

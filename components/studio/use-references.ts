@@ -1,6 +1,7 @@
 "use client";
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { loadReferences, saveReferences } from "@/lib/ui/draft";
 import { checkImageFile, prepareForUpload } from "@/lib/ui/files";
 import { downloadName } from "@/lib/ui/images";
 import type { StudioSettings } from "@/lib/ui/types";
@@ -16,6 +17,8 @@ export function useReferences(
 ) {
   const [items, setItems] = useState<Reference[]>([]);
   const [busy, setBusy] = useState(false);
+  // False until the references kept from before a reload are back (they come first).
+  const [restored, setRestored] = useState(false);
   const itemsRef = useRef(items);
   itemsRef.current = items;
   const reportRef = useRef(report);
@@ -99,6 +102,29 @@ export function useReferences(
     [add, clear],
   );
 
+  useEffect(() => {
+    let live = true;
+    loadReferences().then((kept) => {
+      if (!live) return;
+      const back = kept.map(({ id, name, type, blob }) => {
+        const file = new File([blob], name, { type });
+        return { id, file, previewUrl: URL.createObjectURL(file) };
+      });
+      itemsRef.current = [...back, ...itemsRef.current].slice(0, maxImages);
+      setItems(itemsRef.current);
+      setRestored(true);
+    });
+    return () => {
+      live = false;
+    };
+  }, [maxImages]);
+
+  // Kept for a reload once restored (before that, saving would forget what is being restored).
+  useEffect(() => {
+    if (!restored) return;
+    void saveReferences(items.map(({ id, file }) => ({ id, name: file.name, type: file.type, blob: file })));
+  }, [items, restored]);
+
   useEffect(
     () => () => {
       for (const item of itemsRef.current) URL.revokeObjectURL(item.previewUrl);
@@ -106,7 +132,10 @@ export function useReferences(
     [],
   );
 
-  return useMemo(() => ({ items, busy, add, remove, addFromUrl }), [items, busy, add, remove, addFromUrl]);
+  return useMemo(
+    () => ({ items, busy, restored, add, remove, addFromUrl }),
+    [items, busy, restored, add, remove, addFromUrl],
+  );
 }
 
 function newId(): string {

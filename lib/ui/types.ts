@@ -21,6 +21,8 @@ export interface Job {
   queuePosition?: number;
   etaMs?: number;
   error?: { code: string; message: string };
+  /** What was not done as asked (e.g. the model ignored the aspect ratio), in plain words. */
+  warnings?: string[];
   createdAt?: string;
   settledAt?: string;
 }

@@ -132,6 +132,10 @@ describe("prompt directives", () => {
       bytes: 32 * 1024 * 1024,
     });
     expect(parsePromptDirectives("cat [sim:callback=late=250]").callback).toEqual({ kind: "late", ms: 250 });
+    expect(parsePromptDirectives("wide [sim:ratio=1:1] cat")).toMatchObject({
+      ratio: "1:1",
+      cleanPrompt: "wide cat",
+    });
     expect(parsePromptDirectives("cat [sim:callback=reorder] [sim:delay=10]")).toMatchObject({
       callback: { kind: "reorder" },
       delayMs: 10,
@@ -152,6 +156,8 @@ describe("prompt directives", () => {
     ["[sim:fail=]", "needs a message"],
     ["[sim:never=1]", "takes no value"],
     ["[sim:callback=late]", "callback=none"],
+    ["[sim:ratio=square]", "use ratio=<w>:<h>"],
+    ["[sim:ratio=0:1]", "use ratio=<w>:<h>"],
     ["[sim:callback=late=x]", "'late' needs an integer"],
     // A prompt must not make the simulator hold hundreds of MB per task (issue 24).
     ["[sim:result=oversize=200000000]", "oversize"],

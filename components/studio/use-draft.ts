@@ -1,0 +1,58 @@
+"use client";
+
+import { useEffect, useState } from "react";
+import { loadTextDraft, saveTextDraft } from "@/lib/ui/draft";
+import type { StudioSettings } from "@/lib/ui/types";
+import { type GenerationOptionsValue, optionsForModel } from "./generation-options";
+
+function defaultOptions(settings: StudioSettings): GenerationOptionsValue {
+  const initial = {
+    model: settings.models[0]?.id ?? "",
+    aspectRatio: "auto",
+    outputFormat: settings.outputFormats[0] ?? "png",
+  };
+  return settings.models[0] ? optionsForModel(settings.models[0], initial) : initial;
+}
+
+/** Options kept before a reload, through the same rules as picking the model again (stale ones drop). */
+function keptOptions(settings: StudioSettings, kept: Record<string, unknown>): GenerationOptionsValue {
+  const fallback = defaultOptions(settings);
+  const model = settings.models.find((m) => m.id === kept.model);
+  if (!model) return fallback;
+  const text = (value: unknown) => (typeof value === "string" ? value : undefined);
+  const outputFormat = text(kept.outputFormat);
+  return optionsForModel(model, {
+    model: model.id,
+    aspectRatio: text(kept.aspectRatio) ?? fallback.aspectRatio,
+    outputFormat:
+      outputFormat && settings.outputFormats.includes(outputFormat) ? outputFormat : fallback.outputFormat,
+    resolution: text(kept.resolution),
+    googleSearch: typeof kept.googleSearch === "boolean" ? kept.googleSearch : undefined,
+  });
+}
+
+/**
+ * The prompt and the options of the form, kept in this tab's sessionStorage so a reload does not
+ * lose them (issue 25). The server renders the defaults; the kept draft replaces them once mounted.
+ */
+export function useDraft(settings: StudioSettings) {
+  const [prompt, setPrompt] = useState("");
+  const [options, setOptions] = useState(() => defaultOptions(settings));
+  const [loaded, setLoaded] = useState(false);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: read once, when the page mounts
+  useEffect(() => {
+    const kept = loadTextDraft();
+    if (kept) {
+      setPrompt(kept.prompt);
+      setOptions(keptOptions(settings, kept.options));
+    }
+    setLoaded(true);
+  }, []);
+
+  useEffect(() => {
+    if (loaded) saveTextDraft({ prompt, options: { ...options } });
+  }, [loaded, prompt, options]);
+
+  return { prompt, setPrompt, options, setOptions };
+}

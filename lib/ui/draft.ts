@@ -1,0 +1,91 @@
+/**
+ * The studio's unsent work, kept across a reload (issue 25): the prompt and options in this tab's
+ * sessionStorage, the reference images (blobs, too big for it) in IndexedDB. Both are best effort:
+ * a private window or a full disk only means the draft is not kept, never an error on screen.
+ */
+
+const DRAFT_KEY = "nb-studio-draft";
+const DB_NAME = "nb-studio";
+const STORE = "references";
+const REFERENCES_KEY = "current";
+
+export interface TextDraft {
+  prompt: string;
+  options: Record<string, unknown>;
+}
+
+export function loadTextDraft(): TextDraft | undefined {
+  try {
+    const raw = window.sessionStorage.getItem(DRAFT_KEY);
+    if (!raw) return undefined;
+    const parsed = JSON.parse(raw) as Partial<TextDraft>;
+    if (typeof parsed.prompt !== "string" || typeof parsed.options !== "object" || !parsed.options) {
+      return undefined;
+    }
+    return { prompt: parsed.prompt, options: parsed.options };
+  } catch {
+    return undefined;
+  }
+}
+
+export function saveTextDraft(draft: TextDraft): void {
+  try {
+    window.sessionStorage.setItem(DRAFT_KEY, JSON.stringify(draft));
+  } catch {
+    // Storage full or disabled: the draft is simply not kept.
+  }
+}
+
+export interface StoredReference {
+  id: string;
+  name: string;
+  type: string;
+  blob: Blob;
+}
+
+function openDb(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = window.indexedDB.open(DB_NAME, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function withStore<T>(
+  mode: IDBTransactionMode,
+  use: (store: IDBObjectStore) => IDBRequest<T>,
+): Promise<T> {
+  const db = await openDb();
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const transaction = db.transaction(STORE, mode);
+      const request = use(transaction.objectStore(STORE));
+      transaction.oncomplete = () => resolve(request.result);
+      transaction.onerror = () => reject(transaction.error);
+      transaction.onabort = () => reject(transaction.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+export async function loadReferences(): Promise<StoredReference[]> {
+  try {
+    const value = await withStore("readonly", (store) => store.get(REFERENCES_KEY));
+    return Array.isArray(value)
+      ? (value as StoredReference[]).filter((item) => item?.blob instanceof Blob)
+      : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Replaces the kept references with `items` (an empty list forgets them). */
+export async function saveReferences(items: StoredReference[]): Promise<void> {
+  try {
+    await withStore("readwrite", (store) => store.put(items, REFERENCES_KEY));
+  } catch {
+    // Not kept; the form still has them in memory.
+  }
+}
