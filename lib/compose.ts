@@ -11,6 +11,7 @@ import { AccountRegistry } from "@/lib/credits";
 import type { Database } from "@/lib/db";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
 import { createKieBudget } from "@/lib/db/kieBudget";
+import { createSessionRevocations } from "@/lib/db/sessions";
 import { GenerationService, type ImageProvider, JobEvents } from "@/lib/generation";
 import type { KieBudget } from "@/lib/generation/budget";
 import { ImageLibrary } from "@/lib/generation/images";
@@ -149,6 +150,7 @@ export async function startRateLimiter(
 export function createAuth(
   config: AppConfig,
   logger: Logger,
+  database: Database,
 ): { auth: Authenticator; devSecret?: Uint8Array } {
   const devSecret = config.auth.mode === "dev" ? loadOrCreateDevSecret(config.dataDir) : undefined;
   const auth = createAuthenticator({
@@ -159,6 +161,8 @@ export function createAuth(
     allowAnonymous: config.auth.allowAnonymousUsers,
     secureCookies: config.appUrl?.startsWith("https://") ?? false,
     devSecret,
+    // Sign-out ends a session for every instance: a copied token dies with it (DESIGN.md §6).
+    sessions: createSessionRevocations(database.db),
   });
   if (config.auth.mode === "dev") {
     logger.warn(

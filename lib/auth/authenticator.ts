@@ -55,6 +55,17 @@ export interface AuthenticatorOptions {
   jwks?: JwksOptions;
   /** Overrides the @supabase/ssr cookie name derived from supabaseUrl (custom `cookieOptions.name`). */
   supabaseCookieName?: string;
+  /**
+   * Sessions ended by sign-out (lib/db/sessions.ts): a token of one is refused (401). Without it,
+   * a signed-out token stays valid until it expires.
+   */
+  sessions?: SessionStore;
+}
+
+/** Where ended sessions are recorded (by the token's `session_id`, until the token expires). */
+export interface SessionStore {
+  isRevoked(sessionId: string): Promise<boolean>;
+  revoke(session: { sessionId: string; userId: string; expiresAt: Date }): Promise<void>;
 }
 
 /** The headers of a Request (or NextRequest); enough to authenticate. */
@@ -71,6 +82,12 @@ export interface Authenticator {
    */
   authenticate(request: HasHeaders): Promise<AuthUser>;
   verifyAccessToken(token: string): Promise<AuthUser>;
+  /**
+   * Ends the session of every valid token the request carries (its bearer, else its session
+   * cookies): those tokens, and every copy of them, are refused from now on. Invalid or expired
+   * tokens are ignored (nothing to end).
+   */
+  signOut(request: HasHeaders): Promise<void>;
 }
 
 /** What the options configure: the verifiers, and where Supabase's session cookies are found. */
@@ -83,7 +100,8 @@ interface Verifiers {
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
   const verifiers = configureVerifiers(options);
 
-  async function verifyAccessToken(token: string): Promise<AuthUser> {
+  /** The token's checked claims (signature, algorithm, audience, issuer, expiry); else a 401. */
+  async function verifiedClaims(token: string): Promise<JWTPayload> {
     if (token.length === 0 || token.length > MAX_TOKEN_LENGTH || !COMPACT_JWS.test(token)) {
       throw new UnauthorizedError("malformed_token");
     }
@@ -94,20 +112,52 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       throw new UnauthorizedError("malformed_token");
     }
     const verify = pickVerifier(alg, verifiers, options.mode);
-    let payload: JWTPayload;
     try {
-      payload = await verify(token);
+      return await verify(token);
     } catch (error) {
       throw toAuthError(error);
     }
-    return userFrom(payload, options);
+  }
+
+  async function verifyAccessToken(token: string): Promise<AuthUser> {
+    const payload = await verifiedClaims(token);
+    const user = userFrom(payload, options);
+    const session = payload.session_id;
+    if (options.sessions && typeof session === "string" && (await options.sessions.isRevoked(session))) {
+      throw new UnauthorizedError("session_ended");
+    }
+    return user;
+  }
+
+  /** The bearer token when the request has an Authorization: Bearer header, else its cookies'. */
+  function requestTokens(request: HasHeaders): string[] {
+    const bearer = bearerToken(request.headers.get("authorization"));
+    if (bearer !== undefined) return [bearer];
+    return cookieTokens(request.headers.get("cookie"), options, verifiers);
+  }
+
+  async function signOut(request: HasHeaders): Promise<void> {
+    if (!options.sessions) return;
+    for (const token of requestTokens(request)) {
+      const claims = await verifiedClaims(token).catch((error: unknown) => {
+        if (error instanceof UnauthorizedError) return undefined; // nothing valid to end
+        throw error;
+      });
+      const { session_id: sessionId, sub, exp } = claims ?? {};
+      if (typeof sessionId !== "string" || typeof sub !== "string" || typeof exp !== "number") continue;
+      await options.sessions.revoke({
+        sessionId,
+        userId: sub.toLowerCase(),
+        expiresAt: new Date(exp * 1000),
+      });
+    }
   }
 
   async function authenticate(request: HasHeaders): Promise<AuthUser> {
     const bearer = bearerToken(request.headers.get("authorization"));
     if (bearer !== undefined) return verifyAccessToken(bearer);
 
-    const candidates = cookieTokens(request.headers.get("cookie"), options, verifiers);
+    const candidates = requestTokens(request);
     if (candidates.length === 0) throw new UnauthorizedError("missing_token");
     // Several session cookies can coexist (ours and Supabase's, or two projects on one host):
     // a stale one must not hide a valid one.
@@ -123,7 +173,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     throw firstRefusal!;
   }
 
-  return { mode: options.mode, authenticate, verifyAccessToken };
+  return { mode: options.mode, authenticate, verifyAccessToken, signOut };
 }
 
 /** Checks the options (AuthConfigurationError at start-up, never per request) and builds the verifiers. */

@@ -14,8 +14,8 @@ import { type AuthUser, normalizeEmail } from "./user";
 /** `iss` of dev tokens; the dev verifier requires it. */
 export const DEV_TOKEN_ISSUER = "nano-banana-studio/dev-auth";
 /**
- * A dev token cannot be revoked (sign-out only clears the cookie), so a copy outlives sign-out
- * until it expires: half a day keeps that window short and a demo session long enough.
+ * Half a day: a demo session long enough. Sign-out ends the session for good (its `session_id`
+ * is recorded, lib/db/sessions.ts); the expiry bounds a token that is never signed out.
  */
 export const DEV_TOKEN_DEFAULT_TTL_SECONDS = 12 * 60 * 60;
 export const DEV_SECRET_BYTES = 32;

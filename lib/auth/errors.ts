@@ -17,7 +17,9 @@ export type UnauthorizedReason =
   | "unsupported_algorithm"
   /** Signature, key, audience or required-claim check failed. */
   | "invalid_token"
-  | "token_expired";
+  | "token_expired"
+  /** The token's session was ended by sign-out. */
+  | "session_ended";
 
 const MESSAGES: Record<UnauthorizedReason, string> = {
   missing_token: "Sign-in required: no access token was sent.",
@@ -25,6 +27,7 @@ const MESSAGES: Record<UnauthorizedReason, string> = {
   unsupported_algorithm: "The access token is signed with an algorithm this server does not accept.",
   invalid_token: "The access token is invalid.",
   token_expired: "The access token has expired; sign in again.",
+  session_ended: "This session was signed out; sign in again.",
 };
 
 export abstract class AuthenticationError extends Error implements HasProblem {

@@ -8,6 +8,7 @@ export {
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   type HasHeaders,
   MAX_TOKEN_LENGTH,
+  type SessionStore,
 } from "./authenticator";
 export {
   clearSessionCookie,

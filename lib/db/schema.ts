@@ -258,6 +258,24 @@ export const kieBudget = nanoBanana
   })
   .enableRLS();
 
+/**
+ * Sessions ended by sign-out (DESIGN.md §6): a token whose `session_id` is here is refused, so a
+ * copy of it dies with the sign-out instead of living until it expires. A row is needed only
+ * until the session's token would have expired anyway (`expires_at`); later ones are purged.
+ */
+export const revokedSessions = nanoBanana
+  .table(
+    "revoked_sessions",
+    {
+      sessionId: text("session_id").primaryKey(),
+      userId: text("user_id").notNull(),
+      expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+      createdAt: createdAt(),
+    },
+    (t) => [index("revoked_sessions_expires_idx").on(t.expiresAt)],
+  )
+  .enableRLS();
+
 export type User = typeof users.$inferSelect;
 export type CreditAccount = typeof creditAccounts.$inferSelect;
 export type Generation = typeof generations.$inferSelect;

@@ -88,6 +88,36 @@ describeEachDatabase("sign-in and credits", (getDb) => {
       expect(cookie).toMatch(/Max-Age=0/);
     });
 
+    it("sign-out ends the session: a bearer copied before it gets 401, the user's other sessions go on (issue 24)", async () => {
+      const kept = await h.signIn("leaving@example.com");
+      const { token } = await h.signIn("leaving@example.com");
+      expect((await h.fetch("/api/credits", { token })).status).toBe(200);
+      const signOut = await h.fetch("/api/auth/signout", { method: "POST", token });
+      expect(signOut.status).toBe(204);
+      const copied = await h.fetch("/api/credits", { token });
+      expect(copied.status).toBe(401);
+      expect((await copied.json()).error.code).toBe("unauthorized");
+      expect((await h.fetch("/api/generations", { token })).status).toBe(401);
+      expect((await h.fetch("/api/credits", { token: kept.token })).status).toBe(200);
+    });
+
+    it("sign-out by the session cookie ends that session: the cookie and any copy of its token get 401", async () => {
+      const response = await h.fetch("/api/auth/dev", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "cookie-leaving@example.com" }),
+      });
+      const { accessToken } = await response.json();
+      const cookie = (response.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const signOut = await h.fetch("/api/auth/signout", {
+        method: "POST",
+        headers: { cookie, origin: "http://localhost" },
+      });
+      expect(signOut.status).toBe(204);
+      expect((await h.fetch("/api/credits", { token: accessToken })).status).toBe(401);
+      expect((await h.fetch("/api/credits", { headers: { cookie } })).status).toBe(401);
+    });
+
     it("refuses a bad email with 400 and a missing or bad token with 401 in the §3 shape", async () => {
       const bad = await h.fetch("/api/auth/dev", {
         method: "POST",
