@@ -15,6 +15,7 @@ import { type RunningKieSim, startKieSim } from "@/sim/server";
 import { bytesUnder, entriesIn, type HeldUpload, holdUpload, MiB } from "../helpers/heldUploads";
 import { type NextServer, startNextServer } from "../helpers/nextServer";
 import { freePort } from "../helpers/server";
+import { pngImage } from "../integration/generate/generateKit";
 import { eventually } from "./faultKit";
 
 const IN_FLIGHT_MAX = 8; // the defaults, stated
@@ -169,4 +170,63 @@ describe("faults: uploads that never finish, on the production server", () => {
     });
     expect((await after.json()).balance).toBe(10); // nothing was charged for any held upload
   }, 120_000);
+
+  it("a client that gives up mid-upload frees its slot: the same user's next upload is read, not refused", async () => {
+    await server?.stop();
+    // An idle timeout far beyond the test: only the abort itself can free the slots.
+    server = await startNextServer(port, { ...env, UPLOAD_IDLE_TIMEOUT_MS: "600000" });
+    const url = server.url;
+    const token = await signIn(url, "gives-up@example.com");
+    for (let round = 0; round < 3; round++) {
+      const held = [0, 1].map(() => holdUpload(url, token, { sentBytes: MiB }));
+      await eventually(
+        "both uploads to be spooled",
+        () => entriesIn(spoolDirOf(dataDir, "uploads")),
+        (n) => n === 2,
+      );
+      for (const upload of held) upload.abort();
+      await eventually(
+        "the aborted uploads' spools to go",
+        () => entriesIn(spoolDirOf(dataDir, "uploads")),
+        (n) => n === 0,
+      );
+    }
+    // Chunked (no Content-Length), so it counts as an upload: refused with 429 if a slot leaked.
+    const status = await eventually(
+      "the next upload to be read and accepted",
+      async () => (await completeUpload(url, token, await pngImage())).status,
+      (code) => code === 202,
+      { attempts: 20, intervalMs: 100 },
+    );
+    expect(status).toBe(202);
+  }, 120_000);
 });
+
+/** A whole multipart edit request, streamed (chunked): one PNG part. */
+async function completeUpload(url: string, token: string, png: Buffer): Promise<Response> {
+  const boundary = "----complete-upload";
+  const body = Buffer.concat([
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nafter giving up\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="images"; filename="a.png"\r\n` +
+        "Content-Type: image/png\r\n\r\n",
+    ),
+    png,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return fetch(`${url}/api/generate`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": `multipart/form-data; boundary=${boundary}`,
+      prefer: "respond-async",
+    },
+    body: new ReadableStream({
+      start(controller) {
+        controller.enqueue(new Uint8Array(body));
+        controller.close();
+      },
+    }),
+    duplex: "half",
+  } as RequestInit);
+}
