@@ -1,21 +1,30 @@
 "use client";
 
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { ImageIcon, LoaderCircleIcon } from "lucide-react";
 import Link from "next/link";
 import { useState } from "react";
+import { toast } from "sonner";
 import { useSetBalance } from "@/components/header/credits";
+import { RECENT_KEY } from "@/components/studio/use-feed";
 import { type Run, useRuns } from "@/components/studio/use-runs";
 import { Button, buttonVariants } from "@/components/ui/button";
-import { fetchGenerations } from "@/lib/ui/api";
+import { Dialog } from "@/components/ui/dialog";
+import { ApiProblem, deleteGeneration, fetchGenerations } from "@/lib/ui/api";
 import { problemMessage } from "@/lib/ui/errors";
+import { displayUrl } from "@/lib/ui/images";
 import type { Job } from "@/lib/ui/types";
+import { ConfirmDelete } from "./confirm-delete";
 import { HistoryItem } from "./history-item";
+import { JobDialog } from "./job-dialog";
 
 interface Props {
   initial: Job[];
   initialCursor: string | null;
   origin: string;
   aspectRatios: readonly string[];
+  /** Model id (or KIE model) → its name in the catalogue. */
+  modelLabels: Record<string, string>;
 }
 
 const toRun = (job: Job): Run => ({
@@ -25,14 +34,36 @@ const toRun = (job: Job): Run => ({
 });
 
 /** The history grid: running jobs update in place, "Load more" pages with the cursor. */
-export function HistoryGrid({ initial, initialCursor, origin, aspectRatios }: Props) {
+export function HistoryGrid({ initial, initialCursor, origin, aspectRatios, modelLabels }: Props) {
+  const queryClient = useQueryClient();
   const setBalance = useSetBalance();
   const [cursor, setCursor] = useState(initialCursor);
   const [loading, setLoading] = useState(false);
   const [alert, setAlert] = useState<string>();
-  const { runs, append } = useRuns(initial.map(toRun), {
+  const [openId, setOpenId] = useState<string>();
+  const [confirming, setConfirming] = useState(false);
+  const { runs, append, remove } = useRuns(initial.map(toRun), {
     onSettled: (run) => setBalance(run.job.remainingCredits),
     onProblem: () => undefined,
+  });
+  // The dialog pages through the jobs that have an image, in the grid's order.
+  const viewable = runs.filter((run) => run.job.imageUrl);
+  const openIndex = viewable.findIndex((run) => run.taskId === openId);
+  const open = openIndex >= 0 ? viewable[openIndex] : undefined;
+
+  const deletion = useMutation({
+    mutationFn: deleteGeneration,
+    onSuccess: (_, taskId) => {
+      setConfirming(false);
+      setOpenId(undefined);
+      remove(taskId);
+      void queryClient.invalidateQueries({ queryKey: RECENT_KEY });
+      toast.success("Image deleted");
+    },
+    onError: (error) => {
+      setConfirming(false);
+      setAlert(problemMessage(error instanceof ApiProblem ? error : { code: "internal_error" }));
+    },
   });
 
   async function loadMore() {
@@ -48,6 +79,14 @@ export function HistoryGrid({ initial, initialCursor, origin, aspectRatios }: Pr
     } finally {
       setLoading(false);
     }
+  }
+
+  // Closing the dialog returns focus to the tile of the image last shown (it may have paged).
+  function focusTile(event: Event) {
+    const tile = document.querySelector<HTMLElement>(`[data-task-id="${CSS.escape(openId ?? "")}"] button`);
+    if (!tile) return;
+    event.preventDefault();
+    tile.focus();
   }
 
   if (runs.length === 0) {
@@ -70,9 +109,37 @@ export function HistoryGrid({ initial, initialCursor, origin, aspectRatios }: Pr
         aria-label="Your images"
       >
         {runs.map((run) => (
-          <HistoryItem key={run.taskId} job={run.job} origin={origin} aspectRatios={aspectRatios} />
+          <HistoryItem
+            key={run.taskId}
+            job={run.job}
+            origin={origin}
+            modelLabel={run.job.model ? modelLabels[run.job.model] : undefined}
+            onOpen={() => setOpenId(run.taskId)}
+          />
         ))}
       </ul>
+      <Dialog open={open !== undefined} onOpenChange={(next) => !next && setOpenId(undefined)}>
+        {open?.job.imageUrl && (
+          <JobDialog
+            job={open.job}
+            src={displayUrl(open.job.imageUrl, origin)}
+            aspectRatios={aspectRatios}
+            modelLabel={open.job.model ? modelLabels[open.job.model] : undefined}
+            onPrevious={openIndex > 0 ? () => setOpenId(viewable[openIndex - 1]?.taskId) : undefined}
+            onNext={
+              openIndex < viewable.length - 1 ? () => setOpenId(viewable[openIndex + 1]?.taskId) : undefined
+            }
+            onDelete={() => setConfirming(true)}
+            onCloseFocus={focusTile}
+          />
+        )}
+      </Dialog>
+      <ConfirmDelete
+        open={confirming}
+        onOpenChange={setConfirming}
+        busy={deletion.isPending}
+        onConfirm={() => open && deletion.mutate(open.taskId)}
+      />
       {alert && (
         <p role="alert" className="rounded-md bg-destructive-soft px-3 py-2 text-sm text-destructive">
           {alert}

@@ -3,11 +3,9 @@
 import { CircleAlertIcon, LoaderCircleIcon } from "lucide-react";
 import { useEffect, useState } from "react";
 import { Badge } from "@/components/ui/badge";
-import { Dialog, DialogTrigger } from "@/components/ui/dialog";
 import { cn } from "@/lib/ui/cn";
 import { displayUrl } from "@/lib/ui/images";
 import type { Job, JobStatus } from "@/lib/ui/types";
-import { JobDialog } from "./job-dialog";
 
 export const STATUS_LABELS: Record<JobStatus, string> = {
   pending: "Queued",
@@ -46,39 +44,46 @@ export function costLabel(job: Job): string {
 export function HistoryItem({
   job,
   origin,
-  aspectRatios,
+  modelLabel,
+  onOpen,
 }: {
   job: Job;
   origin: string;
-  aspectRatios: readonly string[];
+  modelLabel?: string;
+  onOpen: () => void;
 }) {
   const date = useDate(job.createdAt);
   const src = job.imageUrl ? displayUrl(job.imageUrl, origin) : undefined;
   // The grid shows the 256-px thumbnail (DESIGN.md §9); the dialog opens the full image.
   const thumbnail = job.thumbnailUrl ? displayUrl(job.thumbnailUrl, origin) : src;
   const running = job.status === "pending" || job.status === "processing";
+  const settings = [modelLabel, job.aspectRatio && (job.aspectRatio === "auto" ? "Auto" : job.aspectRatio)]
+    .filter(Boolean)
+    .join(" · ");
   return (
     <li
       className="flex flex-col overflow-hidden rounded-xl border bg-card shadow-xs"
       data-task-id={job.taskId}
     >
       {src ? (
-        <Dialog>
-          <DialogTrigger
-            className="group block aspect-square overflow-hidden bg-muted"
-            aria-label={`Open: ${job.prompt}`}
-          >
-            {/* biome-ignore lint/performance/noImgElement: same-origin result, lazily loaded */}
-            <img
-              src={thumbnail}
-              alt={job.prompt}
-              loading="lazy"
-              decoding="async"
-              className="size-full object-cover transition-transform duration-300 group-hover:scale-[1.03]"
-            />
-          </DialogTrigger>
-          <JobDialog job={job} src={src} date={date} aspectRatios={aspectRatios} />
-        </Dialog>
+        <button
+          type="button"
+          onClick={onOpen}
+          className="group relative block aspect-square overflow-hidden bg-muted"
+          aria-label={`Open: ${job.prompt}`}
+        >
+          {/* The image keeps its shape inside the square: nothing is cropped. */}
+          {/* biome-ignore lint/performance/noImgElement: same-origin result, lazily loaded */}
+          <img
+            src={thumbnail}
+            alt={job.prompt}
+            loading="lazy"
+            decoding="async"
+            width={job.width}
+            height={job.height}
+            className="absolute inset-0 m-auto h-auto max-h-full w-auto max-w-full transition-transform duration-300 group-hover:scale-[1.03]"
+          />
+        </button>
       ) : (
         <div className="flex aspect-square flex-col items-center justify-center gap-2 bg-muted p-4 text-center text-sm text-muted-foreground">
           {running ? (
@@ -94,6 +99,7 @@ export function HistoryItem({
           {job.prompt}
         </p>
         <div className="mt-auto flex flex-col gap-1.5 text-xs text-muted-foreground">
+          {settings && <span>{settings}</span>}
           <div className="flex items-center justify-between gap-2">
             <Badge className={cn(STATUS_STYLES[job.status])}>{STATUS_LABELS[job.status]}</Badge>
             <span>{costLabel(job)}</span>

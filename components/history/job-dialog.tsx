@@ -1,25 +1,49 @@
 "use client";
 
-import { CopyIcon, DownloadIcon, PencilIcon } from "lucide-react";
+import {
+  ChevronLeftIcon,
+  ChevronRightIcon,
+  CopyIcon,
+  DownloadIcon,
+  ImagePlusIcon,
+  PencilIcon,
+  Trash2Icon,
+} from "lucide-react";
 import Link from "next/link";
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { toast } from "sonner";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { DialogContent, DialogDescription, DialogTitle } from "@/components/ui/dialog";
 import { downloadName, ratioLabel } from "@/lib/ui/images";
 import type { Job } from "@/lib/ui/types";
-import { costLabel, STATUS_LABELS } from "./history-item";
+import { costLabel, STATUS_LABELS, useDate } from "./history-item";
 
 interface Props {
   job: Job;
   src: string;
-  date: string;
   aspectRatios: readonly string[];
+  modelLabel?: string;
+  /** Undefined at the ends of the list. */
+  onPrevious?: () => void;
+  onNext?: () => void;
+  onDelete: () => void;
+  onCloseFocus: (event: Event) => void;
 }
 
-/** One job, full size, with its details and what to do with it. */
-export function JobDialog({ job, src, date, aspectRatios }: Props) {
-  const [size, setSize] = useState<{ width: number; height: number }>();
+/** One job, full size, with its details, what to do with it, and its neighbours in History. */
+export function JobDialog({
+  job,
+  src,
+  aspectRatios,
+  modelLabel,
+  onPrevious,
+  onNext,
+  onDelete,
+  onCloseFocus,
+}: Props) {
+  const date = useDate(job.createdAt);
+  const [size, setSize] = useState<{ taskId: string; width: number; height: number }>();
+  const shownSize = size?.taskId === job.taskId ? size : undefined;
   async function copy() {
     try {
       await navigator.clipboard.writeText(job.prompt);
@@ -28,16 +52,43 @@ export function JobDialog({ job, src, date, aspectRatios }: Props) {
       toast.error("Copying is not allowed here: select the prompt and copy it.");
     }
   }
+  // ← and → page through History, as the Previous and Next buttons do. On the document: the button
+  // that was pressed last may be disabled now (at an end), which leaves the focus on <body>.
+  const paging = useRef({ onPrevious, onNext });
+  paging.current = { onPrevious, onNext };
+  useEffect(() => {
+    const onKeyDown = (event: KeyboardEvent) => {
+      if (event.defaultPrevented || document.querySelector('[role="alertdialog"]')) return;
+      const target = event.target as HTMLElement | null;
+      if (target?.closest("input, textarea, select, [contenteditable]")) return;
+      const go =
+        event.key === "ArrowLeft"
+          ? paging.current.onPrevious
+          : event.key === "ArrowRight"
+            ? paging.current.onNext
+            : undefined;
+      if (!go) return;
+      event.preventDefault();
+      go();
+    };
+    document.addEventListener("keydown", onKeyDown);
+    return () => document.removeEventListener("keydown", onKeyDown);
+  }, []);
   return (
-    <DialogContent>
+    <DialogContent onCloseAutoFocus={onCloseFocus}>
       <div className="grid gap-5 md:grid-cols-[minmax(0,1fr)_16rem]">
         <div className="flex items-center justify-center overflow-hidden rounded-lg bg-muted">
           {/* biome-ignore lint/performance/noImgElement: same-origin result at its own size */}
           <img
+            key={src}
             src={src}
             alt={job.prompt}
             onLoad={(event) =>
-              setSize({ width: event.currentTarget.naturalWidth, height: event.currentTarget.naturalHeight })
+              setSize({
+                taskId: job.taskId,
+                width: event.currentTarget.naturalWidth,
+                height: event.currentTarget.naturalHeight,
+              })
             }
             className="h-auto max-h-[70vh] w-auto max-w-full object-contain"
           />
@@ -52,10 +103,22 @@ export function JobDialog({ job, src, date, aspectRatios }: Props) {
               <dd>{STATUS_LABELS[job.status]}</dd>
               <dt className="text-muted-foreground">Created</dt>
               <dd>{date}</dd>
+              {modelLabel && (
+                <>
+                  <dt className="text-muted-foreground">Model</dt>
+                  <dd>{modelLabel}</dd>
+                </>
+              )}
+              {job.aspectRatio && (
+                <>
+                  <dt className="text-muted-foreground">Asked ratio</dt>
+                  <dd>{job.aspectRatio === "auto" ? "Auto" : job.aspectRatio}</dd>
+                </>
+              )}
               <dt className="text-muted-foreground">Size</dt>
               <dd className="tabular-nums">
-                {size
-                  ? `${size.width} × ${size.height} (${ratioLabel(size.width, size.height, aspectRatios)})`
+                {shownSize
+                  ? `${shownSize.width} × ${shownSize.height} (${ratioLabel(shownSize.width, shownSize.height, aspectRatios)})`
                   : "…"}
               </dd>
               <dt className="text-muted-foreground">Format</dt>
@@ -78,9 +141,30 @@ export function JobDialog({ job, src, date, aspectRatios }: Props) {
               <PencilIcon aria-hidden />
               Edit this image
             </Link>
+            <Link
+              href={`/?reference=${encodeURIComponent(job.taskId)}`}
+              className={buttonVariants({ variant: "outline" })}
+            >
+              <ImagePlusIcon aria-hidden />
+              Use as reference
+            </Link>
             <Button variant="outline" onClick={copy}>
               <CopyIcon aria-hidden />
               Copy prompt
+            </Button>
+            <Button variant="outline" onClick={onDelete}>
+              <Trash2Icon aria-hidden />
+              Delete
+            </Button>
+          </div>
+          <div className="mt-auto flex justify-between gap-2">
+            <Button variant="ghost" size="sm" onClick={onPrevious} disabled={!onPrevious}>
+              <ChevronLeftIcon aria-hidden />
+              Previous
+            </Button>
+            <Button variant="ghost" size="sm" onClick={onNext} disabled={!onNext}>
+              Next
+              <ChevronRightIcon aria-hidden />
             </Button>
           </div>
         </div>

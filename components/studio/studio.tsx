@@ -117,8 +117,9 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
       const job: Job = {
         ...accepted,
         prompt: trimmed,
-        aspectRatio: input.aspectRatio,
-        outputFormat: input.outputFormat,
+        // The server accepted them, so they are among its values (the form offers only those).
+        aspectRatio: input.aspectRatio as Job["aspectRatio"],
+        outputFormat: input.outputFormat as Job["outputFormat"],
         createdAt: accepted.createdAt ?? new Date().toISOString(),
       };
       const run: Run = { taskId: accepted.taskId, job, startedAt: Date.now(), input };

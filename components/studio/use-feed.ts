@@ -12,7 +12,7 @@ export const RECENT_KEY = ["generations", "recent"] as const;
 export function useRecentJobs(initial: Job[]) {
   return useQuery({
     queryKey: RECENT_KEY,
-    queryFn: async ({ signal }) => (await fetchGenerations(null, signal)).generations as Job[],
+    queryFn: async ({ signal }) => (await fetchGenerations(null, signal)).generations,
     initialData: initial,
   });
 }

@@ -72,7 +72,13 @@ export function useRuns(initial: Run[], events: RunEvents) {
     });
   }, []);
 
-  return { runs, add, append };
+  /** A run gone from the server (deleted): no longer followed or shown. */
+  const remove = useCallback((taskId: string) => {
+    following.current.get(taskId)?.abort();
+    setRuns((current) => current.filter((run) => run.taskId !== taskId));
+  }, []);
+
+  return { runs, add, append, remove };
 }
 
 /** A newer answer about a job; one without a place in line means the job has left the line. */

@@ -115,3 +115,8 @@ export function fetchGenerations(cursor?: string | null, signal?: AbortSignal): 
   const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
   return callApi<GenerationsPage>(`/api/generations${query}`, { signal });
 }
+
+/** DELETE /api/generations/:taskId: the owner deletes a finished job and its stored files. */
+export function deleteGeneration(taskId: string): Promise<{ taskId: string; deleted: true }> {
+  return callApi(`/api/generations/${encodeURIComponent(taskId)}`, { method: "DELETE" });
+}

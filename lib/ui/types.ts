@@ -1,38 +1,36 @@
-/** What the browser sees of the API (DESIGN.md §3): the shapes the UI reads, nothing more. */
+/**
+ * What the browser sees of the API (DESIGN.md §3), inferred from the zod schemas the OpenAPI
+ * document is built from (lib/http/openapi/schemas.ts): a field the API changes changes here.
+ * Type-only imports: no zod and no schema reaches the browser bundle.
+ */
+import type { z } from "zod";
+import type {
+  generateAcceptedSchema,
+  jobSchema,
+  jobStatusSchema,
+  meSchema,
+  taskStatusSchema,
+} from "@/lib/http/openapi/schemas";
 
-export type JobStatus = "pending" | "processing" | "succeeded" | "failed" | "timeout";
+/** The declared fields of a loose object schema, without its `[key: string]: unknown`. */
+type Known<T> = { [K in keyof T as string extends K ? never : K]: T[K] };
 
-export interface Job {
-  taskId: string;
-  status: JobStatus;
-  type?: "text_to_image" | "image_edit";
-  model?: string;
-  prompt: string;
-  aspectRatio?: string;
-  outputFormat?: string;
-  imageUrl?: string;
-  /** A 256-px WebP of the stored image, when it is stored. */
-  thumbnailUrl?: string;
-  images?: string[];
-  creditsUsed?: number;
-  remainingCredits?: number;
-  pollAfterMs?: number;
-  /** While the job waits in line for the image service: its place (1 = next) and about when it goes. */
-  queuePosition?: number;
-  etaMs?: number;
-  error?: { code: string; message: string };
-  /** What was not done as asked (e.g. the model ignored the aspect ratio), in plain words. */
-  warnings?: string[];
-  createdAt?: string;
-  settledAt?: string;
-}
+export type JobStatus = z.infer<typeof jobStatusSchema>;
 
-export interface Me {
-  user: { id: string; email: string | null; isAdmin: boolean };
-  balance: number;
-  auth: "dev" | "supabase";
-  kie: "simulator" | "kie";
-}
+type Listed = Known<z.infer<typeof jobSchema>>;
+type Followed = Known<z.infer<typeof taskStatusSchema>>;
+type Accepted = Known<z.infer<typeof generateAcceptedSchema>>;
+
+/**
+ * A job as the UI holds it: listed by History, answered by the status route or by the create
+ * (whose answers carry fewer fields, hence all optional but the id, status and prompt).
+ */
+export type Job = Pick<Listed, "taskId" | "status" | "prompt"> &
+  Partial<Omit<Listed, "taskId" | "status" | "prompt" | "success">> &
+  Partial<Pick<Followed, "remainingCredits" | "pollAfterMs" | "queuePosition" | "etaMs" | "warnings">> &
+  Partial<Pick<Accepted, "statusUrl">>;
+
+export type Me = Omit<Known<z.infer<typeof meSchema>>, "success">;
 
 /** A model of GET /api/models, as the studio's picker reads it. */
 export interface StudioModel {

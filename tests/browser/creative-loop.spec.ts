@@ -11,6 +11,7 @@ import {
   headerCredits,
   pngBytes,
   sameOrigin,
+  shot,
   signInFast,
   uniqueEmail,
 } from "./helpers";
@@ -216,6 +217,8 @@ test("History: tiles keep the image's shape and name its settings; the dialog pa
   await expect(dialog.getByRole("button", { name: "Previous" })).toBeDisabled();
   await page.keyboard.press("ArrowRight");
   await expect(dialog.getByRole("heading")).toHaveText("second of three");
+  await expect(dialog.getByRole("img", { name: "second of three" })).toBeVisible();
+  await shot(page, "history-dialog");
   await page.context().close();
 });
 
@@ -233,7 +236,8 @@ test("History: Delete asks first, then removes the image for good", async ({ bro
   const confirm = page.getByRole("alertdialog");
   await expect(confirm).toContainText("Delete this image?");
   await confirm.getByRole("button", { name: "Cancel" }).click();
-  await expect(items).toHaveCount(2);
+  await expect(confirm).toHaveCount(0);
+  await expect(page.getByRole("dialog").getByRole("heading")).toHaveText("delete this one");
 
   await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
   await page.getByRole("alertdialog").getByRole("button", { name: "Delete" }).click();

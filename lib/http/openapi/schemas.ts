@@ -91,6 +91,7 @@ export const jobSchema = z.looseObject({
   ...storedImageFields,
   creditsUsed: credits.optional().meta({ description: "Once settled: the price if it succeeded, else 0." }),
   error: jobError.optional(),
+  warnings,
   createdAt: z.iso.datetime(),
   settledAt: z.iso.datetime().optional(),
 });
