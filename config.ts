@@ -92,6 +92,7 @@ const envSchema = z.object({
   KIE_UPLOAD_BASE_URL: httpUrl.optional(),
   KIE_MODEL: catalogModel.default("google/nano-banana"),
   KIE_EDIT_MODEL: catalogModel.default("google/nano-banana-edit"),
+  KIE_NSFW_CHECKER: boolean.default(false),
   KIE_REQUEST_TIMEOUT_MS: integer(1, 600_000).default(30_000),
   KIE_POLL_BUDGET_MS: integer(0, 3_600_000).default(90_000),
   KIE_TIMEOUT_MS: integer(1, 86_400_000).default(180_000),
@@ -173,6 +174,8 @@ export interface AppConfig {
     uploadBaseUrl?: string;
     model: string;
     editModel: string;
+    /** KIE_NSFW_CHECKER: `nsfw_checker` sent to the models that document it (off by default). */
+    nsfwChecker: boolean;
     requestTimeoutMs: number;
     pollBudgetMs: number;
     timeoutMs: number;
@@ -336,6 +339,7 @@ function kieSettings(e: ParsedEnv): AppConfig["kie"] {
       (customBase ? e.KIE_BASE_URL : mode === "kie" ? KIE_DEFAULT_UPLOAD_BASE_URL : undefined),
     model: e.KIE_MODEL,
     editModel: e.KIE_EDIT_MODEL,
+    nsfwChecker: e.KIE_NSFW_CHECKER,
     requestTimeoutMs: e.KIE_REQUEST_TIMEOUT_MS,
     pollBudgetMs: e.KIE_POLL_BUDGET_MS,
     timeoutMs: e.KIE_TIMEOUT_MS,

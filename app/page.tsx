@@ -6,7 +6,7 @@ import {
   lookupModel,
   MAX_IMAGES_PER_REQUEST,
   MAX_PROMPT_CHARS,
-  OUTPUT_FORMATS,
+  pickerOrder,
   publicCatalog,
 } from "@/lib/catalog";
 import type { Job } from "@/lib/ui/types";
@@ -38,9 +38,9 @@ export default async function StudioPage({
     { perGeneration: credits.perGeneration, byModel: credits.byModel },
     app.config.maxUploadBytes,
   );
-  // The configured default model (KIE_MODEL) comes first: it is what the picker starts on.
-  const defaultId = lookupModel(kie.model)?.model.id;
-  const models = [...catalog.filter((m) => m.id === defaultId), ...catalog.filter((m) => m.id !== defaultId)];
+  // The configured default model (KIE_MODEL) comes first, or its successor when it is being retired:
+  // it is what the picker starts on.
+  const models = pickerOrder(catalog, lookupModel(kie.model)?.model.id);
 
   return (
     <SignedInShell session={session}>
@@ -61,7 +61,6 @@ export default async function StudioPage({
         settings={{
           models,
           aspectRatios: ASPECT_RATIOS,
-          outputFormats: OUTPUT_FORMATS,
           maxImages: MAX_IMAGES_PER_REQUEST,
           maxPromptChars: MAX_PROMPT_CHARS,
           maxUploadBytes: app.config.maxUploadBytes,

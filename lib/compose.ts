@@ -115,6 +115,7 @@ export async function connectKie(
     maxRetryAfterMs: 5_000,
     textModel: config.kie.model,
     editModel: config.kie.editModel,
+    nsfwChecker: config.kie.nsfwChecker,
     logger: logger.child({ component: "kie" }),
     onEvent: metrics.observeKieEvent,
     // Every attempt at a status read, retries included, takes a read token (issue 23).

@@ -1,8 +1,9 @@
 /**
  * The models kie-sim accepts, as one table (kie-api.md "Other Nano Banana models"): adding a model
- * is one entry. Validation is stricter than KIE in one way on purpose: an input field the model
- * does not take is refused, because real KIE would silently ignore it and a mapper bug (say,
- * `image_size` sent to nano-banana-pro) would go unnoticed until production.
+ * is one entry. Validation is stricter than KIE in one way on purpose: a field the model does not
+ * take is refused, because real KIE would silently ignore it and a mapper bug (say, `image_size`
+ * sent to nano-banana-pro, or `google_search`, gone from nano-banana-2's schema) would go unnoticed
+ * until production.
  */
 
 export const BASE_ASPECT_RATIOS = [
@@ -18,19 +19,28 @@ export const BASE_ASPECT_RATIOS = [
   "21:9",
   "auto",
 ] as const;
+/** NB2, 2.1 and Lite add four extreme ratios. */
+const WIDE_ASPECT_RATIOS = [...BASE_ASPECT_RATIOS, "1:4", "4:1", "1:8", "8:1"] as const;
 
 export interface SimModelSpec {
   id: string;
   promptMax: number;
   images?: { field: "image_urls" | "image_input"; max: number; maxBytes: number; required: boolean };
-  aspectField: "image_size" | "aspect_ratio";
-  aspectValues: readonly string[];
-  defaultAspect: string;
-  outputFormats: readonly string[];
-  defaultOutputFormat: string;
+  aspect: {
+    field: "aspect_ratio";
+    values: readonly string[];
+    /** Absent: the field is required (nano-banana-2-lite). */
+    default?: string;
+    /** An older name KIE still accepts for the same values (`image_size` on google/nano-banana). */
+    deprecatedField?: "image_size";
+  };
+  /** Absent: the model has no `output_format` (sending one is refused); it draws `drawnFormat`. */
+  outputFormat?: { values: readonly string[]; default: string };
+  drawnFormat: "png" | "jpeg";
+  /** Present when the model takes `resolution`; the first value is the default. */
   resolutions?: readonly string[];
   booleanFields: readonly string[];
-  /** KIE credits charged per task (simulated; not KIE's price list). */
+  /** KIE credits charged per task (kie-api.md's quoted prices; Lite's is not published: a guess). */
   credits: (resolution: string) => number;
 }
 
@@ -39,14 +49,27 @@ const MB = 1024 * 1024;
 /** The two legacy Google models differ only in taking images. */
 const LEGACY_GOOGLE = {
   promptMax: 5000,
-  aspectField: "image_size",
-  aspectValues: BASE_ASPECT_RATIOS,
-  defaultAspect: "auto",
-  outputFormats: ["png", "jpeg"],
-  defaultOutputFormat: "png",
-  booleanFields: [],
+  aspect: {
+    field: "aspect_ratio",
+    values: BASE_ASPECT_RATIOS,
+    default: "1:1",
+    deprecatedField: "image_size",
+  },
+  outputFormat: { values: ["png", "jpeg"], default: "png" },
+  drawnFormat: "png",
+  booleanFields: ["nsfw_checker"],
   credits: () => 4,
 } as const satisfies Omit<SimModelSpec, "id">;
+
+/** Nano Banana 2 and its successor 2.1 share field names; 2.1 takes fewer images and costs less. */
+const FLASH = {
+  promptMax: 20_000,
+  aspect: { field: "aspect_ratio", values: WIDE_ASPECT_RATIOS, default: "auto" },
+  outputFormat: { values: ["jpg", "png"], default: "jpg" },
+  drawnFormat: "jpeg",
+  resolutions: ["1K", "2K", "4K"],
+  booleanFields: [],
+} as const satisfies Partial<SimModelSpec>;
 
 export const SIM_MODELS: readonly SimModelSpec[] = [
   { id: "google/nano-banana", ...LEGACY_GOOGLE },
@@ -59,27 +82,34 @@ export const SIM_MODELS: readonly SimModelSpec[] = [
     id: "nano-banana-pro",
     promptMax: 10_000,
     images: { field: "image_input", max: 8, maxBytes: 30 * MB, required: false },
-    aspectField: "aspect_ratio",
-    aspectValues: BASE_ASPECT_RATIOS,
-    defaultAspect: "1:1",
-    outputFormats: ["png", "jpg"],
-    defaultOutputFormat: "png",
+    aspect: { field: "aspect_ratio", values: BASE_ASPECT_RATIOS, default: "1:1" },
+    outputFormat: { values: ["png", "jpg"], default: "png" },
+    drawnFormat: "png",
     resolutions: ["1K", "2K", "4K"],
     booleanFields: [],
     credits: (resolution) => (resolution === "4K" ? 24 : 18),
   },
   {
     id: "nano-banana-2",
-    promptMax: 20_000,
+    ...FLASH,
     images: { field: "image_input", max: 14, maxBytes: 30 * MB, required: false },
-    aspectField: "aspect_ratio",
-    aspectValues: [...BASE_ASPECT_RATIOS, "1:4", "4:1", "1:8", "8:1"],
-    defaultAspect: "auto",
-    outputFormats: ["jpg", "png"],
-    defaultOutputFormat: "jpg",
-    resolutions: ["1K", "2K", "4K"],
-    booleanFields: ["google_search"],
     credits: (resolution) => (resolution === "4K" ? 18 : resolution === "2K" ? 12 : 8),
+  },
+  {
+    id: "nano-banana-2-1",
+    ...FLASH,
+    // The page's prose says 10, its schema 14: the sim holds to the lower one.
+    images: { field: "image_input", max: 10, maxBytes: 30 * MB, required: false },
+    credits: (resolution) => (resolution === "4K" ? 9 : resolution === "2K" ? 6 : 4),
+  },
+  {
+    id: "nano-banana-2-lite",
+    promptMax: 20_000,
+    images: { field: "image_urls", max: 10, maxBytes: 30 * MB, required: false },
+    aspect: { field: "aspect_ratio", values: WIDE_ASPECT_RATIOS },
+    drawnFormat: "jpeg",
+    booleanFields: [],
+    credits: () => 4,
   },
 ];
 
@@ -137,20 +167,26 @@ function optionalCallBackUrl(value: unknown): string | undefined {
   return value;
 }
 
-/** Refuses any input field the model does not take (stricter than KIE on purpose; see above). */
-function refuseUnknownFields(model: SimModelSpec, input: Record<string, unknown>): void {
-  const allowed = new Set<string>([
+/** The input fields a model takes (its deprecated aliases included). */
+function acceptedFields(model: SimModelSpec): string[] {
+  return [
     "prompt",
-    "output_format",
-    model.aspectField,
+    ...(model.outputFormat ? ["output_format"] : []),
+    model.aspect.field,
+    ...(model.aspect.deprecatedField ? [model.aspect.deprecatedField] : []),
     ...(model.images ? [model.images.field] : []),
     ...(model.resolutions ? ["resolution"] : []),
     ...model.booleanFields,
-  ]);
-  const unknown = Object.keys(input).filter((k) => !allowed.has(k));
+  ];
+}
+
+/** Refuses any input field the model does not take (stricter than KIE on purpose; see above). */
+function refuseUnknownFields(model: SimModelSpec, input: Record<string, unknown>): void {
+  const allowed = acceptedFields(model);
+  const unknown = Object.keys(input).filter((k) => !allowed.includes(k));
   if (unknown.length > 0) {
     throw invalid(
-      `input.${unknown[0]} is not a parameter of model ${model.id} (accepted: ${[...allowed].join(", ")})`,
+      `input.${unknown[0]} is not a parameter of model ${model.id} (accepted: ${allowed.join(", ")})`,
     );
   }
 }
@@ -168,6 +204,17 @@ function requirePrompt(model: SimModelSpec, prompt: unknown): string {
   if (typeof prompt !== "string" || prompt.trim() === "") throw invalid("input.prompt is required");
   if (prompt.length > model.promptMax) throw invalid(`input.prompt exceeds ${model.promptMax} characters`);
   return prompt;
+}
+
+/** The ratio under the model's field (or its deprecated alias), else its default; required without one. */
+function aspectOf(model: SimModelSpec, input: Record<string, unknown>): string {
+  const { field, deprecatedField, values } = model.aspect;
+  if (input[field] === undefined && deprecatedField && input[deprecatedField] !== undefined) {
+    return choice(deprecatedField, { value: input[deprecatedField], allowed: values });
+  }
+  const value = input[field] ?? model.aspect.default;
+  if (value === undefined) throw invalid(`input.${field} is required for model ${model.id}`);
+  return choice(field, { value, allowed: values });
 }
 
 function imageUrls(model: SimModelSpec, input: Record<string, unknown>): string[] {
@@ -192,16 +239,15 @@ function imageUrls(model: SimModelSpec, input: Record<string, unknown>): string[
 function normalizeInput(model: SimModelSpec, input: Record<string, unknown>): NormalizedTaskInput {
   refuseUnknownFields(model, input);
   const prompt = requirePrompt(model, input.prompt);
-  const format = choice("output_format", {
-    value: input.output_format ?? model.defaultOutputFormat,
-    allowed: model.outputFormats,
-  });
-  const aspect = choice(model.aspectField, {
-    value: input[model.aspectField] ?? model.defaultAspect,
-    allowed: model.aspectValues,
-  });
+  const format = model.outputFormat
+    ? choice("output_format", {
+        value: input.output_format ?? model.outputFormat.default,
+        allowed: model.outputFormat.values,
+      })
+    : model.drawnFormat;
+  const aspect = aspectOf(model, input);
   const resolution = model.resolutions
-    ? choice("resolution", { value: input.resolution ?? "1K", allowed: model.resolutions })
+    ? choice("resolution", { value: input.resolution ?? model.resolutions[0], allowed: model.resolutions })
     : "1K";
   for (const field of model.booleanFields) {
     if (input[field] !== undefined && typeof input[field] !== "boolean") {
@@ -220,6 +266,9 @@ function normalizeInput(model: SimModelSpec, input: Record<string, unknown>): No
   };
 }
 
+/** createTask's own fields; anything else is refused (a client bug KIE would ignore silently). */
+const BODY_FIELDS = ["model", "callBackUrl", "input"];
+
 /** Validates a createTask body like KIE (code 422 naming the field) and normalizes its input. */
 export function validateCreateTask(body: unknown): {
   model: SimModelSpec;
@@ -231,6 +280,9 @@ export function validateCreateTask(body: unknown): {
   }
   const b = body as Record<string, unknown>;
   const model = requireModel(b.model);
+  const extra = Object.keys(b).find((k) => !BODY_FIELDS.includes(k));
+  if (extra !== undefined)
+    throw invalid(`${extra} is not a createTask parameter (accepted: model, callBackUrl, input)`);
   const callBackUrl = optionalCallBackUrl(b.callBackUrl);
   if (typeof b.input !== "object" || b.input === null || Array.isArray(b.input)) {
     throw invalid("input is required and must be an object");

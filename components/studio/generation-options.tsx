@@ -1,21 +1,13 @@
 "use client";
 
 import { cn } from "@/lib/ui/cn";
+import { type GenerationOptionsValue, optionsForModel } from "@/lib/ui/modelOptions";
 import { priceOf, type StudioModel } from "@/lib/ui/types";
 
-export interface GenerationOptionsValue {
-  model: string;
-  aspectRatio: string;
-  outputFormat: string;
-  /** Set only while the model has resolutions. */
-  resolution?: string;
-  /** Set only while the model offers Google Search grounding. */
-  googleSearch?: boolean;
-}
+export { type GenerationOptionsValue, optionsForModel };
 
 interface Props {
   models: readonly StudioModel[];
-  outputFormats: readonly string[];
   value: GenerationOptionsValue;
   onChange: (value: GenerationOptionsValue) => void;
   disabled?: boolean;
@@ -23,32 +15,11 @@ interface Props {
 
 const credits = (n: number) => (n === 1 ? "1 credit" : `${n} credits`);
 
-/** The options a newly picked model starts with: the old ones where it has them, else its defaults. */
-export function optionsForModel(
-  model: StudioModel,
-  previous: GenerationOptionsValue,
-): GenerationOptionsValue {
-  const { aspectRatios, resolutions, defaultResolution, googleSearch } = model.options;
-  return {
-    model: model.id,
-    aspectRatio: aspectRatios.includes(previous.aspectRatio)
-      ? previous.aspectRatio
-      : (aspectRatios[0] ?? "auto"),
-    outputFormat: previous.outputFormat,
-    resolution: resolutions
-      ? previous.resolution && resolutions.includes(previous.resolution)
-        ? previous.resolution
-        : defaultResolution
-      : undefined,
-    googleSearch: googleSearch ? (previous.googleSearch ?? false) : undefined,
-  };
-}
-
 /**
  * The options beside the prompt, each a native radio group (arrow keys, labels, forms for free).
  * A new option (a model picker) is one more group here.
  */
-export function GenerationOptions({ models, outputFormats, value, onChange, disabled }: Props) {
+export function GenerationOptions({ models, value, onChange, disabled }: Props) {
   const model = models.find((m) => m.id === value.model) ?? models[0];
   if (!model) return null;
   const byId = new Map(models.map((m) => [m.id, m]));
@@ -61,7 +32,7 @@ export function GenerationOptions({ models, outputFormats, value, onChange, disa
         value={model.id}
         onChange={(id) => {
           const picked = byId.get(id);
-          if (picked) onChange(optionsForModel(picked, value));
+          if (picked) onChange(optionsForModel(picked, value, model));
         }}
         disabled={disabled}
         className="grid gap-2"
@@ -69,7 +40,15 @@ export function GenerationOptions({ models, outputFormats, value, onChange, disa
           const m = byId.get(id) as StudioModel;
           return (
             <span className="flex w-full items-baseline justify-between gap-3 text-left">
-              <span className="text-sm font-medium">{m.label}</span>
+              <span className="text-sm font-medium">
+                {m.label}
+                {m.deprecated && (
+                  <span className="text-xs font-normal text-muted-foreground" title={m.deprecated.reason}>
+                    {" "}
+                    being retired
+                  </span>
+                )}
+              </span>
               <span className="text-xs tabular-nums">
                 {m.credits.byResolution ? "from " : ""}
                 {credits(
@@ -127,17 +106,19 @@ export function GenerationOptions({ models, outputFormats, value, onChange, disa
           Ground in Google Search
         </label>
       )}
-      <RadioGroup
-        name="outputFormat"
-        legend="Output format"
-        options={outputFormats}
-        value={value.outputFormat}
-        onChange={(outputFormat) => onChange({ ...value, outputFormat })}
-        disabled={disabled}
-        className="grid w-full grid-cols-2 gap-2 sm:w-64"
-        renderOption={(format) => <span className="text-sm font-medium">{format.toUpperCase()}</span>}
-        optionClassName="h-9"
-      />
+      {model.options.outputFormats.length > 0 && (
+        <RadioGroup
+          name="outputFormat"
+          legend="Output format"
+          options={model.options.outputFormats}
+          value={value.outputFormat ?? model.defaults.outputFormat ?? ""}
+          onChange={(outputFormat) => onChange({ ...value, outputFormat })}
+          disabled={disabled}
+          className="grid w-full grid-cols-2 gap-2 sm:w-64"
+          renderOption={(format) => <span className="text-sm font-medium">{format.toUpperCase()}</span>}
+          optionClassName="h-9"
+        />
+      )}
     </div>
   );
 }

@@ -240,12 +240,7 @@ export function Studio({ settings, recent, editFrom }: StudioProps) {
           onAdd={references.add}
           onRemove={references.remove}
         />
-        <GenerationOptions
-          models={settings.models}
-          outputFormats={settings.outputFormats}
-          value={options}
-          onChange={setOptions}
-        />
+        <GenerationOptions models={settings.models} value={options} onChange={setOptions} />
         <GenerateBar
           label={`Generate · ${costLabel}`}
           submitting={submitting}

@@ -5,27 +5,21 @@ import { loadTextDraft, saveTextDraft } from "@/lib/ui/draft";
 import type { StudioSettings } from "@/lib/ui/types";
 import { type GenerationOptionsValue, optionsForModel } from "./generation-options";
 
+/** The first model's own defaults (GET /api/models), not a guess such as "auto". */
 function defaultOptions(settings: StudioSettings): GenerationOptionsValue {
-  const initial = {
-    model: settings.models[0]?.id ?? "",
-    aspectRatio: "auto",
-    outputFormat: settings.outputFormats[0] ?? "png",
-  };
-  return settings.models[0] ? optionsForModel(settings.models[0], initial) : initial;
+  const first = settings.models[0];
+  return first ? optionsForModel(first, {}) : { model: "", aspectRatio: "auto" };
 }
 
 /** Options kept before a reload, through the same rules as picking the model again (stale ones drop). */
 function keptOptions(settings: StudioSettings, kept: Record<string, unknown>): GenerationOptionsValue {
-  const fallback = defaultOptions(settings);
   const model = settings.models.find((m) => m.id === kept.model);
-  if (!model) return fallback;
+  if (!model) return defaultOptions(settings);
   const text = (value: unknown) => (typeof value === "string" ? value : undefined);
-  const outputFormat = text(kept.outputFormat);
+  // No previous model: every kept value the model offers stays; the rest take its defaults.
   return optionsForModel(model, {
-    model: model.id,
-    aspectRatio: text(kept.aspectRatio) ?? fallback.aspectRatio,
-    outputFormat:
-      outputFormat && settings.outputFormats.includes(outputFormat) ? outputFormat : fallback.outputFormat,
+    aspectRatio: text(kept.aspectRatio),
+    outputFormat: text(kept.outputFormat),
     resolution: text(kept.resolution),
     googleSearch: typeof kept.googleSearch === "boolean" ? kept.googleSearch : undefined,
   });

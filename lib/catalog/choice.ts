@@ -4,13 +4,14 @@
  * the caller would otherwise pay for an image that ignores what they asked for.
  */
 import { z } from "zod";
-import { CATALOG, type CatalogModel, lookupModel, type Resolution } from "./models";
+import { type AspectRatio, CATALOG, type CatalogModel, lookupModel, type Resolution } from "./models";
 
 /** The model-dependent fields of a generation request. */
 export interface ModelOptionsRequest {
   model?: string;
   aspectRatio?: string;
   resolution?: string;
+  outputFormat?: string;
   googleSearch?: boolean;
 }
 
@@ -26,6 +27,8 @@ export interface ModelChoice {
   kieModel: string;
   /** The resolution that will be produced (and priced): the request's, else the model's default. */
   resolution?: Resolution;
+  /** The ratio sent to KIE: the request's, else the model's default where KIE requires one. */
+  aspectRatio?: AspectRatio;
 }
 
 export interface OptionIssue {
@@ -48,30 +51,9 @@ export function resolveModelChoice(
   const found = lookupModel(id);
   if (!found) return { ok: false, issues: [{ field: "model", message: `model ${id} is not offered` }] };
   const { model, requiresImages } = found;
-  const name = request.model ? model.id : `${model.id} (the default model)`;
-  const issues: OptionIssue[] = [];
+  const issues = optionIssues(model, request, request.model ? model.id : `${model.id} (the default model)`);
   if (requiresImages && imageCount === 0) {
-    issues.push({ field: "model", message: `${id} needs at least one image` });
-  }
-  if (request.aspectRatio !== undefined && !model.aspectRatios.some((r) => r === request.aspectRatio)) {
-    issues.push({
-      field: "aspectRatio",
-      message: `aspectRatio ${request.aspectRatio} is not offered by ${name}; it takes ${model.aspectRatios.join(", ")}`,
-    });
-  }
-  if (request.resolution !== undefined && !model.resolutions?.values.some((r) => r === request.resolution)) {
-    issues.push({
-      field: "resolution",
-      message: model.resolutions
-        ? `resolution ${request.resolution} is not offered by ${name}`
-        : `resolution is not an option of ${name}; ${modelsWith("resolutions")}`,
-    });
-  }
-  if (request.googleSearch !== undefined && !model.googleSearch) {
-    issues.push({
-      field: "googleSearch",
-      message: `googleSearch is not an option of ${name}; ${modelsWith("googleSearch")}`,
-    });
+    issues.unshift({ field: "model", message: `${id} needs at least one image` });
   }
   if (issues.length > 0) return { ok: false, issues };
   return {
@@ -82,8 +64,46 @@ export function resolveModelChoice(
       resolution: model.resolutions
         ? ((request.resolution as Resolution | undefined) ?? model.resolutions.default)
         : undefined,
+      aspectRatio:
+        (request.aspectRatio as AspectRatio | undefined) ??
+        (model.aspectRatioRequired ? model.defaultAspectRatio : undefined),
     },
   };
+}
+
+/** Each option of the request that `model` (called `name` in messages) does not offer. */
+function optionIssues(model: CatalogModel, request: ModelOptionsRequest, name: string): OptionIssue[] {
+  const issues: OptionIssue[] = [];
+  const { aspectRatio, resolution, outputFormat, googleSearch } = request;
+  if (aspectRatio !== undefined && !model.aspectRatios.some((r) => r === aspectRatio)) {
+    issues.push({
+      field: "aspectRatio",
+      message: `aspectRatio ${aspectRatio} is not offered by ${name}; it takes ${model.aspectRatios.join(", ")}`,
+    });
+  }
+  if (resolution !== undefined && !model.resolutions?.values.some((r) => r === resolution)) {
+    issues.push({
+      field: "resolution",
+      message: model.resolutions
+        ? `resolution ${resolution} is not offered by ${name}`
+        : `resolution is not an option of ${name}; ${modelsWith("resolutions")}`,
+    });
+  }
+  if (outputFormat !== undefined && !model.outputFormats?.values.some((f) => f === outputFormat)) {
+    issues.push({
+      field: "outputFormat",
+      message: model.outputFormats
+        ? `outputFormat ${outputFormat} is not offered by ${name}`
+        : `outputFormat is not an option of ${name}; KIE picks its format`,
+    });
+  }
+  if (googleSearch !== undefined && !model.googleSearch) {
+    issues.push({
+      field: "googleSearch",
+      message: `googleSearch is not an option of ${name}; ${modelsWith("googleSearch")}`,
+    });
+  }
+  return issues;
 }
 
 /** Like resolveModelChoice, but a refused option throws a ZodError (an HTTP 400 naming the field). */
@@ -104,8 +124,10 @@ export function chooseModel(
   );
 }
 
-/** "a and b have it" / "a has it": where to find the option instead. */
+/** "a and b have it" / "a has it" / "no model offers it": where to find the option instead. */
 function modelsWith(feature: "resolutions" | "googleSearch"): string {
   const ids = CATALOG.filter((m) => Boolean(m[feature])).map((m) => m.id);
-  return `${ids.join(" and ")} ${ids.length === 1 ? "has" : "have"} it`;
+  if (ids.length === 0) return "no model offers it";
+  const names = ids.length > 2 ? `${ids.slice(0, -1).join(", ")} and ${ids.at(-1)}` : ids.join(" and ");
+  return `${names} ${ids.length === 1 ? "has" : "have"} it`;
 }

@@ -43,13 +43,21 @@ export interface KieModelFields {
   editModel: string;
   promptMaxChars: number;
   images: { field: "image_urls" | "image_input"; max: number; maxBytes: number };
-  aspectField: "image_size" | "aspect_ratio";
-  /** Our output format → KIE's spelling for this model. */
-  outputFormat: Readonly<Record<OutputFormat, string>>;
+  /** Every model takes `aspect_ratio` now (google/nano-banana's `image_size` is deprecated at KIE). */
+  aspectField: "aspect_ratio";
+  /** Our output format → KIE's spelling for this model; absent: KIE has no `output_format` for it. */
+  outputFormat?: Readonly<Record<OutputFormat, string>>;
   /** Present when the model takes `resolution`. */
   resolutionField?: "resolution";
-  /** Present when the model can ground its image in Google Search. */
+  /** Present when KIE documents a content checker switch for the model (KIE_NSFW_CHECKER). */
+  nsfwCheckerField?: "nsfw_checker";
+  /** Present when the model can ground its image in Google Search (no current model documents it). */
   googleSearchField?: "google_search";
+  /**
+   * KIE credits per image (kie-api.md, as quoted by third parties; `creditsConsumed` on each job
+   * says what KIE really charged). The default prices are proportional to these.
+   */
+  cost: { default: number; byResolution?: Readonly<Partial<Record<Resolution, number>>> };
 }
 
 export interface CatalogModel {
@@ -58,10 +66,20 @@ export interface CatalogModel {
   label: string;
   description: string;
   aspectRatios: readonly AspectRatio[];
+  /**
+   * The ratio an image gets when the request names none. With `aspectRatioRequired` it is sent
+   * (KIE refuses a body without one); otherwise it is KIE's own default and nothing is sent.
+   */
+  defaultAspectRatio: AspectRatio;
+  aspectRatioRequired: boolean;
   /** Absent: the model has no resolution choice (and `resolution` in a request is a 400). */
   resolutions?: { values: readonly Resolution[]; default: Resolution };
+  /** Absent: the model has no output format choice (and `outputFormat` in a request is a 400). */
+  outputFormats?: { values: readonly OutputFormat[]; default: OutputFormat };
   /** Whether `googleSearch` may be sent. */
   googleSearch: boolean;
+  /** Still served, but on its way out upstream: the studio offers the successor first. */
+  deprecated?: { successor: string; reason: string };
   kie: KieModelFields;
 }
 
@@ -73,14 +91,19 @@ export const CATALOG: readonly CatalogModel[] = [
     label: "Nano Banana",
     description: "Gemini 2.5 Flash Image: fast and cheap, for drafts and quick edits.",
     aspectRatios: BASE_ASPECT_RATIOS,
+    defaultAspectRatio: "1:1",
+    aspectRatioRequired: false,
+    outputFormats: { values: OUTPUT_FORMATS, default: "png" },
     googleSearch: false,
     kie: {
       textModel: "google/nano-banana",
       editModel: "google/nano-banana-edit",
       promptMaxChars: 5000,
       images: { field: "image_urls", max: 10, maxBytes: 10 * MB },
-      aspectField: "image_size",
+      aspectField: "aspect_ratio",
       outputFormat: { png: "png", jpeg: "jpeg" },
+      nsfwCheckerField: "nsfw_checker",
+      cost: { default: 4 },
     },
   },
   {
@@ -88,7 +111,10 @@ export const CATALOG: readonly CatalogModel[] = [
     label: "Nano Banana Pro",
     description: "Gemini 3 Pro Image: the best quality and text rendering, up to 4K.",
     aspectRatios: BASE_ASPECT_RATIOS,
+    defaultAspectRatio: "1:1",
+    aspectRatioRequired: false,
     resolutions: { values: RESOLUTIONS, default: "1K" },
+    outputFormats: { values: OUTPUT_FORMATS, default: "png" },
     googleSearch: false,
     kie: {
       textModel: "nano-banana-pro",
@@ -98,15 +124,46 @@ export const CATALOG: readonly CatalogModel[] = [
       aspectField: "aspect_ratio",
       outputFormat: { png: "png", jpeg: "jpg" },
       resolutionField: "resolution",
+      cost: { default: 18, byResolution: { "1K": 18, "2K": 18, "4K": 24 } },
+    },
+  },
+  {
+    id: "nano-banana-2-1",
+    label: "Nano Banana 2.1",
+    description: "Fast and cheap, up to 4K, extra-tall and extra-wide ratios; Nano Banana 2's successor.",
+    aspectRatios: ASPECT_RATIOS,
+    defaultAspectRatio: "auto",
+    aspectRatioRequired: false,
+    resolutions: { values: RESOLUTIONS, default: "1K" },
+    outputFormats: { values: OUTPUT_FORMATS, default: "jpeg" },
+    googleSearch: false,
+    kie: {
+      textModel: "nano-banana-2-1",
+      editModel: "nano-banana-2-1",
+      promptMaxChars: 20_000,
+      // KIE's page says 10 in its prose and 14 in its schema: the lower one is safe.
+      images: { field: "image_input", max: 10, maxBytes: 30 * MB },
+      aspectField: "aspect_ratio",
+      outputFormat: { png: "png", jpeg: "jpg" },
+      resolutionField: "resolution",
+      cost: { default: 4, byResolution: { "1K": 4, "2K": 6, "4K": 9 } },
     },
   },
   {
     id: "nano-banana-2",
     label: "Nano Banana 2",
-    description: "Fast, up to 4K, extra-tall and extra-wide ratios, optional Google Search grounding.",
+    description: "Fast, up to 4K, extra-tall and extra-wide ratios. Being retired: use Nano Banana 2.1.",
     aspectRatios: ASPECT_RATIOS,
+    defaultAspectRatio: "auto",
+    aspectRatioRequired: false,
     resolutions: { values: RESOLUTIONS, default: "1K" },
-    googleSearch: true,
+    outputFormats: { values: OUTPUT_FORMATS, default: "jpeg" },
+    googleSearch: false,
+    deprecated: {
+      successor: "nano-banana-2-1",
+      reason:
+        "Google is shutting down the model behind it (gemini-3.1-flash-image); Nano Banana 2.1 replaces it.",
+    },
     kie: {
       textModel: "nano-banana-2",
       editModel: "nano-banana-2",
@@ -115,7 +172,26 @@ export const CATALOG: readonly CatalogModel[] = [
       aspectField: "aspect_ratio",
       outputFormat: { png: "png", jpeg: "jpg" },
       resolutionField: "resolution",
-      googleSearchField: "google_search",
+      cost: { default: 8, byResolution: { "1K": 8, "2K": 12, "4K": 18 } },
+    },
+  },
+  {
+    id: "nano-banana-2-lite",
+    label: "Nano Banana 2 Lite",
+    description: "The lightest Nano Banana: 1K only, extra-tall and extra-wide ratios.",
+    aspectRatios: ASPECT_RATIOS,
+    // KIE requires a ratio for Lite: a request without one is sent this.
+    defaultAspectRatio: "1:1",
+    aspectRatioRequired: true,
+    googleSearch: false,
+    kie: {
+      textModel: "nano-banana-2-lite",
+      editModel: "nano-banana-2-lite",
+      promptMaxChars: 20_000,
+      images: { field: "image_urls", max: 10, maxBytes: 30 * MB },
+      aspectField: "aspect_ratio",
+      // Not published by KIE: assumed no dearer than the cheapest (check creditsConsumed).
+      cost: { default: 4 },
     },
   },
 ];

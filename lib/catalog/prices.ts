@@ -1,7 +1,9 @@
 /**
  * Prices in credits (MODEL_CREDITS, e.g. `nano-banana=1,nano-banana-pro=4,nano-banana-pro:4K=8`).
- * A request costs its model-and-resolution price, else its model's, else CREDITS_PER_GENERATION:
- * the price is decided once, at reserve time, and kept on the job (what creditsUsed reports).
+ * A request costs its model-and-resolution price, else its model's, else the default: KIE's own
+ * cost for it in proportion, CREDITS_PER_GENERATION being the price of KIE's cheapest image
+ * (rounded up, so no model sells below that proportion). The price is decided once, at reserve
+ * time, and kept on the job (what creditsUsed reports).
  */
 import type { ModelChoice } from "./choice";
 import { CATALOG, type CatalogModel, type Resolution } from "./models";
@@ -15,10 +17,23 @@ export interface Prices {
   byModel: ModelCredits;
 }
 
+/** KIE credits of its cheapest image (nano-banana, 2.1 at 1K): what CREDITS_PER_GENERATION buys. */
+export const CHEAPEST_KIE_COST = Math.min(...CATALOG.map((m) => m.kie.cost.default));
+
+/** KIE's cost of one image of this model at this resolution, in KIE credits. */
+export function kieCostOf(model: CatalogModel, resolution?: Resolution): number {
+  return (resolution && model.kie.cost.byResolution?.[resolution]) ?? model.kie.cost.default;
+}
+
+/** The price when MODEL_CREDITS names neither the model nor its resolution. */
+export function defaultPrice(perGeneration: number, model: CatalogModel, resolution?: Resolution): number {
+  return Math.ceil((perGeneration * kieCostOf(model, resolution)) / CHEAPEST_KIE_COST);
+}
+
 export function priceOf(prices: Prices, choice: Pick<ModelChoice, "model" | "resolution">): number {
   const id = choice.model.id;
   const exact = choice.resolution ? prices.byModel[`${id}:${choice.resolution}`] : undefined;
-  return exact ?? prices.byModel[id] ?? prices.perGeneration;
+  return exact ?? prices.byModel[id] ?? defaultPrice(prices.perGeneration, choice.model, choice.resolution);
 }
 
 /** A model's price list as GET /api/models shows it. */

@@ -264,7 +264,7 @@ async function openJob(ctx: GenerationContext, input: CreateGenerationInput): Pr
       model,
       prompt: request.prompt,
       params: {
-        aspectRatio: request.aspectRatio,
+        aspectRatio: choice.aspectRatio,
         resolution: choice.resolution,
         googleSearch: request.googleSearch,
         outputFormat: request.outputFormat,

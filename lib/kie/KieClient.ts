@@ -45,6 +45,8 @@ export interface KieClientOptions extends KieTransportOptions {
   textModel?: string;
   /** Model for requests with images and without a model (config KIE_EDIT_MODEL). */
   editModel?: string;
+  /** KIE_NSFW_CHECKER: `nsfw_checker` for the models that document it. Default false. */
+  nsfwChecker?: boolean;
   /** Uint8Array files up to this size go through the base64 endpoint. Default 1 MiB. */
   base64UploadMaxBytes?: number;
   /** Default `uploadPath`. Default "images/user-uploads". */
@@ -62,6 +64,7 @@ export class KieClient implements IKieClient {
   readonly #baseUrl: string;
   readonly #textModel: string;
   readonly #editModel: string;
+  readonly #nsfwChecker: boolean;
   readonly #uploads: UploadSettings;
   readonly #logger: KieClientOptions["logger"];
 
@@ -74,6 +77,7 @@ export class KieClient implements IKieClient {
     this.#baseUrl = trimSlash(options.baseUrl);
     this.#textModel = options.textModel ?? "google/nano-banana";
     this.#editModel = options.editModel ?? "google/nano-banana-edit";
+    this.#nsfwChecker = options.nsfwChecker ?? false;
     this.#uploads = {
       uploadBaseUrl: trimSlash(options.uploadBaseUrl),
       base64UploadMaxBytes: options.base64UploadMaxBytes ?? 1024 * 1024,
@@ -92,6 +96,7 @@ export class KieClient implements IKieClient {
       textModel: this.#textModel,
       editModel: this.#editModel,
       callBackUrl: opts.callBackUrl,
+      nsfwChecker: this.#nsfwChecker,
     });
     const taskId = await this.#transport.call({
       endpoint: "createTask",

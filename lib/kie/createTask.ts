@@ -30,6 +30,8 @@ export interface CreateTaskBodyOptions {
   /** Model used when the request names none and has images (config KIE_EDIT_MODEL). */
   editModel: string;
   callBackUrl?: string;
+  /** KIE_NSFW_CHECKER: sent as `nsfw_checker` to the models that document it; off by default. */
+  nsfwChecker?: boolean;
 }
 
 export interface CreateTaskBody {
@@ -58,7 +60,7 @@ export function toCreateTaskBody(request: CreateTaskInput, options: CreateTaskBo
   }
   const resolved = resolveModelChoice(request, images.length, options);
   if (!resolved.ok) throw preflight(resolved.issues.map((issue) => issue.message).join("; "));
-  const { model: entry, kieModel: model, resolution } = resolved.choice;
+  const { model: entry, kieModel: model, resolution, aspectRatio } = resolved.choice;
   const kie = entry.kie;
 
   const prompt = request.prompt.trim();
@@ -72,13 +74,18 @@ export function toCreateTaskBody(request: CreateTaskInput, options: CreateTaskBo
     if (images.length > kie.images.max) throw preflight(`${model} takes at most ${kie.images.max} images`);
     input[kie.images.field] = [...images];
   }
-  if (request.aspectRatio !== undefined) input[kie.aspectField] = request.aspectRatio;
+  // The request's ratio, or the model's default where KIE requires one (Lite).
+  if (aspectRatio !== undefined) input[kie.aspectField] = aspectRatio;
   // Always sent where the model has it: the resolution produced is the one that was priced.
   if (resolution !== undefined && kie.resolutionField) input[kie.resolutionField] = resolution;
   if (request.googleSearch !== undefined && kie.googleSearchField) {
     input[kie.googleSearchField] = request.googleSearch;
   }
-  if (request.outputFormat !== undefined) input.output_format = kie.outputFormat[request.outputFormat];
+  if (request.outputFormat !== undefined && kie.outputFormat) {
+    input.output_format = kie.outputFormat[request.outputFormat];
+  }
+  // Sent explicitly (not left to KIE's default) so the operator's choice is what runs.
+  if (kie.nsfwCheckerField) input[kie.nsfwCheckerField] = options.nsfwChecker ?? false;
   if (request.randomSeed !== undefined) warnings.push(SEED_NOT_SENT_WARNING);
 
   const body: CreateTaskRequest = { model, input };

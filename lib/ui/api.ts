@@ -61,7 +61,8 @@ export interface GenerateInput {
   prompt: string;
   model?: string;
   aspectRatio: string;
-  outputFormat: string;
+  /** Only for models that have a format choice (the server refuses it otherwise). */
+  outputFormat?: string;
   /** Only for models that have it (the server refuses it otherwise). */
   resolution?: string;
   googleSearch?: boolean;
@@ -72,6 +73,7 @@ export interface GenerateInput {
 function modelFields(input: GenerateInput): Record<string, string | boolean> {
   return {
     ...(input.model && { model: input.model }),
+    ...(input.outputFormat && { outputFormat: input.outputFormat }),
     ...(input.resolution && { resolution: input.resolution }),
     ...(input.googleSearch !== undefined && { googleSearch: input.googleSearch }),
   };
@@ -92,13 +94,11 @@ export function submitGeneration(input: GenerateInput, idempotencyKey: string): 
       prompt: input.prompt,
       ...modelFields(input),
       aspectRatio: input.aspectRatio,
-      outputFormat: input.outputFormat,
     });
   } else {
     const form = new FormData();
     form.set("prompt", input.prompt);
     form.set("aspectRatio", input.aspectRatio);
-    form.set("outputFormat", input.outputFormat);
     for (const [name, value] of Object.entries(modelFields(input))) form.set(name, String(value));
     for (const file of input.files) form.append("images", file, file.name);
     body = form;

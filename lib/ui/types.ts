@@ -37,13 +37,18 @@ export interface StudioModel {
   id: string;
   label: string;
   description: string;
+  /** Set while the model is being retired upstream: the picker offers `successor` first. */
+  deprecated: { successor: string; reason: string } | null;
   options: {
     aspectRatios: readonly string[];
     resolutions?: readonly string[];
     defaultResolution?: string;
     googleSearch: boolean;
+    /** Empty: the model has no format choice (none is sent). */
     outputFormats: readonly string[];
   };
+  /** What the model gives when an option is left out: the picker starts there. */
+  defaults: { aspectRatio: string; resolution: string | null; outputFormat: string | null };
   limits: { maxImages: number; promptMaxChars: number };
   credits: { default: number; byResolution?: Partial<Record<string, number>> };
 }
@@ -59,7 +64,6 @@ export interface StudioSettings {
   /** The catalogue with this server's prices; the first is the default. */
   models: readonly StudioModel[];
   aspectRatios: readonly string[];
-  outputFormats: readonly string[];
   maxImages: number;
   maxPromptChars: number;
   maxUploadBytes: number;

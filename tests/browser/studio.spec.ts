@@ -212,42 +212,73 @@ test("a double click on Generate makes one job", async ({ page }) => {
   await expect(headerCredits(page)).toHaveText("9 credits");
 });
 
-test("the model picker: prices, options that follow the model, and the price on Generate", async ({
+test("the model picker: prices, each model's own defaults and options, the successor first, the price on Generate", async ({
   page,
 }) => {
   await signInFast(page, uniqueEmail("models"));
   await page.goto("/");
   const models = page.getByRole("radiogroup", { name: "Model" });
+  const ratio = page.getByRole("radiogroup", { name: "Aspect ratio" });
+  const format = page.getByRole("radiogroup", { name: "Output format" });
+  const resolution = page.getByRole("radiogroup", { name: "Resolution" });
   const generate = page.getByRole("button", { name: /^Generate/ });
-  // serve.ts prices Pro at 4 credits, 8 at 4K; everything else costs CREDITS_PER_GENERATION (1).
-  await expect(models.getByRole("radio")).toHaveCount(3);
-  await expect(models.getByRole("radio", { name: /Nano Banana\s*1 credit/ })).toBeChecked();
-  await expect(page.getByRole("radiogroup", { name: "Resolution" })).toHaveCount(0);
+  // serve.ts prices Pro at 4 credits, 8 at 4K; the rest cost KIE's cost in proportion, the cheapest
+  // image being CREDITS_PER_GENERATION (1): 2.1 from 1, 2 from 2, Lite 1.
+  await expect(models.getByRole("radio")).toHaveCount(5);
+  const labels = await models.locator("label").allInnerTexts();
+  expect(labels.map((text) => text.replace(/\s+/g, " ").trim())).toEqual([
+    "Nano Banana 1 credit",
+    "Nano Banana Pro from 4 credits",
+    "Nano Banana 2.1 from 1 credit",
+    "Nano Banana 2 being retired from 2 credits",
+    "Nano Banana 2 Lite 1 credit",
+  ]);
+  await expect(models.getByRole("radio", { name: /^Nano Banana\s*1 credit/ })).toBeChecked();
+  // Nano Banana's own defaults (GET /api/models): 1:1 and PNG, not "auto".
+  await expect(ratio.getByRole("radio", { name: "1:1" })).toBeChecked();
+  await expect(format.getByRole("radio", { name: "PNG" })).toBeChecked();
+  await expect(resolution).toHaveCount(0);
   await expect(generate).toHaveText("Generate · 1 credit");
 
   await models.getByRole("radio", { name: /Nano Banana Pro/ }).check();
-  const resolution = page.getByRole("radiogroup", { name: "Resolution" });
   await expect(resolution.getByRole("radio", { name: /1K/ })).toBeChecked();
   await expect(generate).toHaveText("Generate · 4 credits");
   await resolution.getByRole("radio", { name: /4K/ }).check();
   await expect(generate).toHaveText("Generate · 8 credits");
-  await expect(
-    page.getByRole("radiogroup", { name: "Aspect ratio" }).getByRole("radio", { name: "1:8" }),
-  ).toHaveCount(0);
-  await expect(page.getByRole("checkbox", { name: "Ground in Google Search" })).toHaveCount(0);
+  await expect(ratio.getByRole("radio", { name: "1:8" })).toHaveCount(0);
 
-  await models.getByRole("radio", { name: /Nano Banana 2/ }).check();
-  await page.getByRole("radiogroup", { name: "Aspect ratio" }).getByRole("radio", { name: "1:4" }).check();
-  await page.getByRole("checkbox", { name: "Ground in Google Search" }).check();
+  // 2.1 starts on its own defaults (auto, JPEG): the earlier ones were defaults, not choices.
+  await models.getByRole("radio", { name: /Nano Banana 2\.1/ }).check();
+  await expect(ratio.getByRole("radio", { name: "Auto" })).toBeChecked();
+  await expect(format.getByRole("radio", { name: "JPEG" })).toBeChecked();
+  await ratio.getByRole("radio", { name: "1:4" }).check();
+  // No model documents Google Search grounding any more: the checkbox is never shown.
+  await expect(page.getByRole("checkbox", { name: "Ground in Google Search" })).toHaveCount(0);
+  await models.getByRole("radio", { name: /Nano Banana 2 being retired/ }).check();
+  await expect(page.getByRole("checkbox", { name: "Ground in Google Search" })).toHaveCount(0);
+  await expect(ratio.getByRole("radio", { name: "1:4" })).toBeChecked();
+
+  // Lite: no resolution, no output format; its ratio is required, 1:1 unless chosen.
+  await models.getByRole("radio", { name: /Lite/ }).check();
+  await expect(resolution).toHaveCount(0);
+  await expect(format).toHaveCount(0);
+  await expect(ratio.getByRole("radio", { name: "1:4" })).toBeChecked();
+  await page.getByRole("textbox", { name: "Prompt" }).fill("a tall lighthouse, lite");
+  await generate.click();
+  await decodedResult(page, "a tall lighthouse, lite");
+  await expect(headerCredits(page)).toHaveText("9 credits");
 
   await models.getByRole("radio", { name: /Nano Banana Pro/ }).check();
-  await page.getByRole("textbox", { name: "Prompt" }).fill("a lighthouse in 4K");
-  await resolution.getByRole("radio", { name: /4K/ }).check();
+  await page.getByRole("textbox", { name: "Prompt" }).fill("a lighthouse in 2K");
+  await resolution.getByRole("radio", { name: /2K/ }).check();
+  await expect(generate).toHaveText("Generate · 4 credits");
   await generate.click();
-  await decodedResult(page, "a lighthouse in 4K");
-  await expect(headerCredits(page)).toHaveText("2 credits");
-  const [job] = await generationsOf(page);
-  expect(job).toMatchObject({ model: "nano-banana-pro", creditsUsed: 8 });
+  await decodedResult(page, "a lighthouse in 2K");
+  await expect(headerCredits(page)).toHaveText("5 credits");
+  const [pro, lite] = await generationsOf(page);
+  expect(pro).toMatchObject({ model: "nano-banana-pro", creditsUsed: 4 });
+  expect(lite).toMatchObject({ model: "nano-banana-2-lite", creditsUsed: 1, aspectRatio: "1:4" });
+  expect(lite).not.toHaveProperty("outputFormat");
 });
 
 test("credits exhausted: Generate is disabled and says why, with the balance", async ({ page, baseURL }) => {

@@ -28,6 +28,7 @@ describe("config", () => {
       queueMax: 500,
       useAsync: true,
       debugRoute: false,
+      nsfwChecker: false,
     });
     expect(config.imageProxyAllowedHosts).toContain("tempfile.aiquickdraw.com");
   });
@@ -184,10 +185,26 @@ describe("config", () => {
       /MODEL_CREDITS names an unknown model "nano-banana-ultra"/,
     );
     expect(() => loadConfig({ MODEL_CREDITS: "nano-banana:4K=2" })).toThrow(/MODEL_CREDITS/);
+    expect(() => loadConfig({ MODEL_CREDITS: "nano-banana-2-lite:1K=2" })).toThrow(/MODEL_CREDITS/);
+    expect(
+      loadConfig({ MODEL_CREDITS: "nano-banana-2-1:4K=3,nano-banana-2-lite=1" }).credits.byModel,
+    ).toEqual({
+      "nano-banana-2-1:4K": 3,
+      "nano-banana-2-lite": 1,
+    });
+  });
+
+  it("turns KIE's nsfw_checker on only when KIE_NSFW_CHECKER says so", () => {
+    expect(loadConfig({ KIE_NSFW_CHECKER: "true" }).kie.nsfwChecker).toBe(true);
+    expect(loadConfig({ KIE_NSFW_CHECKER: "false" }).kie.nsfwChecker).toBe(false);
+    expect(() => loadConfig({ KIE_NSFW_CHECKER: "maybe" })).toThrow(/KIE_NSFW_CHECKER/);
   });
 
   it("takes KIE_MODEL / KIE_EDIT_MODEL from the catalogue, by its ids or KIE's", () => {
     expect(loadConfig({ KIE_MODEL: "nano-banana-pro" }).kie.model).toBe("nano-banana-pro");
+    // A model being retired still runs when the operator names it; nothing moves them off it.
+    expect(loadConfig({ KIE_MODEL: "nano-banana-2" }).kie.model).toBe("nano-banana-2");
+    expect(loadConfig({ KIE_MODEL: "nano-banana-2-lite" }).kie.model).toBe("nano-banana-2-lite");
     expect(() => loadConfig({ KIE_EDIT_MODEL: "google/imagen-4" })).toThrow(/KIE_EDIT_MODEL/);
   });
 

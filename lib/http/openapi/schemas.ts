@@ -5,7 +5,7 @@
  * needs documenting here, never breaks a client.
  */
 import { z } from "zod";
-import { ASPECT_RATIOS, CATALOG_MODEL_IDS, OUTPUT_FORMATS, RESOLUTIONS } from "@/lib/catalog";
+import { ASPECT_RATIOS, OUTPUT_FORMATS, publicModelSchema } from "@/lib/catalog";
 import { PUBLIC_ERRORS, type PublicErrorCode } from "../errors";
 
 const ERROR_CODES = Object.keys(PUBLIC_ERRORS) as [PublicErrorCode, ...PublicErrorCode[]];
@@ -140,33 +140,9 @@ export const devSignInAnswerSchema = z.looseObject({
   expiresAt: z.int().meta({ description: "Unix seconds." }),
 });
 
-const resolutionPrices = z.looseObject(Object.fromEntries(RESOLUTIONS.map((r) => [r, credits.optional()])));
-
 export const modelsSchema = z.looseObject({
   success: z.literal(true),
-  models: z.array(
-    z.looseObject({
-      id: z.enum(CATALOG_MODEL_IDS as [string, ...string[]]),
-      label: z.string(),
-      description: z.string(),
-      options: z.looseObject({
-        aspectRatios: z.array(z.enum(ASPECT_RATIOS)),
-        resolutions: z.array(z.enum(RESOLUTIONS)).optional(),
-        defaultResolution: z.enum(RESOLUTIONS).optional(),
-        googleSearch: z.boolean(),
-        outputFormats: z.array(z.enum(OUTPUT_FORMATS)),
-      }),
-      limits: z.looseObject({
-        promptMaxChars: z.int(),
-        maxImages: z.int(),
-        maxImageBytes: z.int(),
-        kie: z
-          .looseObject({ promptMaxChars: z.int(), maxImages: z.int(), maxImageBytes: z.int() })
-          .meta({ description: "KIE's own limits, where this product's are lower." }),
-      }),
-      credits: z.looseObject({ default: credits, byResolution: resolutionPrices.optional() }),
-    }),
-  ),
+  models: z.array(publicModelSchema),
 });
 
 export const healthSchema = z.looseObject({

@@ -66,7 +66,7 @@ describeEachDatabase("POST /api/generate: image edits", (getDb) => {
 
     const { model, input } = kieInputOf(h, res.body.taskId);
     expect(model).toBe("google/nano-banana-edit");
-    expect(input.image_size).toBe("4:3");
+    expect(input.aspect_ratio).toBe("4:3");
     const urls = input.image_urls as string[];
     expect(urls).toHaveLength(2);
     for (const url of urls) expect(url.startsWith(UPLOAD_PREFIX)).toBe(true);

@@ -1,8 +1,9 @@
 /**
- * The Nano Banana family through the real route (issue 16): each catalogue model, text and edit,
- * sends exactly the createTask body kie-api.md documents for it (kie-sim refuses any field of
- * another model with KIE's 422) and reaches success; each request is charged its own price
- * (MODEL_CREDITS), refunded in full on failure; an option the model lacks is a 400 naming it.
+ * The Nano Banana family through the real route (issues 16, 26): each catalogue model, text and
+ * edit, sends exactly the createTask body kie-api.md documents for it (kie-sim refuses any field
+ * the model does not take, and a missing required one, with KIE's 422) and reaches success; each
+ * request is charged its own price (MODEL_CREDITS, else KIE's cost in proportion), refunded in full
+ * on failure; an option the model lacks is a 400 naming it, before any KIE call.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness, useHarness } from "../../helpers/appHarness";
@@ -23,16 +24,22 @@ const SIM_PUBLIC_BASE = "https://kie-sim.test";
 const UPLOADED = expect.stringMatching(/^https:\/\/kie-sim\.test\/files\//);
 const PRICES = "nano-banana=1,nano-banana-pro=4,nano-banana-pro:4K=8,nano-banana-2=2";
 
-/** What each catalogue model sends to KIE (kie-api.md "Other Nano Banana models"). */
+/**
+ * What each catalogue model sends to KIE (kie-api.md "Other Nano Banana models"), for all six KIE
+ * models. 2.1 and Lite have no MODEL_CREDITS entry: they cost the default, KIE's cost in proportion.
+ */
 const SNAPSHOTS = [
   {
     model: "nano-banana",
     options: { aspectRatio: "16:9", outputFormat: "jpeg" },
     price: 1,
-    text: { model: "google/nano-banana", input: { image_size: "16:9", output_format: "jpeg" } },
+    text: {
+      model: "google/nano-banana",
+      input: { aspect_ratio: "16:9", output_format: "jpeg", nsfw_checker: false },
+    },
     edit: {
       model: "google/nano-banana-edit",
-      input: { image_urls: [UPLOADED], image_size: "16:9", output_format: "jpeg" },
+      input: { image_urls: [UPLOADED], aspect_ratio: "16:9", output_format: "jpeg", nsfw_checker: false },
     },
   },
   {
@@ -50,22 +57,36 @@ const SNAPSHOTS = [
   },
   {
     model: "nano-banana-2",
-    options: { aspectRatio: "1:4", resolution: "2K", googleSearch: true, outputFormat: "png" },
+    options: { aspectRatio: "1:4", resolution: "2K", outputFormat: "png" },
     price: 2,
     text: {
       model: "nano-banana-2",
-      input: { aspect_ratio: "1:4", resolution: "2K", google_search: true, output_format: "png" },
+      input: { aspect_ratio: "1:4", resolution: "2K", output_format: "png" },
     },
     edit: {
       model: "nano-banana-2",
-      input: {
-        image_input: [UPLOADED],
-        aspect_ratio: "1:4",
-        resolution: "2K",
-        google_search: true,
-        output_format: "png",
-      },
+      input: { image_input: [UPLOADED], aspect_ratio: "1:4", resolution: "2K", output_format: "png" },
     },
+  },
+  {
+    model: "nano-banana-2-1",
+    options: { aspectRatio: "8:1", resolution: "2K", outputFormat: "jpeg" },
+    price: 2, // KIE: 6 credits at 2K, 1.5× its cheapest image, rounded up
+    text: {
+      model: "nano-banana-2-1",
+      input: { aspect_ratio: "8:1", resolution: "2K", output_format: "jpg" },
+    },
+    edit: {
+      model: "nano-banana-2-1",
+      input: { image_input: [UPLOADED], aspect_ratio: "8:1", resolution: "2K", output_format: "jpg" },
+    },
+  },
+  {
+    model: "nano-banana-2-lite",
+    options: {},
+    price: 1,
+    text: { model: "nano-banana-2-lite", input: { aspect_ratio: "1:1" } },
+    edit: { model: "nano-banana-2-lite", input: { image_urls: [UPLOADED], aspect_ratio: "1:1" } },
   },
 ] as const;
 
@@ -101,6 +122,10 @@ describeEachDatabase("POST /api/generate: every catalogue model", (getDb) => {
             creditsUsed: snapshot.price,
             remainingCredits: 100 - snapshot.price,
           });
+          // The job shows the ratio KIE was sent (Lite's default when none was asked).
+          const list = await h.fetch("/api/generations", { token });
+          const { generations } = (await list.json()) as { generations: { aspectRatio?: string }[] };
+          expect(generations[0]?.aspectRatio).toBe(snapshot[kind].input.aspect_ratio);
           const sent = kieInputOf(h, res.body.taskId);
           expect(sent).toEqual({ model: snapshot[kind].model, input: { prompt, ...snapshot[kind].input } });
         });
@@ -141,7 +166,14 @@ describeEachDatabase("POST /api/generate: every catalogue model", (getDb) => {
     ["resolution on google/nano-banana", { model: "google/nano-banana", resolution: "2K" }, "resolution"],
     ["resolution on the default model", { resolution: "4K" }, "resolution"],
     ["googleSearch on nano-banana-pro", { model: "nano-banana-pro", googleSearch: false }, "googleSearch"],
+    ["googleSearch on nano-banana-2", { model: "nano-banana-2", googleSearch: true }, "googleSearch"],
     ["a tall ratio on nano-banana-pro", { model: "nano-banana-pro", aspectRatio: "1:8" }, "aspectRatio"],
+    ["resolution on nano-banana-2-lite", { model: "nano-banana-2-lite", resolution: "1K" }, "resolution"],
+    [
+      "outputFormat on nano-banana-2-lite",
+      { model: "nano-banana-2-lite", outputFormat: "png" },
+      "outputFormat",
+    ],
   ])("%s → 400 naming the field, nothing reserved, no KIE call", async (_name, options, field) => {
     const { token } = await h.signIn();
     const before = kieWork(h);
@@ -153,13 +185,20 @@ describeEachDatabase("POST /api/generate: every catalogue model", (getDb) => {
     expect(await creditsOf(h, token)).toBe(100);
   });
 
-  it("a multipart request takes resolution and googleSearch too", async () => {
+  it("a multipart request takes resolution too, and refuses googleSearch (google_search is never sent)", async () => {
     const { token } = await h.signIn();
     const form = new FormData();
     form.append("prompt", "multipart banana");
-    form.append("model", "nano-banana-2");
+    form.append("model", "nano-banana-2-1");
     form.append("resolution", "4K");
-    form.append("googleSearch", "false");
+    const before = kieWork(h);
+    const withSearch = new FormData();
+    for (const [name, value] of form) withSearch.append(name, value);
+    withSearch.append("googleSearch", "false");
+    const refused = await h.fetch("/api/generate", { method: "POST", token, body: withSearch });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("googleSearch");
+    expect(kieWork(h)).toEqual(before);
     const res = await h.fetch("/api/generate", {
       method: "POST",
       token,
@@ -168,10 +207,9 @@ describeEachDatabase("POST /api/generate: every catalogue model", (getDb) => {
     });
     const body = (await res.json()) as { taskId: string; creditsUsed: number };
     expect(res.status, JSON.stringify(body)).toBe(200);
-    expect(kieInputOf(h, body.taskId).input).toEqual({
-      prompt: "multipart banana",
-      resolution: "4K",
-      google_search: false,
+    expect(kieInputOf(h, body.taskId)).toEqual({
+      model: "nano-banana-2-1",
+      input: { prompt: "multipart banana", resolution: "4K" },
     });
   });
 });

@@ -91,7 +91,7 @@ describe("text-to-image task lifecycle", () => {
   ] as const)("draws %s as %s at Nano Banana's size (scaled 1/8)", async (ratio, format, width, height) => {
     const taskId = await createTask(
       sim,
-      textTask(`ratio ${ratio}`, { image_size: ratio, output_format: format }),
+      textTask(`ratio ${ratio}`, { aspect_ratio: ratio, output_format: format }),
     );
     const { final } = await pollUntilFinal(sim, taskId);
     const url = resultUrlOf(final);
@@ -107,7 +107,7 @@ describe("text-to-image task lifecycle", () => {
   it("draws 'auto' as 1:1 for text-to-image", async () => {
     const { final } = await pollUntilFinal(
       sim,
-      await createTask(sim, textTask("auto", { image_size: "auto" })),
+      await createTask(sim, textTask("auto", { aspect_ratio: "auto" })),
     );
     const image = await fetchImage(resultUrlOf(final));
     expect(image.meta.width).toBe(image.meta.height);
@@ -118,7 +118,7 @@ describe("text-to-image task lifecycle", () => {
       ["a red fox in snow", "a red fox in snow", "a blue whale"].map(async (prompt) => {
         const { final } = await pollUntilFinal(
           sim,
-          await createTask(sim, textTask(prompt, { image_size: "3:2" })),
+          await createTask(sim, textTask(prompt, { aspect_ratio: "3:2" })),
         );
         return (await fetchImage(resultUrlOf(final))).bytes;
       }),
@@ -159,7 +159,13 @@ describe("validation like KIE (HTTP 200, error code in the body naming the field
     ["unknown model", { model: "google/nano-bananas", input: { prompt: "p" } }, 422, "model"],
     ["missing input", { model: "google/nano-banana" }, 422, "input"],
     [
-      "bad image_size",
+      "bad aspect_ratio",
+      { model: "google/nano-banana", input: { prompt: "p", aspect_ratio: "7:3" } },
+      422,
+      "aspect_ratio",
+    ],
+    [
+      "bad deprecated image_size",
       { model: "google/nano-banana", input: { prompt: "p", image_size: "7:3" } },
       422,
       "image_size",
@@ -203,6 +209,30 @@ describe("validation like KIE (HTTP 200, error code in the body naming the field
       { model: "nano-banana-pro", input: { prompt: "p", google_search: true } },
       422,
       "input.google_search",
+    ],
+    [
+      "google_search on nano-banana-2 (gone from its schema)",
+      { model: "nano-banana-2", input: { prompt: "p", google_search: true } },
+      422,
+      "input.google_search",
+    ],
+    [
+      "Lite without its required aspect_ratio",
+      { model: "nano-banana-2-lite", input: { prompt: "p" } },
+      422,
+      "input.aspect_ratio",
+    ],
+    [
+      "output_format on Lite",
+      { model: "nano-banana-2-lite", input: { prompt: "p", aspect_ratio: "1:1", output_format: "png" } },
+      422,
+      "input.output_format",
+    ],
+    [
+      "an unknown top-level field",
+      { model: "google/nano-banana", input: { prompt: "p" }, seed: 7 },
+      422,
+      "seed",
     ],
     [
       "image_urls on nano-banana-2",

@@ -84,7 +84,7 @@ describe.each(Object.keys(uploaders) as (keyof typeof uploaders)[])("%s", (endpo
     const uploaded = await uploaders[endpoint]();
     const taskId = await createTask(sim, {
       model: "google/nano-banana-edit",
-      input: { prompt: "make it pop", image_urls: [uploaded.json.data.downloadUrl], image_size: "4:3" },
+      input: { prompt: "make it pop", image_urls: [uploaded.json.data.downloadUrl], aspect_ratio: "4:3" },
     });
     const { final } = await pollUntilFinal(sim, taskId);
     expect(final.state).toBe("success");
@@ -217,7 +217,7 @@ describe("edit inputs", () => {
       input: {
         prompt: "collage",
         image_urls: [`${host.url}/photo.png`, `${host.url}/photo.webp`],
-        image_size: "auto",
+        aspect_ratio: "auto",
       },
     });
     const { final } = await pollUntilFinal(sim, taskId);
@@ -271,7 +271,7 @@ describe("edit inputs", () => {
     const make = async () => {
       const taskId = await createTask(sim, {
         model: "google/nano-banana-edit",
-        input: { prompt: "repeatable", image_urls: [`${host.url}/photo.png`], image_size: "1:1" },
+        input: { prompt: "repeatable", image_urls: [`${host.url}/photo.png`], aspect_ratio: "1:1" },
       });
       return (await fetchImage(resultUrlOf((await pollUntilFinal(sim, taskId)).final))).bytes;
     };

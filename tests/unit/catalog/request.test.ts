@@ -9,12 +9,20 @@ function issues(body: unknown) {
 }
 
 describe("model ids", () => {
-  it("offers the three catalogue models, and still takes KIE's ids for nano-banana", () => {
-    expect(CATALOG_MODEL_IDS).toEqual(["nano-banana", "nano-banana-pro", "nano-banana-2"]);
+  it("offers the five catalogue models (six KIE models), and still takes KIE's ids for nano-banana", () => {
+    expect(CATALOG_MODEL_IDS).toEqual([
+      "nano-banana",
+      "nano-banana-pro",
+      "nano-banana-2-1",
+      "nano-banana-2",
+      "nano-banana-2-lite",
+    ]);
     expect(MODEL_IDS).toEqual([
       "nano-banana",
       "nano-banana-pro",
+      "nano-banana-2-1",
       "nano-banana-2",
+      "nano-banana-2-lite",
       "google/nano-banana",
       "google/nano-banana-edit",
     ]);
@@ -82,9 +90,21 @@ describe("imageGenerationSchema", () => {
       "googleSearch",
     ],
     [
-      "googleSearch as a string",
-      { prompt: "p", model: "nano-banana-2", googleSearch: "yes" },
+      "googleSearch on nano-banana-2 (no longer in KIE's schema)",
+      { prompt: "p", model: "nano-banana-2", googleSearch: false },
       "googleSearch",
+    ],
+    ["googleSearch as a string", { prompt: "p", googleSearch: "yes" }, "googleSearch"],
+    ["resolution on Lite", { prompt: "p", model: "nano-banana-2-lite", resolution: "1K" }, "resolution"],
+    [
+      "outputFormat on Lite",
+      { prompt: "p", model: "nano-banana-2-lite", outputFormat: "png" },
+      "outputFormat",
+    ],
+    [
+      "11 ratios only on nano-banana",
+      { prompt: "p", model: "google/nano-banana", aspectRatio: "4:1" },
+      "aspectRatio",
     ],
     ["output format jpg", { prompt: "p", outputFormat: "jpg" }, "outputFormat"],
     ["the edit model without images", { prompt: "p", model: "google/nano-banana-edit" }, "model"],
@@ -107,15 +127,22 @@ describe("imageGenerationSchema", () => {
   it("gives messages a caller can act on", () => {
     expect(issues({ prompt: " " })).toEqual(["prompt: prompt must not be blank"]);
     expect(issues({ prompt: "p", model: "nope" })[0]).toContain(
-      "nano-banana, nano-banana-pro, nano-banana-2, google/nano-banana, google/nano-banana-edit",
+      "nano-banana, nano-banana-pro, nano-banana-2-1, nano-banana-2, nano-banana-2-lite, google/nano-banana, google/nano-banana-edit",
     );
     expect(issues({ prompt: "p", model: "google/nano-banana", resolution: "4K" })).toEqual([
-      "resolution: resolution is not an option of nano-banana; nano-banana-pro and nano-banana-2 have it",
+      "resolution: resolution is not an option of nano-banana; nano-banana-pro, nano-banana-2-1 and nano-banana-2 have it",
     ]);
   });
 
   it("lets text-capable models run with or without images", () => {
-    for (const model of ["nano-banana", "google/nano-banana", "nano-banana-pro", "nano-banana-2"]) {
+    for (const model of [
+      "nano-banana",
+      "google/nano-banana",
+      "nano-banana-pro",
+      "nano-banana-2",
+      "nano-banana-2-1",
+      "nano-banana-2-lite",
+    ]) {
       expect(issues({ prompt: "p", model })).toEqual([]);
       expect(issues({ prompt: "p", model, images: [PNG] })).toEqual([]);
     }
@@ -130,9 +157,13 @@ describe("imageGenerationSchema", () => {
         prompt: "p",
         model: "nano-banana-2",
         resolution: "2K",
-        googleSearch: false,
+        outputFormat: "jpeg",
         aspectRatio: "8:1",
       }),
     ).toEqual([]);
+    expect(issues({ prompt: "p", model: "nano-banana-2-1", resolution: "4K", aspectRatio: "1:8" })).toEqual(
+      [],
+    );
+    expect(issues({ prompt: "p", model: "nano-banana-2-lite", aspectRatio: "4:1" })).toEqual([]);
   });
 });

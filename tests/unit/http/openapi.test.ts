@@ -7,7 +7,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { imageGenerationFieldsSchema } from "@/lib/catalog";
+import { imageGenerationFieldsSchema, publicCatalog, publicModelSchema } from "@/lib/catalog";
 import { openApiDocument } from "@/lib/http/openapi/document";
 import { createAnswerChecker } from "../../helpers/openapiCheck";
 
@@ -58,10 +58,32 @@ describe("the OpenAPI document", () => {
     const { $schema: _s, ...expected } = z.toJSONSchema(imageGenerationFieldsSchema, { io: "input" });
     expect(body).toEqual(expected);
     expect(body.properties.resolution.enum).toEqual(["1K", "2K", "4K"]);
+    // Still in the schema, so a client sending it hears why (no model offers it) rather than "unknown key".
     expect(body.properties.googleSearch.type).toBe("boolean");
     expect(body.properties.model.enum).toEqual(expect.arrayContaining(["nano-banana", "nano-banana-pro"]));
     expect(body.additionalProperties).toBe(false);
     expect(doc.paths["/api/generate"].post.requestBody.content["multipart/form-data"]).toBeDefined();
+  });
+
+  it("documents GET /api/models with the schema that types its answer: defaults, limits, prices, deprecation", () => {
+    const answer = doc.paths["/api/models"].get.responses["200"].content["application/json"].schema;
+    const { $schema: _s, ...expected } = z.toJSONSchema(publicModelSchema, {
+      io: "output",
+      unrepresentable: "any",
+    });
+    expect(answer.properties.models.items).toEqual(expected);
+    expect(Object.keys(answer.properties.models.items.properties)).toEqual(
+      expect.arrayContaining(["defaults", "limits", "credits", "deprecated", "kieModels"]),
+    );
+    expect(answer.properties.models.items.properties.defaults.required).toEqual([
+      "aspectRatio",
+      "resolution",
+      "outputFormat",
+    ]);
+    // Every model the server would publish fits the schema.
+    for (const model of publicCatalog({ perGeneration: 1, byModel: {} }, 10 * 1024 * 1024)) {
+      expect(publicModelSchema.safeParse(model).success, model.id).toBe(true);
+    }
   });
 
   it("lists each error status a route can answer, in the error shape", () => {

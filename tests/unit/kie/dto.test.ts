@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { CATALOG, lookupModel } from "@/lib/catalog";
 import {
+  type CreateTaskInput,
   createTaskDataSchema,
   isRecordNotYetWritten,
   parseJsonString,
@@ -11,6 +13,7 @@ import {
   toUploadedFile,
 } from "@/lib/kie";
 import { ValidationError } from "@/lib/kie/errors";
+import { validateCreateTask } from "@/sim/models";
 
 const DEFAULTS = { textModel: "google/nano-banana", editModel: "google/nano-banana-edit" };
 const URL_A = "https://tempfile.redpandaai.co/u/a.png";
@@ -289,7 +292,7 @@ describe("toUploadedFile", () => {
 });
 
 describe("toCreateTaskBody", () => {
-  it("text-to-image on the legacy model: image_size, jpeg kept, no image field", () => {
+  it("text-to-image on the legacy model: aspect_ratio (not the deprecated image_size), jpeg kept, nsfw_checker off", () => {
     const result = toCreateTaskBody(
       { prompt: "a banana", aspectRatio: "16:9", outputFormat: "jpeg" },
       { ...DEFAULTS, callBackUrl: "https://app.example.com/api/kie/callback?job=j&token=t" },
@@ -300,7 +303,7 @@ describe("toCreateTaskBody", () => {
       body: {
         model: "google/nano-banana",
         callBackUrl: "https://app.example.com/api/kie/callback?job=j&token=t",
-        input: { prompt: "a banana", image_size: "16:9", output_format: "jpeg" },
+        input: { prompt: "a banana", aspect_ratio: "16:9", output_format: "jpeg", nsfw_checker: false },
       },
     });
   });
@@ -313,9 +316,82 @@ describe("toCreateTaskBody", () => {
     expect(result.model).toBe("google/nano-banana-edit");
     expect(result.body).toEqual({
       model: "google/nano-banana-edit",
-      input: { prompt: "edit", image_urls: [URL_A, URL_B], output_format: "png" },
+      input: { prompt: "edit", image_urls: [URL_A, URL_B], output_format: "png", nsfw_checker: false },
     });
     expect(result.body.callBackUrl).toBeUndefined();
+  });
+
+  it("sends nsfw_checker: true to the models that document it when the operator turns it on", () => {
+    const on = { ...DEFAULTS, nsfwChecker: true };
+    expect(toCreateTaskBody({ prompt: "p" }, on).body.input).toEqual({ prompt: "p", nsfw_checker: true });
+    expect(toCreateTaskBody({ prompt: "p", images: [URL_A] }, on).body.input.nsfw_checker).toBe(true);
+    for (const model of ["nano-banana-pro", "nano-banana-2", "nano-banana-2-1", "nano-banana-2-lite"]) {
+      expect(toCreateTaskBody({ prompt: "p", model }, on).body.input).not.toHaveProperty("nsfw_checker");
+    }
+  });
+
+  it("nano-banana-2-1: image_input ≤ 10, resolution always, jpeg → jpg", () => {
+    expect(
+      toCreateTaskBody(
+        { prompt: "p", model: "nano-banana-2-1", imageUrls: [URL_A], outputFormat: "jpeg" },
+        DEFAULTS,
+      ).body,
+    ).toEqual({
+      model: "nano-banana-2-1",
+      input: { prompt: "p", image_input: [URL_A], resolution: "1K", output_format: "jpg" },
+    });
+    expect(() =>
+      toCreateTaskBody({ prompt: "p", model: "nano-banana-2-1", imageUrls: Array(11).fill(URL_A) }, DEFAULTS),
+    ).toThrow(/at most 10 images/);
+  });
+
+  it("nano-banana-2-lite: image_urls, its default ratio when none is asked, no resolution or output_format", () => {
+    expect(toCreateTaskBody({ prompt: "p", model: "nano-banana-2-lite" }, DEFAULTS).body).toEqual({
+      model: "nano-banana-2-lite",
+      input: { prompt: "p", aspect_ratio: "1:1" },
+    });
+    expect(
+      toCreateTaskBody(
+        { prompt: "p", model: "nano-banana-2-lite", imageUrls: [URL_A], aspectRatio: "1:8" },
+        DEFAULTS,
+      ).body.input,
+    ).toEqual({ prompt: "p", image_urls: [URL_A], aspect_ratio: "1:8" });
+    for (const option of [{ resolution: "1K" }, { outputFormat: "png" }] as const) {
+      expect(() =>
+        toCreateTaskBody({ prompt: "p", model: "nano-banana-2-lite", ...option }, DEFAULTS),
+      ).toThrow(ValidationError);
+    }
+  });
+
+  it("never sends google_search (gone from nano-banana-2's schema): googleSearch is refused", () => {
+    expect(() =>
+      toCreateTaskBody({ prompt: "p", model: "nano-banana-2", googleSearch: true }, DEFAULTS),
+    ).toThrow(/googleSearch is not an option of nano-banana-2/);
+  });
+
+  it("builds only bodies kie-sim's copy of KIE's rules accepts, for every model, text and edit", () => {
+    for (const model of CATALOG) {
+      for (const imageUrls of [[], [URL_A, URL_B]]) {
+        if (imageUrls.length === 0 && lookupModel(model.kie.textModel)?.requiresImages) continue;
+        const options = [
+          {},
+          { aspectRatio: model.aspectRatios.at(-1) },
+          ...(model.resolutions ? [{ resolution: model.resolutions.values.at(-1) }] : []),
+          ...(model.outputFormats
+            ? model.outputFormats.values.map((outputFormat) => ({ outputFormat }))
+            : []),
+        ];
+        for (const option of options) {
+          for (const nsfwChecker of [false, true]) {
+            const { body } = toCreateTaskBody(
+              { prompt: "p", model: model.id, imageUrls, ...option } as CreateTaskInput,
+              { ...DEFAULTS, nsfwChecker, callBackUrl: "https://app.example.com/cb" },
+            );
+            expect(() => validateCreateTask(body), JSON.stringify(body)).not.toThrow();
+          }
+        }
+      }
+    }
   });
 
   it("google/nano-banana with images runs its edit model (both are the catalogue's nano-banana)", () => {
@@ -353,7 +429,7 @@ describe("toCreateTaskBody", () => {
     expect(text.body).toEqual({ model: "nano-banana-pro", input: { prompt: "p", resolution: "1K" } });
   });
 
-  it("nano-banana-2: image_input, aspect_ratio auto, png stays png", () => {
+  it("nano-banana-2 (being retired, still served): image_input, aspect_ratio auto, png stays png", () => {
     const result = toCreateTaskBody(
       { prompt: "p", model: "nano-banana-2", imageUrls: [URL_B], aspectRatio: "auto", outputFormat: "png" },
       DEFAULTS,
