@@ -3,7 +3,7 @@
  * any number of instances, polls, callbacks and reconciler sweeps can race on one job and only
  * one of them wins each step.
  */
-import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, ne, or, sql } from "drizzle-orm";
 import type { DbExecutor } from "./client";
 import { type StoredImageColumns, storedImageValues } from "./images";
 import { queryRows } from "./rows";
@@ -135,6 +135,24 @@ export async function markSettled(
 /** Tells every instance listening on JOB_SETTLED_CHANNEL (sent when the transaction commits). */
 export async function notifySettled(db: DbExecutor, id: string): Promise<void> {
   await db.execute(sql`SELECT pg_notify(${JOB_SETTLED_CHANNEL}, ${id})`);
+}
+
+/**
+ * What KIE says the job's task cost (KIE credits): written whenever an answer says so, in any
+ * state and after settlement too (a late answer is still KIE's bill). Returns whether it changed.
+ */
+export async function recordKieCredits(db: DbExecutor, id: string, credits: number): Promise<boolean> {
+  const rows = await db
+    .update(generations)
+    .set({ kieCreditsConsumed: credits })
+    .where(
+      and(
+        eq(generations.id, id),
+        or(isNull(generations.kieCreditsConsumed), ne(generations.kieCreditsConsumed, credits)),
+      ),
+    )
+    .returning({ id: generations.id });
+  return rows.length === 1;
 }
 
 /**

@@ -10,6 +10,7 @@
 import { sql } from "drizzle-orm";
 import {
   check,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -104,6 +105,11 @@ export const generations = nanoBanana
       errorCode: text("error_code"),
       errorMessage: text("error_message"),
       cost: integer("cost").notNull(),
+      /**
+       * What KIE says its task cost, in KIE credits (`creditsConsumed` in recordInfo or the
+       * callback); null until KIE says. Kept for the operator to compare prices with KIE's bill.
+       */
+      kieCreditsConsumed: doublePrecision("kie_credits_consumed"),
       /** Hash of the per-job callback secret; the secret itself is only in KIE's callBackUrl. */
       callbackTokenHash: text("callback_token_hash"),
       idempotencyKey: text("idempotency_key"),

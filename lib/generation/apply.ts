@@ -2,7 +2,7 @@
  * Turning what the provider (KIE) says about a job's task into the job's state: still running, or settled
  * (through settle(), the one place a job ends) with its result copied into our store first.
  */
-import { attachLateResult, findGeneration, markProcessing } from "@/lib/db/generations";
+import { attachLateResult, findGeneration, markProcessing, recordKieCredits } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
 import { untilAborted } from "./concurrency";
 import { type GenerationContext, reread } from "./context";
@@ -71,6 +71,7 @@ export async function apply(
   until?: AbortSignal,
 ): Promise<Generation> {
   const elapsedMs = ctx.now() - job.createdAt.getTime();
+  await noteProviderCredits(ctx, job, record);
   if (record.state === "succeeded") {
     if (record.resultUrls.length === 0) return settleEmptySuccess(ctx, job);
     ctx.logger.info({ jobId: job.id, kieTaskId: record.taskId, elapsedMs }, "KIE task succeeded");
@@ -99,6 +100,25 @@ export async function apply(
     return { ...job, status: "processing" };
   }
   return job;
+}
+
+/**
+ * Keeps what KIE says the task cost on the job (kie_credits_consumed), beside the price we charged.
+ * Best effort: a failed write is logged and never holds up the job's settlement.
+ */
+async function noteProviderCredits(ctx: GenerationContext, job: Generation, record: ProviderTask) {
+  const credits = record.providerCredits;
+  if (credits === undefined || job.kieCreditsConsumed === credits) return;
+  try {
+    if (await recordKieCredits(ctx.db, job.id, credits)) {
+      ctx.logger.info(
+        { jobId: job.id, kieCredits: credits, cost: job.cost },
+        "KIE's charge for the task recorded",
+      );
+    }
+  } catch (error) {
+    ctx.logger.warn({ jobId: job.id, err: error }, "could not record KIE's charge for the task");
+  }
 }
 
 async function settleEmptySuccess(ctx: GenerationContext, job: Generation): Promise<Generation> {

@@ -36,6 +36,11 @@ export interface ProviderTask {
    * undefined when the provider does not say or says nonsense. The poll schedule learns from it.
    */
   durationMs?: number;
+  /**
+   * What the provider says the task cost, in its own units (KIE credits); undefined until it says.
+   * Kept on the job beside our price so the operator can compare (README "Prices").
+   */
+  providerCredits?: number;
 }
 
 /** Per call: our request id (sent along and logged) and an abort. */

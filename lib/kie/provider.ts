@@ -34,6 +34,11 @@ function toNeutralTask(record: TaskRecord) {
     failMessage: record.failMsg,
     callBackUrl: record.callBackUrl,
     durationMs: kieDurationMs(record),
+    // Only a real amount: a negative or non-finite one is not what KIE charged.
+    providerCredits:
+      record.creditsConsumed !== undefined && record.creditsConsumed >= 0
+        ? record.creditsConsumed
+        : undefined,
   };
 }
 

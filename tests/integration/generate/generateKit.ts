@@ -4,7 +4,7 @@
  */
 import { eq } from "drizzle-orm";
 import sharp from "sharp";
-import { creditLedger, type Database } from "@/lib/db";
+import { creditLedger, type Database, generations } from "@/lib/db";
 import type { Harness } from "../../helpers/appHarness";
 
 import { eventually } from "../../helpers/probes";
@@ -95,6 +95,18 @@ export async function jobLedgerOf(database: Database, userId: string): Promise<L
     .from(creditLedger)
     .where(eq(creditLedger.userId, userId));
   return rows.filter((row) => row.kind !== "grant");
+}
+
+/** What KIE said the job of this KIE task cost (kie_credits_consumed), null while it has not said. */
+export async function kieCreditsOf(
+  database: Database,
+  kieTaskId: string,
+): Promise<number | null | undefined> {
+  const [row] = await database.db
+    .select({ credits: generations.kieCreditsConsumed })
+    .from(generations)
+    .where(eq(generations.kieTaskId, kieTaskId));
+  return row?.credits;
 }
 
 /** Ledger kinds in a stable order, e.g. ["capture", "reserve"]. */

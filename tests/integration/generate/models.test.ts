@@ -13,6 +13,7 @@ import {
   dataUri,
   generateJson,
   jobLedgerOf,
+  kieCreditsOf,
   kieInputOf,
   kieWork,
   kindsOf,
@@ -31,6 +32,7 @@ const PRICES = "nano-banana=1,nano-banana-pro=4,nano-banana-pro:4K=8,nano-banana
 const SNAPSHOTS = [
   {
     model: "nano-banana",
+    kieCredits: 4,
     options: { aspectRatio: "16:9", outputFormat: "jpeg" },
     price: 1,
     text: {
@@ -44,6 +46,7 @@ const SNAPSHOTS = [
   },
   {
     model: "nano-banana-pro",
+    kieCredits: 24,
     options: { aspectRatio: "21:9", resolution: "4K", outputFormat: "jpeg" },
     price: 8,
     text: {
@@ -57,6 +60,7 @@ const SNAPSHOTS = [
   },
   {
     model: "nano-banana-2",
+    kieCredits: 12,
     options: { aspectRatio: "1:4", resolution: "2K", outputFormat: "png" },
     price: 2,
     text: {
@@ -70,6 +74,7 @@ const SNAPSHOTS = [
   },
   {
     model: "nano-banana-2-1",
+    kieCredits: 6,
     options: { aspectRatio: "8:1", resolution: "2K", outputFormat: "jpeg" },
     price: 2, // KIE: 6 credits at 2K, 1.5× its cheapest image, rounded up
     text: {
@@ -83,6 +88,7 @@ const SNAPSHOTS = [
   },
   {
     model: "nano-banana-2-lite",
+    kieCredits: 4,
     options: {},
     price: 1,
     text: { model: "nano-banana-2-lite", input: { aspect_ratio: "1:1" } },
@@ -126,6 +132,8 @@ describeEachDatabase("POST /api/generate: every catalogue model", (getDb) => {
           const list = await h.fetch("/api/generations", { token });
           const { generations } = (await list.json()) as { generations: { aspectRatio?: string }[] };
           expect(generations[0]?.aspectRatio).toBe(snapshot[kind].input.aspect_ratio);
+          // KIE's own charge (kie-sim answers kie-api.md's prices) is kept beside ours.
+          expect(await kieCreditsOf(getDb(), res.body.taskId)).toBe(snapshot.kieCredits);
           const sent = kieInputOf(h, res.body.taskId);
           expect(sent).toEqual({ model: snapshot[kind].model, input: { prompt, ...snapshot[kind].input } });
         });

@@ -53,6 +53,20 @@ describe("the KIE provider adapter", () => {
     expect(failed).toMatchObject({ failCode: "500", failMessage: "nope", callBackUrl: "https://cb" });
   });
 
+  it("passes on what KIE says the task cost (creditsConsumed), and nothing for a negative amount", async () => {
+    const creditsOf = async (record: Partial<TaskRecord>) =>
+      (
+        await createKieProvider(clientWith({ state: "success", ...record })).readTask("t-1", {
+          requestId: "r",
+        })
+      ).providerCredits;
+    expect(await creditsOf({ creditsConsumed: 24 })).toBe(24);
+    expect(await creditsOf({ creditsConsumed: 0 })).toBe(0);
+    expect(await creditsOf({ creditsConsumed: 2.5 })).toBe(2.5);
+    expect(await creditsOf({})).toBeUndefined();
+    expect(await creditsOf({ creditsConsumed: -1 })).toBeUndefined();
+  });
+
   it("gives KIE's own duration of an ended task (completeTime − createTime), and nothing for nonsense", async () => {
     const created = 1_757_584_152_490;
     const durationOf = async (times: Partial<TaskRecord>) =>

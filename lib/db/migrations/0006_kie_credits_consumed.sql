@@ -1,0 +1,1 @@
+ALTER TABLE "nano_banana"."generations" ADD COLUMN "kie_credits_consumed" double precision;
