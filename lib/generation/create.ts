@@ -60,7 +60,9 @@ export async function create(
   }
 
   const submit: QueuedSubmit = {
-    request: input.request,
+    // The model and resolution that were priced, pinned: the instance that drains the line may
+    // have another KIE_MODEL (a rolling config change) and must not send a dearer model.
+    request: { ...input.request, model: opened.choice.kieModel, resolution: opened.choice.resolution },
     imageUrls: [...(input.request.images ?? []), ...uploadedUrls],
   };
   // The job exists from here on, in line or at KIE: an error answers with its id, and the
