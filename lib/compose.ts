@@ -7,6 +7,7 @@
 import type { Dispatcher } from "undici";
 import type { AppConfig } from "@/config";
 import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "@/lib/auth";
+import { retiringModelWarning } from "@/lib/catalog";
 import { AccountRegistry } from "@/lib/credits";
 import type { Database } from "@/lib/db";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
@@ -105,6 +106,8 @@ export async function connectKie(
   };
   toClose.push(imageProxy.dispatcher);
 
+  const retiring = retiringModelWarning({ textModel: config.kie.model, editModel: config.kie.editModel });
+  if (retiring) logger.warn(retiring);
   const kie = new KieClient({
     apiKey: config.kie.apiKey,
     baseUrl,

@@ -234,3 +234,20 @@ export function modelLimits(model: CatalogModel, maxUploadBytes: number) {
     },
   };
 }
+
+/**
+ * The start-up warning when KIE_MODEL or KIE_EDIT_MODEL names a model being retired: it keeps
+ * running (the operator moves on by setting the variable, never silently), but they should know.
+ */
+export function retiringModelWarning(defaults: { textModel: string; editModel: string }): string | undefined {
+  const retiring = [
+    ["KIE_MODEL", defaults.textModel],
+    ["KIE_EDIT_MODEL", defaults.editModel],
+  ].flatMap(([name, id]) => {
+    const deprecated = lookupModel(id as string)?.model.deprecated;
+    return deprecated
+      ? [`${name}=${id} is being retired (${deprecated.reason}); set ${name}=${deprecated.successor} to move`]
+      : [];
+  });
+  return retiring.length > 0 ? retiring.join("; ") : undefined;
+}

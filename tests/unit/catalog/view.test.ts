@@ -1,6 +1,6 @@
 /** The studio's model order (issue 26): the successor of a model being retired comes first. */
 import { describe, expect, it } from "vitest";
-import { pickerOrder, publicCatalog } from "@/lib/catalog";
+import { pickerOrder, publicCatalog, retiringModelWarning } from "@/lib/catalog";
 
 const catalog = publicCatalog({ perGeneration: 1, byModel: {} }, 10 * 1024 * 1024);
 const ids = (defaultId?: string) => pickerOrder(catalog, defaultId).map((m) => m.id);
@@ -25,5 +25,19 @@ describe("pickerOrder", () => {
       "nano-banana-2",
       "nano-banana-2-lite",
     ]);
+  });
+});
+
+describe("retiringModelWarning (logged at start-up)", () => {
+  it("names KIE_MODEL / KIE_EDIT_MODEL when they run a model being retired, and its successor", () => {
+    expect(
+      retiringModelWarning({ textModel: "google/nano-banana", editModel: "google/nano-banana-edit" }),
+    ).toBe(undefined);
+    expect(retiringModelWarning({ textModel: "nano-banana-2", editModel: "nano-banana-2-1" })).toMatch(
+      /^KIE_MODEL=nano-banana-2 is being retired \(.+\); set KIE_MODEL=nano-banana-2-1 to move$/,
+    );
+    expect(retiringModelWarning({ textModel: "nano-banana-2", editModel: "nano-banana-2" })).toContain(
+      "set KIE_EDIT_MODEL=nano-banana-2-1",
+    );
   });
 });
