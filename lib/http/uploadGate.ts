@@ -21,7 +21,7 @@ export interface UploadGateLimits {
   minFreeDiskBytes: number;
 }
 
-/** A body that declares at most this much is not an upload: small, held in memory, bounded. */
+/** A body that declares at most this much counts in the small pool (SMALL_POOL_FACTOR). */
 export const UNCOUNTED_BODY_MAX_BYTES = 64 * 1024;
 /** Slots free up as bodies finish (seconds, or the idle timeout); a retry soon after is fair. */
 export const UPLOAD_RETRY_AFTER_SECONDS = 5;
@@ -32,7 +32,8 @@ export interface UploadGate {
   /**
    * Runs `read` (the reading of `request`'s body) as one of `userId`'s uploads, or refuses before
    * a byte is read. The slot is given back when `read` settles, whatever its outcome. A small body
-   * takes no slot; a multipart one, small or not, is refused while the disk is below its floor.
+   * takes a slot of the small pool; a multipart one, small or not, is refused while the disk is
+   * below its floor.
    */
   admit<T>(userId: string, request: Request, read: () => Promise<T>): Promise<T>;
   /** Uploads being read now, in all and per user (for tests and metrics). */
@@ -45,46 +46,60 @@ export async function freeDiskBytes(dir: string): Promise<number> {
   return info.bavail * info.bsize;
 }
 
+/** Small bodies (a text prompt) have a pool of their own, this many times the large one's. */
+export const SMALL_POOL_FACTOR = 8;
+
+/** Bodies being read in one pool: in all and per user. */
+function createPool(maxInFlight: number, maxPerUser: number) {
+  let total = 0;
+  const perUser = new Map<string, number>();
+  return {
+    /** Takes a slot synchronously (no await between the check and the count), or the refusal. */
+    take(userId: string): (() => void) | ApiError {
+      const mine = perUser.get(userId) ?? 0;
+      if (mine >= maxPerUser) {
+        return new ApiError(
+          "rate_limited",
+          `You already have ${maxPerUser} uploads in progress. Wait for one to finish.`,
+          { retryAfterSeconds: UPLOAD_RETRY_AFTER_SECONDS },
+        );
+      }
+      if (total >= maxInFlight) {
+        return new ApiError(
+          "service_unavailable",
+          "Too many uploads in progress right now. Try again shortly.",
+          {
+            retryAfterSeconds: UPLOAD_RETRY_AFTER_SECONDS,
+          },
+        );
+      }
+      total++;
+      perUser.set(userId, mine + 1);
+      let released = false;
+      return () => {
+        // Once only: a second release must not free someone else's slot (or go below zero).
+        if (released) return;
+        released = true;
+        total--;
+        const left = (perUser.get(userId) ?? 1) - 1;
+        if (left > 0) perUser.set(userId, left);
+        else perUser.delete(userId);
+      };
+    },
+    total: () => total,
+    users: () => [...perUser.keys()],
+  };
+}
+
 export function createUploadGate(
   limits: UploadGateLimits,
   dataDir: string,
   freeBytes: (dir: string) => Promise<number> = freeDiskBytes,
 ): UploadGate {
-  let total = 0;
-  const perUser = new Map<string, number>();
-
-  /** Takes a slot synchronously (no await between the check and the count), or the refusal. */
-  function take(userId: string): (() => void) | ApiError {
-    const mine = perUser.get(userId) ?? 0;
-    if (mine >= limits.maxPerUser) {
-      return new ApiError(
-        "rate_limited",
-        `You already have ${limits.maxPerUser} uploads in progress. Wait for one to finish.`,
-        { retryAfterSeconds: UPLOAD_RETRY_AFTER_SECONDS },
-      );
-    }
-    if (total >= limits.maxInFlight) {
-      return new ApiError(
-        "service_unavailable",
-        "Too many uploads in progress right now. Try again shortly.",
-        {
-          retryAfterSeconds: UPLOAD_RETRY_AFTER_SECONDS,
-        },
-      );
-    }
-    total++;
-    perUser.set(userId, mine + 1);
-    let released = false;
-    return () => {
-      // Once only: a second release must not free someone else's slot (or go below zero).
-      if (released) return;
-      released = true;
-      total--;
-      const left = (perUser.get(userId) ?? 1) - 1;
-      if (left > 0) perUser.set(userId, left);
-      else perUser.delete(userId);
-    };
-  }
+  const large = createPool(limits.maxInFlight, limits.maxPerUser);
+  // Small bodies count too (each is still a socket and up to 64 KiB held), but in a pool of their
+  // own: a text prompt is not refused because large uploads fill theirs.
+  const small = createPool(limits.maxInFlight * SMALL_POOL_FACTOR, limits.maxPerUser);
 
   async function diskRefusal(): Promise<ApiError | undefined> {
     if (limits.minFreeDiskBytes <= 0) return undefined;
@@ -104,17 +119,20 @@ export function createUploadGate(
     async admit(userId, request, read) {
       // Only multipart bodies are spooled to disk; JSON ones are held in memory.
       const spooled = mediaTypeOf(request) === "multipart/form-data";
-      const slot = isSmallBody(request) ? undefined : take(userId);
+      const slot = (isSmallBody(request) ? small : large).take(userId);
       if (slot instanceof ApiError) throw slot;
       try {
         const low = spooled ? await diskRefusal() : undefined;
         if (low) throw low;
         return await read();
       } finally {
-        slot?.();
+        slot();
       }
     },
-    inFlight: () => ({ total, users: perUser.size }),
+    inFlight: () => ({
+      total: large.total() + small.total(),
+      users: new Set([...large.users(), ...small.users()]).size,
+    }),
   };
 }
 

@@ -179,6 +179,52 @@ describe("whose upload it is", () => {
   }, 30_000);
 });
 
+describe("small bodies", () => {
+  it("a body that declares at most 64 KiB cannot dodge the per-user cap; small ones are not held up by large ones", async () => {
+    const { token } = await h.signIn("small-bodies@example.com");
+    const small = Array.from({ length: 5 }, (_, i) =>
+      holdUpload(h.url!, token, {
+        kind: i % 2 === 0 ? "multipart" : "json",
+        sentBytes: 1024,
+        declaredBytes: 60 * 1024,
+      }),
+    );
+    await eventually(
+      "the small uploads beyond the user's cap to be refused",
+      () => refusedOf(small).length,
+      (n) => n >= 5 - PER_USER_MAX,
+      { attempts: 150, intervalMs: 20 },
+    );
+    expect(refusedOf(small).map((upload) => upload.answer!.status)).toEqual([429, 429, 429]);
+    // Large uploads of others fill their pool; a small request of someone else is still read.
+    const others = await Promise.all(Array.from({ length: 4 }, (_, i) => h.signIn(`large-${i}@example.com`)));
+    const large = others.flatMap(({ token: other }) =>
+      [0, 1].map(() => holdUpload(h.url!, other, { sentBytes: 64 * 1024 })),
+    );
+    await eventually(
+      "the large uploads to be read",
+      () => h.app.uploads.inFlight().total,
+      (n) => n === 8 + 2,
+    );
+    const text = await fetch(`${h.url}/api/generate`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${others[0]!.token}`,
+        "content-type": "application/json",
+        prefer: "respond-async",
+      },
+      body: JSON.stringify({ prompt: "a small request beside large uploads" }),
+    });
+    expect(text.status).toBe(202);
+    for (const upload of [...small, ...large]) upload.abort();
+    await eventually(
+      "every slot to be free",
+      () => h.app.uploads.inFlight().total,
+      (n) => n === 0,
+    );
+  }, 30_000);
+});
+
 describe("free disk", () => {
   it("below UPLOADS_MIN_FREE_DISK_MB, an upload gets 503 with Retry-After and is not charged; text still works", async () => {
     const db = await createTestDatabase("pglite");

@@ -69,22 +69,41 @@ describe("upload gate", () => {
     expect(gate.inFlight()).toEqual({ total: 0, users: 0 });
   });
 
-  it("takes no slot for a body that declares at most 64 KiB; a chunked or larger one takes one", async () => {
+  it("counts a body that declares at most 64 KiB in a pool of its own, with the same per-user cap", async () => {
     const gate = createUploadGate({ ...limits, maxInFlight: 1 }, "/nowhere", async () => 1e12);
     let release!: () => void;
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const big = gate.admit("u", upload(), () => held); // no Content-Length: counted
+    const big = gate.admit("u", upload(), () => held); // no Content-Length: the large pool
     expect(gate.inFlight().total).toBe(1);
-    await expect(gate.admit("v", upload(64 * 1024, "application/json"), async () => "small")).resolves.toBe(
-      "small",
-    );
     await expect(
       gate.admit("v", upload(64 * 1024 + 1, "application/json"), async () => "big"),
     ).rejects.toThrow(ApiError);
+    // The small pool holds 8 × UPLOADS_IN_FLIGHT_MAX, each user at most UPLOADS_PER_USER_MAX.
+    const smalls = ["a", "a", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j"].map((user) =>
+      gate.admit(user, upload(1024, "application/json"), () => held),
+    );
+    const codes = (
+      await Promise.allSettled(smalls.map((p) => Promise.race([p, Promise.resolve("held")])))
+    ).map((result) => (result.status === "rejected" ? (result.reason as ApiError).code : result.value));
+    expect(codes).toEqual([
+      "held",
+      "held",
+      "rate_limited",
+      "held",
+      "held",
+      "held",
+      "held",
+      "held",
+      "held",
+      "service_unavailable",
+      "service_unavailable",
+      "service_unavailable",
+    ]);
     release();
-    await big;
+    await Promise.allSettled([big, ...smalls]);
+    expect(gate.inFlight()).toEqual({ total: 0, users: 0 });
   });
 
   it("refuses a small multipart body too while the disk is below the floor (it would be spooled)", async () => {
