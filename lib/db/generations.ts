@@ -54,13 +54,28 @@ export async function findUserGeneration(
 }
 
 /** Records KIE's task id, once: a job is bound to at most one KIE task. */
-export async function attachKieTask(db: DbExecutor, id: string, kieTaskId: string): Promise<boolean> {
+export async function attachKieTask(
+  db: DbExecutor,
+  id: string,
+  kieTaskId: string,
+  warnings: string[] = [],
+): Promise<boolean> {
   const rows = await db
     .update(generations)
-    .set({ kieTaskId, updatedAt: sql`now()` })
+    .set({
+      kieTaskId,
+      submittedAt: sql`now()`,
+      ...(warnings.length > 0 && { warnings: mergedWarnings(warnings) }),
+      updatedAt: sql`now()`,
+    })
     .where(and(eq(generations.id, id), isNull(generations.kieTaskId)))
     .returning({ id: generations.id });
   return rows.length === 1;
+}
+
+/** The job's warnings with `more` after them (createTask's come first, the result's later). */
+function mergedWarnings(more: string[]) {
+  return sql`coalesce(${generations.warnings}, '[]'::jsonb) || ${JSON.stringify(more)}::jsonb`;
 }
 
 /** pending → processing when KIE reports work started; never touches a settled job. */
@@ -123,7 +138,7 @@ export async function markSettled(
       errorCode: input.errorCode ?? null,
       errorMessage: input.errorMessage ?? null,
       ...(input.image && storedImageValues(input.image)),
-      ...(input.warnings && input.warnings.length > 0 && { warnings: input.warnings }),
+      ...(input.warnings && input.warnings.length > 0 && { warnings: mergedWarnings(input.warnings) }),
       settledAt: sql`now()`,
       updatedAt: sql`now()`,
     })
@@ -190,7 +205,7 @@ export async function claimStaleGenerations(
       sql`
         SELECT id FROM ${generations}
         WHERE ((status IN ('pending', 'processing')
-                AND created_at < now() - make_interval(secs => ${options.minAgeMs / 1000}))
+                AND coalesce(submitted_at, created_at) < now() - make_interval(secs => ${options.minAgeMs / 1000}))
             OR (${timedOutInLine}))
           ${ofUser}
           AND (refreshed_at IS NULL OR refreshed_at < now() - make_interval(secs => ${options.intervalMs / 1000}))

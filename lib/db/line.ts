@@ -13,21 +13,27 @@ import { type Generation, generations } from "./schema";
 
 /**
  * pending → queued, with what the drain needs to send createTask (`submit`, kept in params), for
- * a job without a KIE task. False when the job is no longer pending (settled meanwhile).
+ * a job without a KIE task (`atHead`: in the round being served). False when the job is no longer
+ * pending (settled meanwhile).
  */
 export async function enqueueGeneration(
   db: DbExecutor,
   id: string,
   submit: Record<string, unknown>,
+  options: { atHead?: boolean } = {},
 ): Promise<boolean> {
+  const servedRound = sql`(SELECT coalesce(min(line.queue_round), 1) FROM ${generations} AS line WHERE line.status = 'queued')`;
   const rows = await db
     .update(generations)
     .set({
       status: "queued",
-      queueRound: sql`GREATEST(
+      // At the head: the round being served, where its arrival time puts it before later jobs.
+      queueRound: options.atHead
+        ? servedRound
+        : sql`GREATEST(
         (SELECT coalesce(max(mine.queue_round), 0) + 1 FROM ${generations} AS mine
           WHERE mine.status = 'queued' AND mine.user_id = ${generations.userId}),
-        (SELECT coalesce(min(line.queue_round), 1) FROM ${generations} AS line WHERE line.status = 'queued'))`,
+        ${servedRound})`,
       params: sql`${generations.params} || ${JSON.stringify({ submit })}::jsonb`,
       updatedAt: sql`now()`,
     })

@@ -143,6 +143,12 @@ export const generations = nanoBanana
        * served in — one past its user's last queued job, and never before the round being served.
        */
       queueRound: integer("queue_round"),
+      /**
+       * When KIE's task was recorded (createTask answered): the job's age at KIE, which its polling
+       * and its callback's grace count from — a job that waited in line is new to KIE. The job's
+       * own timeout still counts from `created_at` (what the user waited).
+       */
+      submittedAt: timestamp("submitted_at", { withTimezone: true }),
       /** The owner deleted the job: hidden from them; the row stays for the ledger. */
       deletedAt: timestamp("deleted_at", { withTimezone: true }),
     },

@@ -142,5 +142,18 @@ export function viewOf(ctx: GenerationContext, job: Generation): JobView {
  * Read around the time recent jobs of its model took (pollSchedule.ts).
  */
 export function pollAfterMs(ctx: GenerationContext, job: Generation): number {
-  return nextPollInMs(ctx.now() - job.createdAt.getTime(), ctx.durations.typical(job.model));
+  return nextPollInMs(ageAtKieMs(ctx, job), ctx.durations.typical(job.model));
+}
+
+/**
+ * When KIE got the job's task: what its polling and its callback's grace count from (a job that
+ * waited in line is new to KIE). Before it was sent, or for a row from before the column, its
+ * creation. The job's timeout counts from its creation (what the user waited).
+ */
+export function sentAt(job: Generation): number {
+  return (job.submittedAt ?? job.createdAt).getTime();
+}
+
+export function ageAtKieMs(ctx: GenerationContext, job: Generation): number {
+  return ctx.now() - sentAt(job);
 }

@@ -6,16 +6,16 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { chooseModel, type ModelChoice, priceOf } from "@/lib/catalog";
 import { balance, reserve } from "@/lib/credits";
-import { attachKieTask, findGeneration, insertGeneration } from "@/lib/db/generations";
+import { findGeneration, insertGeneration } from "@/lib/db/generations";
 import { attachIdempotencyJob, detachIdempotencyJob } from "@/lib/db/idempotency";
 import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import { settleJob } from "./apply";
 import { callbackUrl, hashToken } from "./callbacks";
 import { callbacksEnabled, type GenerationContext, pollAfterMs, viewOf } from "./context";
-import { pauseForRateLimit } from "./drain";
 import { JobInDoubtError, JobUnansweredError } from "./errors";
 import { checkRoomInLine, enterLine, mustWaitInLine, type QueuedSubmit, viewWithPlace } from "./line";
+import { pauseForRateLimit, recordCreatedTask } from "./submit";
 import type { CreateGenerationInput, CreateGenerationResult } from "./types";
 import { waitForJob } from "./wait";
 import { isOpen } from "./watch";
@@ -83,7 +83,7 @@ export async function create(
     if (pauseMs !== undefined) {
       // The job goes back to the head of the line (it keeps its arrival time).
       return pauseForRateLimit(ctx, jobId, pauseMs)
-        .then(() => enterLine(ctx, jobId, submit))
+        .then(() => enterLine(ctx, jobId, submit, { atHead: true }))
         .then(() => undefined);
     }
     if (ctx.provider.isAmbiguousCreateFailure(error) && callbacksEnabled(ctx)) {
@@ -113,14 +113,17 @@ async function answerCreated(
   deadline: number,
 ): Promise<CreateGenerationResult> {
   const { jobId } = opened;
-  const attached = await attachKieTask(ctx.db, jobId, created.taskId);
-  const { warnings } = created;
-
+  const attached = await recordCreatedTask(ctx, jobId, created);
   // The row as attached, without reading it back; a callback that adopted the task first (or a
-  // job old enough to have been timed out) is read.
-  const job =
+  // job old enough to have been timed out) is read. createTask's warnings are on the row now.
+  const job: Generation =
     attached && !mayHaveTimedOut(ctx, opened)
-      ? { ...opened.row, kieTaskId: created.taskId }
+      ? {
+          ...opened.row,
+          kieTaskId: created.taskId,
+          submittedAt: new Date(ctx.now()),
+          warnings: [...(opened.row.warnings ?? []), ...created.warnings],
+        }
       : ((await findGeneration(ctx.db, jobId)) as Generation);
   if (input.mode === "async") {
     const view = viewOf(ctx, job);
@@ -130,11 +133,11 @@ async function answerCreated(
       job: view,
       remainingCredits: opened.remaining,
       pollAfterMs: pollAfter,
-      warnings,
+      warnings: [],
     };
   }
 
-  return waitForSync(ctx, input, opened, job, deadline, warnings);
+  return waitForSync(ctx, input, opened, job, deadline);
 }
 
 /** A sync request waits for its job (in line first, if it is queued) until its deadline. */
@@ -144,8 +147,8 @@ async function waitForSync(
   opened: OpenedJob,
   started: Generation,
   deadline: number,
-  warnings: string[],
 ): Promise<CreateGenerationResult> {
+  const warnings: string[] = []; // the job's own (createTask's and the result's) are in its view
   const job = await waitForJob(ctx, started, "sync", deadline, input.signal);
   const remainingCredits = (await balance(ctx.db, input.userId)) ?? 0;
   if (isOpen(job)) {
@@ -183,7 +186,7 @@ async function answerFromLine(
   deadline: number,
 ): Promise<CreateGenerationResult> {
   const job = (await findGeneration(ctx.db, opened.jobId)) as Generation;
-  if (input.mode === "sync" || !isOpen(job)) return waitForSync(ctx, input, opened, job, deadline, []);
+  if (input.mode === "sync" || !isOpen(job)) return waitForSync(ctx, input, opened, job, deadline);
   return {
     outcome: "accepted",
     job: await viewWithPlace(ctx, job),

@@ -5,10 +5,7 @@
  * once. A 429 from KIE puts the job back at the head and pauses the budget for every instance.
  */
 import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fullJitterDelay } from "@/lib/backoff";
 import { chooseModel } from "@/lib/catalog";
-import { attachKieTask } from "@/lib/db/generations";
 import { claimHeadOfLine, lineStats, requeueGeneration } from "@/lib/db/line";
 import type { Generation } from "@/lib/db/schema";
 import { settleJob } from "./apply";
@@ -16,6 +13,7 @@ import { callbackUrl, hashToken } from "./callbacks";
 import { callbacksEnabled, type GenerationContext } from "./context";
 import type { DrainPass } from "./drainLoop";
 import type { QueuedSubmit } from "./line";
+import { pauseForRateLimit, recordCreatedTask } from "./submit";
 
 /** createTasks one pass has in flight at once (KIE's budget, not this, sets the pace). */
 const MAX_IN_FLIGHT = 8;
@@ -27,9 +25,6 @@ const MAX_IN_FLIGHT = 8;
 const TIMEOUT_MARGIN_MS = 5_000;
 /** KIE_REQUEST_TIMEOUT_MS's default, when the settings do not say. */
 const DEFAULT_CREATE_TASK_TIMEOUT_MS = 30_000;
-/** Tries at recording a created task before the job is left to its callback or the reconciler. */
-const ATTACH_ATTEMPTS = 4;
-const ATTACH_BACKOFF = { baseMs: 200, maxMs: 2_000 };
 
 /** Sends jobs from the line while tokens last; how the pass ended. */
 export async function drainPass(ctx: GenerationContext, signal: AbortSignal): Promise<DrainPass> {
@@ -67,7 +62,7 @@ function maxAgeInLine(ctx: GenerationContext): number {
 async function submitFromLine(ctx: GenerationContext, job: Generation, token: string | undefined) {
   const log = ctx.logger.child({ userId: job.userId, jobId: job.id });
   ctx.observer?.leftLine?.(ctx.now() - job.createdAt.getTime());
-  let created: { taskId: string };
+  let created: { taskId: string; warnings: string[] };
   try {
     const submit = (job.params as { submit?: QueuedSubmit }).submit;
     if (!submit) throw new Error("queued job without its createTask input");
@@ -87,34 +82,18 @@ async function submitFromLine(ctx: GenerationContext, job: Generation, token: st
     return;
   }
   // KIE created (and will charge for) the task: a failure from here on must not fail the job.
-  await attachCreated(ctx, job, created.taskId);
+  await recordCreatedTask(ctx, job.id, created).catch((error) =>
+    // Left pending, reserved, as after an ambiguous create: its callback adopts the task, else
+    // the reconciler times it out.
+    log.error(
+      { err: error, kieTaskId: created.taskId },
+      "could not record the KIE task created from the line",
+    ),
+  );
   log.info(
     { kieTaskId: created.taskId, waitedMs: ctx.now() - job.createdAt.getTime() },
     "KIE task created from the line",
   );
-}
-
-/**
- * Records the task KIE created for a job from the line, retrying a database error a few times
- * (bounded). If it still fails the job stays pending with its credits reserved, as after an
- * ambiguous create: its callback adopts the task, else the reconciler times it out.
- */
-async function attachCreated(ctx: GenerationContext, job: Generation, taskId: string): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await attachKieTask(ctx.db, job.id, taskId);
-      return;
-    } catch (error) {
-      if (attempt + 1 >= ATTACH_ATTEMPTS) {
-        ctx.logger.error(
-          { jobId: job.id, kieTaskId: taskId, err: error },
-          "could not record the KIE task created from the line; job left pending for its callback",
-        );
-        return;
-      }
-      await sleep(fullJitterDelay(attempt, ATTACH_BACKOFF));
-    }
-  }
 }
 
 /** What a failed createTask of a queued job leads to (the same rules as a direct create). */
@@ -138,19 +117,4 @@ async function createFailed(ctx: GenerationContext, job: Generation, error: unkn
     errorMessage:
       ctx.provider.describeError(error) ?? (error instanceof Error ? error.message.slice(0, 300) : "failed"),
   });
-}
-
-/**
- * KIE refused a create with 429 (nothing was created): every instance pauses its creates for
- * `pauseMs` (KIE's Retry-After, else 10 s: the provider says), and the caller puts the job back at the head of the line (it
- * keeps its arrival time) — no tight retry loop, no failure for the user.
- */
-export async function pauseForRateLimit(
-  ctx: GenerationContext,
-  jobId: string,
-  pauseMs: number,
-): Promise<void> {
-  ctx.logger.warn({ jobId, pauseMs }, "KIE refused a create (429); job back at the head of the line");
-  ctx.line.pause(pauseMs);
-  await ctx.budget.pauseCreates(pauseMs);
 }

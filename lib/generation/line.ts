@@ -57,14 +57,16 @@ export async function mustWaitInLine(ctx: GenerationContext): Promise<boolean> {
 
 /**
  * Puts a pending job without a KIE task in line and wakes this instance's drain. False when the
- * job was settled meanwhile (the reconciler timed it out): it is not sent.
+ * job was settled meanwhile (the reconciler timed it out): it is not sent. `atHead`: a job KIE
+ * refused with 429 goes back first (it had its turn), not behind its user's later jobs.
  */
 export async function enterLine(
   ctx: GenerationContext,
   jobId: string,
   submit: QueuedSubmit,
+  options: { atHead?: boolean } = {},
 ): Promise<boolean> {
-  const entered = await enqueueGeneration(ctx.db, jobId, { ...submit });
+  const entered = await enqueueGeneration(ctx.db, jobId, { ...submit }, options);
   if (entered) ctx.line.wake();
   return entered;
 }

@@ -12,7 +12,14 @@ import { claimRefreshLease } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
 import { readAndApply, timeOut } from "./apply";
 import { CALLBACK_LEASE_MS } from "./callbacks";
-import { CALLBACK_GRACE_MS, callbacksEnabled, type GenerationContext, pollAfterMs, reread } from "./context";
+import {
+  ageAtKieMs,
+  CALLBACK_GRACE_MS,
+  callbacksEnabled,
+  type GenerationContext,
+  pollAfterMs,
+  reread,
+} from "./context";
 import { isReadBudgetExhausted } from "./readBudget";
 import { isOpen } from "./watch";
 
@@ -51,10 +58,10 @@ export async function refreshIfDue(
   // A caller that keeps the row across waits asks for it fresh when KIE is not read: a path that
   // loses the lease must not keep a stale copy (DESIGN.md §5).
   const unread = () => (options.fresh ? reread(ctx, job) : job);
-  const age = ctx.now() - job.createdAt.getTime();
-  const expired = age >= ctx.settings.jobTimeoutMs;
+  const expired = ctx.now() - job.createdAt.getTime() >= ctx.settings.jobTimeoutMs;
   const grace = options.callbackGraceMs ?? CALLBACK_GRACE_MS;
-  if (!expired && (!job.kieTaskId || (callbacksEnabled(ctx) && age < grace))) return unread();
+  if (!expired && (!job.kieTaskId || (callbacksEnabled(ctx) && ageAtKieMs(ctx, job) < grace)))
+    return unread();
   // KIE is read at most once per pollAfterMs per job, across all clients and instances.
   const interval = expired ? CALLBACK_LEASE_MS : (options.leaseMs ?? pollAfterMs(ctx, job));
   if (!(await claimRefreshLease(ctx.db, job.id, interval))) return unread();

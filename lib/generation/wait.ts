@@ -14,6 +14,7 @@ import {
   LEASE_MARGIN_MS,
   pollAfterMs,
   reread,
+  sentAt,
 } from "./context";
 import { viewWithPlace } from "./line";
 import { refreshIfDue } from "./refresh";
@@ -84,7 +85,7 @@ function statusSchedule(ctx: GenerationContext): WatchSchedule {
     reread: (job) => reread(ctx, job),
     nextLookIn: (job) => {
       if (callbacksEnabled(ctx) && job.kieTaskId) {
-        const untilGraceEnds = job.createdAt.getTime() + CALLBACK_GRACE_MS - ctx.now();
+        const untilGraceEnds = sentAt(job) + CALLBACK_GRACE_MS - ctx.now();
         if (untilGraceEnds > 0) return untilGraceEnds + LEASE_MARGIN_MS;
       }
       return pollAfterMs(ctx, job) + LEASE_MARGIN_MS;
@@ -102,7 +103,7 @@ function syncCallbackGraceMs(ctx: GenerationContext): number {
 
 function fallbackPollDelay(ctx: GenerationContext, job: Generation, attempt: number): number {
   if (callbacksEnabled(ctx)) {
-    const untilGraceEnds = job.createdAt.getTime() + syncCallbackGraceMs(ctx) - ctx.now();
+    const untilGraceEnds = sentAt(job) + syncCallbackGraceMs(ctx) - ctx.now();
     if (untilGraceEnds > 0) return untilGraceEnds;
   }
   // Full jitter (a random point of a window that doubles from 1 s up to 5 s) with a floor:

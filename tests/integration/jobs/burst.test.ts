@@ -110,7 +110,8 @@ describeEachDatabase(
       }
       expect(seen.filter((s) => s !== 200)).toEqual([]); // no 429/503 while polling either
       expect([...open.keys()], "jobs still open after the bound").toEqual([]);
-      expect(ended.map((b) => b.status).filter((s) => s !== "succeeded")).toEqual([]);
+      const notDelivered = ended.filter((b) => b.status !== "succeeded");
+      expect(notDelivered.map((b) => `${b.status}: ${JSON.stringify(b.error)}`)).toEqual([]);
       expect(ended).toHaveLength(USERS * PER_USER);
 
       // KIE refused nothing: the line kept every instance within the account's limits.

@@ -73,13 +73,16 @@ export async function ledgerOf(database: Database, jobId: string): Promise<Recor
 }
 
 /**
- * Makes a job look `seconds` older, as if it had been created that long ago (the reconciler only
- * sweeps jobs older than ~20 s, and the job timeout counts from creation).
+ * Makes a job look `seconds` older, as if it had been created (and sent to KIE) that long ago: the
+ * reconciler only sweeps jobs sent over ~20 s ago, and the job timeout counts from creation.
  */
 export async function backdate(database: Database, jobId: string, seconds: number): Promise<void> {
   const rows = await database.db
     .update(generations)
-    .set({ createdAt: sql`${generations.createdAt} - make_interval(secs => ${seconds})` })
+    .set({
+      createdAt: sql`${generations.createdAt} - make_interval(secs => ${seconds})`,
+      submittedAt: sql`${generations.submittedAt} - make_interval(secs => ${seconds})`,
+    })
     .where(eq(generations.id, jobId))
     .returning({ id: generations.id });
   expect(rows).toHaveLength(1);

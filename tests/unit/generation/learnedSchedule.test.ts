@@ -65,7 +65,8 @@ describeEachDatabase("the learned poll schedule", (getDb) => {
       const ageMs = SEEN_AT_AGE_MS[cycle % SEEN_AT_AGE_MS.length] as number;
       await queryRows(
         db,
-        sql`UPDATE nano_banana.generations SET created_at = now() - ${ageMs} * interval '1 millisecond'
+        sql`UPDATE nano_banana.generations SET created_at = now() - ${ageMs} * interval '1 millisecond',
+              submitted_at = now() - ${ageMs} * interval '1 millisecond'
             WHERE kie_task_id = ${job.taskId}`,
       );
       expect((await generations.getForUser("user-drift", job.taskId))?.job.status).toBe("succeeded");
@@ -78,6 +79,7 @@ describeEachDatabase("the learned poll schedule", (getDb) => {
     const threeSecondsOld = {
       ...(row as NonNullable<typeof row>),
       createdAt: new Date(clock.frozenAt - 3_000),
+      submittedAt: new Date(clock.frozenAt - 3_000),
     };
     expect(generations.pollAfterMs(threeSecondsOld)).toBe(TRUE_MS - LEAD_MS - 3_000);
   });

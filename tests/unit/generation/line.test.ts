@@ -7,92 +7,25 @@
  * Postgres.
  */
 import { eq, sql } from "drizzle-orm";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { AccountRegistry, balance } from "@/lib/credits";
-import type { AppDatabase } from "@/lib/db/client";
 import { findGeneration } from "@/lib/db/generations";
 import { generations as generationsTable } from "@/lib/db/schema";
-import { GenerationService, JobEvents } from "@/lib/generation";
 import { LineFullError } from "@/lib/generation/line";
-import { createLogger } from "@/lib/observability/logger";
 import { problemOf } from "@/lib/problem";
 import { describeEachDatabase } from "../../helpers/database";
-import { createFakeProvider, type FakeProvider, FakeProviderError } from "../../helpers/fakeProvider";
-import { createTestBudget, type TestBudget } from "../../helpers/testBudget";
-
-const INITIAL = 10;
-
-/** Waits (bounded) until `check` holds; fails the test with `what` otherwise. */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { FakeProviderError } from "../../helpers/fakeProvider";
+import { INITIAL, lineRequest as request, until, useLineServices } from "./lineKit";
 
 describeEachDatabase("the line for KIE's create budget", (getDb) => {
-  let provider: FakeProvider;
-  let budget: TestBudget;
-  let events: JobEvents;
-  const services: GenerationService[] = [];
-
-  beforeEach(() => {
-    provider = createFakeProvider();
-    budget = createTestBudget(0);
-    events = new JobEvents();
-  });
-  afterEach(async () => {
-    await Promise.all(services.splice(0).map((service) => service.close()));
-    events.close();
-  });
-
-  function service(
-    options: {
-      queueMax?: number;
-      jobTimeoutMs?: number;
-      pollBudgetMs?: number;
-      createTaskTimeoutMs?: number;
-      db?: AppDatabase;
-    } = {},
-  ) {
-    const db = options.db ?? getDb().db;
-    const created = new GenerationService({
-      db,
-      provider,
-      budget,
-      events,
-      logger: createLogger({ level: "silent" }),
-      accounts: new AccountRegistry(db, { initialCredits: INITIAL }),
-      settings: {
-        costPerGeneration: 1,
-        textModel: "google/nano-banana",
-        editModel: "google/nano-banana-edit",
-        pollBudgetMs: options.pollBudgetMs ?? 5_000,
-        jobTimeoutMs: options.jobTimeoutMs ?? 60_000,
-        createTaskTimeoutMs: options.createTaskTimeoutMs,
-        notifyAcrossInstances: false,
-        queueMax: options.queueMax,
-        createRate: { limit: 20, windowMs: 10_000 },
-      },
-    });
-    services.push(created);
-    return created;
-  }
-
-  const request = (userId: string, prompt = "a banana", mode: "async" | "sync" = "async") => ({
-    userId,
-    request: { prompt },
-    files: [],
-    mode,
-    requestId: `req-${prompt}`,
-  });
+  const kit = useLineServices(getDb);
+  const { service } = kit;
 
   it("a create without a token is queued, answered at once with its place, and sent once a token comes", async () => {
     const generations = service();
     const first = await generations.create(request("u1", "first"));
     const second = await generations.create(request("u2", "second"));
-    expect(provider.created).toHaveLength(0);
+    expect(kit.provider.created).toHaveLength(0);
     expect(first).toMatchObject({ outcome: "accepted", remainingCredits: INITIAL - 1 });
     expect(first.job).toMatchObject({ status: "pending", queuePosition: 1, etaMs: 500 });
     expect(second.job).toMatchObject({ status: "pending", queuePosition: 2, etaMs: 1_000 });
@@ -104,9 +37,9 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
     const read = await generations.getForUser("u2", second.job.taskId);
     expect(read?.job).toMatchObject({ status: "pending", queuePosition: 2 });
 
-    budget.give(2);
-    await until("both jobs sent", () => provider.created.length === 2);
-    expect(provider.created.map((sent) => sent.request.prompt)).toEqual(["first", "second"]);
+    kit.budget.give(2);
+    await until("both jobs sent", () => kit.provider.created.length === 2);
+    expect(kit.provider.created.map((sent) => sent.request.prompt)).toEqual(["first", "second"]);
     await until("both attached", async () =>
       Boolean((await findGeneration(getDb().db, second.job.taskId))?.kieTaskId),
     );
@@ -115,14 +48,14 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
     expect(after?.job.queuePosition).toBeUndefined();
     expect(after?.job.taskId).toBe("fake-task-1"); // KIE's id once the task exists
 
-    provider.succeed("fake-task-1", ["https://results.example/1.png"]);
+    kit.provider.succeed("fake-task-1", ["https://results.example/1.png"]);
     const done = await generations.getForUser("u1", first.job.taskId, { waitMs: 10_000 });
     expect(done?.job).toMatchObject({ status: "succeeded", creditsUsed: 1 });
     expect(done?.remainingCredits).toBe(INITIAL - 1);
   });
 
   it("with a token and nobody waiting, a create goes straight to KIE (nothing queued)", async () => {
-    budget.give(1);
+    kit.budget.give(1);
     const generations = service();
     const created = await generations.create(request("u1"));
     expect(created.job.taskId).toBe("fake-task-1");
@@ -144,9 +77,9 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
     // Round robin between users: the late user's jobs alternate with the busy one's.
     expect(late.map((created) => created.job.queuePosition)).toEqual([2, 4, 6, 8]);
 
-    budget.give(44);
-    await until("every job sent", () => provider.created.length === 44);
-    const order = provider.created.map((sent) => sent.request.prompt);
+    kit.budget.give(44);
+    await until("every job sent", () => kit.provider.created.length === 44);
+    const order = kit.provider.created.map((sent) => sent.request.prompt);
     expect(order.slice(0, 8)).toEqual([
       "busy-0",
       "late-0",
@@ -176,36 +109,36 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
   });
 
   it("a KIE 429 on createTask puts the job back at the head of the line and pauses the budget", async () => {
-    budget.give(1);
+    kit.budget.give(1);
     const generations = service();
-    provider.failCreate = new FakeProviderError("429", { rateLimitedMs: 200 });
+    kit.provider.failCreate = new FakeProviderError("429", { rateLimitedMs: 200 });
     const created = await generations.create(request("u1", "limited"));
     // Not failed, not charged twice: the user's job waits in line.
     expect(created).toMatchObject({ outcome: "accepted", remainingCredits: INITIAL - 1 });
     expect(created.job).toMatchObject({ status: "pending", queuePosition: 1 });
-    expect(budget.pauses).toEqual([200]);
+    expect(kit.budget.pauses).toEqual([200]);
     await generations.create(request("u2", "behind"));
 
     // From the line too: the job goes back to the head, ahead of the one behind it.
-    provider.failCreate = new FakeProviderError("429", { rateLimitedMs: 250 });
-    budget.give(1);
-    await until("the second pause", () => budget.pauses.length === 2);
-    expect(budget.pauses[1]).toBe(250);
+    kit.provider.failCreate = new FakeProviderError("429", { rateLimitedMs: 250 });
+    kit.budget.give(1);
+    await until("the second pause", () => kit.budget.pauses.length === 2);
+    expect(kit.budget.pauses[1]).toBe(250);
     const isQueued = async () => (await findGeneration(getDb().db, created.job.taskId))?.status === "queued";
     await until("back in line", isQueued);
     expect((await generations.getForUser("u1", created.job.taskId))?.job.queuePosition).toBe(1);
 
-    budget.give(2);
-    await until("both sent", () => provider.created.length === 2);
-    expect(provider.created.map((sent) => sent.request.prompt)).toEqual(["limited", "behind"]);
+    kit.budget.give(2);
+    await until("both sent", () => kit.provider.created.length === 2);
+    expect(kit.provider.created.map((sent) => sent.request.prompt)).toEqual(["limited", "behind"]);
     expect(await balance(getDb().db, "u1")).toBe(INITIAL - 1);
   });
 
   it("a refusal other than 429 from the line fails the job and releases its credits", async () => {
     const generations = service();
     const created = await generations.create(request("u1"));
-    provider.failCreate = new FakeProviderError("bad request");
-    budget.give(1);
+    kit.provider.failCreate = new FakeProviderError("bad request");
+    kit.budget.give(1);
     await until(
       "the job failed",
       async () => (await findGeneration(getDb().db, created.job.taskId))?.status === "failed",
@@ -228,40 +161,40 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
         return Reflect.get(target, prop, receiver);
       },
     });
-    const createTask = provider.createTask.bind(provider);
-    provider.createTask = async (input, options) => {
+    const createTask = kit.provider.createTask.bind(kit.provider);
+    kit.provider.createTask = async (input, options) => {
       const created = await createTask(input, options);
       dropNextUpdate = true;
       return created;
     };
     const generations = service({ db: flaky });
     const queued = await generations.create(request("u1"));
-    budget.give(1);
-    await until("sent", () => provider.created.length === 1);
+    kit.budget.give(1);
+    await until("sent", () => kit.provider.created.length === 1);
     await until(
       "the task attached",
       async () => (await findGeneration(db, queued.job.taskId))?.kieTaskId === "fake-task-1",
     );
     expect((await findGeneration(db, queued.job.taskId))?.status).toBe("pending");
     expect(await balance(db, "u1")).toBe(INITIAL - 1);
-    provider.succeed("fake-task-1", ["https://results.example/1.png"]);
+    kit.provider.succeed("fake-task-1", ["https://results.example/1.png"]);
     const done = await generations.getForUser("u1", queued.job.taskId, { waitMs: 10_000 });
     expect(done?.job).toMatchObject({ status: "succeeded", creditsUsed: 1 });
-    expect(provider.created).toHaveLength(1);
+    expect(kit.provider.created).toHaveLength(1);
   });
 
   it("two instances drain one line: every job is sent exactly once", async () => {
     const one = service();
     const two = service();
     for (let i = 0; i < 12; i++) await (i % 2 ? one : two).create(request(`u${i % 3}`, `job-${i}`));
-    budget.give(12);
+    kit.budget.give(12);
     one.wakeLine();
     two.wakeLine();
-    await until("every job sent", () => provider.created.length === 12);
+    await until("every job sent", () => kit.provider.created.length === 12);
     const attached = async () =>
       (await getDb().db.select().from(generationsTable)).every((row) => row.kieTaskId);
     await until("every task attached", attached);
-    const prompts = provider.created.map((sent) => sent.request.prompt);
+    const prompts = kit.provider.created.map((sent) => sent.request.prompt);
     expect(new Set(prompts).size).toBe(12);
     const rows = await getDb().db.select().from(generationsTable);
     expect(rows.map((row) => row.status)).toEqual(Array(12).fill("pending"));
@@ -279,9 +212,9 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
     const job = await findGeneration(db, created.job.taskId);
     expect(job).toMatchObject({ status: "timeout", errorCode: "upstream_timeout" });
     expect(await balance(db, "u1")).toBe(INITIAL);
-    budget.give(1);
+    kit.budget.give(1);
     generations.wakeLine();
-    expect(provider.created).toHaveLength(0);
+    expect(kit.provider.created).toHaveLength(0);
   });
 
   it("a job whose createTask could still be unanswered at KIE_TIMEOUT_MS is not sent: no paid task for a released job", async () => {
@@ -297,32 +230,34 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
         .where(eq(generationsTable.id, old.job.taskId));
     await aged(40_000);
     await generations.create(request("u2", "fresh"));
-    budget.give(2);
-    await until("the fresh job sent", () => provider.created.some((sent) => sent.request.prompt === "fresh"));
-    expect(provider.created.map((sent) => sent.request.prompt)).toEqual(["fresh"]);
+    kit.budget.give(2);
+    await until("the fresh job sent", () =>
+      kit.provider.created.some((sent) => sent.request.prompt === "fresh"),
+    );
+    expect(kit.provider.created.map((sent) => sent.request.prompt)).toEqual(["fresh"]);
 
     await aged(61_000);
     await generations.reconcile();
     expect(await findGeneration(db, old.job.taskId)).toMatchObject({ status: "timeout", kieTaskId: null });
     expect(await balance(db, "u1")).toBe(INITIAL);
-    expect(provider.created.map((sent) => sent.request.prompt)).toEqual(["fresh"]);
+    expect(kit.provider.created.map((sent) => sent.request.prompt)).toEqual(["fresh"]);
   });
 
   it("a create whose budget look fails (a database error) waits in line instead of being stranded unsent", async () => {
     const generations = service();
-    const takeCreate = budget.takeCreate;
-    budget.takeCreate = async () => {
-      budget.takeCreate = takeCreate;
+    const takeCreate = kit.budget.takeCreate;
+    kit.budget.takeCreate = async () => {
+      kit.budget.takeCreate = takeCreate;
       throw new Error("kie_budget: connection terminated unexpectedly");
     };
     // The job exists and its credits are reserved: it must reach KIE once tokens come back.
     const created = await generations.create(request("u1", "stranded"));
     expect(created).toMatchObject({ outcome: "accepted", remainingCredits: INITIAL - 1 });
     expect(created.job).toMatchObject({ status: "pending", queuePosition: 1 });
-    budget.give(1);
+    kit.budget.give(1);
     generations.wakeLine();
-    await until("sent", () => provider.created.length === 1);
-    expect(provider.created[0]?.request.prompt).toBe("stranded");
+    await until("sent", () => kit.provider.created.length === 1);
+    expect(kit.provider.created[0]?.request.prompt).toBe("stranded");
   });
 
   it("a sync request waits in line, then for its image; past its budget it gets its taskId", async () => {
@@ -332,9 +267,9 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
     expect(timedOut.job).toMatchObject({ status: "pending", queuePosition: 1 });
 
     const waiting = generations.create(request("u2", "in line", "sync"));
-    budget.give(2);
-    await until("sent", () => provider.created.length === 2);
-    provider.succeed("fake-task-2", ["https://results.example/2.png"]);
+    kit.budget.give(2);
+    await until("sent", () => kit.provider.created.length === 2);
+    kit.provider.succeed("fake-task-2", ["https://results.example/2.png"]);
     const done = await waiting;
     expect(done).toMatchObject({ outcome: "settled", job: { status: "succeeded" } });
   });

@@ -1,0 +1,1 @@
+ALTER TABLE "nano_banana"."generations" ADD COLUMN "submitted_at" timestamp with time zone;

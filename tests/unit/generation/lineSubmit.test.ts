@@ -1,0 +1,113 @@
+/**
+ * Issue 23, sending a job: what its send changes. A job that waited in line is read at KIE on the
+ * schedule of a job just sent (its age at KIE, not in line); a task KIE created is recorded
+ * through a database blip on the direct path as from the line; a direct create refused with 429
+ * goes back to the head of the line, not behind its user's later jobs.
+ */
+import { eq } from "drizzle-orm";
+import { expect, it } from "vitest";
+import { balance } from "@/lib/credits";
+import type { AppDatabase } from "@/lib/db/client";
+import { findGeneration } from "@/lib/db/generations";
+import { generations as generationsTable } from "@/lib/db/schema";
+import { describeEachDatabase } from "../../helpers/database";
+import { FakeProviderError } from "../../helpers/fakeProvider";
+import { INITIAL, lineRequest as request, until, useLineServices } from "./lineKit";
+
+describeEachDatabase("sending a job to KIE", (getDb) => {
+  const kit = useLineServices(getDb);
+
+  /** Makes the job look as if it entered the line `ms` ago. */
+  const waited = (db: AppDatabase, jobId: string, ms: number) =>
+    db
+      .update(generationsTable)
+      .set({ createdAt: new Date(Date.now() - ms) })
+      .where(eq(generationsTable.id, jobId));
+
+  it("a job sent after 40 s in line is polled as soon as one sent at once", async () => {
+    const { db } = getDb();
+    const generations = kit.service({ jobTimeoutMs: 300_000 });
+    const queued = await generations.create(request("u1", "waited"));
+    await waited(db, queued.job.taskId, 40_000);
+    kit.budget.give(1);
+    generations.wakeLine();
+    await until("sent", async () => Boolean((await findGeneration(db, queued.job.taskId))?.kieTaskId));
+
+    kit.budget.give(1);
+    const direct = await generations.create(request("u2", "direct"));
+    expect(direct.outcome).toBe("accepted");
+    const fresh = direct.outcome === "accepted" ? direct.pollAfterMs : 0;
+    const afterWait = await generations.getForUser("u1", queued.job.taskId);
+    // Its first look comes as early as a new job's, not at the pace of a 40-second-old one.
+    expect(afterWait?.pollAfterMs).toBeLessThanOrEqual(fresh);
+    expect(afterWait?.pollAfterMs).toBeLessThan(2_500);
+  });
+
+  it("with callbacks, a job sent after 40 s in line waits for its callback before KIE is read", async () => {
+    const { db } = getDb();
+    const generations = kit.service({ jobTimeoutMs: 300_000, appUrl: "https://studio.example" });
+    const queued = await generations.create(request("u1", "waited"));
+    await waited(db, queued.job.taskId, 40_000);
+    kit.budget.give(1);
+    generations.wakeLine();
+    await until("sent", async () => Boolean((await findGeneration(db, queued.job.taskId))?.kieTaskId));
+    const readsBefore = kit.provider.reads;
+    await generations.getForUser("u1", queued.job.taskId);
+    // KIE's callback is still expected: a status read answers from the row (no paid read).
+    expect(kit.provider.reads).toBe(readsBefore);
+  });
+
+  it("a database error recording a task KIE created on the direct path neither loses the task nor the job", async () => {
+    const { db } = getDb();
+    let dropNextUpdate = false;
+    const flaky = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop === "update" && dropNextUpdate) {
+          dropNextUpdate = false;
+          return () => {
+            throw new Error("connection terminated unexpectedly");
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const createTask = kit.provider.createTask.bind(kit.provider);
+    kit.provider.createTask = async (input, options) => {
+      const created = await createTask(input, options);
+      dropNextUpdate = true;
+      return created;
+    };
+    kit.budget.give(1);
+    // No APP_URL: no callback would ever adopt the task — the job must record it itself.
+    const generations = kit.service({ db: flaky });
+    const created = await generations.create(request("u1", "direct"));
+    expect(created).toMatchObject({ outcome: "accepted", job: { taskId: "fake-task-1" } });
+    kit.provider.succeed("fake-task-1", ["https://results.example/1.png"]);
+    const done = await generations.getForUser("u1", created.job.taskId, { waitMs: 10_000 });
+    expect(done?.job).toMatchObject({ status: "succeeded", creditsUsed: 1 });
+    expect(await balance(db, "u1")).toBe(INITIAL - 1);
+  });
+
+  it("a direct create refused with 429 goes back to the head of the line, ahead of its user's later jobs", async () => {
+    const generations = kit.service();
+    kit.budget.give(1);
+    const later: Promise<unknown>[] = [];
+    const createTask = kit.provider.createTask.bind(kit.provider);
+    kit.provider.createTask = async (input, options) => {
+      if (input.request.prompt === "first") {
+        // While the first create is at KIE, the same user sends two more (no token: they queue).
+        later.push(generations.create(request("u1", "second")), generations.create(request("u1", "third")));
+        await Promise.all(later);
+        throw new FakeProviderError("429", { rateLimitedMs: 50 });
+      }
+      return createTask(input, options);
+    };
+    const first = await generations.create(request("u1", "first"));
+    expect(first.job).toMatchObject({ status: "pending", queuePosition: 1 });
+    kit.provider.createTask = createTask;
+    kit.budget.give(3);
+    generations.wakeLine();
+    await until("all sent", () => kit.provider.created.length === 3);
+    expect(kit.provider.created.map((sent) => sent.request.prompt)).toEqual(["first", "second", "third"]);
+  });
+});
