@@ -27,6 +27,8 @@ export interface FakeProvider extends ImageProvider {
   reads: number;
   /** The next createTask rejects with this. */
   failCreate?: unknown;
+  /** What every createTask warns about (as KIE's client does for an option it cannot send). */
+  createWarnings: string[];
   /** Ends the task with these results; `durationMs`: how long the provider says it ran. */
   succeed(taskId: string, resultUrls: string[], durationMs?: number): void;
   fail(taskId: string, message: string): void;
@@ -37,6 +39,7 @@ export function createFakeProvider(): FakeProvider {
     created: [],
     tasks: new Map(),
     reads: 0,
+    createWarnings: [],
     async createTask(input) {
       if (fake.failCreate !== undefined) {
         const error = fake.failCreate;
@@ -46,7 +49,7 @@ export function createFakeProvider(): FakeProvider {
       fake.created.push(input);
       const taskId = `fake-task-${fake.created.length}`;
       fake.tasks.set(taskId, { taskId, state: "running", resultUrls: [], callBackUrl: input.callBackUrl });
-      return { taskId, warnings: [] };
+      return { taskId, warnings: [...fake.createWarnings] };
     },
     async readTask(taskId) {
       fake.reads++;

@@ -110,4 +110,26 @@ describeEachDatabase("sending a job to KIE", (getDb) => {
     await until("all sent", () => kit.provider.created.length === 3);
     expect(kit.provider.created.map((sent) => sent.request.prompt)).toEqual(["first", "second", "third"]);
   });
+
+  it("what createTask warns about reaches the user of a job sent from the line, once", async () => {
+    const generations = kit.service();
+    kit.provider.createWarnings = ["randomSeed was not sent: the model has no seed"];
+    const queued = await generations.create(request("u1", "queued"));
+    expect(queued.warnings).toEqual([]);
+    kit.budget.give(2);
+    generations.wakeLine();
+    await until("sent", () => kit.provider.created.length === 1);
+    await until("attached", async () =>
+      Boolean((await findGeneration(getDb().db, queued.job.taskId))?.kieTaskId),
+    );
+    const read = await generations.getForUser("u1", queued.job.taskId);
+    expect(read?.job.warnings).toEqual(kit.provider.createWarnings);
+
+    // Sent at once: in the answer's job, not twice once the result adds its own.
+    const direct = await generations.create(request("u2", "direct"));
+    expect([...direct.warnings, ...(direct.job.warnings ?? [])]).toEqual(kit.provider.createWarnings);
+    kit.provider.succeed(direct.job.taskId, ["https://results.example/2.png"]);
+    const done = await generations.getForUser("u2", direct.job.taskId, { waitMs: 10_000 });
+    expect(done?.job).toMatchObject({ status: "succeeded", warnings: kit.provider.createWarnings });
+  });
 });
