@@ -91,13 +91,12 @@ describeEachDatabase("sending a job to KIE", (getDb) => {
   it("a direct create refused with 429 goes back to the head of the line, ahead of its user's later jobs", async () => {
     const generations = kit.service();
     kit.budget.give(1);
-    const later: Promise<unknown>[] = [];
     const createTask = kit.provider.createTask.bind(kit.provider);
     kit.provider.createTask = async (input, options) => {
       if (input.request.prompt === "first") {
         // While the first create is at KIE, the same user sends two more (no token: they queue).
-        later.push(generations.create(request("u1", "second")), generations.create(request("u1", "third")));
-        await Promise.all(later);
+        await generations.create(request("u1", "second"));
+        await generations.create(request("u1", "third"));
         throw new FakeProviderError("429", { rateLimitedMs: 50 });
       }
       return createTask(input, options);
