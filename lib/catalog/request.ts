@@ -77,7 +77,23 @@ export const imageGenerationFieldsSchema = z.strictObject({
     .max(MAX_IMAGES_PER_REQUEST, { error: `at most ${MAX_IMAGES_PER_REQUEST} images are allowed` })
     .optional()
     .meta({ description: `0–${MAX_IMAGES_PER_REQUEST} reference images: with any, the request is an edit.` }),
+  sourceTaskId: z
+    .string({ error: "sourceTaskId must be a string" })
+    .trim()
+    .min(1, { error: "sourceTaskId must not be blank" })
+    .max(200, { error: "sourceTaskId must be at most 200 characters" })
+    .optional()
+    .meta({
+      description:
+        "Edit one of your own succeeded jobs without uploading its image again: its result is the " +
+        "first reference image (it counts toward the limit), and the new job records it as its parent.",
+    }),
 });
+
+/** Every image a request brings: its URLs and data URIs, its files, and its source job's result. */
+export function imageCountOf(request: Pick<ImageGenerationRequest, "images" | "sourceTaskId">, files = 0) {
+  return (request.images?.length ?? 0) + files + (request.sourceTaskId ? 1 : 0);
+}
 
 /**
  * A model that only edits needs an image. `imageCount` counts every image of the request: URLs,
@@ -92,7 +108,7 @@ export function modelImageProblem(model: string | undefined, imageCount: number)
 /** The fields, checked against the named model (a request that names none is checked later). */
 export const imageGenerationSchema = imageGenerationFieldsSchema.superRefine((request, ctx) => {
   if (request.model === undefined) return;
-  const result = resolveModelChoice(request, request.images?.length ?? 0, {
+  const result = resolveModelChoice(request, imageCountOf(request), {
     textModel: request.model,
     editModel: request.model,
   });

@@ -53,6 +53,18 @@ export async function findUserGeneration(
   return row;
 }
 
+/** The user's edits of job `parentId` (its children in the edit tree), oldest first; deleted ones left out. */
+export async function findChildren(db: DbExecutor, userId: string, parentId: string): Promise<Generation[]> {
+  return db
+    .select()
+    .from(generations)
+    .where(
+      and(eq(generations.userId, userId), eq(generations.parentId, parentId), isNull(generations.deletedAt)),
+    )
+    .orderBy(generations.createdAt, generations.id)
+    .limit(100);
+}
+
 /** Records KIE's task id, once: a job is bound to at most one KIE task. */
 export async function attachKieTask(
   db: DbExecutor,

@@ -9,6 +9,7 @@
  */
 import { sql } from "drizzle-orm";
 import {
+  type AnyPgColumn,
   check,
   doublePrecision,
   index,
@@ -149,6 +150,8 @@ export const generations = nanoBanana
        * own timeout still counts from `created_at` (what the user waited).
        */
       submittedAt: timestamp("submitted_at", { withTimezone: true }),
+      /** The job whose result this one edits (`sourceTaskId`): its parent in the user's edit tree. */
+      parentId: uuid("parent_id").references((): AnyPgColumn => generations.id),
       /** The owner deleted the job: hidden from them; the row stays for the ledger. */
       deletedAt: timestamp("deleted_at", { withTimezone: true }),
     },
@@ -161,6 +164,7 @@ export const generations = nanoBanana
       ),
       index("generations_status_created_idx").on(t.status, t.createdAt),
       // The line, in the order it is served.
+      index("generations_parent_idx").on(t.parentId).where(sql`${t.parentId} is not null`),
       index("generations_line_idx").on(t.queueRound, t.createdAt, t.id).where(sql`${t.status} = 'queued'`),
       // The reconciler's "copy later" queue: results not yet in our store.
       index("generations_image_pending_idx")

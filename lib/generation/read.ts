@@ -4,7 +4,13 @@
  * cron, a user's credits still come back (docs/JOBS.md "Who settles").
  */
 import { balance } from "@/lib/credits";
-import { findUserGeneration, type GenerationPageCursor, listUserGenerations } from "@/lib/db/generations";
+import {
+  findChildren,
+  findGeneration,
+  findUserGeneration,
+  type GenerationPageCursor,
+  listUserGenerations,
+} from "@/lib/db/generations";
 import { untilAborted } from "./concurrency";
 import { type GenerationContext, pollAfterMs, reread, viewOf } from "./context";
 import { viewWithPlace } from "./line";
@@ -50,6 +56,26 @@ export async function getForUser(
     job: await viewWithPlace(ctx, job),
     remainingCredits: (await balance(ctx.db, userId)) ?? 0,
     pollAfterMs: isOpen(job) ? pollAfterMs(ctx, job) : undefined,
+  };
+}
+
+/** The user's job with its parent and children in their edit tree (as the rows are: no KIE read). */
+export async function lineage(
+  ctx: GenerationContext,
+  userId: string,
+  taskId: string,
+): Promise<{ job: JobView; parent: JobView | null; children: JobView[] } | undefined> {
+  const found = await findUserGeneration(ctx.db, userId, taskId);
+  if (!found) return undefined;
+  const [parent, children] = await Promise.all([
+    found.parentId ? findGeneration(ctx.db, found.parentId) : undefined,
+    findChildren(ctx.db, userId, found.id),
+  ]);
+  const visibleParent = parent && parent.userId === userId && !parent.deletedAt ? parent : undefined;
+  return {
+    job: await viewWithPlace(ctx, found),
+    parent: visibleParent ? viewOf(ctx, visibleParent) : null,
+    children: children.map((child) => viewOf(ctx, child)),
   };
 }
 

@@ -13,7 +13,7 @@ import { create } from "./create";
 import { drainPass } from "./drain";
 import { JobUnansweredError } from "./errors";
 import { lineStatus } from "./line";
-import { getForUser, list } from "./read";
+import { getForUser, lineage, list } from "./read";
 import { reconcile } from "./reconcile";
 import type {
   CreateGenerationInput,
@@ -89,6 +89,11 @@ export class GenerationService {
     options?: StatusReadOptions,
   ): Promise<StatusReadResult | undefined> {
     return getForUser(this.ctx, userId, taskId, options);
+  }
+
+  /** The user's job with its parent and children in their edit tree (`sourceTaskId`). */
+  lineage(userId: string, taskId: string) {
+    return lineage(this.ctx, userId, taskId);
   }
 
   list(userId: string, options: ListOptions): Promise<{ jobs: JobView[]; next?: GenerationPageCursor }> {

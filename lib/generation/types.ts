@@ -18,6 +18,8 @@ export interface CreateGenerationInput {
   /** Validated; `images` holds only https URLs (data URIs and uploads arrive as `files`). */
   request: ImageGenerationRequest;
   files: LocalImageFile[];
+  /** `sourceTaskId`: the job whose result is the first of `files` (source.ts). */
+  parent?: { id: string; taskId: string };
   /**
    * Keeps `files` readable until the returned function is called (uploads spooled to disk): each
    * reader that may outlive the request (an upload, the background input copy) holds one.

@@ -34,6 +34,8 @@ export interface JobView {
   error?: { code: string; message: string };
   /** Things worth knowing about the result (e.g. the model ignored the aspect ratio). */
   warnings?: string[];
+  /** The job whose result this one edited (`sourceTaskId`): its parent in the edit tree. */
+  parentTaskId?: string;
   createdAt: string;
   settledAt?: string;
 }
@@ -47,7 +49,7 @@ export function publicTaskId(job: Pick<Generation, "id" | "kieTaskId">): string 
  * KIE's URL until the copy is made); without, KIE's URLs as they are.
  */
 export function toJobView(job: Generation, links?: ImageLinks): JobView {
-  const params = job.params as { aspectRatio?: string; outputFormat?: string };
+  const params = job.params as { aspectRatio?: string; outputFormat?: string; parentTaskId?: string };
   const settled = !(OPEN_GENERATION_STATUSES as readonly string[]).includes(job.status);
   return {
     taskId: publicTaskId(job),
@@ -61,6 +63,7 @@ export function toJobView(job: Generation, links?: ImageLinks): JobView {
     ...(settled && { creditsUsed: job.status === "succeeded" ? job.cost : 0 }),
     ...(job.errorCode && { error: { code: job.errorCode, message: job.errorMessage ?? "" } }),
     ...(job.warnings && job.warnings.length > 0 && { warnings: job.warnings }),
+    ...(params.parentTaskId && { parentTaskId: params.parentTaskId }),
     createdAt: job.createdAt.toISOString(),
     ...(job.settledAt && { settledAt: job.settledAt.toISOString() }),
   };

@@ -7,6 +7,7 @@ import {
   chooseModel,
   type DefaultModels,
   type ImageGenerationRequest,
+  imageCountOf,
   imageGenerationFieldsSchema,
   MAX_IMAGES_PER_REQUEST,
   modelImageProblem,
@@ -54,6 +55,7 @@ const MULTIPART_TEXT_FIELDS = new Set([
   "googleSearch",
   "randomSeed",
   "outputFormat",
+  "sourceTaskId",
 ]);
 
 /** Multipart fields are text: numbers and booleans are read as the JSON body would carry them. */
@@ -153,7 +155,7 @@ async function fromForm(form: MultipartForm, limits: GenerateRequestLimits) {
     if (file.name === "images" || file.name === "images[]") return true;
     throw new ApiError("invalid_request", `Field "${file.name}" must be text.`);
   });
-  validateImageCount(urls.length + parts.length, MAX_IMAGES_PER_REQUEST);
+  validateImageCount(urls.length + parts.length + (fields.sourceTaskId ? 1 : 0), MAX_IMAGES_PER_REQUEST);
   const parsed = imageGenerationFieldsSchema.parse({ ...fields, ...(urls.length > 0 && { images: urls }) });
   const files: HashedFile[] = [];
   for (const part of parts) {
@@ -191,14 +193,15 @@ function finish(
   models: DefaultModels | undefined,
 ): Omit<ParsedGenerateRequest, "retain" | "dispose"> {
   const files = hashed.map((entry) => entry.file);
-  validateImageCount(urls.length + files.length, MAX_IMAGES_PER_REQUEST);
+  const imageCount = imageCountOf({ images: urls, sourceTaskId: fields.sourceTaskId }, files.length);
+  validateImageCount(imageCount, MAX_IMAGES_PER_REQUEST);
   if (urls.some((url) => url.length > MAX_IMAGE_URL_LENGTH)) {
     throw new ApiError("invalid_request", `An image URL is longer than ${MAX_IMAGE_URL_LENGTH} characters.`);
   }
-  const problem = modelImageProblem(fields.model, urls.length + files.length);
+  const problem = modelImageProblem(fields.model, imageCount);
   if (problem) throw new ApiError("invalid_request", `The request is invalid: model: ${problem}.`);
   // An option the model lacks (resolution on nano-banana, say) is a 400 naming it.
-  if (models) chooseModel(fields, urls.length + files.length, models);
+  if (models) chooseModel(fields, imageCount, models);
   const request: ImageGenerationRequest = { ...fields, images: urls.length > 0 ? urls : undefined };
   const fileHashes = hashed.map((entry) => entry.sha256);
   return { request, files, fingerprint: requestFingerprint({ request, files: fileHashes }) };

@@ -1,4 +1,5 @@
 import { route } from "@/app/_lib/route";
+import { editSourceOf } from "@/lib/generation/source";
 import { parseGenerateRequest } from "@/lib/http/generateRequest";
 import { generationResponse, responseMode } from "@/lib/http/generateResponse";
 import { idempotencyKeyFrom, idempotencyLeaseMs, withIdempotency } from "@/lib/http/idempotency";
@@ -56,12 +57,21 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
           if (resumed) return generationResponse(resumed);
         }
         await rateLimiter.checkUser(user.id); // 429 once this minute's generations are used up (replays pass)
+        // sourceTaskId: the user's own result is the first image (404 / 400 before anything is charged).
+        const source = input.request.sourceTaskId
+          ? await editSourceOf(app, user.id, input.request.sourceTaskId, {
+              maxBytes: config.maxUploadBytes,
+              maxPixels: DEFAULT_MAX_PIXELS,
+              signal: request.signal,
+            })
+          : undefined;
         return generationResponse(
           await app.generations.create({
             userId: user.id,
             email: user.email,
             request: input.request,
-            files: input.files,
+            files: source ? [source.file, ...input.files] : input.files,
+            parent: source && { id: source.parentId, taskId: source.parentTaskId },
             retainFiles: input.retain,
             mode,
             requestId,

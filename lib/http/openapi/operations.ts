@@ -121,6 +121,15 @@ export const OPERATIONS: OperationSpec[] = [
     errors: ["invalid_request", "unauthorized"],
   },
   {
+    method: "get",
+    path: "/api/generations/{taskId}",
+    summary: "One of the user's jobs, with its parent and children in the edit tree (sourceTaskId)",
+    access: "user",
+    parameters: { taskId: taskIdParam },
+    responses: { "200": { description: "The job.", json: answers.generationDetailSchema } },
+    errors: ["unauthorized", "not_found"],
+  },
+  {
     method: "delete",
     path: "/api/generations/{taskId}",
     summary: "Delete a finished job (owner only): its stored images go; history and status reads 404",

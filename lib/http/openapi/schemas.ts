@@ -92,8 +92,22 @@ export const jobSchema = z.looseObject({
   creditsUsed: credits.optional().meta({ description: "Once settled: the price if it succeeded, else 0." }),
   error: jobError.optional(),
   warnings,
+  parentTaskId: z
+    .string()
+    .optional()
+    .meta({ description: "The job whose result this one edited (sourceTaskId): its parent." }),
   createdAt: z.iso.datetime(),
   settledAt: z.iso.datetime().optional(),
+});
+
+/** One job with its place in the user's edit tree (GET /api/generations/{taskId}). */
+export const generationDetailSchema = z.looseObject({
+  success: z.literal(true),
+  generation: jobSchema,
+  parent: jobSchema
+    .nullable()
+    .meta({ description: "The job it edited; null for an original or a deleted parent." }),
+  children: z.array(jobSchema).meta({ description: "The user's edits of this job's result, oldest first." }),
 });
 
 export const taskStatusSchema = z.looseObject({

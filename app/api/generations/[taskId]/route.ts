@@ -5,6 +5,14 @@ import { json } from "@/lib/http/route";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
+/** GET /api/generations/:taskId — one of the user's jobs, with its parent and children (edits). */
+export const GET = route<{ taskId: string }>("generations.get", async ({ request, app, params }) => {
+  const user = await app.auth.authenticate(request);
+  const found = await app.generations.lineage(user.id, params.taskId);
+  if (!found) throw new ApiError("not_found", "No such task.");
+  return json({ success: true, generation: found.job, parent: found.parent, children: found.children });
+});
+
 /**
  * DELETE /api/generations/:taskId — the owner deletes a finished job (DESIGN.md §9): its stored
  * files go, and it leaves their history and status reads (404 from now on). The credit ledger

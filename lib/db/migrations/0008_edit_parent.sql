@@ -1,0 +1,3 @@
+ALTER TABLE "nano_banana"."generations" ADD COLUMN "parent_id" uuid;--> statement-breakpoint
+ALTER TABLE "nano_banana"."generations" ADD CONSTRAINT "generations_parent_id_generations_id_fk" FOREIGN KEY ("parent_id") REFERENCES "nano_banana"."generations"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+CREATE INDEX "generations_parent_idx" ON "nano_banana"."generations" USING btree ("parent_id") WHERE "nano_banana"."generations"."parent_id" is not null;
