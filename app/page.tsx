@@ -1,6 +1,7 @@
 import { requirePageSession } from "@/app/_lib/session";
 import { SignedInShell } from "@/app/_lib/shell";
 import { Studio } from "@/components/studio/studio";
+import type { SettingsFrom } from "@/components/studio/use-draft";
 import {
   ASPECT_RATIOS,
   lookupModel,
@@ -31,6 +32,20 @@ export default async function StudioPage({
   if (typeof fromId === "string" && fromId.length <= 100) {
     const found = await app.generations.getForUser(me.user.id, fromId).catch(() => undefined);
     if (found?.job.imageUrl) editFrom = { imageUrl: found.job.imageUrl, prompt: found.job.prompt, mode };
+  }
+
+  // History's "Use these settings" (?settings=): the form takes that job's prompt and options.
+  let settingsFrom: SettingsFrom | undefined;
+  if (typeof query.settings === "string" && query.settings.length <= 100) {
+    const found = await app.generations.getForUser(me.user.id, query.settings).catch(() => undefined);
+    if (found) {
+      settingsFrom = {
+        prompt: found.job.prompt,
+        model: lookupModel(found.job.model)?.model.id,
+        aspectRatio: found.job.aspectRatio,
+        outputFormat: found.job.outputFormat,
+      };
+    }
   }
 
   const { credits, kie } = app.config;
@@ -68,6 +83,7 @@ export default async function StudioPage({
         }}
         recent={recent}
         editFrom={editFrom}
+        settingsFrom={settingsFrom}
       />
     </SignedInShell>
   );

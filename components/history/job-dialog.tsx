@@ -7,6 +7,7 @@ import {
   DownloadIcon,
   ImagePlusIcon,
   PencilIcon,
+  SlidersHorizontalIcon,
   Trash2Icon,
 } from "lucide-react";
 import Link from "next/link";
@@ -147,6 +148,13 @@ export function JobDialog({
             >
               <ImagePlusIcon aria-hidden />
               Use as reference
+            </Link>
+            <Link
+              href={`/?settings=${encodeURIComponent(job.taskId)}`}
+              className={buttonVariants({ variant: "outline" })}
+            >
+              <SlidersHorizontalIcon aria-hidden />
+              Use these settings
             </Link>
             <Button variant="outline" onClick={copy}>
               <CopyIcon aria-hidden />

@@ -17,7 +17,7 @@ import { ReferenceImages } from "./reference-images";
 import { EmptyResult, PendingPreview } from "./result-placeholders";
 import { ResultStrip } from "./result-strip";
 import { ResultView } from "./result-view";
-import { useDraft } from "./use-draft";
+import { type SettingsFrom, useDraft } from "./use-draft";
 import { RECENT_KEY, useRecentJobs, useResults } from "./use-feed";
 import { useReferences } from "./use-references";
 import { type Run, useRuns } from "./use-runs";
@@ -28,13 +28,15 @@ export interface StudioProps {
   recent: Job[];
   /** Opened from History's "Edit this image" (replace the references) or "Use as reference" (add). */
   editFrom?: { imageUrl: string; prompt: string; mode: "add" | "replace" };
+  /** Opened from History's "Use these settings": the form starts from that job. */
+  settingsFrom?: SettingsFrom;
 }
 
-export function Studio({ settings, recent, editFrom }: StudioProps) {
+export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps) {
   const queryClient = useQueryClient();
   const setBalance = useSetBalance();
   const promptRef = useRef<HTMLTextAreaElement>(null);
-  const { prompt, setPrompt, options, setOptions } = useDraft(settings);
+  const { prompt, setPrompt, options, setOptions } = useDraft(settings, settingsFrom);
   const model = settings.models.find((m) => m.id === options.model);
   const cost = model ? priceOf(model, options.resolution) : settings.cost;
   // Checked before sending (the server checks again): the price against the balance in the header.

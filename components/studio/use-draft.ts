@@ -25,18 +25,29 @@ function keptOptions(settings: StudioSettings, kept: Record<string, unknown>): G
   });
 }
 
+/** What History's "Use these settings" brings: the job's prompt and the options the list knows. */
+export interface SettingsFrom {
+  prompt: string;
+  model?: string;
+  aspectRatio?: string;
+  outputFormat?: string;
+}
+
 /**
  * The prompt and the options of the form, kept in this tab's sessionStorage so a reload does not
  * lose them (issue 25). The server renders the defaults; the kept draft replaces them once mounted.
  */
-export function useDraft(settings: StudioSettings) {
+export function useDraft(settings: StudioSettings, settingsFrom?: SettingsFrom) {
   const [prompt, setPrompt] = useState("");
   const [options, setOptions] = useState(() => defaultOptions(settings));
   const [loaded, setLoaded] = useState(false);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: read once, when the page mounts
   useEffect(() => {
-    const kept = loadTextDraft();
+    const kept = settingsFrom
+      ? { prompt: settingsFrom.prompt, options: { ...settingsFrom } }
+      : loadTextDraft();
+    if (settingsFrom) window.history.replaceState(null, "", "/");
     if (kept) {
       setPrompt(kept.prompt);
       setOptions(keptOptions(settings, kept.options));

@@ -273,3 +273,35 @@ test("History: Use as reference and Edit this image take the image to the studio
   await expect(page.getByRole("textbox", { name: "Prompt" })).toBeFocused();
   await page.context().close();
 });
+
+test("History: Use these settings fills the studio's form with that job's prompt, model, ratio and format", async ({
+  browser,
+  baseURL,
+}) => {
+  const page = await laptop(browser, "history-settings");
+  const prompt = "a copper kettle on a stove";
+  const answer = await sameOrigin(page.request, baseURL!).generate({
+    prompt,
+    model: "nano-banana-pro",
+    aspectRatio: "3:2",
+    outputFormat: "jpeg",
+  });
+  const { taskId } = await answer.json();
+  await expect
+    .poll(async () => (await (await page.request.get(`/api/generate/${taskId}`)).json()).status)
+    .toBe("succeeded");
+  await page.goto("/history");
+  await page.getByRole("button", { name: /^Open:/ }).click();
+  await page.getByRole("dialog").getByRole("link", { name: "Use these settings" }).click();
+  await expect(page).toHaveURL(/\/$/);
+  await expect(page.getByRole("textbox", { name: "Prompt" })).toHaveValue(prompt);
+  await expect(
+    page.getByRole("radiogroup", { name: "Model" }).getByRole("radio", { name: /Nano Banana Pro/ }),
+  ).toBeChecked();
+  await expect(
+    page.getByRole("radiogroup", { name: "Aspect ratio" }).getByRole("radio", { name: "3:2" }),
+  ).toBeChecked();
+  await expect(page.getByRole("radio", { name: "JPEG" })).toBeChecked();
+  await expect(page.getByRole("button", { name: /^Generate/ })).toHaveText("Generate · 4 credits");
+  await page.context().close();
+});
