@@ -16,12 +16,15 @@ export function SignOutButton({ supabase }: { supabase?: SupabasePublicConfig })
   async function signOut() {
     setBusy(true);
     try {
+      // First, while the session cookie is still sent: the server ends that session for good
+      // (a copy of its token gets 401), Supabase's included.
+      // A network error must not keep the browser's Supabase session alive: it is ended regardless.
+      await fetch("/api/auth/signout", { method: "POST", credentials: "same-origin" }).catch(() => {});
       if (supabase) {
         // Loaded on demand: the Supabase client is not part of the studio's first load.
         const { createBrowserClient } = await import("@supabase/ssr");
         await createBrowserClient(supabase.url, supabase.anonKey, supabaseBrowserOptions()).auth.signOut();
       }
-      await fetch("/api/auth/signout", { method: "POST", credentials: "same-origin" });
     } finally {
       window.location.assign("/sign-in");
     }

@@ -1,6 +1,7 @@
 /**
  * Supabase mode in the browser: the sign-in page signs in with email + password through
- * @supabase/ssr, whose cookie session the server then accepts; sign-out ends it. Supabase Auth
+ * @supabase/ssr, whose cookie session the server then accepts; sign-out ends it, on the server too
+ * (a copied access token gets 401). Supabase Auth
  * itself is played by the test (its token endpoint answers a token signed with the project's
  * JWT secret), so this runs offline.
  */
@@ -13,7 +14,13 @@ import { headerCredits } from "./helpers";
 test.use({ baseURL: supabaseServer.url });
 
 async function accessToken(userId: string, email: string): Promise<string> {
-  return new SignJWT({ email, role: "authenticated", aud: "authenticated", is_anonymous: false })
+  return new SignJWT({
+    email,
+    role: "authenticated",
+    aud: "authenticated",
+    is_anonymous: false,
+    session_id: randomUUID(),
+  })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(userId)
     .setIssuer(`${supabaseServer.supabaseUrl}/auth/v1`)
@@ -73,6 +80,9 @@ test("Supabase mode: email + password sign-in, the studio, and sign-out", async 
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/sign-in/);
+  // Sign-out ended the session on the server too: a copy of its access token is refused.
+  const copied = await page.request.get("/api/credits", { headers: { authorization: `Bearer ${token}` } });
+  expect(copied.status()).toBe(401);
   await page.goto("/");
   await expect(page).toHaveURL(/\/sign-in\?next=%2F$/);
 });
