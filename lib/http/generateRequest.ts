@@ -13,7 +13,12 @@ import {
   modelImageProblem,
 } from "@/lib/catalog";
 import type { LocalImageFile } from "@/lib/generation";
-import { parseDataUri, validateImageCount, validateImageFile } from "@/lib/security/fileValidation";
+import {
+  parseDataUri,
+  uprightImage,
+  validateImageCount,
+  validateImageFile,
+} from "@/lib/security/fileValidation";
 import { readJson, requireMediaType } from "./body";
 import { ApiError } from "./errors";
 import { requestFingerprint, sha256Hex } from "./idempotency";
@@ -112,7 +117,10 @@ async function parseJson(request: Request, limits: GenerateRequestLimits): Promi
       maxPixels: limits.maxPixels,
     });
     // No file name: KIE overwrites a reused name, so the client generates a unique one.
-    files.push(hashedFile(decoded.data, decoded.mimeType));
+    const upright =
+      decoded.orientation > 1 ? await uprightImage(decoded.data, decoded.mimeType) : decoded.data;
+    // The fingerprint is of the bytes sent (a retry sends the same), the file what KIE gets.
+    files.push({ ...hashedFile(upright, decoded.mimeType), sha256: sha256Hex(decoded.data) });
   }
   // Data URIs are Blobs in memory: nothing to hold or delete.
   return { ...finish(fields, urls, files, limits.models), retain: () => noHold, dispose: noHold };
@@ -163,8 +171,22 @@ async function fromForm(form: MultipartForm, limits: GenerateRequestLimits) {
       { data: part.data, name: part.filename, declaredType: part.mimeType },
       { maxBytes: limits.maxUploadBytes, maxPixels: limits.maxPixels },
     );
-    // A view of the spooled file under the detected type: no bytes are copied.
-    const data = part.data.slice(0, part.data.size, checked.mimeType);
+    // A view of the spooled file under the detected type: no bytes are copied — unless the photo
+    // is turned (EXIF orientation), when KIE and our copy get it upright.
+    const data =
+      checked.orientation > 1
+        ? new Blob(
+            [
+              (await uprightImage(
+                new Uint8Array(await part.data.arrayBuffer()),
+                checked.mimeType,
+              )) as Uint8Array<ArrayBuffer>,
+            ],
+            {
+              type: checked.mimeType,
+            },
+          )
+        : part.data.slice(0, part.data.size, checked.mimeType);
     files.push({ file: { data, mimeType: checked.mimeType }, sha256: part.sha256 });
   }
   return finish(parsed, parsed.images ?? [], files, limits.models);

@@ -78,6 +78,10 @@ function unsupportedMessage(
 ): string {
   switch (reason) {
     case "not_allowed":
+      // iPhone photos: say what to do (the studio converts them; sharp here cannot decode HEVC).
+      if (detectedType === "image/heic" || detectedType === "image/heif") {
+        return "HEIC/HEIF photos cannot be read here: send the image as JPEG, PNG or WebP (the studio converts it for you).";
+      }
       return `Only PNG, JPEG and WebP images are accepted${detectedType ? ` (this is ${detectedType})` : ""}.`;
     case "type_mismatch":
       return `The data URI declares ${declaredType ?? "one type"} but contains ${detectedType ?? "another"}.`;

@@ -44,6 +44,8 @@ export interface ValidatedImage {
   width: number;
   height: number;
   size: number;
+  /** EXIF orientation (1 = upright; 5–8 turn it a quarter): `uprightImage` turns it upright. */
+  orientation: number;
 }
 
 /**
@@ -70,15 +72,15 @@ export async function validateImageFile(input: ImageFileInput, limits: ImageLimi
   // Within maxBytes now, so reading it all is bounded; sharp needs the bytes up to the header,
   // which for a JPEG can sit behind large EXIF and ICC segments.
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(await data.arrayBuffer());
-  const { width, height } = await readDimensions(bytes, mimeType, maxPixels);
-  return { mimeType, width, height, size };
+  const { width, height, orientation } = await readDimensions(bytes, mimeType, maxPixels);
+  return { mimeType, width, height, size, orientation };
 }
 
 async function readDimensions(
   bytes: Uint8Array,
   mimeType: AcceptedImageType,
   maxPixels: number,
-): Promise<{ width: number; height: number }> {
+): Promise<{ width: number; height: number; orientation: number }> {
   let metadata: Metadata;
   try {
     metadata = await sharp(bytes, { limitInputPixels: maxPixels }).metadata();
@@ -94,7 +96,23 @@ async function readDimensions(
     throw new UnsupportedMediaTypeError("corrupt", { detectedType: mimeType });
   }
   if (width * height * pages > maxPixels) throw new ImageTooManyPixelsError(maxPixels, width, height);
-  return { width, height };
+  return { width, height, orientation: metadata.orientation ?? 1 };
+}
+
+/**
+ * The image turned as its EXIF orientation says, in its own format, without the tag: KIE's model
+ * and our copy see it as the user's camera showed it. Only called for a turned image (orientation
+ * above 1); the pixel limit was checked by validateImageFile.
+ */
+export async function uprightImage(bytes: Uint8Array, mimeType: AcceptedImageType): Promise<Uint8Array> {
+  const turned = sharp(bytes, { limitInputPixels: false }).rotate();
+  const encoded =
+    mimeType === "image/png"
+      ? turned.png()
+      : mimeType === "image/webp"
+        ? turned.webp({ quality: 92 })
+        : turned.jpeg({ quality: 92 });
+  return new Uint8Array(await encoded.toBuffer());
 }
 
 /** Refuses more than `max` reference images (DESIGN.md §3: 0–5). */

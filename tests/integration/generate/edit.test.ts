@@ -7,6 +7,7 @@
  * through the sim's real 127.0.0.1 address. Its results are on that address (as KIE's are on
  * another host than its uploads), so the app copies them.
  */
+import sharp from "sharp";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Harness, startHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
@@ -146,5 +147,55 @@ describeEachDatabase("POST /api/generate: image edits", (getDb) => {
     expect(urls[0]).toBe(hosted);
     expect(urls[1]!.startsWith(UPLOAD_PREFIX)).toBe(true);
     expect((await bytesBehind(urls[1]!)).equals(red)).toBe(true);
+  });
+
+  /** A 40×30 photo, red left and blue right, that a camera held upright tagged EXIF orientation 6. */
+  async function turnedPhoto(): Promise<Buffer> {
+    const raw = Buffer.alloc(40 * 30 * 3);
+    for (let y = 0; y < 30; y++) {
+      for (let x = 0; x < 40; x++) raw.set(x < 20 ? [230, 20, 20] : [20, 20, 230], (y * 40 + x) * 3);
+    }
+    return sharp(raw, { raw: { width: 40, height: 30, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+  }
+
+  /** What KIE got is upright: 30×40 with no turn left to do, red on top (the photo's left). */
+  async function expectUpright(bytes: Buffer) {
+    const image = sharp(bytes);
+    const { width, height, orientation } = await image.metadata();
+    expect({ width, height, orientation: orientation ?? 1 }).toEqual({
+      width: 30,
+      height: 40,
+      orientation: 1,
+    });
+    const { data } = await image.raw().toBuffer({ resolveWithObject: true });
+    const at = (x: number, y: number) => [...data.subarray((y * 30 + x) * 3, (y * 30 + x) * 3 + 3)];
+    expect(at(15, 5)[0]).toBeGreaterThan(150); // red on top
+    expect(at(15, 34)[2]).toBeGreaterThan(150); // blue below
+  }
+
+  it("a photo turned by EXIF (orientation 6) reaches KIE upright, as a file and as a data: URI", async () => {
+    const { token } = await h.signIn();
+    const photo = await turnedPhoto();
+    const form = new FormData();
+    form.append("prompt", "make it a banana");
+    form.append("images", new Blob([new Uint8Array(photo)], { type: "image/jpeg" }), "IMG_0002.jpg");
+    const viaFile = await generateMultipart(h, form, { token, prefer: "wait" });
+    expect(viaFile.status, JSON.stringify(viaFile.body)).toBe(200);
+    await expectUpright(
+      await bytesBehind((kieInputOf(h, viaFile.body.taskId).input.image_urls as string[])[0]!),
+    );
+
+    const viaUri = await generateJson(
+      h,
+      { prompt: "again", images: [dataUri("image/jpeg", photo)] },
+      { token, prefer: "wait" },
+    );
+    expect(viaUri.status, JSON.stringify(viaUri.body)).toBe(200);
+    await expectUpright(
+      await bytesBehind((kieInputOf(h, viaUri.body.taskId).input.image_urls as string[])[0]!),
+    );
   });
 });

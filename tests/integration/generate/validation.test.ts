@@ -23,6 +23,14 @@ const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>';
 const TEXT = "just some text, not an image\n".repeat(4);
+/** The start of an iPhone photo: an ISO-BMFF `ftyp` box of brand `heic` (HEVC, which sharp here cannot decode). */
+const HEIC = Buffer.concat([
+  Buffer.from([0, 0, 0, 0x18]),
+  Buffer.from("ftypheic"),
+  Buffer.from([0, 0, 0, 0]),
+  Buffer.from("mif1heic"),
+  Buffer.alloc(256),
+]);
 
 /** 11 MiB that start like a PNG: over the default 10 MiB MAX_UPLOAD_BYTES. */
 function elevenMiB(): Uint8Array {
@@ -180,6 +188,13 @@ const REFUSALS: [string, number, string, Send, RegExp?][] = [
     415,
     "unsupported_media_type",
     multipart({ prompt: "p" }, [{ bytes: TEXT, name: "notes.txt", type: "text/plain" }]),
+  ],
+  [
+    "multipart: an iPhone HEIC photo",
+    415,
+    "unsupported_media_type",
+    multipart({ prompt: "p" }, [{ bytes: HEIC, name: "IMG_0001.HEIC", type: "image/heic" }]),
+    /HEIC.*JPEG, PNG or WebP/,
   ],
   [
     "multipart: an SVG",

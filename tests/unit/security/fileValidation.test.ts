@@ -47,7 +47,7 @@ describe("validateImageFile: accepted images", () => {
     "accepts a real %s, from bytes or a Blob, with its size and dimensions",
     async (format, mime) => {
       const bytes = { png, jpeg, webp }[format];
-      const expected = { mimeType: mime, width: 64, height: 48, size: bytes.byteLength };
+      const expected = { mimeType: mime, width: 64, height: 48, size: bytes.byteLength, orientation: 1 };
       expect(await validateImageFile({ data: new Uint8Array(bytes) }, limits)).toEqual(expected);
       const blob = new Blob([new Uint8Array(bytes)], { type: "application/octet-stream" });
       expect(await validateImageFile({ data: blob, name: "upload.bin" }, limits)).toEqual(expected);
