@@ -48,5 +48,11 @@ export async function pauseForRateLimit(
 ): Promise<void> {
   ctx.logger.warn({ jobId, pauseMs }, "KIE refused a create (429); job back at the head of the line");
   ctx.line.pause(pauseMs);
-  await ctx.budget.pauseCreates(pauseMs);
+  // Sharing the pause is best effort: a budget store that fails must not keep the job from going
+  // back in line (it would sit pending without a task, reserved, until KIE_TIMEOUT_MS).
+  await ctx.budget
+    .pauseCreates(pauseMs)
+    .catch((error) =>
+      ctx.logger.warn({ jobId, err: error }, "could not share KIE's pause with other instances"),
+    );
 }

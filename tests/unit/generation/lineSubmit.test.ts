@@ -110,6 +110,48 @@ describeEachDatabase("sending a job to KIE", (getDb) => {
     expect(kit.provider.created.map((sent) => sent.request.prompt)).toEqual(["first", "second", "third"]);
   });
 
+  /** KIE refuses the first create with 429; the rest go through. */
+  const refuseFirstCreate = () => {
+    const createTask = kit.provider.createTask.bind(kit.provider);
+    const refusal = { done: false };
+    kit.provider.createTask = async (input, options) => {
+      if (refusal.done) return createTask(input, options);
+      refusal.done = true;
+      throw new FakeProviderError("429", { rateLimitedMs: 50 });
+    };
+    return refusal;
+  };
+  const budgetStoreDown = () => {
+    kit.budget.pauseCreates = async () => {
+      throw new Error("budget store: connection lost");
+    };
+  };
+
+  it("a direct create refused with 429 is still sent when the pause cannot be shared (budget store down)", async () => {
+    const generations = kit.service();
+    refuseFirstCreate();
+    budgetStoreDown();
+    kit.budget.give(1);
+    const first = await generations.create(request("u1", "first"));
+    expect(first.job).toMatchObject({ status: "pending", queuePosition: 1 });
+    kit.budget.give(1);
+    generations.wakeLine();
+    await until("sent", () => kit.provider.created.length === 1, 3_000);
+  });
+
+  it("a job from the line refused with 429 is sent again when the pause cannot be shared (budget store down)", async () => {
+    const generations = kit.service();
+    const refusal = refuseFirstCreate();
+    budgetStoreDown();
+    await generations.create(request("u1", "queued"));
+    kit.budget.give(1);
+    generations.wakeLine();
+    await until("refused", () => refusal.done, 3_000);
+    kit.budget.give(1);
+    generations.wakeLine();
+    await until("sent", () => kit.provider.created.length === 1, 3_000);
+  });
+
   it("what createTask warns about reaches the user of a job sent from the line, once", async () => {
     const generations = kit.service();
     kit.provider.createWarnings = ["randomSeed was not sent: the model has no seed"];
