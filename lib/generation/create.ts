@@ -100,7 +100,9 @@ export async function create(
   // From here the job exists at KIE (and may be paid for): an error answers with its taskId, and
   // the idempotency claim keeps the job, so a same-key retry answers from it instead of paying again.
   return answerCreated(ctx, input, opened, created, deadline).catch((error) => {
-    throw new JobUnansweredError(created.taskId, { cause: error });
+    throw error instanceof JobUnansweredError
+      ? error
+      : new JobUnansweredError(created.taskId, { cause: error });
   });
 }
 
@@ -113,7 +115,10 @@ async function answerCreated(
   deadline: number,
 ): Promise<CreateGenerationResult> {
   const { jobId } = opened;
-  const attached = await recordCreatedTask(ctx, jobId, created);
+  const attached = await recordCreatedTask(ctx, jobId, created).catch((error) => {
+    // KIE's task id is on no row (a callback may still adopt it): only the job's own id finds it.
+    throw new JobUnansweredError(jobId, { cause: error });
+  });
   // The row as attached, without reading it back; a callback that adopted the task first (or a
   // job old enough to have been timed out) is read. createTask's warnings are on the row now.
   const job: Generation =

@@ -10,6 +10,7 @@ import { balance } from "@/lib/credits";
 import type { AppDatabase } from "@/lib/db/client";
 import { findGeneration } from "@/lib/db/generations";
 import { generations as generationsTable } from "@/lib/db/schema";
+import { JobUnansweredError } from "@/lib/generation/errors";
 import { describeEachDatabase } from "../../helpers/database";
 import { FakeProviderError } from "../../helpers/fakeProvider";
 import { INITIAL, lineRequest as request, until, useLineServices } from "./lineKit";
@@ -86,6 +87,38 @@ describeEachDatabase("sending a job to KIE", (getDb) => {
     const done = await generations.getForUser("u1", created.job.taskId, { waitMs: 10_000 });
     expect(done?.job).toMatchObject({ status: "succeeded", creditsUsed: 1 });
     expect(await balance(db, "u1")).toBe(INITIAL - 1);
+  });
+
+  it("a task that cannot be recorded at all is answered with a taskId its status can be read by", async () => {
+    const { db } = getDb();
+    let failUpdates = false;
+    const down = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop === "update" && failUpdates) {
+          return () => {
+            throw new Error("connection terminated unexpectedly");
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    const createTask = kit.provider.createTask.bind(kit.provider);
+    kit.provider.createTask = async (input, options) => {
+      const created = await createTask(input, options);
+      failUpdates = true; // every try at recording the task fails
+      return created;
+    };
+    kit.budget.give(1);
+    const generations = kit.service({ db: down });
+    const error = await generations.create(request("u1", "direct")).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    failUpdates = false;
+    expect(error).toBeInstanceOf(JobUnansweredError);
+    // "The job exists: check its status with the taskId" — so that id must find it.
+    const job = await generations.getForUser("u1", (error as JobUnansweredError).taskId);
+    expect(job?.job).toMatchObject({ status: "pending" });
   });
 
   it("a direct create refused with 429 goes back to the head of the line, ahead of its user's later jobs", async () => {
