@@ -15,7 +15,7 @@ import { callbackUrl, hashToken } from "./callbacks";
 import { callbacksEnabled, type GenerationContext, pollAfterMs, viewOf } from "./context";
 import { JobInDoubtError, JobUnansweredError } from "./errors";
 import { checkRoomInLine, enterLine, mustWaitInLine, type QueuedSubmit, viewWithPlace } from "./line";
-import { pauseForRateLimit, recordCreatedTask } from "./submit";
+import { backInLine, pauseForRateLimit, recordCreatedTask } from "./submit";
 import type { CreateGenerationInput, CreateGenerationResult } from "./types";
 import { waitForJob } from "./wait";
 import { isOpen } from "./watch";
@@ -83,8 +83,8 @@ export async function create(
     if (pauseMs !== undefined) {
       // The job goes back to the head of the line (it keeps its arrival time).
       return pauseForRateLimit(ctx, jobId, pauseMs)
-        .then(() => enterLine(ctx, jobId, submit, { atHead: true }))
-        .then(() => undefined);
+        .then(() => backInLine(ctx, jobId, () => enterLine(ctx, jobId, submit, { atHead: true })))
+        .then(() => undefined, unanswered);
     }
     if (ctx.provider.isAmbiguousCreateFailure(error) && callbacksEnabled(ctx)) {
       // KIE may have created (and will charge for) the task: its callback can still attach it;

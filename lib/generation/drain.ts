@@ -13,7 +13,7 @@ import { callbackUrl, hashToken } from "./callbacks";
 import { callbacksEnabled, type GenerationContext } from "./context";
 import type { DrainPass } from "./drainLoop";
 import type { QueuedSubmit } from "./line";
-import { pauseForRateLimit, recordCreatedTask } from "./submit";
+import { backInLine, pauseForRateLimit, recordCreatedTask } from "./submit";
 
 /** createTasks one pass has in flight at once (KIE's budget, not this, sets the pace). */
 const MAX_IN_FLIGHT = 8;
@@ -102,7 +102,7 @@ async function createFailed(ctx: GenerationContext, job: Generation, error: unkn
   const pauseMs = ctx.provider.isRateLimited(error);
   if (pauseMs !== undefined) {
     await pauseForRateLimit(ctx, job.id, pauseMs);
-    await requeueGeneration(ctx.db, job.id);
+    await backInLine(ctx, job.id, () => requeueGeneration(ctx.db, job.id));
     ctx.line.wake();
     return;
   }

@@ -7,9 +7,9 @@ import { fullJitterDelay } from "@/lib/backoff";
 import { attachKieTask } from "@/lib/db/generations";
 import type { GenerationContext } from "./context";
 
-/** Tries at recording a created task before the error is given up on. */
-const ATTACH_ATTEMPTS = 4;
-const ATTACH_BACKOFF = { baseMs: 200, maxMs: 2_000 };
+/** Tries at a database write the job cannot do without, before the error is given up on. */
+const WRITE_ATTEMPTS = 4;
+const WRITE_BACKOFF = { baseMs: 200, maxMs: 2_000 };
 
 /**
  * Records the task KIE created (and will charge for) on its job, with createTask's warnings,
@@ -22,16 +22,36 @@ export async function recordCreatedTask(
   jobId: string,
   created: { taskId: string; warnings?: string[] },
 ): Promise<boolean> {
+  return retried(ctx, { jobId, kieTaskId: created.taskId }, "could not record the KIE task", () =>
+    attachKieTask(ctx.db, jobId, created.taskId, created.warnings ?? []),
+  );
+}
+
+/**
+ * Puts a job KIE refused with 429 back in line (`requeue`), retrying a database error a few times
+ * (bounded): nothing else would ever send it, and it would wait, reserved, for KIE_TIMEOUT_MS.
+ */
+export async function backInLine(
+  ctx: GenerationContext,
+  jobId: string,
+  requeue: () => Promise<boolean>,
+): Promise<boolean> {
+  return retried(ctx, { jobId }, "could not put the job back in line", requeue);
+}
+
+async function retried<T>(
+  ctx: GenerationContext,
+  about: Record<string, unknown>,
+  failure: string,
+  write: () => Promise<T>,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await attachKieTask(ctx.db, jobId, created.taskId, created.warnings ?? []);
+      return await write();
     } catch (error) {
-      if (attempt + 1 >= ATTACH_ATTEMPTS) throw error;
-      ctx.logger.warn(
-        { jobId, kieTaskId: created.taskId, err: error },
-        "could not record the KIE task; retrying",
-      );
-      await sleep(fullJitterDelay(attempt, ATTACH_BACKOFF));
+      if (attempt + 1 >= WRITE_ATTEMPTS) throw error;
+      ctx.logger.warn({ ...about, err: error }, `${failure}; retrying`);
+      await sleep(fullJitterDelay(attempt, WRITE_BACKOFF));
     }
   }
 }

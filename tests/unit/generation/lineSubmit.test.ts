@@ -185,6 +185,60 @@ describeEachDatabase("sending a job to KIE", (getDb) => {
     await until("sent", () => kit.provider.created.length === 1, 3_000);
   });
 
+  /** The database, but its next update fails once `armed.on` is set (a dropped connection). */
+  const dropsOneUpdate = (db: AppDatabase) => {
+    const armed = { on: false };
+    const flaky = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop === "update" && armed.on) {
+          armed.on = false;
+          return () => {
+            throw new Error("connection terminated unexpectedly");
+          };
+        }
+        return Reflect.get(target, prop, receiver);
+      },
+    });
+    return { flaky, armed };
+  };
+
+  it("a direct create refused with 429 is still sent after a database error putting it back in line", async () => {
+    const { flaky, armed } = dropsOneUpdate(getDb().db);
+    const generations = kit.service({ db: flaky });
+    const refusal = refuseFirstCreate();
+    const createTask = kit.provider.createTask;
+    kit.provider.createTask = (input, options) =>
+      createTask(input, options).catch((error) => {
+        armed.on = true;
+        throw error;
+      });
+    kit.budget.give(1);
+    await generations.create(request("u1", "first")).catch(() => undefined);
+    expect(refusal.done).toBe(true);
+    kit.budget.give(1);
+    generations.wakeLine();
+    await until("sent", () => kit.provider.created.length === 1, 5_000);
+  });
+
+  it("a job from the line refused with 429 is sent again after a database error putting it back", async () => {
+    const { flaky, armed } = dropsOneUpdate(getDb().db);
+    const generations = kit.service({ db: flaky });
+    const refusal = refuseFirstCreate();
+    const createTask = kit.provider.createTask;
+    kit.provider.createTask = (input, options) =>
+      createTask(input, options).catch((error) => {
+        armed.on = true;
+        throw error;
+      });
+    await generations.create(request("u1", "queued"));
+    kit.budget.give(1);
+    generations.wakeLine();
+    await until("refused", () => refusal.done, 3_000);
+    kit.budget.give(1);
+    generations.wakeLine();
+    await until("sent", () => kit.provider.created.length === 1, 5_000);
+  });
+
   it("what createTask warns about reaches the user of a job sent from the line, once", async () => {
     const generations = kit.service();
     kit.provider.createWarnings = ["randomSeed was not sent: the model has no seed"];
