@@ -3,6 +3,7 @@
 import { LogOutIcon } from "lucide-react";
 import { useState } from "react";
 import { Button } from "@/components/ui/button";
+import { clearDraft } from "@/lib/ui/draft";
 import { supabaseBrowserOptions } from "@/lib/ui/supabase";
 
 export interface SupabasePublicConfig {
@@ -16,6 +17,8 @@ export function SignOutButton({ supabase }: { supabase?: SupabasePublicConfig })
   async function signOut() {
     setBusy(true);
     try {
+      // This browser may be shared: the next person must not find this one's draft or references.
+      await clearDraft();
       // First, while the session cookie is still sent: the server ends that session for good
       // (a copy of its token gets 401), Supabase's included.
       // A network error must not keep the browser's Supabase session alive: it is ended regardless.

@@ -89,3 +89,20 @@ export async function saveReferences(items: StoredReference[]): Promise<void> {
     // Not kept; the form still has them in memory.
   }
 }
+
+/**
+ * Forgets the draft and the kept reference images (sign-out): this browser may be shared, and the
+ * next person to sign in must not find them. Best effort, like keeping them.
+ */
+export async function clearDraft(): Promise<void> {
+  try {
+    window.sessionStorage.removeItem(DRAFT_KEY);
+  } catch {
+    // Storage disabled: nothing was kept there.
+  }
+  try {
+    await withStore("readwrite", (store) => store.delete(REFERENCES_KEY));
+  } catch {
+    // No database (private window): nothing was kept there.
+  }
+}
