@@ -1,6 +1,6 @@
 "use client";
 
-import type { KeyboardEvent, Ref } from "react";
+import { type KeyboardEvent, type Ref, useSyncExternalStore } from "react";
 import { cn } from "@/lib/ui/cn";
 
 interface Props {
@@ -53,9 +53,20 @@ export function PromptField({ value, onChange, onSubmit, maxChars, placeholder, 
       />
       <p id="prompt-hint" className="text-xs text-muted-foreground">
         Describe the picture, or the change to make to your reference images.{" "}
-        <kbd className="rounded border px-1 font-sans">Ctrl</kbd>+
+        <kbd className="rounded border px-1 font-sans">{useModifierKey()}</kbd>+
         <kbd className="rounded border px-1 font-sans">Enter</kbd> to generate.
       </p>
     </div>
+  );
+}
+
+const noSubscription = () => () => {};
+
+/** "⌘" on Apple devices, "Ctrl" elsewhere (and in the server's HTML, before the browser says). */
+function useModifierKey(): string {
+  return useSyncExternalStore(
+    noSubscription,
+    () => (/Mac|iPhone|iPad|iPod/.test(navigator.platform || navigator.userAgent) ? "⌘" : "Ctrl"),
+    () => "Ctrl",
   );
 }

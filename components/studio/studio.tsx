@@ -4,6 +4,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { toast } from "sonner";
 import { ME_KEY, useMe, useSetBalance } from "@/components/header/credits";
+import { NoScriptNotice } from "@/components/pages/noscript-notice";
 import { ApiProblem, type GenerateInput, submitGeneration } from "@/lib/ui/api";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
@@ -223,6 +224,7 @@ export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps
         }}
         aria-label="Generate an image"
       >
+        <NoScriptNotice />
         <PromptField
           ref={promptRef}
           value={prompt}
