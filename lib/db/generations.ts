@@ -85,6 +85,29 @@ export async function attachKieTask(
   return rows.length === 1;
 }
 
+/**
+ * createTask's warnings on a job whose task another path (its callback) attached first, once:
+ * not when the job already has them all (a retry after a write that did land).
+ */
+export async function addTaskWarnings(
+  db: DbExecutor,
+  id: string,
+  kieTaskId: string,
+  warnings: string[],
+): Promise<void> {
+  if (warnings.length === 0) return;
+  await db
+    .update(generations)
+    .set({ warnings: mergedWarnings(warnings) })
+    .where(
+      and(
+        eq(generations.id, id),
+        eq(generations.kieTaskId, kieTaskId),
+        sql`NOT (coalesce(${generations.warnings}, '[]'::jsonb) @> ${JSON.stringify(warnings)}::jsonb)`,
+      ),
+    );
+}
+
 /** The job's warnings with `more` after them (createTask's come first, the result's later). */
 function mergedWarnings(more: string[]) {
   return sql`coalesce(${generations.warnings}, '[]'::jsonb) || ${JSON.stringify(more)}::jsonb`;

@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { fullJitterDelay } from "@/lib/backoff";
-import { attachKieTask } from "@/lib/db/generations";
+import { addTaskWarnings, attachKieTask } from "@/lib/db/generations";
 import type { GenerationContext } from "./context";
 
 /** Tries at a database write the job cannot do without, before the error is given up on. */
@@ -22,9 +22,13 @@ export async function recordCreatedTask(
   jobId: string,
   created: { taskId: string; warnings?: string[] },
 ): Promise<boolean> {
-  return retried(ctx, { jobId, kieTaskId: created.taskId }, "could not record the KIE task", () =>
-    attachKieTask(ctx.db, jobId, created.taskId, created.warnings ?? []),
-  );
+  const warnings = created.warnings ?? [];
+  return retried(ctx, { jobId, kieTaskId: created.taskId }, "could not record the KIE task", async () => {
+    if (await attachKieTask(ctx.db, jobId, created.taskId, warnings)) return true;
+    // Its callback attached the task first, without the warnings only this answer carries.
+    await addTaskWarnings(ctx.db, jobId, created.taskId, warnings);
+    return false;
+  });
 }
 
 /**

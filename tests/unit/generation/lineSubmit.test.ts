@@ -239,6 +239,31 @@ describeEachDatabase("sending a job to KIE", (getDb) => {
     await until("sent", () => kit.provider.created.length === 1, 5_000);
   });
 
+  it("createTask's warnings reach the user when the task's callback attached it first", async () => {
+    const generations = kit.service({ appUrl: "https://studio.example" });
+    kit.provider.createWarnings = ["randomSeed was not sent: the model has no seed"];
+    const createTask = kit.provider.createTask.bind(kit.provider);
+    kit.provider.createTask = async (input, options) => {
+      const created = await createTask(input, options);
+      // KIE finishes and calls back before its createTask answer is recorded.
+      kit.provider.succeed(created.taskId, ["https://results.example/1.png"]);
+      const url = new URL(input.callBackUrl as string);
+      const verdict = await generations.verifyCallback({
+        jobId: url.searchParams.get("job"),
+        token: url.searchParams.get("token"),
+        readBody: async () => ({ taskId: created.taskId }),
+        requestId: "callback",
+      });
+      if (!verdict.accepted) throw new Error(`callback refused: ${verdict.reason}`);
+      await verdict.process();
+      return created;
+    };
+    kit.budget.give(1);
+    const direct = await generations.create(request("u1", "direct"));
+    expect(direct.job).toMatchObject({ taskId: "fake-task-1", status: "succeeded" });
+    expect([...direct.warnings, ...(direct.job.warnings ?? [])]).toEqual(kit.provider.createWarnings);
+  });
+
   it("what createTask warns about reaches the user of a job sent from the line, once", async () => {
     const generations = kit.service();
     kit.provider.createWarnings = ["randomSeed was not sent: the model has no seed"];
