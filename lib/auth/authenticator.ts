@@ -5,6 +5,7 @@
  * and that one still enforces its own list, so `alg: none` and HS256-signed-with-the-public-key
  * tokens are refused whatever the header says.
  */
+import { createHash } from "node:crypto";
 import { decodeProtectedHeader, type JWTPayload } from "jose";
 import {
   findSupabaseAuthCookieNames,
@@ -122,8 +123,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   async function verifyAccessToken(token: string): Promise<AuthUser> {
     const payload = await verifiedClaims(token);
     const user = userFrom(payload, options);
-    const session = payload.session_id;
-    if (options.sessions && typeof session === "string" && (await options.sessions.isRevoked(session))) {
+    if (options.sessions && (await options.sessions.isRevoked(sessionKeyOf(payload, token)))) {
       throw new UnauthorizedError("session_ended");
     }
     return user;
@@ -143,10 +143,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         if (error instanceof UnauthorizedError) return undefined; // nothing valid to end
         throw error;
       });
-      const { session_id: sessionId, sub, exp } = claims ?? {};
-      if (typeof sessionId !== "string" || typeof sub !== "string" || typeof exp !== "number") continue;
+      if (!claims) continue;
+      const { sub, exp } = claims;
+      if (typeof sub !== "string" || typeof exp !== "number") continue;
       await options.sessions.revoke({
-        sessionId,
+        sessionId: sessionKeyOf(claims, token),
         userId: sub.toLowerCase(),
         expiresAt: new Date(exp * 1000),
       });
@@ -174,6 +175,17 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   }
 
   return { mode: options.mode, authenticate, verifyAccessToken, signOut };
+}
+
+/**
+ * What sign-out records for a token: its `session_id` (every token of that session ends with it),
+ * else the token's own hash — a token that names no session (minted by an admin tool, say) must
+ * not outlive a sign-out that answered 204 either.
+ */
+function sessionKeyOf(claims: JWTPayload, token: string): string {
+  const session = claims.session_id;
+  if (typeof session === "string" && session.length > 0) return session;
+  return `token:${createHash("sha256").update(token).digest("base64url")}`;
 }
 
 /** Checks the options (AuthConfigurationError at start-up, never per request) and builds the verifiers. */

@@ -163,6 +163,19 @@ describeEachDatabase("sign-in and credits", (getDb) => {
       expect(await response.json()).toEqual({ success: true, balance: 5 });
     });
 
+    it("sign-out ends a token that names no session_id too: its copy gets 401 (review r2)", async () => {
+      // GoTrue's own tokens carry session_id; one minted without it (an admin tool, a migration)
+      // was answered 204 by sign-out and then still accepted until it expired.
+      const token = await supabaseToken("2a9e5c1b-7d3f-4e8a-b6c1-0f9e8d7c6b5a", "nosession@example.com");
+      expect((await h.fetch("/api/credits", { token })).status).toBe(200);
+      expect((await h.fetch("/api/auth/signout", { method: "POST", token })).status).toBe(204);
+      expect((await h.fetch("/api/credits", { token })).status).toBe(401);
+      // Another token of the same user is another session: it goes on.
+      const other = await supabaseToken("2a9e5c1b-7d3f-4e8a-b6c1-0f9e8d7c6b5a", "NoSession@example.com");
+      expect(other).not.toBe(token);
+      expect((await h.fetch("/api/credits", { token: other })).status).toBe(200);
+    });
+
     it("refuses a token signed with another secret", async () => {
       const forged = await supabaseToken(
         "6f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
