@@ -29,6 +29,7 @@ export default defineConfig({
       "tests/unit/credits/reserve-errors.test.ts",
       "tests/integration/db/generations.test.ts",
       "tests/integration/db/guards.test.ts",
+      "tests/integration/db/generationsKie.test.ts",
       // lib/http/idempotency.ts
       "tests/unit/http/idempotency.test.ts",
       "tests/integration/http/idempotency.test.ts",
@@ -38,6 +39,7 @@ export default defineConfig({
       "tests/unit/auth/authenticate.test.ts",
       "tests/unit/auth/supabaseRules.test.ts",
       "tests/unit/auth/dev.test.ts",
+      "tests/unit/auth/signOut.test.ts",
       // lib/http/body.ts
       "tests/unit/http/body.test.ts",
     ],

@@ -281,6 +281,16 @@ describe("a body left unread by an early answer (issue 24 item 1)", () => {
     });
   });
 
+  it("a body another reader still holds is left to it: no drain is started under it", async () => {
+    const { stream, meter } = metered(1024 * 1024);
+    const request = unread(stream, { "content-length": String(1024 * 1024) });
+    const holder = request.body?.getReader();
+    expect(settleUnreadBody(request)).toBe("none");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(meter.pulled).toBe(0);
+    holder?.releaseLock();
+  });
+
   it("a body refused midway (413, chunked) still closes the connection; one stopped midway is drained", async () => {
     const big = metered(1024 * 1024);
     const refused = unread(big.stream, { "content-type": "application/json" });
@@ -294,5 +304,101 @@ describe("a body left unread by an early answer (issue 24 item 1)", () => {
     for await (const _chunk of bodyChunks(stopped, 2 * 1024 * 1024)) break;
     expect(settleUnreadBody(stopped)).toBe("drain");
     await expect.poll(() => partial.meter.pulled, { timeout: 5_000 }).toBe(1024 * 1024);
+  });
+});
+
+describe("a body that stops arriving (408)", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A client that sends `first` (if any), then nothing more, its connection still open. */
+  function stalledAfter(first?: string, headers: Record<string, string> = {}) {
+    let sent = false;
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          if (first !== undefined && !sent) {
+            sent = true;
+            controller.enqueue(new TextEncoder().encode(first));
+            return;
+          }
+          return new Promise<void>(() => {});
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    return new Request("http://localhost/api/generate", {
+      method: "POST",
+      body: stream,
+      headers: { "content-type": "application/json", ...headers },
+      duplex: "half",
+    } as RequestInit);
+  }
+  async function settledWithin(promise: Promise<unknown>, ms: number) {
+    let outcome: unknown = "pending";
+    promise.then(
+      (value) => {
+        outcome = { value };
+      },
+      (error: unknown) => {
+        outcome = error;
+      },
+    );
+    await vi.advanceTimersByTimeAsync(ms);
+    return outcome;
+  }
+
+  it("is given up after the route's idle time with a 408 saying so, and its connection is closed, not drained", async () => {
+    vi.useFakeTimers();
+    const request = stalledAfter('{"prompt":', { "content-length": "1000" });
+    const reading = readJson(request, schema, { idleTimeoutMs: 2_000 });
+    expect(await settledWithin(reading, 1_999)).toBe("pending");
+    const error = await settledWithin(reading, 1);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({
+      code: "request_timeout",
+      message: "No part of the request body arrived for 2 s. Nothing was charged; send it again.",
+    });
+    // A drain would wait on the same silent client: the connection is closed at once instead.
+    expect(settleUnreadBody(request)).toBe("close");
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("waits 30 s by default, counted from the last byte, not from the start", async () => {
+    vi.useFakeTimers();
+    const reading = readBytes(stalledAfter(), 1024);
+    expect(await settledWithin(reading, 29_999)).toBe("pending");
+    expect(await settledWithin(reading, 1)).toMatchObject({
+      code: "request_timeout",
+      message: "No part of the request body arrived for 30 s. Nothing was charged; send it again.",
+    });
+  });
+
+  it("a slow body that keeps sending is read to its end, and leaves no timer behind", async () => {
+    vi.useFakeTimers();
+    const parts = ['{"prompt"', ':"a ', 'banana"}'];
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          await new Promise((resolve) => setTimeout(resolve, 1_500));
+          const part = parts.shift();
+          if (part === undefined) return controller.close();
+          controller.enqueue(new TextEncoder().encode(part));
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const request = new Request("http://localhost/api/generate", {
+      method: "POST",
+      body: stream,
+      headers: { "content-type": "application/json", "content-length": "26" },
+      duplex: "half",
+    } as RequestInit);
+    // Four reads of 1.5 s each: 6 s in all, more than the 2 s idle time but never 2 s without a byte.
+    const outcome = await settledWithin(readJson(request, schema, { idleTimeoutMs: 2_000 }), 6_000);
+    expect(outcome).toEqual({ value: { prompt: "a banana" } });
+    expect(settleUnreadBody(request)).toBe("none");
+    expect(vi.getTimerCount()).toBe(0);
   });
 });
