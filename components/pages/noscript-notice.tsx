@@ -1,6 +1,6 @@
 /**
  * Shown only with JavaScript off: the studio sends prompts and shows images as they are made from
- * the browser, and a page still loading is filled in by script — say so instead of a silent page.
+ * the browser — say so instead of a form that silently reloads the page.
  */
 export function NoScriptNotice() {
   return (
