@@ -2,6 +2,7 @@ import { ConfigError } from "@/config";
 import { getApp, shutdownApp } from "@/lib/app";
 import { DatabaseLockedError } from "@/lib/db";
 import { startReconciler } from "@/lib/generation/reconciler";
+import { installLingeringClose } from "@/lib/http/lingeringClose";
 
 const RECONCILE_EVERY_MS = 10_000;
 /** After this, shutdown stops waiting for the rest and closes only the database. */
@@ -18,6 +19,8 @@ export interface ServerRuntimeOptions {
 export async function startServerRuntime(options: ServerRuntimeOptions = {}): Promise<void> {
   let reconciler: { stop: () => Promise<void> } | undefined;
   let closeDatabase: () => Promise<void> = async () => {};
+  // An early 413/408 must reach a client still sending its body (lingeringClose.ts).
+  installLingeringClose();
   try {
     const app = await getApp();
     closeDatabase = () => app.database.close();
