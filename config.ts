@@ -147,6 +147,7 @@ const envSchema = z.object({
   S3_ACCESS_KEY_ID: secret.optional(),
   S3_SECRET_ACCESS_KEY: secret.optional(),
   S3_FORCE_PATH_STYLE: boolean.optional(),
+  S3_PRESIGNED_REDIRECT: boolean.default(true),
   IMAGE_RETENTION_DAYS: integer(1, 36_500).optional(),
   IMAGE_URL_SECRET: z.string().min(32, { error: "must be at least 32 characters" }).optional(),
   IMAGE_URL_SECRET_PREVIOUS: z.string().min(32, { error: "must be at least 32 characters" }).optional(),
@@ -230,6 +231,11 @@ export interface AppConfig {
   logLevel: z.infer<typeof envSchema>["LOG_LEVEL"];
   images: {
     store: ImageStoreSettings;
+    /**
+     * S3_PRESIGNED_REDIRECT: with IMAGE_STORE=s3, `GET /api/images/:id` redirects to a short-lived
+     * presigned URL (the bytes never pass through this server); false streams them instead.
+     */
+    presignedRedirect: boolean;
     /** IMAGE_RETENTION_DAYS: stored images older than this are deleted; undefined = kept. */
     retentionDays?: number;
     /** IMAGE_URL_SECRET: signs image links; unset → a secret kept in DATA_DIR (one host only). */
@@ -316,6 +322,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: e.LOG_LEVEL,
     images: {
       store: imageStoreSettings(e),
+      presignedRedirect: e.IMAGE_STORE === "s3" && e.S3_PRESIGNED_REDIRECT,
       retentionDays: e.IMAGE_RETENTION_DAYS,
       urlSecret: e.IMAGE_URL_SECRET,
       previousUrlSecret: e.IMAGE_URL_SECRET_PREVIOUS,

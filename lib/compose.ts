@@ -211,6 +211,7 @@ export async function createImages(
   const images = new ImageLibrary({
     db: db,
     store: imageStore,
+    redirect: config.images.presignedRedirect,
     fetchSource: (url, signal) =>
       fetchProxiedImage(url, {
         allowedHosts: config.imageProxyAllowedHosts,

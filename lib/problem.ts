@@ -20,6 +20,7 @@ export const PUBLIC_ERROR_CODES = [
   "idempotency_key_reused",
   "file_too_large",
   "unsupported_media_type",
+  "range_not_satisfiable",
   "generation_failed",
   "rate_limited",
   "internal_error",

@@ -34,6 +34,10 @@ export const PUBLIC_ERRORS = {
   },
   file_too_large: { status: 413, message: "A file is larger than the upload limit." },
   unsupported_media_type: { status: 415, message: "Only PNG, JPEG and WebP images are accepted." },
+  range_not_satisfiable: {
+    status: 416,
+    message: "The requested byte range is outside the image (Content-Range gives its size).",
+  },
   generation_failed: { status: 422, message: "The image could not be generated." },
   rate_limited: { status: 429, message: "Too many requests. Try again shortly." },
   internal_error: { status: 500, message: "Something went wrong on our side." },

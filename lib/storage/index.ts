@@ -6,6 +6,7 @@ import type { ImageStore } from "./types";
 
 export * from "./keys";
 export { LocalImageStore } from "./local";
+export * from "./range";
 export type { S3StoreOptions } from "./s3";
 export { HOST_TAG, spoolDirOf, sweepTempFiles, TEMP_MAX_AGE_MS, tempFileName, writeAll } from "./tempFiles";
 export * from "./types";

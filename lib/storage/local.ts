@@ -5,11 +5,12 @@
  * a crash leaves only a temp file, which sweepIncomplete() removes once its process is gone. Any
  * local I/O error (ENOSPC, EIO, EMFILE, a short write) is StoreUnavailableError.
  */
-import { constants, createReadStream } from "node:fs";
-import { copyFile, mkdir, open, opendir, rename, rm, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { copyFile, type FileHandle, mkdir, open, opendir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { assertKey, contentTypeOfKey } from "./keys";
+import { type ByteRangeSpec, resolveRange } from "./range";
 import { isMissing, sweepTempFiles, tempFileName, writeAll } from "./tempFiles";
 import {
   type ImageStore,
@@ -94,14 +95,32 @@ export class LocalImageStore implements ImageStore {
     }
   }
 
-  async get(key: string): Promise<StoredObject | undefined> {
+  /**
+   * One open file serves the size, the range and the bytes (no window between a stat and the read).
+   * An unsatisfiable range closes it at once and answers with an empty body.
+   */
+  async get(key: string, options: { range?: ByteRangeSpec } = {}): Promise<StoredObject | undefined> {
     const file = this.pathOf(key);
+    let handle: FileHandle;
     try {
-      const info = await stat(file);
-      if (!info.isFile()) return undefined;
-      return { body: createReadStream(file), size: info.size, contentType: contentTypeOfKey(key) };
+      handle = await open(file, "r");
     } catch (error) {
       if (isMissing(error)) return undefined;
+      throw new StoreUnavailableError("get", { cause: error });
+    }
+    try {
+      const info = await handle.stat();
+      const contentType = contentTypeOfKey(key);
+      const range = options.range && resolveRange(options.range, info.size);
+      if (!info.isFile() || range === "unsatisfiable") {
+        await handle.close();
+        if (!info.isFile()) return undefined;
+        return { body: Readable.from([]), size: info.size, contentType, range };
+      }
+      const body = handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+      return { body, size: info.size, contentType, ...(range && { range }) };
+    } catch (error) {
+      await handle.close().catch(() => {});
       throw new StoreUnavailableError("get", { cause: error });
     }
   }

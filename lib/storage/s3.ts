@@ -23,6 +23,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { assertKey } from "./keys";
 import {
   type ImageStore,
+  type PresignOptions,
   type PutOptions,
   type StoredEntry,
   type StoredObject,
@@ -176,7 +177,8 @@ export class S3ImageStore implements ImageStore {
     } while (token);
   }
 
-  async presign(key: string, options: { expiresInSeconds: number; downloadName?: string }): Promise<string> {
+  /** A GET of `key` signed for `expiresInSeconds` from `signingDate`; S3 serves Range on it itself. */
+  async presign(key: string, options: PresignOptions): Promise<string> {
     assertKey(key);
     try {
       return await getSignedUrl(
@@ -187,8 +189,10 @@ export class S3ImageStore implements ImageStore {
           ...(options.downloadName && {
             ResponseContentDisposition: `attachment; filename="${options.downloadName}"`,
           }),
+          ...(options.contentType && { ResponseContentType: options.contentType }),
+          ...(options.cacheControl && { ResponseCacheControl: options.cacheControl }),
         }),
-        { expiresIn: options.expiresInSeconds },
+        { expiresIn: options.expiresInSeconds, signingDate: options.signingDate },
       );
     } catch (error) {
       throw new StoreUnavailableError("presign", { cause: error });

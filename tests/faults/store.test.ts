@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { generations } from "@/lib/db";
-import { startTestS3, type TestS3 } from "../helpers/s3";
+import { followImage, startTestS3, type TestS3 } from "../helpers/s3";
 import {
   createTestDatabase,
   eventually,
@@ -102,7 +102,8 @@ describe.skipIf(!TEST_DATABASE_URL)(
         };
         expect(body).toMatchObject({ status: "succeeded", creditsUsed: 1 });
         const url = new URL(body.imageUrl as string, "http://localhost");
-        const image = await harness.fetch(url.pathname + url.search, { token });
+        // With S3 the app redirects to the bucket (DESIGN.md §9): followed, as a browser would.
+        const image = await followImage(await harness.fetch(url.pathname + url.search, { token }));
         expect(image.status).toBe(200);
         expect(image.headers.get("content-type")).toMatch(/^image\//);
         expect((await image.arrayBuffer()).byteLength).toBeGreaterThan(0);

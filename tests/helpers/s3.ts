@@ -62,3 +62,15 @@ export async function startTestS3(bucket = "nano-banana-test"): Promise<TestS3> 
     },
   };
 }
+
+/**
+ * What a browser ends up with for an image answer: with IMAGE_STORE=s3 the app answers a 302 to a
+ * presigned URL of the bucket (DESIGN.md §9), which is fetched here — only on loopback.
+ */
+export async function followImage(response: Response): Promise<Response> {
+  if (response.status !== 302) return response;
+  const location = new URL(response.headers.get("location") as string);
+  if (location.hostname !== "127.0.0.1")
+    throw new Error(`an image redirect off loopback: ${location.origin}`);
+  return fetch(location);
+}

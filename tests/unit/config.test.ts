@@ -209,7 +209,7 @@ describe("config", () => {
   });
 
   it("keeps images on local disk by default, in an S3 bucket with IMAGE_STORE=s3", () => {
-    expect(loadConfig({}).images).toEqual({ store: { kind: "local" } });
+    expect(loadConfig({}).images).toEqual({ store: { kind: "local" }, presignedRedirect: false });
     const s3 = loadConfig({
       IMAGE_STORE: "s3",
       S3_ENDPOINT: "http://127.0.0.1:9000/",
@@ -221,7 +221,16 @@ describe("config", () => {
     expect(s3.images).toMatchObject({
       store: { kind: "s3", endpoint: "http://127.0.0.1:9000", region: "us-east-1", bucket: "images" },
       retentionDays: 30,
+      // Images are answered by a redirect to a presigned URL unless the operator turns it off.
+      presignedRedirect: true,
     });
+    expect(
+      loadConfig({ IMAGE_STORE: "s3", S3_BUCKET: "b", S3_PRESIGNED_REDIRECT: "false" }).images
+        .presignedRedirect,
+    ).toBe(false);
+    expect(() => loadConfig({ IMAGE_STORE: "s3", S3_BUCKET: "b", S3_PRESIGNED_REDIRECT: "maybe" })).toThrow(
+      /S3_PRESIGNED_REDIRECT/,
+    );
     // Path-style by default with a custom endpoint (MinIO, Supabase Storage), virtual-hosted on AWS.
     expect(s3.images.store).toMatchObject({ forcePathStyle: true });
     expect(loadConfig({ IMAGE_STORE: "s3", S3_BUCKET: "b" }).images.store).toMatchObject({

@@ -195,9 +195,25 @@ export const OPERATIONS: OperationSpec[] = [
           "The image bytes (ETag = sha256; cached for a signed link's remaining life, never by cookie or bearer).",
         content: "image/*",
       },
+      "206": {
+        description:
+          "One byte range (Range: bytes=a-b, a-, -n; If-Range honoured) with Content-Range, where the store serves ranges (Accept-Ranges: bytes).",
+        content: "image/*",
+      },
+      "302": {
+        description: "IMAGE_STORE=s3, unless S3_PRESIGNED_REDIRECT=false: the image is at Location.",
+        headers: { Location: "A presigned URL of the image, valid for at most 5 minutes." },
+      },
       "304": { description: "Not modified (If-None-Match)." },
     },
-    errors: ["invalid_request", "unauthorized", "forbidden", "not_found", "service_unavailable"],
+    errors: [
+      "invalid_request",
+      "unauthorized",
+      "forbidden",
+      "not_found",
+      "range_not_satisfiable",
+      "service_unavailable",
+    ],
   },
   {
     method: "post",

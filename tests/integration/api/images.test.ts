@@ -112,6 +112,87 @@ describeEachDatabase("api: GET /api/images/:id", (getDb) => {
     expect(response.headers.get("etag")).not.toBe(`"${createHash("sha256").update(png).digest("hex")}"`);
   });
 
+  it("serves one byte range with 206 and Content-Range, the thumbnail too", async () => {
+    const cases: [string, number, number][] = [
+      ["bytes=0-15", 0, 15],
+      ["bytes=10-", 10, png.byteLength - 1],
+      ["bytes=-20", png.byteLength - 20, png.byteLength - 1],
+      // An end past the file is cut to its last byte; a suffix longer than it is the whole file.
+      ["bytes=5-999999999999", 5, png.byteLength - 1],
+      ["bytes=-999999", 0, png.byteLength - 1],
+    ];
+    for (const [range, start, end] of cases) {
+      const response = await get(`/api/images/${jobId}`, { token: owner.token, headers: { range } });
+      expect(response.status, range).toBe(206);
+      expect(response.headers.get("content-range"), range).toBe(`bytes ${start}-${end}/${png.byteLength}`);
+      expect(response.headers.get("content-length"), range).toBe(String(end - start + 1));
+      expect(response.headers.get("accept-ranges")).toBe("bytes");
+      expect(response.headers.get("cache-control")).toBe("private, no-store");
+      expect(Buffer.from(await response.arrayBuffer()).equals(png.subarray(start, end + 1)), range).toBe(
+        true,
+      );
+    }
+    const link = new URL(h.app.imageLinks.url(jobId, "thumb"), "http://localhost");
+    const part = await get(`${link.pathname}${link.search}`, { headers: { range: "bytes=4-11" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes 4-11/${thumb.byteLength}`);
+    expect(Buffer.from(await part.arrayBuffer()).equals(thumb.subarray(4, 12))).toBe(true);
+  });
+
+  it("a range that selects no byte is 416 with the image's size; nothing else is refused", async () => {
+    for (const range of [
+      `bytes=${png.byteLength}-`,
+      `bytes=${png.byteLength + 100}-${png.byteLength + 200}`,
+      "bytes=-0",
+    ]) {
+      const response = await get(`/api/images/${jobId}`, { token: owner.token, headers: { range } });
+      expect(response.status, range).toBe(416);
+      expect(response.headers.get("content-range"), range).toBe(`bytes */${png.byteLength}`);
+      expect((await response.json()).error.code).toBe("range_not_satisfiable");
+    }
+    // Several ranges, a reversed one, a negative start, numbers too long to be exact, another
+    // unit, or a garbled header: the whole image (200), never more than one copy of it.
+    for (const range of [
+      "bytes=0-1,2-3,4-5,6-7,8-9,0-1,2-3",
+      "bytes=0-1, 0-1",
+      "bytes=20-10",
+      "bytes=-5-10",
+      "bytes=0-99999999999999999999",
+      "bytes=1e3-",
+      "items=0-10",
+      "bytes=",
+      "bytes=-",
+    ]) {
+      const response = await get(`/api/images/${jobId}`, { token: owner.token, headers: { range } });
+      expect(response.status, range).toBe(200);
+      expect(response.headers.get("content-range"), range).toBeNull();
+      expect((await response.arrayBuffer()).byteLength, range).toBe(png.byteLength);
+    }
+  });
+
+  it("If-Range: the range only for the current ETag, else the whole image; If-None-Match comes first", async () => {
+    const etag = `"${createHash("sha256").update(png).digest("hex")}"`;
+    const current = await get(`/api/images/${jobId}`, {
+      token: owner.token,
+      headers: { range: "bytes=0-9", "if-range": etag },
+    });
+    expect(current.status).toBe(206);
+    expect((await current.arrayBuffer()).byteLength).toBe(10);
+    for (const ifRange of ['"another-version"', `W/${etag}`, "Wed, 21 Oct 2015 07:28:00 GMT"]) {
+      const stale = await get(`/api/images/${jobId}`, {
+        token: owner.token,
+        headers: { range: "bytes=0-9", "if-range": ifRange },
+      });
+      expect(stale.status, ifRange).toBe(200);
+      expect((await stale.arrayBuffer()).byteLength, ifRange).toBe(png.byteLength);
+    }
+    const cached = await get(`/api/images/${jobId}`, {
+      token: owner.token,
+      headers: { range: "bytes=0-9", "if-none-match": etag },
+    });
+    expect(cached.status).toBe(304);
+  });
+
   it("?download=1 is an attachment with a safe file name", async () => {
     const response = await get(`/api/images/${jobId}?download=1`, { token: owner.token });
     expect(response.status).toBe(200);
