@@ -27,14 +27,27 @@ export async function signInFast(page: Page, email: string): Promise<void> {
   expect(response.status()).toBe(200);
 }
 
-/** A cookie-authenticated POST must say it comes from this origin (DESIGN.md §3). */
+/**
+ * A cookie-authenticated POST must say it comes from this origin (DESIGN.md §3). Like any careful
+ * client it sends an Idempotency-Key and retries once when the connection is reset under it (a
+ * pooled keep-alive connection the server closed as it was reused): the key makes that safe.
+ */
 export function sameOrigin(request: APIRequestContext, baseURL: string) {
   return {
-    generate: (data: Record<string, unknown>) =>
-      request.post("/api/generate", {
-        data,
-        headers: { origin: baseURL, prefer: "respond-async" },
-      }),
+    generate: async (data: Record<string, unknown>) => {
+      const send = () =>
+        request.post("/api/generate", {
+          data,
+          headers: { origin: baseURL, prefer: "respond-async", "idempotency-key": key },
+        });
+      const key = crypto.randomUUID();
+      try {
+        return await send();
+      } catch (error) {
+        if (!/ECONNRESET|EPIPE|socket hang up/.test(String(error))) throw error;
+        return send();
+      }
+    },
   };
 }
 
