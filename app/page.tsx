@@ -24,15 +24,21 @@ export default async function StudioPage({
   const { app, me } = session;
   const recent = (await app.generations.list(me.user.id, { limit: 20 })).jobs as Job[];
 
-  // History's "Edit this image" (?edit=) replaces the references; "Use as reference" (?reference=) adds.
+  // History's "Edit this image" (?edit=) makes that result the one being edited (by its id, no
+  // upload); "Use as reference" (?reference=) adds the image to the references.
   const query = await searchParams;
-  const mode = typeof query.edit === "string" ? "replace" : "add";
-  const fromId = mode === "replace" ? query.edit : query.reference;
-  let editFrom: { imageUrl: string; prompt: string; mode: "add" | "replace" } | undefined;
-  if (typeof fromId === "string" && fromId.length <= 100) {
-    const found = await app.generations.getForUser(me.user.id, fromId).catch(() => undefined);
-    if (found?.job.imageUrl) editFrom = { imageUrl: found.job.imageUrl, prompt: found.job.prompt, mode };
-  }
+  const findJob = async (taskId: unknown) =>
+    typeof taskId === "string" && taskId.length <= 100
+      ? (await app.generations.getForUser(me.user.id, taskId).catch(() => undefined))?.job
+      : undefined;
+  const edited = await findJob(query.edit);
+  const editFrom = edited?.imageUrl
+    ? { taskId: edited.taskId, imageUrl: edited.imageUrl, prompt: edited.prompt }
+    : undefined;
+  const referenced = await findJob(query.reference);
+  const referenceFrom = referenced?.imageUrl
+    ? { imageUrl: referenced.imageUrl, prompt: referenced.prompt }
+    : undefined;
 
   // History's "Use these settings" (?settings=): the form takes that job's prompt and options.
   let settingsFrom: SettingsFrom | undefined;
@@ -83,6 +89,7 @@ export default async function StudioPage({
         }}
         recent={recent}
         editFrom={editFrom}
+        referenceFrom={referenceFrom}
         settingsFrom={settingsFrom}
       />
     </SignedInShell>

@@ -1,7 +1,7 @@
 "use client";
 
-import { CopyIcon, DownloadIcon, InfoIcon, PencilIcon, RefreshCwIcon } from "lucide-react";
-import { type Ref, useState } from "react";
+import { CopyIcon, DownloadIcon, InfoIcon, PencilIcon, RefreshCwIcon, SplitIcon } from "lucide-react";
+import { lazy, type Ref, Suspense, useState } from "react";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { cn } from "@/lib/ui/cn";
 import { downloadName, ratioLabel } from "@/lib/ui/images";
@@ -20,6 +20,9 @@ export const ASPECT_CLASSES: Record<string, string> = {
   "21:9": "aspect-[21/9]",
 };
 
+// Loaded when first asked for: not part of the studio's first load.
+const CompareSlider = lazy(() => import("./compare-slider"));
+
 interface Props {
   /** Focused when the result arrives (tabIndex -1: reachable by script, not by Tab). */
   ref?: Ref<HTMLElement>;
@@ -30,11 +33,15 @@ interface Props {
   onCopy: () => void;
   onAgain?: () => void;
   busy?: boolean;
+  /** The image this one edited: "Compare" shows them split by a slider. */
+  parent?: { src: string; prompt: string };
 }
 
 /** A finished image, large, with what a person does next (DESIGN.md §10). */
-export function ResultView({ ref, job, src, aspectRatios, onEdit, onCopy, onAgain, busy }: Props) {
+export function ResultView({ ref, job, src, aspectRatios, onEdit, onCopy, onAgain, busy, parent }: Props) {
   const [size, setSize] = useState<{ width: number; height: number }>();
+  const [comparing, setComparing] = useState(false);
+  const compare = comparing && parent;
   const format = (job.outputFormat ?? "png").toUpperCase();
   return (
     <figure
@@ -42,27 +49,36 @@ export function ResultView({ ref, job, src, aspectRatios, onEdit, onCopy, onAgai
       tabIndex={-1}
       className="flex flex-col gap-3 rounded-xl outline-none focus-visible:ring-2 focus-visible:ring-ring focus-visible:ring-offset-4"
     >
-      <div
-        className={cn(
-          "flex max-h-[70vh] items-center justify-center overflow-hidden rounded-xl border bg-muted",
-          !size && (ASPECT_CLASSES[job.aspectRatio ?? ""] ?? "aspect-square"),
-        )}
-      >
-        {/* biome-ignore lint/performance/noImgElement: same-origin result, shown at its own size */}
-        <img
-          key={src}
-          src={src}
-          alt={job.prompt}
-          decoding="async"
-          onLoad={(event) =>
-            setSize({ width: event.currentTarget.naturalWidth, height: event.currentTarget.naturalHeight })
-          }
-          width={size?.width}
-          height={size?.height}
-          className="h-auto max-h-[70vh] w-auto max-w-full object-contain"
-          data-testid="result-image"
-        />
-      </div>
+      {compare ? (
+        <Suspense fallback={<div className="aspect-square rounded-xl border bg-muted" />}>
+          <CompareSlider
+            before={{ src: parent.src, alt: `Before: ${parent.prompt}` }}
+            after={{ src, alt: job.prompt }}
+          />
+        </Suspense>
+      ) : (
+        <div
+          className={cn(
+            "flex max-h-[70vh] items-center justify-center overflow-hidden rounded-xl border bg-muted",
+            !size && (ASPECT_CLASSES[job.aspectRatio ?? ""] ?? "aspect-square"),
+          )}
+        >
+          {/* biome-ignore lint/performance/noImgElement: same-origin result, shown at its own size */}
+          <img
+            key={src}
+            src={src}
+            alt={job.prompt}
+            decoding="async"
+            onLoad={(event) =>
+              setSize({ width: event.currentTarget.naturalWidth, height: event.currentTarget.naturalHeight })
+            }
+            width={size?.width}
+            height={size?.height}
+            className="h-auto max-h-[70vh] w-auto max-w-full object-contain"
+            data-testid="result-image"
+          />
+        </div>
+      )}
       <figcaption className="flex flex-col gap-3">
         <p className="line-clamp-3 text-sm">{job.prompt}</p>
         <p className="text-xs text-muted-foreground tabular-nums">
@@ -95,6 +111,17 @@ export function ResultView({ ref, job, src, aspectRatios, onEdit, onCopy, onAgai
             <PencilIcon aria-hidden />
             Edit this image
           </Button>
+          {parent && (
+            <Button
+              variant="outline"
+              size="sm"
+              aria-pressed={comparing}
+              onClick={() => setComparing((on) => !on)}
+            >
+              <SplitIcon aria-hidden />
+              Compare
+            </Button>
+          )}
           <Button variant="outline" size="sm" onClick={onCopy}>
             <CopyIcon aria-hidden />
             Copy prompt

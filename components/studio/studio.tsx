@@ -6,18 +6,18 @@ import { toast } from "sonner";
 import { ME_KEY, useMe, useSetBalance } from "@/components/header/credits";
 import { NoScriptNotice } from "@/components/pages/noscript-notice";
 import { ApiProblem, type GenerateInput, submitGeneration } from "@/lib/ui/api";
+import type { EditSource } from "@/lib/ui/draft";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
 import { typicalSeconds } from "@/lib/ui/jobs";
 import { type PendingSubmission, submissionFor } from "@/lib/ui/submission";
 import { isRunning, type Job, type Me, priceOf, type StudioSettings } from "@/lib/ui/types";
+import { EditSourceImage } from "./edit-source";
 import { GenerateBar } from "./generate-bar";
 import { GenerationOptions } from "./generation-options";
 import { PromptField } from "./prompt-field";
 import { ReferenceImages } from "./reference-images";
-import { EmptyResult, PendingPreview } from "./result-placeholders";
-import { ResultStrip } from "./result-strip";
-import { ResultView } from "./result-view";
+import { ResultColumn } from "./result-column";
 import { type SettingsFrom, useDraft } from "./use-draft";
 import { RECENT_KEY, useRecentJobs, useResults } from "./use-feed";
 import { useReferences } from "./use-references";
@@ -27,17 +27,23 @@ export interface StudioProps {
   settings: StudioSettings;
   /** The first page of this person's history: running jobs resume, finished ones give the estimate. */
   recent: Job[];
-  /** Opened from History's "Edit this image" (replace the references) or "Use as reference" (add). */
-  editFrom?: { imageUrl: string; prompt: string; mode: "add" | "replace" };
+  /** Opened from History's "Edit this image": that result is the one being edited. */
+  editFrom?: EditSource;
+  /** Opened from History's "Use as reference": the image is added to the references. */
+  referenceFrom?: { imageUrl: string; prompt: string };
   /** Opened from History's "Use these settings": the form starts from that job. */
   settingsFrom?: SettingsFrom;
 }
 
-export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps) {
+export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom }: StudioProps) {
   const queryClient = useQueryClient();
   const setBalance = useSetBalance();
   const promptRef = useRef<HTMLTextAreaElement>(null);
-  const { prompt, setPrompt, options, setOptions } = useDraft(settings, settingsFrom);
+  const { prompt, setPrompt, options, setOptions, source, setSource } = useDraft(
+    settings,
+    settingsFrom,
+    editFrom,
+  );
   const model = settings.models.find((m) => m.id === options.model);
   const cost = model ? priceOf(model, options.resolution) : settings.cost;
   // Checked before sending (the server checks again): the price against the balance in the header.
@@ -90,7 +96,6 @@ export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps
   const feed = useRecentJobs(recent).data ?? recent;
   const results = useResults(runs, feed);
   const estimate = useMemo(() => typicalSeconds([...runs.map((run) => run.job), ...feed]), [runs, feed]);
-  const shown = results.find((run) => run.taskId === selected) ?? results[0];
   // The newest job, while it runs, takes the stage (older results stay in the strip).
   const pending = runs[0] && isRunning(runs[0].job.status) ? runs[0] : undefined;
 
@@ -124,6 +129,7 @@ export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps
         aspectRatio: input.aspectRatio as Job["aspectRatio"],
         outputFormat: input.outputFormat as Job["outputFormat"],
         createdAt: accepted.createdAt ?? new Date().toISOString(),
+        ...(input.sourceTaskId && { parentTaskId: input.sourceTaskId }),
       };
       const run: Run = { taskId: accepted.taskId, job, startedAt: Date.now(), input };
       add(run);
@@ -149,12 +155,19 @@ export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps
   }
 
   const submitForm = () =>
-    generate({ prompt, ...options, files: references.items.map((reference) => reference.file) });
+    generate({
+      prompt,
+      ...options,
+      sourceTaskId: source?.taskId,
+      files: references.items.map((reference) => reference.file),
+    });
 
-  // The result becomes the only reference: the next edit sends it alone, however many came before.
-  async function editResult(job: Job, src: string) {
-    const added = await references.addFromUrl(src, job.prompt, "replace");
-    if (!added) return;
+  // The result becomes the only reference, sent by its id (the server has it): the next edit sends
+  // it alone, however many came before. Editing an earlier version starts a branch.
+  function editResult(job: Job) {
+    if (!job.imageUrl) return;
+    for (const item of references.items) references.remove(item.id);
+    setSource({ taskId: job.taskId, imageUrl: job.imageUrl, prompt: job.prompt });
     setPrompt("");
     promptRef.current?.focus();
     toast("This image is now the reference: describe the change.");
@@ -188,16 +201,20 @@ export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps
     }
   }
 
-  // History's "Edit this image" lands here with ?edit=…: the image becomes a reference once.
-  const editHandled = useRef(false);
+  // History's "Edit this image" lands here with ?edit=… (the draft takes it): the prompt is next.
   useEffect(() => {
-    if (!editFrom || !origin || !references.restored || editHandled.current) return;
-    editHandled.current = true;
-    references.addFromUrl(displayUrl(editFrom.imageUrl, origin), editFrom.prompt, editFrom.mode).then(() => {
+    if (editFrom) promptRef.current?.focus();
+  }, [editFrom]);
+  // History's "Use as reference" lands here with ?reference=…: the image is added once.
+  const referenceHandled = useRef(false);
+  useEffect(() => {
+    if (!referenceFrom || !origin || !references.restored || referenceHandled.current) return;
+    referenceHandled.current = true;
+    references.addFromUrl(displayUrl(referenceFrom.imageUrl, origin), referenceFrom.prompt).then(() => {
       window.history.replaceState(null, "", "/");
       promptRef.current?.focus();
     });
-  }, [editFrom, origin, references]);
+  }, [referenceFrom, origin, references]);
 
   // Paste an image anywhere on the page to add it.
   useEffect(() => {
@@ -212,7 +229,7 @@ export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps
   }, [references]);
 
   const costLabel = cost === 1 ? "1 credit" : `${cost} credits`;
-  const hasReferences = references.items.length > 0;
+  const hasReferences = references.items.length > 0 || source !== undefined;
 
   return (
     <div className="grid gap-6 lg:grid-cols-[minmax(0,26rem)_minmax(0,1fr)] lg:gap-8">
@@ -237,9 +254,17 @@ export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps
               : "A banana astronaut floating above the Earth, 35 mm photo"
           }
         />
+        {source && origin && (
+          <EditSourceImage
+            source={source}
+            src={displayUrl(source.imageUrl, origin)}
+            onRemove={() => setSource(undefined)}
+          />
+        )}
         <ReferenceImages
           references={references.items}
-          maxImages={settings.maxImages}
+          // The image being edited counts toward the limit.
+          maxImages={settings.maxImages - (source ? 1 : 0)}
           maxUploadBytes={settings.maxUploadBytes}
           onAdd={references.add}
           onRemove={references.remove}
@@ -257,32 +282,19 @@ export function Studio({ settings, recent, editFrom, settingsFrom }: StudioProps
         />
       </form>
 
-      <section aria-label="Result" className="flex min-w-0 flex-col gap-4 lg:sticky lg:top-20 lg:self-start">
-        {pending ? (
-          <PendingPreview aspectRatio={pending.job.aspectRatio} />
-        ) : shown?.job.imageUrl && origin ? (
-          <ResultView
-            ref={resultRef}
-            job={shown.job}
-            src={displayUrl(shown.job.imageUrl, origin)}
-            aspectRatios={settings.aspectRatios}
-            busy={submitting}
-            onEdit={() => editResult(shown.job, displayUrl(shown.job.imageUrl!, origin))}
-            onCopy={() => copyPrompt(shown.job.prompt)}
-            onAgain={shown.input ? () => generate(shown.input!) : undefined}
-          />
-        ) : (
-          <EmptyResult />
-        )}
-        {results.length > 1 && origin && (
-          <ResultStrip
-            runs={results}
-            selected={shown?.taskId}
-            onSelect={setSelected}
-            srcOf={(job) => displayUrl(job.imageUrl!, origin)}
-          />
-        )}
-      </section>
+      <ResultColumn
+        resultRef={resultRef}
+        results={results}
+        pending={pending}
+        selected={selected}
+        onSelect={setSelected}
+        origin={origin}
+        aspectRatios={settings.aspectRatios}
+        busy={submitting}
+        onEdit={editResult}
+        onCopy={copyPrompt}
+        againFor={(run) => (run.input ? () => generate(run.input!) : undefined)}
+      />
     </div>
   );
 }

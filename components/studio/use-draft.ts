@@ -1,7 +1,7 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { loadTextDraft, saveTextDraft } from "@/lib/ui/draft";
+import { type EditSource, loadTextDraft, saveTextDraft } from "@/lib/ui/draft";
 import type { StudioSettings } from "@/lib/ui/types";
 import { type GenerationOptionsValue, optionsForModel } from "./generation-options";
 
@@ -37,8 +37,10 @@ export interface SettingsFrom {
  * The prompt and the options of the form, kept in this tab's sessionStorage so a reload does not
  * lose them (issue 25). The server renders the defaults; the kept draft replaces them once mounted.
  */
-export function useDraft(settings: StudioSettings, settingsFrom?: SettingsFrom) {
+export function useDraft(settings: StudioSettings, settingsFrom?: SettingsFrom, editFrom?: EditSource) {
   const [prompt, setPrompt] = useState("");
+  // The result being edited ("Edit this image"): sent as sourceTaskId, never uploaded again.
+  const [source, setSource] = useState<EditSource>();
   const [options, setOptions] = useState(() => defaultOptions(settings));
   const [loaded, setLoaded] = useState(false);
 
@@ -47,17 +49,20 @@ export function useDraft(settings: StudioSettings, settingsFrom?: SettingsFrom) 
     const kept = settingsFrom
       ? { prompt: settingsFrom.prompt, options: { ...settingsFrom } }
       : loadTextDraft();
-    if (settingsFrom) window.history.replaceState(null, "", "/");
+    if (settingsFrom || editFrom) window.history.replaceState(null, "", "/");
     if (kept) {
       setPrompt(kept.prompt);
       setOptions(keptOptions(settings, kept.options));
     }
+    // History's "Edit this image" (?edit=) replaces whatever was being edited.
+    const keptSource = editFrom ?? (settingsFrom ? undefined : loadTextDraft()?.source);
+    if (keptSource) setSource(keptSource);
     setLoaded(true);
   }, []);
 
   useEffect(() => {
-    if (loaded) saveTextDraft({ prompt, options: { ...options } });
-  }, [loaded, prompt, options]);
+    if (loaded) saveTextDraft({ prompt, options: { ...options }, source });
+  }, [loaded, prompt, options, source]);
 
-  return { prompt, setPrompt, options, setOptions };
+  return { prompt, setPrompt, options, setOptions, source, setSource, loaded };
 }

@@ -25,8 +25,13 @@ const startOf = (job: Job) => Date.parse(job.createdAt ?? "") || 0;
  */
 export function useResults(runs: readonly Run[], recent: readonly Job[]): Run[] {
   return useMemo(() => {
-    const local = new Map(runs.map((run) => [run.taskId, run]));
-    const merged: Run[] = [...runs];
+    const listed = new Map(recent.map((job) => [job.taskId, job]));
+    // A run's answers carry fewer fields than the list (its parent, its size): the list fills them in.
+    const merged: Run[] = runs.map((run) => {
+      const job = listed.get(run.taskId);
+      return job ? { ...run, job: { ...job, ...run.job } } : run;
+    });
+    const local = new Set(runs.map((run) => run.taskId));
     for (const job of recent) {
       if (!local.has(job.taskId)) merged.push({ taskId: job.taskId, job, startedAt: startOf(job) });
     }

@@ -2,7 +2,7 @@
  * Browser-side calls to our own API. Every failure becomes an ApiProblem carrying the §3 error
  * code, so the UI can say what happened in plain words (errors.ts) and never shows raw JSON.
  */
-import type { Job } from "./types";
+import type { GenerationDetail, Job } from "./types";
 
 export class ApiProblem extends Error {
   constructor(
@@ -66,6 +66,8 @@ export interface GenerateInput {
   /** Only for models that have it (the server refuses it otherwise). */
   resolution?: string;
   googleSearch?: boolean;
+  /** "Edit this image": one of the user's own results, used by the server from its store (no upload). */
+  sourceTaskId?: string;
   files: File[];
 }
 
@@ -76,6 +78,7 @@ function modelFields(input: GenerateInput): Record<string, string | boolean> {
     ...(input.outputFormat && { outputFormat: input.outputFormat }),
     ...(input.resolution && { resolution: input.resolution }),
     ...(input.googleSearch !== undefined && { googleSearch: input.googleSearch }),
+    ...(input.sourceTaskId && { sourceTaskId: input.sourceTaskId }),
   };
 }
 
@@ -119,4 +122,9 @@ export function fetchGenerations(cursor?: string | null, signal?: AbortSignal): 
 /** DELETE /api/generations/:taskId: the owner deletes a finished job and its stored files. */
 export function deleteGeneration(taskId: string): Promise<{ taskId: string; deleted: true }> {
   return callApi(`/api/generations/${encodeURIComponent(taskId)}`, { method: "DELETE" });
+}
+
+/** GET /api/generations/:taskId: one of the user's jobs with its parent and its edits. */
+export function fetchGeneration(taskId: string, signal?: AbortSignal): Promise<GenerationDetail> {
+  return callApi(`/api/generations/${encodeURIComponent(taskId)}`, { signal });
 }

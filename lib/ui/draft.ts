@@ -9,9 +9,27 @@ const DB_NAME = "nb-studio";
 const STORE = "references";
 const REFERENCES_KEY = "current";
 
+/** "Edit this image": the result being edited, sent by its id (the server has the image). */
+export interface EditSource {
+  taskId: string;
+  /** The result's URL as the API gave it (shown through displayUrl). */
+  imageUrl: string;
+  prompt: string;
+}
+
 export interface TextDraft {
   prompt: string;
   options: Record<string, unknown>;
+  source?: EditSource;
+}
+
+function isEditSource(value: unknown): value is EditSource {
+  const source = value as Partial<EditSource> | null | undefined;
+  return (
+    typeof source?.taskId === "string" &&
+    typeof source.imageUrl === "string" &&
+    typeof source.prompt === "string"
+  );
 }
 
 export function loadTextDraft(): TextDraft | undefined {
@@ -22,7 +40,11 @@ export function loadTextDraft(): TextDraft | undefined {
     if (typeof parsed.prompt !== "string" || typeof parsed.options !== "object" || !parsed.options) {
       return undefined;
     }
-    return { prompt: parsed.prompt, options: parsed.options };
+    return {
+      prompt: parsed.prompt,
+      options: parsed.options,
+      ...(isEditSource(parsed.source) && { source: parsed.source }),
+    };
   } catch {
     return undefined;
   }

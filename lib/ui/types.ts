@@ -6,6 +6,7 @@
 import type { z } from "zod";
 import type {
   generateAcceptedSchema,
+  generationDetailSchema,
   jobSchema,
   jobStatusSchema,
   meSchema,
@@ -29,6 +30,9 @@ export type Job = Pick<Listed, "taskId" | "status" | "prompt"> &
   Partial<Omit<Listed, "taskId" | "status" | "prompt" | "success">> &
   Partial<Pick<Followed, "remainingCredits" | "pollAfterMs" | "queuePosition" | "etaMs" | "warnings">> &
   Partial<Pick<Accepted, "statusUrl">>;
+
+/** A job with its parent and its edits (GET /api/generations/:taskId). */
+export type GenerationDetail = Omit<Known<z.infer<typeof generationDetailSchema>>, "success">;
 
 export type Me = Omit<Known<z.infer<typeof meSchema>>, "success">;
 
