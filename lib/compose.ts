@@ -12,6 +12,7 @@ import { AccountRegistry } from "@/lib/credits";
 import type { Database } from "@/lib/db";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
 import { createKieBudget } from "@/lib/db/kieBudget";
+import { createModelDurationStore } from "@/lib/db/modelDurations";
 import { createSessionRevocations } from "@/lib/db/sessions";
 import { GenerationService, type ImageProvider, JobEvents } from "@/lib/generation";
 import type { KieBudget } from "@/lib/generation/budget";
@@ -334,6 +335,8 @@ export async function createGenerations(
     logger: logger.child({ component: "generation" }),
     images: resultImages,
     links: imageLinks,
+    // lib/db knows nothing of lib/generation: the adapter satisfies the port structurally.
+    durationStore: createModelDurationStore(database.db),
     observer: {
       reserved: (cost) => metrics.credits.inc({ kind: "reserved" }, cost),
       settled: (job) => {
@@ -359,6 +362,8 @@ export async function createGenerations(
     },
   });
   toClose.push(generations);
+  // Warm from the first job: what every instance has learned of each model's duration.
+  await generations.loadDurations();
   metrics.lineLength.read = async () => (await generations.lineStatus()).length;
 
   return { generations, accounts };

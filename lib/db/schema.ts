@@ -292,6 +292,23 @@ export const revokedSessions = nanoBanana
   )
   .enableRLS();
 
+/**
+ * What the poll schedule has learned (lib/db/modelDurations.ts): per model, how long its last
+ * successful tasks took by KIE's own clock (completeTime − createTime), newest last, at most 20.
+ * Shared by every instance, so a new or restarted one polls as well as an old one.
+ */
+export const modelDurations = nanoBanana
+  .table(
+    "model_durations",
+    {
+      model: text("model").primaryKey(),
+      samplesMs: integer("samples_ms").array().notNull(),
+      updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+    },
+    (t) => [check("model_durations_samples_kept", sql`cardinality(${t.samplesMs}) between 1 and 20`)],
+  )
+  .enableRLS();
+
 export type User = typeof users.$inferSelect;
 export type CreditAccount = typeof creditAccounts.$inferSelect;
 export type Generation = typeof generations.$inferSelect;

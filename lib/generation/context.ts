@@ -14,7 +14,8 @@ import type { ImageLinks } from "@/lib/storage/links";
 import { type KieBudget, UNLIMITED_BUDGET } from "./budget";
 import { LineDrain } from "./drainLoop";
 import type { JobEvents } from "./events";
-import { JobDurations, nextPollInMs } from "./pollSchedule";
+import { type DurationStore, SharedDurations } from "./learnedDurations";
+import { nextPollInMs } from "./pollSchedule";
 import type { ImageProvider } from "./provider";
 import type { ResultImages } from "./resultImages";
 import { type JobView, toJobView } from "./view";
@@ -76,6 +77,8 @@ export interface GenerationServiceDeps {
   images?: ResultImages;
   /** Signs the image links the API answers with. */
   links?: ImageLinks;
+  /** Where the learned poll durations are shared with the other instances (learnedDurations.ts). */
+  durationStore?: DurationStore;
   now?: () => number;
   random?: () => number;
 }
@@ -92,8 +95,8 @@ export interface GenerationContext extends GenerationServiceDeps {
   userSweptAt: Map<string, number>;
   /** The user sweeps running in this process (read.ts): one per user at a time. */
   userSweeps: Map<string, Promise<void>>;
-  /** How long recent jobs of each model took (pollSchedule.ts). */
-  durations: JobDurations;
+  /** How long recent jobs of each model took (pollSchedule.ts), shared by every instance. */
+  durations: SharedDurations;
   /**
    * The copy-and-settle of each job KIE reported succeeded, running in this process (apply.ts):
    * one per job however many paths found the success; each path waits for it only up to its own
@@ -103,16 +106,17 @@ export interface GenerationContext extends GenerationServiceDeps {
 }
 
 export function createContext(deps: GenerationServiceDeps): GenerationContext {
+  const now = deps.now ?? Date.now;
   const ctx: GenerationContext = {
     ...deps,
     budget: deps.budget ?? UNLIMITED_BUDGET,
     line: new LineDrain(),
-    now: deps.now ?? Date.now,
+    now,
     random: deps.random ?? Math.random,
     watches: new JobWatches(deps.events, deps.logger),
     userSweptAt: new Map(),
     userSweeps: new Map(),
-    durations: new JobDurations(),
+    durations: new SharedDurations({ store: deps.durationStore, logger: deps.logger, now }),
     settling: new Map(),
   };
   return ctx;

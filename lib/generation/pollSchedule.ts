@@ -34,6 +34,17 @@ export class JobDurations {
     this.#byModel.set(model, samples);
   }
 
+  /** The remembered durations of a model, oldest first. */
+  samples(model: string): readonly number[] {
+    return this.#byModel.get(model) ?? [];
+  }
+
+  /** Replaces a model's durations with these (what every instance learned: learnedDurations.ts). */
+  replace(model: string, samples: readonly number[]): void {
+    const kept = samples.filter((ms) => Number.isFinite(ms) && ms > 0).slice(-SAMPLES_KEPT);
+    if (kept.length > 0) this.#byModel.set(model, kept);
+  }
+
   /** The median of the remembered durations; undefined until there are enough. */
   typical(model: string): number | undefined {
     const samples = this.#byModel.get(model);

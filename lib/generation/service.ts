@@ -56,9 +56,20 @@ export class GenerationService {
     return lineStatus(this.ctx);
   }
 
-  /** Stops the drain (shutdown): no new createTask starts; those in flight get a bounded wait. */
-  close(): Promise<void> {
-    return this.ctx.line.stop();
+  /**
+   * Start-up: the poll durations every instance has learned so far (learnedDurations.ts), so this
+   * one polls a model's jobs well from its first job. A failure is logged, never thrown.
+   */
+  loadDurations(): Promise<void> {
+    return this.ctx.durations.load();
+  }
+
+  /**
+   * Stops the drain (shutdown): no new createTask starts; those in flight get a bounded wait. What
+   * the poll schedule learned and has not shared yet is written.
+   */
+  async close(): Promise<void> {
+    await Promise.all([this.ctx.line.stop(), this.ctx.durations.close()]);
   }
 
   /** Requests (sync generates, status reads with `Prefer: wait`) waiting for a job right now. */
@@ -117,6 +128,8 @@ export class GenerationService {
   reconcile(options?: ReconcileOptions): Promise<{ examined: number; settled: number }> {
     // A line whose instance died is drained by the others: every sweep wakes this one's drain.
     this.ctx.line.wake();
-    return reconcile(this.ctx, options);
+    // Side by side: what the other instances learned never holds up the sweep (and fails alone).
+    const durations = this.ctx.durations.refreshIfDue();
+    return reconcile(this.ctx, options).finally(() => durations);
   }
 }
