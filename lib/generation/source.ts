@@ -63,8 +63,14 @@ export async function editSourceOf(
   return { parentId: job.id, parentTaskId: publicTaskId(job), file: { data, mimeType: checked.mimeType } };
 }
 
+/**
+ * A succeeded job's image (ours, or KIE's URL until it is copied). A timed-out job that KIE
+ * delivered late (a free image, DESIGN.md §5) counts only once that image is in our store: until
+ * the reconciler copies it, its KIE URL is nothing we vouch for, and the user saw no result.
+ */
 function hasImage(job: Generation): boolean {
-  return job.status === "succeeded" && !job.imagesDeletedAt && (job.resultUrls?.length ?? 0) > 0;
+  if (job.imagesDeletedAt || (job.resultUrls?.length ?? 0) === 0) return false;
+  return job.status === "succeeded" || (job.status === "timeout" && job.imageStoredAt !== null);
 }
 
 /** The whole stream, or undefined (and the stream cancelled) past `maxBytes`. */

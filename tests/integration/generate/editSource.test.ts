@@ -4,7 +4,9 @@
  * parent; GET /api/generations/:taskId shows the job with its parent and children. Another
  * user's task is 404 and a job without an image 400, nothing charged and nothing sent to KIE.
  */
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { generations } from "@/lib/db";
 import { type Harness, startHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 import { type Answer, creditsOf, generateJson, kieInputOf, kieWork } from "./generateKit";
@@ -134,5 +136,36 @@ describeEachDatabase("POST /api/generate with sourceTaskId: edits as a tree", (g
     const retry = await generate(token, body, "edit-key-1");
     expect(retry.body.taskId).toBe(first.body.taskId);
     expect(await creditsOf(h, token)).toBe(8);
+  });
+
+  it("a timed-out job KIE delivered late is a source only once its image is in our store", async () => {
+    const { token } = await h.signIn();
+    const late = await generate(token, { prompt: "a late banana" });
+    expect(late.status).toBe(200);
+    // As the reconciler leaves a job KIE finished after KIE_TIMEOUT_MS: timeout (credits released)
+    // with the free late image on it — first not yet copied into our store, then copied.
+    const db = getDb().db;
+    const [row] = await db.select().from(generations).where(eq(generations.kieTaskId, late.body.taskId));
+    const storedAt = row?.imageStoredAt;
+    expect(storedAt).toBeTruthy();
+    await db
+      .update(generations)
+      .set({ status: "timeout", imageStoredAt: null })
+      .where(eq(generations.kieTaskId, late.body.taskId));
+    const before = kieWork(h);
+    const notStored = await generate(token, { prompt: "edit it", sourceTaskId: late.body.taskId });
+    expect(notStored.status, JSON.stringify(notStored.body)).toBe(400);
+    expect(notStored.body.error.message).toContain("no image to edit");
+    expect(kieWork(h)).toEqual(before);
+    expect(await creditsOf(h, token)).toBe(9);
+
+    await db
+      .update(generations)
+      .set({ imageStoredAt: storedAt as Date })
+      .where(eq(generations.kieTaskId, late.body.taskId));
+    const stored = await generate(token, { prompt: "edit it", sourceTaskId: late.body.taskId });
+    expect(stored.status, JSON.stringify(stored.body)).toBe(200);
+    expect(stored.body.creditsUsed).toBe(1);
+    expect(kieInputOf(h, stored.body.taskId).input.image_urls).toHaveLength(1);
   });
 });
