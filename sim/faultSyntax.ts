@@ -90,6 +90,12 @@ class SpecParser {
         noValue(item);
         spec.after = true;
         return;
+      case "fail-task": {
+        const message = item.value?.trim();
+        if (item.value !== undefined && !message) throw this.error("fail-task= needs a message");
+        spec.failTask = { message };
+        return;
+      }
       case "times":
         this.selectorOnly(item.name);
         this.parsed.times = integerItem(item, [1, MAX_COUNT]);
@@ -100,7 +106,7 @@ class SpecParser {
         return;
       default:
         throw this.error(
-          `unknown fault '${item.name}' (known: http, code, body-code, retry-after, hang, reset, malformed, latency, slow, after${this.allowSelectors ? ", times, p" : ""})`,
+          `unknown fault '${item.name}' (known: http, code, body-code, retry-after, hang, reset, malformed, latency, slow, after, fail-task${this.allowSelectors ? ", times, p" : ""})`,
         );
     }
   }

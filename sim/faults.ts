@@ -59,6 +59,11 @@ export interface FaultSpec {
   latencyMs: number;
   /** Read the request body and write the answer at this many bytes per second. */
   bytesPerSecond?: number;
+  /**
+   * createTask only (`fail-task[=<msg>]`): the task is created as asked and then ends as `fail`,
+   * as `[sim:fail=<msg>]` in its prompt would — one task of several with the same prompt.
+   */
+  failTask?: { message?: string };
 }
 
 export interface FaultRule {
@@ -91,6 +96,7 @@ function merge(into: FaultSpec, from: FaultSpec): void {
     into.outcome = from.outcome;
     into.after = from.after;
   }
+  if (from.failTask) into.failTask = from.failTask;
 }
 
 /**

@@ -91,6 +91,8 @@ export interface RequestContext {
   reply: Envelope;
   /** Read the body and write the answer at this rate (the `slow=` fault). */
   bytesPerSecond?: number;
+  /** createTask: the task ends as `fail` (the `fail-task` fault). */
+  failTask?: { message?: string };
 }
 
 export interface Route {

@@ -45,7 +45,7 @@ function faultsFor(sim: SimState, job: { exchange: Exchange; route: Route }): Fa
     }
   }
   const { spec, fired } = resolveFaults(route.endpoint, headerSpec, sim.rules, sim.settings.random);
-  if (spec.outcome) {
+  if (spec.outcome || spec.failTask) {
     sim.stats.faultsInjected += 1;
     sim.logger.info(
       { endpoint: route.endpoint, outcome: spec.outcome, after: spec.after, rules: fired.map((r) => r.text) },
@@ -99,7 +99,14 @@ export async function handleRequest(sim: SimState, exchange: Exchange): Promise<
     if (spec.outcome.kind !== "reset") req.resume();
     return applyOutcome(exchange, { route, outcome: spec.outcome });
   }
-  const ctx: RequestContext = { req, url, sim, reply: route.envelope, bytesPerSecond: spec.bytesPerSecond };
+  const ctx: RequestContext = {
+    req,
+    url,
+    sim,
+    reply: route.envelope,
+    bytesPerSecond: spec.bytesPerSecond,
+    failTask: spec.failTask,
+  };
   const reply = await runEndpoint(route, ctx);
   if (spec.outcome) return applyOutcome(exchange, { route, outcome: spec.outcome, reply });
   return exchange.write(reply, spec.bytesPerSecond);

@@ -90,6 +90,27 @@ export const imageGenerationFieldsSchema = z.strictObject({
     }),
 });
 
+/** The most variations one request may ask for (`n`, DESIGN.md §3). */
+export const MAX_VARIATIONS = 4;
+const variationsError = `n must be a whole number from 1 to ${MAX_VARIATIONS}`;
+
+/**
+ * POST /api/generate's fields: the request, plus `n` — how many images (each its own KIE task and
+ * its own charge) to make from it. Kept out of the request itself: KIE has no count parameter.
+ */
+export const generateFieldsSchema = imageGenerationFieldsSchema.extend({
+  n: z
+    .int({ error: variationsError })
+    .min(1, { error: variationsError })
+    .max(MAX_VARIATIONS, { error: variationsError })
+    .optional()
+    .meta({
+      description:
+        `1–${MAX_VARIATIONS} images (default 1), each its own job and charge, grouped by batchId. ` +
+        "With n > 1 the answer lists every job (generations).",
+    }),
+});
+
 /** Every image a request brings: its URLs and data URIs, its files, and its source job's result. */
 export function imageCountOf(request: Pick<ImageGenerationRequest, "images" | "sourceTaskId">, files = 0) {
   return (request.images?.length ?? 0) + files + (request.sourceTaskId ? 1 : 0);

@@ -65,6 +65,22 @@ export async function findChildren(db: DbExecutor, userId: string, parentId: str
     .limit(100);
 }
 
+/**
+ * The user's jobs of one batch (`n` variations, one request), in the order they were asked for;
+ * deleted ones left out.
+ */
+export async function findBatch(db: DbExecutor, userId: string, batchId: string): Promise<Generation[]> {
+  const rows = await db
+    .select()
+    .from(generations)
+    .where(
+      and(eq(generations.userId, userId), eq(generations.batchId, batchId), isNull(generations.deletedAt)),
+    )
+    .limit(100);
+  const indexOf = (row: Generation) => Number((row.params as { batchIndex?: number }).batchIndex ?? 0);
+  return rows.sort((a, b) => indexOf(a) - indexOf(b));
+}
+
 /** Records KIE's task id, once: a job is bound to at most one KIE task. */
 export async function attachKieTask(
   db: DbExecutor,

@@ -152,6 +152,11 @@ export const generations = nanoBanana
       submittedAt: timestamp("submitted_at", { withTimezone: true }),
       /** The job whose result this one edits (`sourceTaskId`): its parent in the user's edit tree. */
       parentId: uuid("parent_id").references((): AnyPgColumn => generations.id),
+      /**
+       * The jobs one request made (`n` variations, DESIGN.md §3) share this id; a job of its own
+       * (n = 1) has its own id here. Null on jobs made before batches existed.
+       */
+      batchId: uuid("batch_id"),
       /** The owner deleted the job: hidden from them; the row stays for the ledger. */
       deletedAt: timestamp("deleted_at", { withTimezone: true }),
     },
@@ -165,6 +170,7 @@ export const generations = nanoBanana
       index("generations_status_created_idx").on(t.status, t.createdAt),
       // The line, in the order it is served.
       index("generations_parent_idx").on(t.parentId).where(sql`${t.parentId} is not null`),
+      index("generations_batch_idx").on(t.batchId).where(sql`${t.batchId} is not null`),
       index("generations_line_idx").on(t.queueRound, t.createdAt, t.id).where(sql`${t.status} = 'queued'`),
       // The reconciler's "copy later" queue: results not yet in our store.
       index("generations_image_pending_idx")

@@ -3,68 +3,60 @@
  * job row and its reserve together, upload the local files, send createTask, then answer at once
  * (async) or wait for the job within KIE_POLL_BUDGET_MS (sync).
  */
-import { randomBytes, randomUUID } from "node:crypto";
-import { chooseModel, type ModelChoice, priceOf } from "@/lib/catalog";
-import { balance, reserve } from "@/lib/credits";
-import { findGeneration, insertGeneration } from "@/lib/db/generations";
-import { attachIdempotencyJob, detachIdempotencyJob } from "@/lib/db/idempotency";
+import { balance } from "@/lib/credits";
+import { findGeneration } from "@/lib/db/generations";
+import { detachIdempotencyJob } from "@/lib/db/idempotency";
 import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import { settleJob } from "./apply";
-import { callbackUrl, hashToken } from "./callbacks";
+import { createBatch } from "./batch";
 import { callbacksEnabled, type GenerationContext, pollAfterMs, viewOf } from "./context";
 import { JobInDoubtError, JobUnansweredError } from "./errors";
 import { checkRoomInLine, enterLine, mustWaitInLine, type QueuedSubmit, viewWithPlace } from "./line";
+import {
+  mayHaveTimedOut,
+  messageOf,
+  type OpenedJob,
+  openJobs,
+  sendTask,
+  submitOf,
+  uploadFiles,
+} from "./open";
 import { backInLine, pauseForRateLimit, recordCreatedTask } from "./submit";
-import type { CreateGenerationInput, CreateGenerationResult } from "./types";
+import type { AnyCreateResult, CreateGenerationInput, CreateGenerationResult } from "./types";
 import { waitForJob } from "./wait";
 import { isOpen } from "./watch";
 
-/** A job row written, its credits reserved, nothing sent to KIE yet. */
-interface OpenedJob {
-  jobId: string;
-  /** The row as inserted, and when (this process's clock). */
-  row: Generation;
-  openedAt: number;
-  choice: ModelChoice;
-  /** The secret in the job's callBackUrl (only its hash is stored); none without APP_URL. */
-  callbackToken?: string;
-  remaining: number;
-  log: Logger;
-}
-
-export async function create(
-  ctx: GenerationContext,
-  input: CreateGenerationInput,
-): Promise<CreateGenerationResult> {
+export async function create(ctx: GenerationContext, input: CreateGenerationInput): Promise<AnyCreateResult> {
   // A sync request answers within KIE_POLL_BUDGET_MS of its arrival, uploads and createTask included.
   const deadline = ctx.now() + ctx.settings.pollBudgetMs;
   await checkRoomInLine(ctx); // a full line refuses before anything is reserved
-  const opened = await openJob(ctx, input);
+  const batch = await openJobs(ctx, input);
+  const opened = batch[0] as OpenedJob;
   const { jobId, log } = opened;
+  // Before anything reached KIE, every job of the batch fails with the error (credits released)
+  // and the key is freed for a retry.
   const failBeforeKie = async (error: unknown, errorCode: string): Promise<never> => {
-    await settleJob(ctx, jobId, { status: "failed", errorCode, errorMessage: messageOf(ctx, error) });
+    const errorMessage = messageOf(ctx, error);
+    for (const job of batch) await settleJob(ctx, job.jobId, { status: "failed", errorCode, errorMessage });
     await freeIdempotencyKey(ctx, input, jobId, log);
     throw error;
   };
 
-  if (input.admit) await input.admit().catch((error) => failBeforeKie(error, "rate_limited"));
+  // The per-user rate limit counts each image of the batch.
+  if (input.admit) await input.admit(batch.length).catch((error) => failBeforeKie(error, "rate_limited"));
 
   const uploadedUrls = await uploadFiles(ctx, jobId, input).catch((error) =>
     failBeforeKie(error, "upstream_error"),
   );
+  if (batch.length > 1) return createBatch(ctx, input, batch, uploadedUrls, deadline);
 
   if (mayHaveTimedOut(ctx, opened)) {
     const settledMeanwhile = await settledBeforeCreate(ctx, jobId, input.userId, log);
     if (settledMeanwhile) return settledMeanwhile;
   }
 
-  const submit: QueuedSubmit = {
-    // The model and resolution that were priced, pinned: the instance that drains the line may
-    // have another KIE_MODEL (a rolling config change) and must not send a dearer model.
-    request: { ...input.request, model: opened.choice.kieModel, resolution: opened.choice.resolution },
-    imageUrls: [...(input.request.images ?? []), ...uploadedUrls],
-  };
+  const submit = submitOf(input, opened, uploadedUrls);
   // The job exists from here on, in line or at KIE: an error answers with its id, and the
   // idempotency claim keeps the job, so a same-key retry answers from it instead of paying again.
   const unanswered = (error: unknown): never => {
@@ -223,14 +215,6 @@ async function freeIdempotencyKey(
 }
 
 /**
- * Only the reconciler settles a job before its task exists, and only once it is KIE_TIMEOUT_MS
- * old: a young job (no slow uploads) need not be read again. Half the timeout covers clock skew.
- */
-function mayHaveTimedOut(ctx: GenerationContext, opened: OpenedJob): boolean {
-  return ctx.now() - opened.openedAt >= ctx.settings.jobTimeoutMs / 2;
-}
-
-/**
  * Slow uploads can outlast KIE_TIMEOUT_MS: if the reconciler has meanwhile timed the job out
  * (credits released), a createTask now would be a paid KIE task for a released job. The answer
  * is then the job as it is; undefined while it is open.
@@ -246,119 +230,4 @@ async function settledBeforeCreate(
   log.warn({ jobId, status: job.status }, "job settled before createTask; not sent");
   const remainingCredits = (await balance(ctx.db, userId)) ?? 0;
   return { outcome: "settled", job: viewOf(ctx, job), remainingCredits, warnings: [] };
-}
-
-/**
- * Prices the request and writes the job row and its reserve in one transaction, before anything
- * reaches KIE (§5). Throws (a 400 naming the field) for an option the model lacks: nothing
- * reserved, no KIE call.
- */
-async function openJob(ctx: GenerationContext, input: CreateGenerationInput): Promise<OpenedJob> {
-  const log = ctx.logger.child({ userId: input.userId });
-  const { request } = input;
-  const imageCount = (request.images?.length ?? 0) + input.files.length;
-  const choice = chooseModel(request, imageCount, ctx.settings);
-  const model = choice.kieModel;
-  const prices = { perGeneration: ctx.settings.costPerGeneration, byModel: ctx.settings.modelCredits ?? {} };
-  const cost = priceOf(prices, choice);
-
-  await ctx.accounts.ensure(input.userId, input.email);
-
-  const jobId = randomUUID();
-  const callbackToken = callbacksEnabled(ctx) ? randomBytes(32).toString("base64url") : undefined;
-  const { row, remaining } = await ctx.db.transaction(async (tx) => {
-    const inserted = await insertGeneration(tx, {
-      id: jobId,
-      userId: input.userId,
-      type: imageCount > 0 ? "image_edit" : "text_to_image",
-      model,
-      prompt: request.prompt,
-      params: {
-        aspectRatio: choice.aspectRatio,
-        resolution: choice.resolution,
-        googleSearch: request.googleSearch,
-        outputFormat: request.outputFormat,
-        randomSeed: request.randomSeed,
-        imageUrls: request.images ?? [],
-        uploadedImages: input.files.length,
-        ...(input.parent && { parentTaskId: input.parent.taskId }),
-      },
-      parentId: input.parent?.id,
-      cost,
-      callbackTokenHash: callbackToken ? hashToken(callbackToken) : null,
-      idempotencyKey: input.idempotencyKey,
-      requestId: input.requestId,
-    });
-    const reserved = await reserve(tx, { userId: input.userId, cost, generationId: jobId });
-    if (input.idempotencyClaim) {
-      await attachIdempotencyJob(tx, {
-        userId: input.userId,
-        ...input.idempotencyClaim,
-        generationId: jobId,
-      });
-    }
-    return { row: inserted, remaining: reserved.remaining };
-  });
-  ctx.observer?.reserved(cost);
-  log.info({ jobId, model, cost, remaining, mode: input.mode }, "generation accepted, credits reserved");
-  return { jobId, row, openedAt: ctx.now(), choice, callbackToken, remaining, log };
-}
-
-/**
- * Uploads the request's local files to the provider in parallel; their public URLs, in order. Our
- * own copies of them (KIE deletes uploads after ~3 days, §9) are made in the background, best
- * effort: createTask never waits for our store. Each reader holds the spooled files until it is
- * done, so a failed upload (which ends this request) never deletes them under the others.
- */
-async function uploadFiles(ctx: GenerationContext, jobId: string, input: CreateGenerationInput) {
-  if (input.files.length === 0) return [];
-  if (ctx.images) {
-    const release = input.retainFiles?.();
-    void ctx.images
-      .storeInputs(jobId, input.files)
-      .catch(() => {}) // best effort, logged inside
-      .finally(() => release?.());
-  }
-  return Promise.all(
-    input.files.map(async (file) => {
-      const release = input.retainFiles?.();
-      try {
-        const uploaded = await ctx.provider.uploadFile(
-          { data: file.data, mimeType: file.mimeType, fileName: file.fileName },
-          { requestId: input.requestId },
-        );
-        return uploaded.url;
-      } finally {
-        await release?.();
-      }
-    }),
-  );
-}
-
-/** Sends createTask (never retried blindly: a failure may still have created the task). */
-async function sendTask(
-  ctx: GenerationContext,
-  input: CreateGenerationInput,
-  opened: OpenedJob,
-  submit: QueuedSubmit,
-): Promise<{ taskId: string; warnings: string[] }> {
-  const { jobId, choice, callbackToken } = opened;
-  return ctx.provider.createTask(
-    {
-      request: input.request,
-      model: choice,
-      imageUrls: submit.imageUrls,
-      callBackUrl: callbackToken
-        ? callbackUrl(ctx.settings.appUrl as string, jobId, callbackToken)
-        : undefined,
-    },
-    { requestId: input.requestId },
-  );
-}
-
-/** The message stored on a job that failed before its task ran. */
-function messageOf(ctx: GenerationContext, error: unknown): string {
-  return (
-    ctx.provider.describeError(error) ?? (error instanceof Error ? error.message.slice(0, 300) : "failed")
-  );
 }

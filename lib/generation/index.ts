@@ -2,6 +2,8 @@ export { JobInDoubtError, JobNotSucceededError, JobUnansweredError } from "./err
 export { JobEvents } from "./events";
 export type { ImageProvider, ProviderTask, ProviderTaskState } from "./provider";
 export {
+  type AnyCreateResult,
+  type BatchGenerationResult,
   type CallbackInput,
   type CallbackVerdict,
   type CreateGenerationInput,

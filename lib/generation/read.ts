@@ -5,6 +5,7 @@
  */
 import { balance } from "@/lib/credits";
 import {
+  findBatch,
   findChildren,
   findGeneration,
   findUserGeneration,
@@ -59,23 +60,29 @@ export async function getForUser(
   };
 }
 
-/** The user's job with its parent and children in their edit tree (as the rows are: no KIE read). */
+/**
+ * The user's job with its parent and children in their edit tree, and every job of its batch
+ * (`n` variations, itself included, in the order asked; just itself when made alone) — as the
+ * rows are: no KIE read.
+ */
 export async function lineage(
   ctx: GenerationContext,
   userId: string,
   taskId: string,
-): Promise<{ job: JobView; parent: JobView | null; children: JobView[] } | undefined> {
+): Promise<{ job: JobView; parent: JobView | null; children: JobView[]; batch: JobView[] } | undefined> {
   const found = await findUserGeneration(ctx.db, userId, taskId);
   if (!found) return undefined;
-  const [parent, children] = await Promise.all([
+  const [parent, children, batch] = await Promise.all([
     found.parentId ? findGeneration(ctx.db, found.parentId) : undefined,
     findChildren(ctx.db, userId, found.id),
+    found.batchId ? findBatch(ctx.db, userId, found.batchId) : [found],
   ]);
   const visibleParent = parent && parent.userId === userId && !parent.deletedAt ? parent : undefined;
   return {
     job: await viewWithPlace(ctx, found),
     parent: visibleParent ? viewOf(ctx, visibleParent) : null,
     children: children.map((child) => viewOf(ctx, child)),
+    batch: await Promise.all(batch.map((sibling) => viewWithPlace(ctx, sibling))),
   };
 }
 

@@ -7,6 +7,7 @@
  */
 import type { GenerationPageCursor } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
+import { resumeJobOrBatch } from "./batch";
 import { type CallbackInput, type CallbackVerdict, verifyCallback } from "./callbacks";
 import { createContext, type GenerationContext, type GenerationServiceDeps, pollAfterMs } from "./context";
 import { create } from "./create";
@@ -16,6 +17,7 @@ import { lineStatus } from "./line";
 import { getForUser, lineage, list } from "./read";
 import { reconcile } from "./reconcile";
 import type {
+  AnyCreateResult,
   CreateGenerationInput,
   CreateGenerationResult,
   ListOptions,
@@ -24,12 +26,13 @@ import type {
   StatusReadResult,
 } from "./types";
 import type { JobView } from "./view";
-import { resume } from "./wait";
 
 export type { CallbackInput, CallbackVerdict } from "./callbacks";
 export type { GenerationObserver, GenerationServiceDeps, GenerationSettings } from "./context";
 export type { ImageProvider, ProviderTask, ProviderTaskState } from "./provider";
 export type {
+  AnyCreateResult,
+  BatchGenerationResult,
   CreateGenerationInput,
   CreateGenerationResult,
   LocalImageFile,
@@ -77,7 +80,10 @@ export class GenerationService {
     return this.ctx.watches.waiters;
   }
 
-  create(input: CreateGenerationInput): Promise<CreateGenerationResult> {
+  /** One job (no `count`, or 1), or a batch of `count` (`n` variations). */
+  create(input: CreateGenerationInput & { count?: 1 }): Promise<CreateGenerationResult>;
+  create(input: CreateGenerationInput): Promise<AnyCreateResult>;
+  create(input: CreateGenerationInput): Promise<AnyCreateResult> {
     return create(this.ctx, input);
   }
 
@@ -86,9 +92,9 @@ export class GenerationService {
     userId: string,
     jobId: string,
     options: { mode: "sync" | "async"; signal?: AbortSignal },
-  ): Promise<CreateGenerationResult | undefined> {
+  ): Promise<AnyCreateResult | undefined> {
     // The job exists: a failed read still names it, and the key's claim keeps it for the next retry.
-    return resume(this.ctx, userId, jobId, options).catch((error) => {
+    return resumeJobOrBatch(this.ctx, userId, jobId, options).catch((error) => {
       throw new JobUnansweredError(jobId, { cause: error });
     });
   }

@@ -25,6 +25,8 @@ export interface CreateGenerationInput {
    * reader that may outlive the request (an upload, the background input copy) holds one.
    */
   retainFiles?: () => () => Promise<void>;
+  /** `n`: how many jobs (variations) to make from the request, each charged on its own; default 1. */
+  count?: number;
   mode: "sync" | "async";
   requestId: string;
   /** Aborts a sync wait (the client went away); the job itself carries on. */
@@ -37,9 +39,10 @@ export interface CreateGenerationInput {
   idempotencyClaim?: { key: string; claimToken: string };
   /**
    * Runs once the credits are reserved and before anything is sent to KIE; throwing refuses the
-   * request and returns the credits (the per-user rate limit counts only admitted generations).
+   * request and returns the credits (the per-user rate limit counts only admitted generations,
+   * each job of a batch: `count`).
    */
-  admit?: () => Promise<void>;
+  admit?: (count: number) => Promise<void>;
 }
 
 export type CreateGenerationResult =
@@ -49,6 +52,22 @@ export type CreateGenerationResult =
   | { outcome: "accepted"; job: JobView; remainingCredits: number; pollAfterMs: number; warnings: string[] }
   /** Sync mode: the budget ran out; the job keeps settling in the background. */
   | { outcome: "budget_exhausted"; job: JobView; remainingCredits: number; warnings: string[] };
+
+/**
+ * `n` > 1: every job of the batch, in the order asked — as they stand (async), or once all
+ * settled or the sync budget ran out. `pollAfterMs` while any is open.
+ */
+export interface BatchGenerationResult {
+  outcome: "batch";
+  batchId: string;
+  jobs: JobView[];
+  remainingCredits: number;
+  pollAfterMs?: number;
+  warnings: string[];
+}
+
+/** What a create (or a retried one) answers: one job, or a batch of them. */
+export type AnyCreateResult = CreateGenerationResult | BatchGenerationResult;
 
 export interface StatusReadOptions {
   /** `Prefer: wait`: hold the answer until the job settles or this many ms pass. */

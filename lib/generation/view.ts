@@ -36,6 +36,8 @@ export interface JobView {
   warnings?: string[];
   /** The job whose result this one edited (`sourceTaskId`): its parent in the edit tree. */
   parentTaskId?: string;
+  /** The request that made it (`n` variations share one); absent on jobs made before batches. */
+  batchId?: string;
   createdAt: string;
   settledAt?: string;
 }
@@ -64,6 +66,7 @@ export function toJobView(job: Generation, links?: ImageLinks): JobView {
     ...(job.errorCode && { error: { code: job.errorCode, message: job.errorMessage ?? "" } }),
     ...(job.warnings && job.warnings.length > 0 && { warnings: job.warnings }),
     ...(params.parentTaskId && { parentTaskId: params.parentTaskId }),
+    ...(job.batchId && { batchId: job.batchId }),
     createdAt: job.createdAt.toISOString(),
     ...(job.settledAt && { settledAt: job.settledAt.toISOString() }),
   };

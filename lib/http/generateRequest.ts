@@ -6,9 +6,9 @@
 import {
   chooseModel,
   type DefaultModels,
+  generateFieldsSchema,
   type ImageGenerationRequest,
   imageCountOf,
-  imageGenerationFieldsSchema,
   MAX_IMAGES_PER_REQUEST,
   modelImageProblem,
 } from "@/lib/catalog";
@@ -40,6 +40,8 @@ export interface GenerateRequestLimits {
 export interface ParsedGenerateRequest {
   /** `images` holds only https URLs; every local image is in `files`. */
   request: ImageGenerationRequest;
+  /** `n`: how many images (jobs) to make from the request, 1–4. */
+  count: number;
   files: LocalImageFile[];
   /** Hash of the whole request, file contents included (Idempotency-Key reuse detection). */
   fingerprint: string;
@@ -61,12 +63,13 @@ const MULTIPART_TEXT_FIELDS = new Set([
   "randomSeed",
   "outputFormat",
   "sourceTaskId",
+  "n",
 ]);
 
 /** Multipart fields are text: numbers and booleans are read as the JSON body would carry them. */
 function multipartValue(name: string, value: string): unknown {
   const trimmed = value.trim();
-  if (name === "randomSeed" && /^-?\d+$/.test(trimmed)) return Number(trimmed);
+  if ((name === "randomSeed" || name === "n") && /^-?\d+$/.test(trimmed)) return Number(trimmed);
   if (name === "googleSearch" && (trimmed === "true" || trimmed === "false")) return trimmed === "true";
   return value;
 }
@@ -101,7 +104,7 @@ export async function parseGenerateRequest(
 
 async function parseJson(request: Request, limits: GenerateRequestLimits): Promise<ParsedGenerateRequest> {
   const maxBytes = jsonBodyLimit(limits.maxUploadBytes);
-  const fields = await readJson(request, imageGenerationFieldsSchema, {
+  const fields = await readJson(request, generateFieldsSchema, {
     maxBytes,
     idleTimeoutMs: limits.idleTimeoutMs,
   });
@@ -164,7 +167,7 @@ async function fromForm(form: MultipartForm, limits: GenerateRequestLimits) {
     throw new ApiError("invalid_request", `Field "${file.name}" must be text.`);
   });
   validateImageCount(urls.length + parts.length + (fields.sourceTaskId ? 1 : 0), MAX_IMAGES_PER_REQUEST);
-  const parsed = imageGenerationFieldsSchema.parse({ ...fields, ...(urls.length > 0 && { images: urls }) });
+  const parsed = generateFieldsSchema.parse({ ...fields, ...(urls.length > 0 && { images: urls }) });
   const files: HashedFile[] = [];
   for (const part of parts) {
     const checked = await validateImageFile(
@@ -209,7 +212,7 @@ function hashedFile(bytes: Uint8Array, mimeType: string): HashedFile {
 }
 
 function finish(
-  fields: ImageGenerationRequest,
+  { n, ...fields }: ImageGenerationRequest & { n?: number },
   urls: string[],
   hashed: HashedFile[],
   models: DefaultModels | undefined,
@@ -226,5 +229,8 @@ function finish(
   if (models) chooseModel(fields, imageCount, models);
   const request: ImageGenerationRequest = { ...fields, images: urls.length > 0 ? urls : undefined };
   const fileHashes = hashed.map((entry) => entry.sha256);
-  return { request, files, fingerprint: requestFingerprint({ request, files: fileHashes }) };
+  const count = n ?? 1;
+  // n is in the fingerprint only when asked for, so a key's fingerprint for n = 1 is as before.
+  const fingerprint = requestFingerprint({ request, files: fileHashes, ...(count > 1 && { n: count }) });
+  return { request, count, files, fingerprint };
 }

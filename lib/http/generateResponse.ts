@@ -1,4 +1,4 @@
-import { type CreateGenerationResult, JobNotSucceededError } from "@/lib/generation";
+import { type AnyCreateResult, type BatchGenerationResult, JobNotSucceededError } from "@/lib/generation";
 import { json } from "./route";
 
 /** `Prefer: respond-async` forces async, `Prefer: wait` forces sync (RFC 7240); else the default. */
@@ -11,7 +11,8 @@ export function responseMode(request: Request, asyncByDefault: boolean): "sync" 
 }
 
 /** The public shape of a create result (DESIGN.md §3): 200, 202, or the job's error. */
-export function generationResponse(result: CreateGenerationResult): Response {
+export function generationResponse(result: AnyCreateResult): Response {
+  if (result.outcome === "batch") return batchResponse(result);
   const { job, remainingCredits } = result;
   const warnings = [...result.warnings, ...(job.warnings ?? [])];
   const extra = warnings.length > 0 ? { warnings } : {};
@@ -49,4 +50,29 @@ export function generationResponse(result: CreateGenerationResult): Response {
     remainingCredits,
     ...extra,
   });
+}
+
+const statusUrlOf = (taskId: string) => `/api/generate/${encodeURIComponent(taskId)}`;
+
+/**
+ * `n` > 1 (DESIGN.md §3, generateBatchSchema): every job of the batch, each with its own status
+ * URL; 202 while any is open (`statusUrl`, `Location`: the first job's detail, whose `batch` lists
+ * them all), 200 once all have ended — a job that failed says why in its `error`, and only the
+ * jobs that succeeded are charged (`creditsUsed`).
+ */
+function batchResponse(result: BatchGenerationResult): Response {
+  const open = result.jobs.some((job) => job.status === "pending" || job.status === "processing");
+  const generations = result.jobs.map((job) => ({ ...job, statusUrl: statusUrlOf(job.taskId) }));
+  const first = result.jobs[0]?.taskId ?? "";
+  const statusUrl = `/api/generations/${encodeURIComponent(first)}`;
+  const body = {
+    success: true,
+    batchId: result.batchId,
+    status: open ? "pending" : "settled",
+    generations,
+    creditsUsed: result.jobs.reduce((sum, job) => sum + (job.creditsUsed ?? 0), 0),
+    remainingCredits: result.remainingCredits,
+    ...(open && { statusUrl, pollAfterMs: result.pollAfterMs }),
+  };
+  return open ? json(body, 202, { Location: statusUrl }) : json(body);
 }

@@ -43,8 +43,8 @@ export interface RateLimiter {
    * its own bucket, so viewing images or signing in does not use up an address's generations.
    */
   consumeIp(ip: string, use?: IpLimitedUse): Promise<void>;
-  /** Counts one request against the user's limit. */
-  consumeUser(userId: string): Promise<void>;
+  /** Counts one request (or `points` generations: a batch of `n`) against the user's limit. */
+  consumeUser(userId: string, points?: number): Promise<void>;
   /** 429 when the user's limit for this window is already used up; counts nothing. */
   checkUser(userId: string): Promise<void>;
   /**
@@ -84,8 +84,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
   const consumeIp = (ip: string, use: IpLimitedUse = "generate") =>
     consumeOrThrow(ipLimiters[use], ipBucket(ip), IP_LIMIT_MESSAGES[use]);
-  const consumeUser = (userId: string) =>
-    consumeOrThrow(userLimiter, userId, "You have reached your limit of generations per minute.");
+  const consumeUser = (userId: string, points = 1) =>
+    consumeOrThrow(userLimiter, userId, "You have reached your limit of generations per minute.", points);
 
   return {
     async consume({ userId, ip }) {
@@ -197,9 +197,9 @@ class InsuranceLimiter extends RateLimiterMemory {
   }
 }
 
-async function consumeOrThrow(limiter: Limiter, key: string, message: string): Promise<void> {
+async function consumeOrThrow(limiter: Limiter, key: string, message: string, points = 1): Promise<void> {
   try {
-    await limiter.consume(key);
+    await limiter.consume(key, points);
   } catch (rejection) {
     if (rejection instanceof RateLimiterRes) throw rateLimited(message, rejection.msBeforeNext);
     throw rejection;

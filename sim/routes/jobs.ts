@@ -48,6 +48,8 @@ async function createTask(ctx: RequestContext): Promise<Reply> {
   if ("error" in task) return task.error;
   if (sim.credits < task.input.credits) return KIE_ENVELOPE.error(402, standardMessage(402));
   sim.limits.createTask.record(account);
+  // The `fail-task` fault: this task fails as if its prompt said [sim:fail=<msg>].
+  if (ctx.failTask) task.directives = { ...task.directives, fail: ctx.failTask };
   const created = sim.engine.create(task);
   sim.stats.tasksCreated += 1;
   return KIE_ENVELOPE.ok({ taskId: created.record.taskId });

@@ -70,6 +70,7 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
             userId: user.id,
             email: user.email,
             request: input.request,
+            count: input.count,
             files: source ? [source.file, ...input.files] : input.files,
             parent: source && { id: source.parentId, taskId: source.parentTaskId },
             retainFiles: input.retain,
@@ -78,8 +79,9 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
             signal: request.signal,
             idempotencyKey,
             idempotencyClaim: claim && { key: claim.key, claimToken: claim.claimToken },
-            // Counted once the credits are reserved: refused and unpaid requests use no quota.
-            admit: () => rateLimiter.consumeUser(user.id),
+            // Counted once the credits are reserved (each image of a batch): refused and unpaid
+            // requests use no quota.
+            admit: (count) => rateLimiter.consumeUser(user.id, count),
           }),
         );
       },

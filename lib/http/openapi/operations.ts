@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { devSignInSchema } from "@/lib/auth";
-import { imageGenerationFieldsSchema, MAX_IMAGES_PER_REQUEST } from "@/lib/catalog";
+import { generateFieldsSchema, MAX_IMAGES_PER_REQUEST } from "@/lib/catalog";
 import type { PublicErrorCode } from "../errors";
 import { kieDebugRequestSchema } from "../kieDebugRequest";
 import * as answers from "./schemas";
@@ -64,7 +64,7 @@ const generateErrors: PublicErrorCode[] = [
 ];
 
 /** multipart/form-data: the JSON fields as text parts, plus file parts named `images`. */
-const multipartGenerateSchema = imageGenerationFieldsSchema.extend({
+const multipartGenerateSchema = generateFieldsSchema.extend({
   images: z
     .array(z.union([z.string(), z.file()]))
     .max(MAX_IMAGES_PER_REQUEST)
@@ -78,14 +78,17 @@ export const OPERATIONS: OperationSpec[] = [
     path: "/api/generate",
     summary: "Generate or edit an image (Idempotency-Key, Prefer: respond-async | wait)",
     access: "user",
-    body: { json: imageGenerationFieldsSchema, multipart: multipartGenerateSchema, required: true },
+    body: { json: generateFieldsSchema, multipart: multipartGenerateSchema, required: true },
     responses: {
-      "200": { description: "Sync: the image is ready.", json: answers.generateSucceededSchema },
+      "200": {
+        description: "Sync: the image is ready (n > 1: every job of the batch has ended).",
+        json: z.union([answers.generateSucceededSchema, answers.generateBatchSchema]),
+      },
       "202": {
         description:
-          "Async: the job is accepted (in line for KIE's create budget when queuePosition is given); follow statusUrl.",
-        json: answers.generateAcceptedSchema,
-        headers: { Location: "The job's status URL." },
+          "Async: the job is accepted (in line for KIE's create budget when queuePosition is given); follow statusUrl. n > 1: the batch, some job still open.",
+        json: z.union([answers.generateAcceptedSchema, answers.generateBatchSchema]),
+        headers: { Location: "The job's status URL (n > 1: the first job's detail, listing the batch)." },
       },
     },
     errors: generateErrors,

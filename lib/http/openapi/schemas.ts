@@ -96,9 +96,38 @@ export const jobSchema = z.looseObject({
     .string()
     .optional()
     .meta({ description: "The job whose result this one edited (sourceTaskId): its parent." }),
+  batchId: z
+    .string()
+    .optional()
+    .meta({ description: "The request that made it: the n jobs of one request share it." }),
+  ...placeInLine,
   createdAt: z.iso.datetime(),
   settledAt: z.iso.datetime().optional(),
 });
+
+/** POST /api/generate with n > 1: every job of the batch (DESIGN.md §3). */
+export const generateBatchSchema = z
+  .looseObject({
+    success: z.literal(true),
+    batchId: z.string(),
+    status: z
+      .enum(["pending", "settled"])
+      .meta({ description: "pending (202) while any job is open; settled (200) once every job has ended." }),
+    generations: z
+      .array(jobSchema.extend({ statusUrl: z.string().meta({ description: "/api/generate/<taskId>" }) }))
+      .min(2)
+      .meta({
+        description: "Every job of the batch, in the order asked; each says its own status and error.",
+      }),
+    creditsUsed: credits.meta({ description: "Charged so far: the price of each job that succeeded." }),
+    remainingCredits: credits,
+    statusUrl: z
+      .string()
+      .optional()
+      .meta({ description: "While pending: /api/generations/<first taskId>, whose batch lists every job." }),
+    pollAfterMs: z.int().min(0).optional(),
+  })
+  .meta({ description: "n > 1: the batch's jobs (n = 1 answers as one job)." });
 
 /** One job with its place in the user's edit tree (GET /api/generations/{taskId}). */
 export const generationDetailSchema = z.looseObject({
@@ -108,6 +137,10 @@ export const generationDetailSchema = z.looseObject({
     .nullable()
     .meta({ description: "The job it edited; null for an original or a deleted parent." }),
   children: z.array(jobSchema).meta({ description: "The user's edits of this job's result, oldest first." }),
+  batch: z
+    .array(jobSchema)
+    .min(1)
+    .meta({ description: "Every job of its request (n variations), itself included, in the order asked." }),
 });
 
 export const taskStatusSchema = z.looseObject({

@@ -7,7 +7,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { imageGenerationFieldsSchema, publicCatalog, publicModelSchema } from "@/lib/catalog";
+import { generateFieldsSchema, publicCatalog, publicModelSchema } from "@/lib/catalog";
 import { openApiDocument } from "@/lib/http/openapi/document";
 import { createAnswerChecker } from "../../helpers/openapiCheck";
 
@@ -55,7 +55,7 @@ describe("the OpenAPI document", () => {
 
   it("documents POST /api/generate with the very schema that validates it", () => {
     const body = doc.paths["/api/generate"].post.requestBody.content["application/json"].schema;
-    const { $schema: _s, ...expected } = z.toJSONSchema(imageGenerationFieldsSchema, { io: "input" });
+    const { $schema: _s, ...expected } = z.toJSONSchema(generateFieldsSchema, { io: "input" });
     expect(body).toEqual(expected);
     expect(body.properties.resolution.enum).toEqual(["1K", "2K", "4K"]);
     // Still in the schema, so a client sending it hears why (no model offers it) rather than "unknown key".

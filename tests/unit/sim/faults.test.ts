@@ -93,6 +93,15 @@ describe("global rules", () => {
     expect(outcomes).toEqual(["http", "http", undefined]);
   });
 
+  it("fail-task=<msg>;times=1 fails the next created task only, beside any outcome", () => {
+    const rules = parseFaultRules("createTask:fail-task=Blocked by the filter;times=1");
+    const specs = [1, 2].map(() => resolveFaults("createTask", undefined, rules, () => 0).spec);
+    expect(specs.map((spec) => spec.failTask)).toEqual([{ message: "Blocked by the filter" }, undefined]);
+    expect(specs[0]?.outcome).toBeUndefined();
+    expect(parseFaultHeader("fail-task").failTask).toEqual({ message: undefined });
+    expect(() => parseFaultHeader("fail-task=")).toThrow("fail-task= needs a message");
+  });
+
   it("adds latencies, keeps the slowest rate, and picks the first outcome that fires", () => {
     const rules = parseFaultRules(
       "*:latency=10;slow=500, credit:latency=5;slow=100, credit:body-code=455, credit:http=500",

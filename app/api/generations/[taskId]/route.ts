@@ -5,12 +5,21 @@ import { json } from "@/lib/http/route";
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
 
-/** GET /api/generations/:taskId — one of the user's jobs, with its parent and children (edits). */
+/**
+ * GET /api/generations/:taskId — one of the user's jobs, with its parent and children (edits) and
+ * the jobs of its batch (`n` variations: the batch's status route, DESIGN.md §3).
+ */
 export const GET = route<{ taskId: string }>("generations.get", async ({ request, app, params }) => {
   const user = await app.auth.authenticate(request);
   const found = await app.generations.lineage(user.id, params.taskId);
   if (!found) throw new ApiError("not_found", "No such task.");
-  return json({ success: true, generation: found.job, parent: found.parent, children: found.children });
+  return json({
+    success: true,
+    generation: found.job,
+    parent: found.parent,
+    children: found.children,
+    batch: found.batch,
+  });
 });
 
 /**

@@ -1,0 +1,2 @@
+ALTER TABLE "nano_banana"."generations" ADD COLUMN "batch_id" uuid;--> statement-breakpoint
+CREATE INDEX "generations_batch_idx" ON "nano_banana"."generations" USING btree ("batch_id") WHERE "nano_banana"."generations"."batch_id" is not null;
