@@ -201,8 +201,11 @@ async function consumeOrThrow(limiter: Limiter, key: string, message: string, po
   try {
     await limiter.consume(key, points);
   } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) throw rateLimited(message, rejection.msBeforeNext);
-    throw rejection;
+    if (!(rejection instanceof RateLimiterRes)) throw rejection;
+    // A refused consume still added its points to the window: given back, a refused batch of n
+    // uses none of what is left (else n = 4 with 2 left would spend those 2 on a 429). Best effort.
+    if (points > 1) await limiter.reward(key, points).catch(() => {});
+    throw rateLimited(message, rejection.msBeforeNext);
   }
 }
 

@@ -144,6 +144,27 @@ function rateLimitSuite(getDb: () => Database, store: Record<string, string>): v
     expect(await creditsOf(h, token)).toBe(3);
   });
 
+  it("a batch larger than what is left of the minute is 429 and uses none of it: one more image still goes", async () => {
+    const { token, userId } = await userWithCredits(5);
+    const first = await generateJson(h, { prompt: "one of two" }, { token, prefer: "respond-async" });
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    const before = kieWork(h).createTask;
+    expectRateLimited(
+      await generateJson(h, { prompt: "two more", n: 2 }, { token, prefer: "respond-async" }),
+    );
+    expect(kieWork(h).createTask).toBe(before);
+    expect(await creditsOf(h, token)).toBe(4);
+    // The refused batch counted nothing: the minute's second generation is still there.
+    const last = await generateJson(h, { prompt: "two of two" }, { token, prefer: "respond-async" });
+    expect(last.status, JSON.stringify(last.body)).toBe(202);
+    expect(await creditsOf(h, token)).toBe(3);
+    const ledger = await jobLedgerOf(getDb(), userId);
+    const held =
+      ledger.filter((row) => row.kind === "reserve").length -
+      ledger.filter((row) => row.kind === "release").length;
+    expect(held).toBe(2);
+  });
+
   it("the limit is per user: another user is not affected", async () => {
     const first = await userWithCredits(3);
     const second = await userWithCredits(3);
