@@ -30,7 +30,7 @@ import { isOpen } from "./watch";
 export async function create(ctx: GenerationContext, input: CreateGenerationInput): Promise<AnyCreateResult> {
   // A sync request answers within KIE_POLL_BUDGET_MS of its arrival, uploads and createTask included.
   const deadline = ctx.now() + ctx.settings.pollBudgetMs;
-  await checkRoomInLine(ctx); // a full line refuses before anything is reserved
+  await checkRoomInLine(ctx, input.count ?? 1); // a full line refuses before anything is reserved
   const batch = await openJobs(ctx, input);
   const opened = batch[0] as OpenedJob;
   const { jobId, log } = opened;

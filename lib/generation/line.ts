@@ -42,11 +42,14 @@ export class LineFullError extends Error implements HasProblem {
 }
 brand(LineFullError, "generation.LineFullError");
 
-/** Refuses a new job when the line is full (before its credits are reserved). */
-export async function checkRoomInLine(ctx: GenerationContext): Promise<void> {
+/**
+ * Refuses new jobs (a batch of `count`, all or none) when the line has no room for them all,
+ * before their credits are reserved: each may have to wait in it.
+ */
+export async function checkRoomInLine(ctx: GenerationContext, count = 1): Promise<void> {
   const max = ctx.settings.queueMax ?? DEFAULT_QUEUE_MAX;
   const { length } = await lineStats(ctx.db);
-  if (length >= max) throw new LineFullError(Math.max(1, Math.ceil(etaOf(ctx, length) / 1000)));
+  if (length + count > max) throw new LineFullError(Math.max(1, Math.ceil(etaOf(ctx, length) / 1000)));
 }
 
 /** Whether a new job must wait in line: others are waiting (first come, first served), or no token. */

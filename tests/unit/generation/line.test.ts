@@ -108,6 +108,21 @@ describeEachDatabase("the line for KIE's create budget", (getDb) => {
     expect(row?.n).toBe(0);
   });
 
+  it("a batch of n that the line has no room for is refused whole, nothing reserved: the line never passes KIE_QUEUE_MAX", async () => {
+    const generations = service({ queueMax: 3 });
+    await generations.create(request("u1", "a"));
+    const refused = await generations
+      .create({ ...request("u2", "four"), count: 4 })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(LineFullError);
+    expect(await balance(getDb().db, "u2")).toBeNull();
+    expect((await generations.lineStatus()).length).toBe(1);
+    // Room for two more: a batch of 2 still enters.
+    const two = await generations.create({ ...request("u2", "two"), count: 2 });
+    expect(two.outcome).toBe("batch");
+    expect((await generations.lineStatus()).length).toBe(3);
+  });
+
   it("a KIE 429 on createTask puts the job back at the head of the line and pauses the budget", async () => {
     kit.budget.give(1);
     const generations = service();
