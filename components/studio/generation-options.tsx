@@ -1,7 +1,7 @@
 "use client";
 
 import { cn } from "@/lib/ui/cn";
-import { type GenerationOptionsValue, optionsForModel } from "@/lib/ui/modelOptions";
+import { type GenerationOptionsValue, IMAGE_COUNTS, optionsForModel } from "@/lib/ui/modelOptions";
 import { priceOf, type StudioModel } from "@/lib/ui/types";
 
 export { type GenerationOptionsValue, optionsForModel };
@@ -119,6 +119,17 @@ export function GenerationOptions({ models, value, onChange, disabled }: Props) 
           optionClassName="h-9"
         />
       )}
+      <RadioGroup
+        name="count"
+        legend="Images"
+        options={IMAGE_COUNTS}
+        value={String(value.count ?? 1)}
+        onChange={(count) => onChange({ ...value, count: Number(count) })}
+        disabled={disabled}
+        className="grid w-full grid-cols-4 gap-2 sm:w-64"
+        renderOption={(count) => <span className="text-sm font-medium tabular-nums">{count}</span>}
+        optionClassName="h-9"
+      />
     </div>
   );
 }

@@ -3,6 +3,7 @@
 import { type Ref, useEffect, useState } from "react";
 import { displayUrl } from "@/lib/ui/images";
 import type { Job } from "@/lib/ui/types";
+import { BatchGrid } from "./batch-grid";
 import { EmptyResult, PendingPreview } from "./result-placeholders";
 import { ResultStrip } from "./result-strip";
 import { ResultView } from "./result-view";
@@ -16,6 +17,8 @@ interface Props {
   results: readonly Run[];
   /** The newest job while it runs: it takes the stage. */
   pending?: Run;
+  /** The newest request's jobs when it made several ("Images"): shown as a grid above the stage. */
+  batch?: readonly Run[];
   selected?: string;
   onSelect: (taskId: string) => void;
   origin: string;
@@ -32,8 +35,15 @@ interface Props {
  * be shown, compared with its parent, and edited again as a new branch) and the recent results.
  */
 export function ResultColumn(props: Props) {
-  const { results, pending, selected, origin } = props;
+  const { results, selected, origin } = props;
+  const batch = props.batch ?? [];
   const base = results.find((run) => run.taskId === selected) ?? results[0];
+  // With a batch, the grid is the stage: one of its images is shown large once picked (or arrived).
+  const pending = batch.length > 0 ? undefined : props.pending;
+  const staged =
+    batch.length === 0 ||
+    (selected !== undefined && base?.taskId === selected) ||
+    batch.some((run) => run.taskId === base?.taskId);
   // A version picked from the chain; let go when another result takes the stage.
   const [picked, setPicked] = useState<Job>();
   const baseId = base?.taskId;
@@ -50,7 +60,10 @@ export function ResultColumn(props: Props) {
 
   return (
     <section aria-label="Result" className="flex min-w-0 flex-col gap-4 lg:sticky lg:top-20 lg:self-start">
-      {pending ? (
+      {batch.length > 0 && origin && (
+        <BatchGrid runs={batch} selected={base?.taskId} onSelect={props.onSelect} srcOf={srcOf} />
+      )}
+      {!staged ? null : pending ? (
         <PendingPreview aspectRatio={pending.job.aspectRatio} />
       ) : shownJob?.imageUrl && shownRun && origin ? (
         <ResultView

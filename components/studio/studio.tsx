@@ -12,6 +12,7 @@ import { displayUrl } from "@/lib/ui/images";
 import { typicalSeconds } from "@/lib/ui/jobs";
 import { type PendingSubmission, submissionFor } from "@/lib/ui/submission";
 import { isRunning, type Job, type Me, priceOf, type StudioSettings } from "@/lib/ui/types";
+import { newestBatch, runsOf } from "./batch";
 import { EditSourceImage } from "./edit-source";
 import { GenerateBar } from "./generate-bar";
 import { GenerationOptions } from "./generation-options";
@@ -21,7 +22,7 @@ import { ResultColumn } from "./result-column";
 import { type SettingsFrom, useDraft } from "./use-draft";
 import { RECENT_KEY, useRecentJobs, useResults } from "./use-feed";
 import { useReferences } from "./use-references";
-import { type Run, useRuns } from "./use-runs";
+import { useRuns } from "./use-runs";
 
 export interface StudioProps {
   settings: StudioSettings;
@@ -45,7 +46,8 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
     editFrom,
   );
   const model = settings.models.find((m) => m.id === options.model);
-  const cost = model ? priceOf(model, options.resolution) : settings.cost;
+  // "Images": the price of the whole batch (each image is charged on its own).
+  const cost = (model ? priceOf(model, options.resolution) : settings.cost) * (options.count ?? 1);
   // Checked before sending (the server checks again): the price against the balance in the header.
   const balance = useMe().data?.balance;
   const shortOfCredits =
@@ -98,6 +100,7 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
   const estimate = useMemo(() => typicalSeconds([...runs.map((run) => run.job), ...feed]), [runs, feed]);
   // The newest job, while it runs, takes the stage (older results stay in the strip).
   const pending = runs[0] && isRunning(runs[0].job.status) ? runs[0] : undefined;
+  const batch = newestBatch(runs);
 
   async function generate(input: GenerateInput) {
     if (submittingRef.current) return; // a double click is one submission
@@ -122,22 +125,15 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
       const accepted = await submitGeneration(submission.input, submission.key);
       pendingRef.current = undefined;
       setBalance(accepted.remainingCredits);
-      const job: Job = {
-        ...accepted,
-        prompt: trimmed,
-        // The server accepted them, so they are among its values (the form offers only those).
-        aspectRatio: input.aspectRatio as Job["aspectRatio"],
-        outputFormat: input.outputFormat as Job["outputFormat"],
-        createdAt: accepted.createdAt ?? new Date().toISOString(),
-        ...(input.sourceTaskId && { parentTaskId: input.sourceTaskId }),
-      };
-      const run: Run = { taskId: accepted.taskId, job, startedAt: Date.now(), input };
-      add(run);
+      const started = runsOf(accepted, { ...input, prompt: trimmed });
+      // Each to the front, the first job last: the batch reads in the order asked.
+      for (const run of [...started].reverse()) add(run);
       void queryClient.invalidateQueries({ queryKey: RECENT_KEY });
-      if (job.status === "succeeded") {
+      const done = started.find((run) => run.job.status === "succeeded");
+      if (done) {
         focusNext.current = "result";
-        setSelected(run.taskId);
-      }
+        setSelected(done.taskId);
+      } else if (started.length > 1) setSelected(undefined); // the batch's grid takes the stage
     } catch (error) {
       const problem = asProblem(error);
       const balance = problem.code === "insufficient_credits" ? await balanceNow() : undefined;
@@ -158,6 +154,7 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
     generate({
       prompt,
       ...options,
+      n: options.count ?? 1,
       sourceTaskId: source?.taskId,
       files: references.items.map((reference) => reference.file),
     });
@@ -286,6 +283,7 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
         resultRef={resultRef}
         results={results}
         pending={pending}
+        batch={batch}
         selected={selected}
         onSelect={setSelected}
         origin={origin}

@@ -22,6 +22,7 @@ function keptOptions(settings: StudioSettings, kept: Record<string, unknown>): G
     outputFormat: text(kept.outputFormat),
     resolution: text(kept.resolution),
     googleSearch: typeof kept.googleSearch === "boolean" ? kept.googleSearch : undefined,
+    count: typeof kept.count === "number" && kept.count >= 1 && kept.count <= 4 ? kept.count : undefined,
   });
 }
 

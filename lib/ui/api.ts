@@ -2,7 +2,7 @@
  * Browser-side calls to our own API. Every failure becomes an ApiProblem carrying the §3 error
  * code, so the UI can say what happened in plain words (errors.ts) and never shows raw JSON.
  */
-import type { GenerationDetail, Job } from "./types";
+import type { BatchAccepted, GenerationDetail, Job } from "./types";
 
 export class ApiProblem extends Error {
   constructor(
@@ -68,6 +68,8 @@ export interface GenerateInput {
   googleSearch?: boolean;
   /** "Edit this image": one of the user's own results, used by the server from its store (no upload). */
   sourceTaskId?: string;
+  /** "Images": how many variations (1–4); more than one is answered as a batch. */
+  n?: number;
   files: File[];
 }
 
@@ -79,23 +81,33 @@ function modelFields(input: GenerateInput): Record<string, string | boolean> {
     ...(input.resolution && { resolution: input.resolution }),
     ...(input.googleSearch !== undefined && { googleSearch: input.googleSearch }),
     ...(input.sourceTaskId && { sourceTaskId: input.sourceTaskId }),
+    ...(input.n !== undefined && input.n > 1 && { n: String(input.n) }),
   };
 }
 
 export type GenerateAccepted = Job & { statusUrl?: string };
 
+/** The answer to a submission: one job, or (`n` > 1) the batch of them. */
+export type GenerateAnswer = GenerateAccepted | BatchAccepted;
+
+export function isBatch(answer: GenerateAnswer): answer is BatchAccepted {
+  return Array.isArray((answer as BatchAccepted).generations);
+}
+
 /**
  * POST /api/generate, always async (`Prefer: respond-async`): the browser follows the job itself.
  * JSON without files, multipart with them. `idempotencyKey` is one per submission.
  */
-export function submitGeneration(input: GenerateInput, idempotencyKey: string): Promise<GenerateAccepted> {
+export function submitGeneration(input: GenerateInput, idempotencyKey: string): Promise<GenerateAnswer> {
   const headers: Record<string, string> = { prefer: "respond-async", "idempotency-key": idempotencyKey };
   let body: BodyInit;
   if (input.files.length === 0) {
     headers["content-type"] = "application/json";
+    const { n, ...fields } = modelFields(input);
     body = JSON.stringify({
       prompt: input.prompt,
-      ...modelFields(input),
+      ...fields,
+      ...(n !== undefined && { n: Number(n) }),
       aspectRatio: input.aspectRatio,
     });
   } else {
@@ -106,7 +118,7 @@ export function submitGeneration(input: GenerateInput, idempotencyKey: string): 
     for (const file of input.files) form.append("images", file, file.name);
     body = form;
   }
-  return callApi<GenerateAccepted>("/api/generate", { method: "POST", headers, body });
+  return callApi<GenerateAnswer>("/api/generate", { method: "POST", headers, body });
 }
 
 export interface GenerationsPage {

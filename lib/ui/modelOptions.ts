@@ -10,7 +10,12 @@ export interface GenerationOptionsValue {
   resolution?: string;
   /** Set only while the model offers Google Search grounding. */
   googleSearch?: boolean;
+  /** "Images": how many variations one Generate makes (1–4, `n`); any model. */
+  count?: number;
 }
+
+/** The "Images" choices (DESIGN.md §3 `n`). */
+export const IMAGE_COUNTS = ["1", "2", "3", "4"] as const;
 
 /**
  * The options a newly picked model starts with: the ones the person chose where it has them, else
@@ -45,5 +50,6 @@ export function optionsForModel(
         : defaultResolution
       : undefined,
     googleSearch: googleSearch ? (previous.googleSearch ?? false) : undefined,
+    count: previous.count ?? 1,
   };
 }

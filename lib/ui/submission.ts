@@ -31,6 +31,7 @@ export function sameInput(a: GenerateInput, b: GenerateInput): boolean {
     a.outputFormat === b.outputFormat &&
     a.resolution === b.resolution &&
     a.googleSearch === b.googleSearch &&
+    (a.n ?? 1) === (b.n ?? 1) &&
     a.files.length === b.files.length &&
     a.files.every((file, i) => file === b.files[i])
   );

@@ -6,6 +6,7 @@
 import type { z } from "zod";
 import type {
   generateAcceptedSchema,
+  generateBatchSchema,
   generationDetailSchema,
   jobSchema,
   jobStatusSchema,
@@ -30,6 +31,9 @@ export type Job = Pick<Listed, "taskId" | "status" | "prompt"> &
   Partial<Omit<Listed, "taskId" | "status" | "prompt" | "success">> &
   Partial<Pick<Followed, "remainingCredits" | "pollAfterMs" | "queuePosition" | "etaMs" | "warnings">> &
   Partial<Pick<Accepted, "statusUrl">>;
+
+/** A batch of jobs (`n` > 1) as POST /api/generate answers it. */
+export type BatchAccepted = Omit<Known<z.infer<typeof generateBatchSchema>>, "success">;
 
 /** A job with its parent and its edits (GET /api/generations/:taskId). */
 export type GenerationDetail = Omit<Known<z.infer<typeof generationDetailSchema>>, "success">;

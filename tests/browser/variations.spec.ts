@@ -1,0 +1,59 @@
+/**
+ * Issue 25 item 1 in the studio: "Images" (1–4) makes that many variations from one Generate — the
+ * button prices the whole batch, the credits check uses that price, and the batch arrives as a
+ * grid, each image charged on its own.
+ */
+import { expect, test } from "@playwright/test";
+import { balanceOf, generationsOf, headerCredits, signInFast, uniqueEmail } from "./helpers";
+
+test("Images = 4: the button says 4 credits, 4 images arrive in the grid, the balance is down by 4", async ({
+  page,
+}) => {
+  await signInFast(page, uniqueEmail("batch"));
+  await page.goto("/");
+  const images = page.getByRole("radiogroup", { name: "Images" });
+  const generate = page.getByRole("button", { name: /^Generate/ });
+  await expect(images.getByRole("radio")).toHaveCount(4);
+  await expect(images.getByRole("radio", { name: "1" })).toBeChecked();
+  await expect(generate).toHaveText("Generate · 1 credit");
+  await images.getByRole("radio", { name: "4" }).check();
+  await expect(generate).toHaveText("Generate · 4 credits");
+  // Nano Banana Pro costs 4 (serve.ts): a batch of 4 is priced 16.
+  await page
+    .getByRole("radiogroup", { name: "Model" })
+    .getByRole("radio", { name: /Nano Banana Pro/ })
+    .check();
+  await expect(generate).toHaveText("Generate · 16 credits");
+  await page
+    .getByRole("radiogroup", { name: "Model" })
+    .getByRole("radio", { name: /^Nano Banana\s*1 credit/ })
+    .check();
+  await expect(generate).toHaveText("Generate · 4 credits");
+
+  const before = await balanceOf(page);
+  const prompt = "four lemons on a blue plate";
+  await page.getByRole("textbox", { name: "Prompt" }).fill(prompt);
+  await generate.click();
+  const grid = page.getByRole("list", { name: "Images of this request" });
+  await expect(grid.getByRole("img", { name: prompt })).toHaveCount(4);
+  for (const image of await grid.getByRole("img", { name: prompt }).all()) {
+    await expect
+      .poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0))
+      .toBe(true);
+  }
+  await expect.poll(() => balanceOf(page)).toBe(before - 4);
+  await expect(headerCredits(page)).toHaveText(`${before - 4} credits`);
+  const jobs = (await generationsOf(page)).filter((job) => job.prompt === prompt);
+  expect(jobs).toHaveLength(4);
+  expect(new Set(jobs.map((job) => (job as { batchId?: string }).batchId)).size).toBe(1);
+
+  // The choice is kept after a reload, and the credits check uses the batch's price.
+  await page.reload();
+  await expect(images.getByRole("radio", { name: "4" })).toBeChecked();
+  await page
+    .getByRole("radiogroup", { name: "Model" })
+    .getByRole("radio", { name: /Nano Banana Pro/ })
+    .check();
+  await expect(generate).toBeDisabled();
+  await expect(page.getByText(`You have ${before - 4} credits; this needs 16.`)).toBeVisible();
+});
