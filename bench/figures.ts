@@ -1,4 +1,5 @@
 /** What one bench run measures, and how each measurement is reported (target, baseline). */
+import { HISTORY_USERS, type HistoryBench, type HistoryLoad, THUMBNAILS_PER_PAGE } from "./images";
 import type { Figure } from "./report";
 
 export function newMeasurements() {
@@ -182,4 +183,77 @@ export function figuresOf(f: Measurements, problems: number): Figure[] {
       digits: 0,
     },
   ];
+}
+
+/** The rows of docs/BENCHMARKS.md for the history pages (one value per run). */
+export function historyFigures(h: HistoryBench): Figure[] {
+  const of = (loads: HistoryLoad[], pick: (l: HistoryLoad) => number | undefined) =>
+    loads.map((l) => pick(l) ?? Number.NaN);
+  const bare = { label: "bare route (25 requests a page) p95", runs: of(h.bare, (l) => l.thumbP95Ms) };
+  return [
+    {
+      label: "history page, 50 users at once, local store: thumbnail p95 (24 a page)",
+      unit: "ms",
+      runs: of(h.local, (l) => l.thumbP95Ms),
+      target: { op: "≤", value: 100 },
+      baseline: bare,
+      digits: 0,
+    },
+    {
+      label: "history page, 50 users at once, local store: thumbnail p50",
+      unit: "ms",
+      runs: of(h.local, (l) => l.thumbP50Ms),
+      baseline: { label: "bare route p50", runs: of(h.bare, (l) => l.thumbP50Ms) },
+      digits: 0,
+    },
+    {
+      label: "history page, 50 users at once, local store: whole page p95 (list + 24 thumbnails)",
+      unit: "ms",
+      runs: of(h.local, (l) => l.pageP95Ms),
+      baseline: { label: "bare route, 25 requests", runs: of(h.bare, (l) => l.pageP95Ms) },
+      digits: 0,
+    },
+    {
+      label: "history page, local store: server CPU per request (list and thumbnails)",
+      unit: "ms",
+      runs: of(h.local, (l) => l.cpuMsPerRequest),
+      baseline: { label: "bare route", runs: of(h.bare, (l) => l.cpuMsPerRequest) },
+      digits: 2,
+    },
+    {
+      label: "history page, 50 users at once, S3: the app's 302 p95 (bytes from the bucket)",
+      unit: "ms",
+      runs: of(h.s3, (l) => l.thumbP95Ms),
+      baseline: bare,
+      digits: 0,
+    },
+    {
+      label: "history page, 50 users at once, S3: thumbnail p95 with the redirect followed (s3rver)",
+      unit: "ms",
+      runs: of(h.s3, (l) => l.followedP95Ms),
+      digits: 0,
+    },
+    {
+      label: "history page, S3 redirect: server CPU per request (list and 302s)",
+      unit: "ms",
+      runs: of(h.s3, (l) => l.cpuMsPerRequest),
+      baseline: { label: "bare route", runs: of(h.bare, (l) => l.cpuMsPerRequest) },
+      digits: 2,
+    },
+  ];
+}
+
+export function describeHistoryBench(h: HistoryBench): string {
+  const statuses = (loads: HistoryLoad[]) =>
+    loads
+      .map((l) =>
+        Object.entries(l.statuses)
+          .map(([s, n]) => `${n} × ${s}`)
+          .join(", "),
+      )
+      .join("; ");
+  return (
+    `history pages: ${HISTORY_USERS} users × (list + ${THUMBNAILS_PER_PAGE} thumbnails of ${(h.thumbBytes / 1024).toFixed(1)} KiB), ` +
+    `6 connections a user; local answered ${statuses(h.local)}; S3 answered ${statuses(h.s3)} (302s, then the bucket's 200s)`
+  );
 }

@@ -16,7 +16,14 @@ import { auditLedger, describeAudit } from "@/lib/credits";
 import { hasProductionBuild, type NextServer, startNextServer } from "../tests/helpers/nextServer";
 import { freePort } from "../tests/helpers/server";
 import { startFakeKie } from "./fakeKie";
-import { describeStatuses, figuresOf, newMeasurements } from "./figures";
+import {
+  describeHistoryBench,
+  describeStatuses,
+  figuresOf,
+  historyFigures,
+  newMeasurements,
+} from "./figures";
+import { benchHistoryPages } from "./images";
 import { benchKieBurst, describeKieBurst, type KieBurstResult, kieBurstFigures } from "./kie-burst";
 import {
   asyncThroughput,
@@ -191,6 +198,10 @@ async function main(): Promise<void> {
     const [withLine, noAdmission] = bursts as [KieBurstResult, KieBurstResult];
     f.notes.push(describeKieBurst(withLine), describeKieBurst(noAdmission));
 
+    // Issue 28 item 4: its own database and servers (local store, S3), the others idle meanwhile.
+    const history = await benchHistoryPages(RUNS, log);
+    f.notes.push(describeHistoryBench(history));
+
     log("waiting for open jobs to settle, then auditing both ledgers");
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     const audits = [
@@ -200,7 +211,11 @@ async function main(): Promise<void> {
     for (const audit of audits) log(describeAudit(audit));
     const problems = audits.reduce((sum, audit) => sum + audit.problems.length, 0);
 
-    const figures = [...figuresOf(f, problems), ...kieBurstFigures(withLine, noAdmission)];
+    const figures = [
+      ...figuresOf(f, problems),
+      ...historyFigures(history),
+      ...kieBurstFigures(withLine, noAdmission),
+    ];
     const db = withCallbacks.database;
     const version = db.kind === "postgres" ? (await db.pool.query("SHOW server_version")).rows[0] : undefined;
     const section = renderSection(figures, {

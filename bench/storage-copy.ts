@@ -74,7 +74,7 @@ async function startImageServer(dir: string): Promise<{ origin: string; close():
 }
 
 /** The S3-compatible server (s3rver, bucket "bench") runs in a child process too, for the same reason. */
-async function startS3Server(dir: string): Promise<{ endpoint: string; close(): void }> {
+export async function startS3Server(dir: string): Promise<{ endpoint: string; close(): void }> {
   const child = spawn(
     process.execPath,
     [
