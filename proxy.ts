@@ -11,6 +11,7 @@ import { type NextRequest, NextResponse } from "next/server";
 import { type AppConfig, getConfig } from "@/config";
 import { isForeignHost } from "@/lib/http/rebinding";
 import { createNonce, pageSecurityHeaders } from "@/lib/http/securityHeaders";
+import { presignedUrlOrigin } from "@/lib/storage/presignedOrigin";
 
 export function proxy(request: NextRequest): NextResponse {
   const nonce = createNonce();
@@ -21,6 +22,7 @@ export function proxy(request: NextRequest): NextResponse {
     development: process.env.NODE_ENV === "development",
     appUrl: config?.appUrl,
     supabaseUrl: config?.auth.supabaseUrl,
+    imageOrigins: imageOriginsOf(config),
   });
   // DNS rebinding (DESIGN.md §6): while dev sign-in is on, only our own host names are served.
   if (config?.auth.mode === "dev" && isForeignHost(request, config.appUrl)) {
@@ -37,6 +39,13 @@ export function proxy(request: NextRequest): NextResponse {
   const response = NextResponse.next({ request: { headers: requestHeaders } });
   for (const [name, value] of Object.entries(headers)) response.headers.set(name, value);
   return response;
+}
+
+/** With S3 and its redirect on, images come from the bucket's presigned URLs (DESIGN.md §9). */
+function imageOriginsOf(config: AppConfig | undefined): string[] {
+  const store = config?.images.store;
+  if (!config?.images.presignedRedirect || store?.kind !== "s3") return [];
+  return [presignedUrlOrigin(store)];
 }
 
 /** A bad environment is reported by the server's start; the page still gets the strict policy. */

@@ -13,6 +13,8 @@ export interface PagePolicyOptions {
   appUrl?: string;
   /** SUPABASE_URL; the browser talks to Supabase Auth directly when it is configured. */
   supabaseUrl?: string;
+  /** Where `/api/images/:id` may redirect an `<img>` (the S3 store's presigned URLs). */
+  imageOrigins?: string[];
 }
 
 /** 22 random bytes, base64: unguessable, and valid in a CSP source expression. */
@@ -31,7 +33,7 @@ export function contentSecurityPolicy(options: PagePolicyOptions): string {
     `script-src 'self' 'nonce-${options.nonce}' 'strict-dynamic'${options.development ? " 'unsafe-eval'" : ""}`,
     // React style={…} attributes are inline styles; a nonce cannot cover them.
     "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data: blob:",
+    ["img-src 'self' data: blob:", ...(options.imageOrigins ?? [])].join(" "),
     "font-src 'self' data:",
     `connect-src ${connect.join(" ")}`,
     "object-src 'none'",
