@@ -120,6 +120,7 @@ const envSchema = z.object({
     .default({}),
   RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(10),
   RATE_LIMIT_IP_PER_MINUTE: integer(1, 1_000_000).default(60),
+  API_KEY_RATE_LIMIT_PER_MINUTE: integer(1, 1_000_000).default(120),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, { error: "must be a redis:// URL" })
@@ -211,7 +212,8 @@ export interface AppConfig {
     /** MODEL_CREDITS: `model` or `model:resolution` → price; the rest costs perGeneration. */
     byModel: ModelCredits;
   };
-  rateLimit: { perUserPerMinute: number; perIpPerMinute: number };
+  /** perApiKeyPerMinute: every request made with one personal API key (API_KEY_RATE_LIMIT_PER_MINUTE). */
+  rateLimit: { perUserPerMinute: number; perIpPerMinute: number; perApiKeyPerMinute: number };
   redisUrl?: string;
   maxUploadBytes: number;
   /** Uploads in flight (DESIGN.md §3 "Requests"): bodies of POST /api/generate being read. */
@@ -307,7 +309,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       perGeneration: e.CREDITS_PER_GENERATION,
       byModel: e.MODEL_CREDITS,
     },
-    rateLimit: { perUserPerMinute: e.RATE_LIMIT_PER_MINUTE, perIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE },
+    rateLimit: {
+      perUserPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      perIpPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
+      perApiKeyPerMinute: e.API_KEY_RATE_LIMIT_PER_MINUTE,
+    },
     redisUrl: e.REDIS_URL,
     maxUploadBytes: e.MAX_UPLOAD_BYTES,
     uploads: {

@@ -23,6 +23,7 @@ export default {
     "lib/auth/authenticator.ts",
     "lib/auth/verifiers.ts",
     "lib/auth/supabaseUrl.ts",
+    "lib/auth/apiKeys.ts",
     "lib/http/body.ts",
   ],
   ignorePatterns: [

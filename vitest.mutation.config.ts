@@ -40,6 +40,8 @@ export default defineConfig({
       "tests/unit/auth/supabaseRules.test.ts",
       "tests/unit/auth/dev.test.ts",
       "tests/unit/auth/signOut.test.ts",
+      // lib/auth/apiKeys.ts (and the authenticator's branch for keys)
+      "tests/unit/auth/apiKeys.test.ts",
       // lib/http/body.ts
       "tests/unit/http/body.test.ts",
     ],

@@ -118,7 +118,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 
     const rateLimiter = await startRateLimiter(config, { logger, toClose });
 
-    const { auth, devSecret } = createAuth(config, logger, database);
+    const { auth, devSecret } = createAuth(config, logger, database, rateLimiter);
 
     const { imageStore, imageLinks, images, resultImages } = await createImages(config, {
       db: database.db,

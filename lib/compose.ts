@@ -6,10 +6,17 @@
 
 import type { Dispatcher } from "undici";
 import type { AppConfig } from "@/config";
-import { type Authenticator, createAuthenticator, loadOrCreateDevSecret } from "@/lib/auth";
+import {
+  type Authenticator,
+  createApiKeyVerifier,
+  createAuthenticator,
+  LAST_USED_EVERY_MS,
+  loadOrCreateDevSecret,
+} from "@/lib/auth";
 import { retiringModelWarning } from "@/lib/catalog";
 import { AccountRegistry } from "@/lib/credits";
 import type { Database } from "@/lib/db";
+import { findApiKeyByHash, touchApiKey } from "@/lib/db/apiKeys";
 import { JOB_SETTLED_CHANNEL } from "@/lib/db/generations";
 import { createKieBudget } from "@/lib/db/kieBudget";
 import { createModelDurationStore } from "@/lib/db/modelDurations";
@@ -141,6 +148,7 @@ export async function startRateLimiter(
     redis: config.redisUrl ? { url: config.redisUrl } : undefined,
     perUserPerMinute: config.rateLimit.perUserPerMinute,
     perIpPerMinute: config.rateLimit.perIpPerMinute,
+    perApiKeyPerMinute: config.rateLimit.perApiKeyPerMinute,
     logger: logger.child({ component: "rate-limit" }),
   });
   toClose.push(rateLimiter);
@@ -156,6 +164,7 @@ export function createAuth(
   config: AppConfig,
   logger: Logger,
   database: Database,
+  rateLimiter: RateLimiter,
 ): { auth: Authenticator; devSecret?: Uint8Array } {
   const devSecret = config.auth.mode === "dev" ? loadOrCreateDevSecret(config.dataDir) : undefined;
   const auth = createAuthenticator({
@@ -168,6 +177,14 @@ export function createAuth(
     devSecret,
     // Sign-out ends a session for every instance: a copied token dies with it (DESIGN.md §6).
     sessions: createSessionRevocations(database.db),
+    // Looked up by hash on every request (no cache): a revoked key is refused at once everywhere.
+    apiKeys: createApiKeyVerifier({
+      store: {
+        findByHash: (keyHash) => findApiKeyByHash(database.db, keyHash),
+        touch: (id) => touchApiKey(database.db, id, LAST_USED_EVERY_MS),
+      },
+      onUse: (keyId) => rateLimiter.consumeApiKey(keyId),
+    }),
   });
   if (config.auth.mode === "dev") {
     logger.warn(

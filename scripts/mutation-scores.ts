@@ -19,6 +19,7 @@ export const SCORE_FLOORS: Record<string, number> = {
   "lib/auth/authenticator.ts": 90,
   "lib/auth/verifiers.ts": 90,
   "lib/auth/supabaseUrl.ts": 90,
+  "lib/auth/apiKeys.ts": 90,
   "lib/http/body.ts": 90,
 };
 

@@ -1,4 +1,4 @@
-import { FlaskConicalIcon, HistoryIcon } from "lucide-react";
+import { FlaskConicalIcon, HistoryIcon, KeyRoundIcon } from "lucide-react";
 import Link from "next/link";
 import { Badge } from "@/components/ui/badge";
 import type { Me } from "@/lib/ui/types";
@@ -23,7 +23,8 @@ export function SimulatorBadge() {
       title="Images come from kie-sim, a local stand-in for KIE: free, offline, drawn shapes"
     >
       <FlaskConicalIcon className="size-3" aria-hidden />
-      Simulator
+      {/* The word yields to the header's links on the narrowest phones; the icon and its title stay. */}
+      <span className="max-[400px]:sr-only">Simulator</span>
     </Badge>
   );
 }
@@ -46,6 +47,13 @@ export function SiteHeader({ me, supabase }: { me: Me; supabase?: SupabasePublic
           >
             <HistoryIcon className="size-4" aria-hidden />
             <span className="max-sm:sr-only">History</span>
+          </Link>
+          <Link
+            href="/keys"
+            className="inline-flex h-9 items-center gap-2 rounded-md px-2 text-sm font-medium hover:bg-accent sm:px-2.5"
+          >
+            <KeyRoundIcon className="size-4" aria-hidden />
+            <span className="max-sm:sr-only">API keys</span>
           </Link>
           <ThemeToggle />
           <SignOutButton supabase={supabase} />

@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { decodeProtectedHeader, type JWTPayload } from "jose";
+import { type ApiKeyVerifier, isApiKeyToken } from "./apiKeys";
 import {
   findSupabaseAuthCookieNames,
   parseCookieHeader,
@@ -61,6 +62,11 @@ export interface AuthenticatorOptions {
    * a signed-out token stays valid until it expires.
    */
   sessions?: SessionStore;
+  /**
+   * Personal API keys (apiKeys.ts): a bearer starting with `nbk_` is checked here and never as a
+   * JWT. Without it such a bearer is refused like any malformed token.
+   */
+  apiKeys?: ApiKeyVerifier;
 }
 
 /** Where ended sessions are recorded (by the token's `session_id`, until the token expires). */
@@ -156,7 +162,10 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   async function authenticate(request: HasHeaders): Promise<AuthUser> {
     const bearer = bearerToken(request.headers.get("authorization"));
-    if (bearer !== undefined) return verifyAccessToken(bearer);
+    if (bearer !== undefined) {
+      if (options.apiKeys && isApiKeyToken(bearer)) return options.apiKeys(bearer);
+      return verifyAccessToken(bearer);
+    }
 
     const candidates = requestTokens(request);
     if (candidates.length === 0) throw new UnauthorizedError("missing_token");

@@ -19,7 +19,9 @@ export type UnauthorizedReason =
   | "invalid_token"
   | "token_expired"
   /** The token's session was ended by sign-out. */
-  | "session_ended";
+  | "session_ended"
+  /** A personal API key that its owner revoked. */
+  | "key_revoked";
 
 const MESSAGES: Record<UnauthorizedReason, string> = {
   missing_token: "Sign-in required: no access token was sent.",
@@ -28,6 +30,7 @@ const MESSAGES: Record<UnauthorizedReason, string> = {
   invalid_token: "The access token is invalid.",
   token_expired: "The access token has expired; sign in again.",
   session_ended: "This session was signed out; sign in again.",
+  key_revoked: "This API key was revoked.",
 };
 
 export abstract class AuthenticationError extends Error implements HasProblem {

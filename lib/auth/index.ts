@@ -1,5 +1,20 @@
 /** lib/auth: request → user. Framework-free; route handlers pass the Request (DESIGN.md §2, §3). */
 export {
+  API_KEY_IN_TEXT,
+  API_KEY_PATTERN,
+  API_KEY_PREFIX,
+  type ApiKeyRecord,
+  type ApiKeyStore,
+  type ApiKeyVerifier,
+  containsApiKey,
+  createApiKeyVerifier,
+  generateApiKey,
+  hashApiKey,
+  isApiKeyToken,
+  LAST_USED_EVERY_MS,
+  type NewApiKey,
+} from "./apiKeys";
+export {
   type Authenticator,
   type AuthenticatorOptions,
   type AuthMode,

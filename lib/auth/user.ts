@@ -5,6 +5,8 @@ export interface AuthUser {
   email?: string;
   /** The email is in ADMIN_EMAILS (case-insensitive). */
   isAdmin: boolean;
+  /** Set when a personal API key (`nbk_…`) authenticated the request: that key's id. */
+  apiKeyId?: string;
 }
 
 /** Lower-case, trimmed, NFC: the form under which emails are compared and dev ids derived. */

@@ -321,3 +321,29 @@ export type Generation = typeof generations.$inferSelect;
 export type NewGeneration = typeof generations.$inferInsert;
 export type CreditLedgerEntry = typeof creditLedger.$inferSelect;
 export type IdempotencyKey = typeof idempotencyKeys.$inferSelect;
+
+/**
+ * Personal API keys (`nbk_…`, DESIGN.md §3 "API keys"). Only the key's SHA-256 is kept (never the
+ * key), with its first characters for the list; a revoked key keeps its row (revoked_at) so its
+ * hash can never authenticate again. `last_used_at` is written at most once a minute per key.
+ */
+export const apiKeys = nanoBanana
+  .table(
+    "api_keys",
+    {
+      id: uuid("id").primaryKey().defaultRandom(),
+      userId: text("user_id")
+        .notNull()
+        .references(() => users.id),
+      name: text("name").notNull(),
+      prefix: text("prefix").notNull(),
+      keyHash: text("key_hash").notNull(),
+      createdAt: createdAt(),
+      lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
+      revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    },
+    (t) => [uniqueIndex("api_keys_hash_idx").on(t.keyHash), index("api_keys_user_idx").on(t.userId)],
+  )
+  .enableRLS();
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -14,6 +14,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limite
 import { ApiError } from "./errors";
 
 const WINDOW_SECONDS = 60;
+const DEFAULT_PER_API_KEY = 120;
 
 /** The logger calls this module makes (a pino logger fits). */
 export interface RateLimitLogger {
@@ -26,6 +27,8 @@ export interface RateLimiterOptions {
   redis?: { url: string } | undefined;
   perUserPerMinute: number;
   perIpPerMinute: number;
+  /** Requests per personal API key, every route (API_KEY_RATE_LIMIT_PER_MINUTE); default 120. */
+  perApiKeyPerMinute?: number;
   logger: RateLimitLogger;
   /** Namespace of the Redis keys; default "nano-banana:rl". */
   keyPrefix?: string;
@@ -45,6 +48,8 @@ export interface RateLimiter {
   consumeIp(ip: string, use?: IpLimitedUse): Promise<void>;
   /** Counts one request (or `points` generations: a batch of `n`) against the user's limit. */
   consumeUser(userId: string, points?: number): Promise<void>;
+  /** Counts one request made with a personal API key against that key's own limit. */
+  consumeApiKey(keyId: string): Promise<void>;
   /** 429 when the user's limit for this window is already used up; counts nothing. */
   checkUser(userId: string): Promise<void>;
   /**
@@ -68,6 +73,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   for (const [name, value] of [
     ["perUserPerMinute", options.perUserPerMinute],
     ["perIpPerMinute", options.perIpPerMinute],
+    ["perApiKeyPerMinute", options.perApiKeyPerMinute ?? DEFAULT_PER_API_KEY],
   ] as const) {
     if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
   }
@@ -81,6 +87,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     "image-proxy": store.limiter(`${keyPrefix}:ip-proxy`, options.perIpPerMinute),
   };
   const userLimiter = store.limiter(`${keyPrefix}:user`, options.perUserPerMinute);
+  const apiKeyLimiter = store.limiter(`${keyPrefix}:key`, options.perApiKeyPerMinute ?? DEFAULT_PER_API_KEY);
 
   const consumeIp = (ip: string, use: IpLimitedUse = "generate") =>
     consumeOrThrow(ipLimiters[use], ipBucket(ip), IP_LIMIT_MESSAGES[use]);
@@ -96,6 +103,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     },
     consumeIp,
     consumeUser,
+    consumeApiKey: (keyId) =>
+      consumeOrThrow(apiKeyLimiter, keyId, "This API key has reached its limit of requests per minute."),
     async checkUser(userId) {
       const used = await userLimiter.get(userId);
       if (used && used.consumedPoints >= options.perUserPerMinute) {

@@ -3,6 +3,7 @@
  * child logger, timing, and the error table (errors.ts) turning any throw into DESIGN.md §3's
  * JSON error shape. Handlers stay thin: parse → call lib → map.
  */
+import { containsApiKey } from "@/lib/auth";
 import type { Logger } from "@/lib/observability/logger";
 import type { HttpRequestObservation } from "@/lib/observability/metrics";
 import { withRequestId } from "@/lib/observability/requestContext";
@@ -130,6 +131,7 @@ function wrap<Params, A extends RouteApp>(
         );
       }
       assertSameOrigin(request, app.config.appUrl);
+      assertNoKeyInUrl(request);
       const params = ((await segment?.params) ?? {}) as Params;
       response = await handler({ request, requestId, app, log, params });
     } catch (error) {
@@ -153,5 +155,25 @@ function wrap<Params, A extends RouteApp>(
       "request",
     );
     return response;
+  }
+}
+
+/**
+ * A personal API key in a URL (`?key=nbk_…`) ends up in proxies' and browsers' logs and histories:
+ * refused with 400 whatever the route, never used (DESIGN.md §3 "API keys").
+ */
+function assertNoKeyInUrl(request: Request): void {
+  const target = request.url;
+  let decoded = target;
+  try {
+    decoded = decodeURIComponent(target);
+  } catch {
+    // a malformed escape: the raw URL is checked below all the same
+  }
+  if (containsApiKey(target) || containsApiKey(decoded)) {
+    throw new ApiError(
+      "invalid_request",
+      "API keys go in the Authorization header (Bearer), never in a URL. Revoke this key: it may be in logs now.",
+    );
   }
 }

@@ -4,6 +4,9 @@ import { currentRequestId } from "./requestContext";
 
 export type { Logger };
 
+/** `nbk_` + 43 base64url characters (lib/auth/apiKeys.ts; not imported: the logger depends on nothing). */
+const API_KEY_IN_TEXT_LOG = /nbk_[A-Za-z0-9_-]{43}/g;
+
 /**
  * Paths pino blanks before a line is written. Secrets never reach a log (DESIGN.md §6): auth and
  * cookie headers, API keys, tokens and passwords wherever they appear in a logged object.
@@ -54,6 +57,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       base: options.base ?? { service: "nano-banana-studio" },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // A personal API key is never written, wherever it hides (a prompt, an error, a URL).
+      hooks: { streamWrite: (line) => line.replace(API_KEY_IN_TEXT_LOG, "nbk_[redacted]") },
       // Every line written while a request is served carries its id, however deep the caller.
       mixin: () => {
         const requestId = currentRequestId();

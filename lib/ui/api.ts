@@ -2,7 +2,7 @@
  * Browser-side calls to our own API. Every failure becomes an ApiProblem carrying the §3 error
  * code, so the UI can say what happened in plain words (errors.ts) and never shows raw JSON.
  */
-import type { BatchAccepted, GenerationDetail, Job } from "./types";
+import type { BatchAccepted, CreatedApiKey, GenerationDetail, Job } from "./types";
 
 export class ApiProblem extends Error {
   constructor(
@@ -139,4 +139,18 @@ export function deleteGeneration(taskId: string): Promise<{ taskId: string; dele
 /** GET /api/generations/:taskId: one of the user's jobs with its parent and its edits. */
 export function fetchGeneration(taskId: string, signal?: AbortSignal): Promise<GenerationDetail> {
   return callApi(`/api/generations/${encodeURIComponent(taskId)}`, { signal });
+}
+
+/** POST /api/keys: a new personal API key, its secret shown this once. */
+export function createApiKey(name: string): Promise<CreatedApiKey> {
+  return callApi<CreatedApiKey>("/api/keys", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name }),
+  });
+}
+
+/** DELETE /api/keys/:id: the key is refused from its next request on. */
+export async function revokeApiKey(id: string): Promise<void> {
+  await callApi(`/api/keys/${encodeURIComponent(id)}`, { method: "DELETE" });
 }

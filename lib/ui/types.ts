@@ -5,6 +5,8 @@
  */
 import type { z } from "zod";
 import type {
+  apiKeyCreatedSchema,
+  apiKeySchema,
   generateAcceptedSchema,
   generateBatchSchema,
   generationDetailSchema,
@@ -81,3 +83,8 @@ export interface StudioSettings {
 export function isRunning(status: JobStatus): boolean {
   return status === "pending" || status === "processing";
 }
+
+/** A personal API key as the "API keys" page lists it (GET /api/keys). */
+export type ApiKey = Known<z.infer<typeof apiKeySchema>>;
+/** POST /api/keys: the key and, this once, its secret. */
+export type CreatedApiKey = Omit<Known<z.infer<typeof apiKeyCreatedSchema>>, "success">;

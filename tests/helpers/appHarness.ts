@@ -22,6 +22,8 @@ import * as generations from "@/app/api/generations/route";
 import * as health from "@/app/api/health/route";
 import * as imageProxy from "@/app/api/image-proxy/route";
 import * as images from "@/app/api/images/[id]/route";
+import * as keyRevoke from "@/app/api/keys/[id]/route";
+import * as keys from "@/app/api/keys/route";
 import * as kieCallback from "@/app/api/kie/callback/route";
 import * as me from "@/app/api/me/route";
 import * as metrics from "@/app/api/metrics/route";
@@ -48,6 +50,8 @@ const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/auth\/dev$/, authDev, []],
   [/^\/api\/auth\/signout$/, authSignout, []],
   [/^\/api\/me$/, me, []],
+  [/^\/api\/keys$/, keys, []],
+  [/^\/api\/keys\/([^/]+)$/, keyRevoke, ["id"]],
   [/^\/api\/health$/, health, []],
   [/^\/api\/image-proxy$/, imageProxy, []],
   [/^\/api\/images\/([^/]+)$/, images, ["id"]],

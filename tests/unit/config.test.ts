@@ -17,7 +17,7 @@ describe("config", () => {
     expect(config.auth.mode).toBe("dev");
     expect(config.databaseUrl).toBeUndefined();
     expect(config.credits).toEqual({ initial: 10, perGeneration: 1, byModel: {} });
-    expect(config.rateLimit).toEqual({ perUserPerMinute: 10, perIpPerMinute: 60 });
+    expect(config.rateLimit).toEqual({ perUserPerMinute: 10, perIpPerMinute: 60, perApiKeyPerMinute: 120 });
     expect(config.maxUploadBytes).toBe(10 * 1024 * 1024);
     expect(config.kie).toMatchObject({
       model: "google/nano-banana",

@@ -91,7 +91,12 @@ export function openApiDocument(): Record<string, unknown> {
     servers: [{ url: "/" }],
     components: {
       securitySchemes: {
-        bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "A Supabase (or dev sign-in) access token, or a personal API key `nbk_…` (POST /api/keys).",
+        },
         session: { type: "apiKey", in: "cookie", name: "nb_session" },
       },
     },

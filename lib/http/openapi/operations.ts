@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { devSignInSchema } from "@/lib/auth";
 import { generateFieldsSchema, MAX_IMAGES_PER_REQUEST } from "@/lib/catalog";
+import { createApiKeySchema } from "../apiKeys";
 import type { PublicErrorCode } from "../errors";
 import { kieDebugRequestSchema } from "../kieDebugRequest";
 import * as answers from "./schemas";
@@ -148,6 +149,34 @@ export const OPERATIONS: OperationSpec[] = [
     access: "user",
     responses: { "200": { description: "The balance.", json: answers.creditsSchema } },
     errors: ["unauthorized"],
+  },
+  {
+    method: "get",
+    path: "/api/keys",
+    summary: "The user's personal API keys that still work (name, prefix, created, last used; never the key)",
+    access: "user",
+    responses: { "200": { description: "The keys, oldest first.", json: answers.apiKeysSchema } },
+    errors: ["unauthorized", "rate_limited"],
+  },
+  {
+    method: "post",
+    path: "/api/keys",
+    summary: "Create a personal API key (`nbk_…`), shown once in this answer; not with an API key",
+    access: "user",
+    body: { json: createApiKeySchema, required: true },
+    responses: { "201": { description: "The key, shown this once.", json: answers.apiKeyCreatedSchema } },
+    errors: ["invalid_request", "unauthorized", "forbidden", "unsupported_media_type", "rate_limited"],
+  },
+  {
+    method: "delete",
+    path: "/api/keys/{id}",
+    summary: "Revoke one of the user's API keys: refused from the next request on, on every instance",
+    access: "user",
+    parameters: {
+      id: { in: "path", schema: z.string().min(1), required: true, description: "The key's id." },
+    },
+    responses: { "200": { description: "Revoked.", json: answers.apiKeyRevokedSchema } },
+    errors: ["unauthorized", "forbidden", "not_found", "rate_limited"],
   },
   {
     method: "get",

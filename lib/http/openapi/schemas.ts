@@ -224,3 +224,33 @@ export const openApiDocumentSchema = z.looseObject({
   openapi: z.string(),
   paths: z.record(z.string(), z.unknown()),
 });
+
+export const apiKeySchema = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  prefix: z
+    .string()
+    .meta({ description: "The key's first characters (`nbk_` and 8 more), to recognise it." }),
+  createdAt: z.string().meta({ description: "ISO 8601." }),
+  lastUsedAt: z
+    .string()
+    .nullable()
+    .meta({ description: "ISO 8601, recorded at most once a minute; null: never used." }),
+});
+
+export const apiKeyCreatedSchema = z.looseObject({
+  success: z.literal(true),
+  key: apiKeySchema,
+  secret: z
+    .string()
+    .regex(/^nbk_[A-Za-z0-9_-]{43}$/)
+    .meta({ description: "The key itself, shown this once: only its hash is kept." }),
+});
+
+export const apiKeysSchema = z.looseObject({ success: z.literal(true), keys: z.array(apiKeySchema) });
+
+export const apiKeyRevokedSchema = z.looseObject({
+  success: z.literal(true),
+  id: z.string(),
+  revoked: z.literal(true),
+});
