@@ -2,8 +2,8 @@
 
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { GenerateInput } from "@/lib/ui/api";
-import { followJob } from "@/lib/ui/jobs";
 import { isRunning, type Job } from "@/lib/ui/types";
+import { followShared } from "@/lib/ui/watch";
 
 /** One generation the page knows about: submitted here, or resumed from history after a reload. */
 export interface Run {
@@ -21,8 +21,9 @@ export interface RunEvents {
 }
 
 /**
- * The runs of this page and the follow loop for each running one. A follow ends when its job
- * settles or the page goes away; the job itself lives on the server either way.
+ * The runs of this page, each running one followed through the watch all tabs share (one request
+ * for all of them, lib/ui/watch.ts). A follow ends when its job settles or the page goes away; the
+ * job itself lives on the server either way.
  */
 export function useRuns(initial: Run[], events: RunEvents) {
   const [runs, setRuns] = useState<Run[]>(initial);
@@ -41,7 +42,7 @@ export function useRuns(initial: Run[], events: RunEvents) {
       if (!isRunning(run.job.status) || following.current.has(run.taskId)) continue;
       const controller = new AbortController();
       following.current.set(run.taskId, controller);
-      followJob(run.taskId, { signal: controller.signal, onUpdate: (job) => update(run.taskId, job) })
+      followShared(run.taskId, { signal: controller.signal, onUpdate: (job) => update(run.taskId, job) })
         .then((job) => eventsRef.current.onSettled({ ...run, job: mergeJob(run.job, job) }))
         .catch((error) => {
           if (!controller.signal.aborted) eventsRef.current.onProblem(error, run);

@@ -61,6 +61,50 @@ export async function getForUser(
 }
 
 /**
+ * Several of the user's jobs at once (one watch for all of a page's running jobs, DESIGN.md §3):
+ * unknown ids and other users' are left out. With `waitMs`, held until one of them is no longer
+ * open (at once if one already is) or the wait ends — one request however many jobs run.
+ */
+export async function getManyForUser(
+  ctx: GenerationContext,
+  userId: string,
+  taskIds: readonly string[],
+  options: StatusReadOptions = {},
+): Promise<{ jobs: JobView[]; notFound: string[]; remainingCredits: number }> {
+  const waitMs = options.waitMs && options.waitMs > 0 ? options.waitMs : 0;
+  const deadline = ctx.now() + (waitMs || STATUS_READ_TIMEOUT_MS);
+  const sweeping = sweepUserSoon(ctx, userId);
+  const asked = [...new Set(taskIds)];
+  const found = await Promise.all(asked.map((taskId) => findUserGeneration(ctx.db, userId, taskId)));
+  // In the order asked: a job's public id changes once KIE has it, so the caller matches by place.
+  const notFound = asked.filter((_, index) => !found[index]);
+  let jobs = await Promise.all(
+    found
+      .flatMap((job) => (job ? [job] : []))
+      .map((job) =>
+        isOpen(job)
+          ? refreshIfDue(ctx, job, { signal: AbortSignal.timeout(Math.max(0, deadline - ctx.now())) })
+          : job,
+      ),
+  );
+  if (waitMs > 0 && jobs.length > 0 && jobs.every(isOpen)) {
+    // The first to settle answers for all; the others stop waiting (their watches go on if shared).
+    const first = new AbortController();
+    const signal = options.signal ? AbortSignal.any([first.signal, options.signal]) : first.signal;
+    await Promise.race(jobs.map((job) => waitForJob(ctx, job, "status", deadline, signal)));
+    first.abort();
+  }
+  if (jobs.some(isOpen) && (waitMs > 0 || (await within(sweeping, deadline - ctx.now())))) {
+    jobs = await Promise.all(jobs.map((job) => (isOpen(job) ? reread(ctx, job) : job)));
+  }
+  return {
+    jobs: await Promise.all(jobs.map((job) => viewWithPlace(ctx, job))),
+    notFound,
+    remainingCredits: (await balance(ctx.db, userId)) ?? 0,
+  };
+}
+
+/**
  * The user's job with its parent and children in their edit tree, and every job of its batch
  * (`n` variations, itself included, in the order asked; just itself when made alone) — as the
  * rows are: no KIE read.

@@ -14,7 +14,7 @@ import { create } from "./create";
 import { drainPass } from "./drain";
 import { JobUnansweredError } from "./errors";
 import { lineStatus } from "./line";
-import { getForUser, lineage, list } from "./read";
+import { getForUser, getManyForUser, lineage, list } from "./read";
 import { reconcile } from "./reconcile";
 import type {
   AnyCreateResult,
@@ -106,6 +106,11 @@ export class GenerationService {
     options?: StatusReadOptions,
   ): Promise<StatusReadResult | undefined> {
     return getForUser(this.ctx, userId, taskId, options);
+  }
+
+  /** Several of the user's jobs, optionally held until one of them settles (one watch for all). */
+  getManyForUser(userId: string, taskIds: readonly string[], options?: StatusReadOptions) {
+    return getManyForUser(this.ctx, userId, taskIds, options);
   }
 
   /** The user's job with its parent and children in their edit tree (`sourceTaskId`). */

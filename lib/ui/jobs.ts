@@ -1,63 +1,8 @@
 /**
- * Following a job until it settles (DESIGN.md §3): `Prefer: wait=25` holds each request until the
- * job changes or 25 s pass; a server that does not honour it (no `Preference-Applied`) is polled
- * every `pollAfterMs`. Network hiccups (a sleeping laptop, a restarting server) are retried with
- * backoff: the job lives on the server, so the page keeps following it.
+ * Jobs as the UI tells of them: the typical duration, a place in line; and an abortable sleep
+ * (the shared watch, lib/ui/watch.ts, follows the jobs themselves).
  */
-import { ApiProblem, readApi } from "./api";
-import { isRunning, type Job } from "./types";
-
-const WAIT_SECONDS = 25;
-
-export interface FollowOptions {
-  signal: AbortSignal;
-  onUpdate: (job: Job) => void;
-  /** Injected in tests. */
-  fetchImpl?: typeof fetch;
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-}
-
-export async function followJob(taskId: string, options: FollowOptions): Promise<Job> {
-  const fetchImpl = options.fetchImpl ?? fetch;
-  const sleep = options.sleep ?? abortableSleep;
-  let failures = 0;
-  for (;;) {
-    options.signal.throwIfAborted();
-    let response: Response;
-    try {
-      response = await fetchImpl(`/api/generate/${encodeURIComponent(taskId)}`, {
-        headers: { prefer: `wait=${WAIT_SECONDS}` },
-        cache: "no-store",
-        credentials: "same-origin",
-        signal: options.signal,
-      });
-    } catch (error) {
-      if (options.signal.aborted) throw error;
-      failures++;
-      await sleep(Math.min(10_000, 500 * 2 ** failures), options.signal);
-      continue;
-    }
-    let job: Job;
-    try {
-      job = await readApi<Job>(response);
-    } catch (error) {
-      // A 5xx or rate limit is passing weather; anything else (401, 404) ends the follow.
-      const transient =
-        error instanceof ApiProblem && (error.status >= 500 || error.status === 429 || error.status === 0);
-      if (!transient) throw error;
-      failures++;
-      const retryMs = (error as ApiProblem).retryAfterSeconds;
-      await sleep(retryMs ? retryMs * 1000 : Math.min(10_000, 500 * 2 ** failures), options.signal);
-      continue;
-    }
-    failures = 0;
-    options.onUpdate(job);
-    if (!isRunning(job.status)) return job;
-    if (!response.headers.has("preference-applied")) {
-      await sleep(Math.max(250, job.pollAfterMs ?? 1000), options.signal);
-    }
-  }
-}
+import type { Job } from "./types";
 
 export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

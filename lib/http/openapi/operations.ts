@@ -7,6 +7,7 @@ import { devSignInSchema } from "@/lib/auth";
 import { generateFieldsSchema, MAX_IMAGES_PER_REQUEST } from "@/lib/catalog";
 import { createApiKeySchema } from "../apiKeys";
 import type { PublicErrorCode } from "../errors";
+import { taskIdsParamSchema } from "../generationsQuery";
 import { kieDebugRequestSchema } from "../kieDebugRequest";
 import * as answers from "./schemas";
 
@@ -115,13 +116,21 @@ export const OPERATIONS: OperationSpec[] = [
   {
     method: "get",
     path: "/api/generations",
-    summary: "The user's jobs, newest first, a page at a time",
+    summary:
+      "The user's jobs, newest first, a page at a time; or some of them by id (taskIds, Prefer: wait=N: one watch for several)",
     access: "user",
     parameters: {
       cursor: { in: "query", schema: z.string(), description: "nextCursor of the previous page." },
       limit: { in: "query", schema: z.int().min(1).max(100), description: "Page size, default 20." },
+      taskIds: { in: "query", schema: taskIdsParamSchema, description: "Those jobs only (see the schema)." },
     },
-    responses: { "200": { description: "A page of jobs.", json: answers.generationsPageSchema } },
+    responses: {
+      "200": {
+        description: "A page of jobs (with taskIds: those found, and remainingCredits).",
+        json: answers.generationsPageSchema,
+        headers: { "Preference-Applied": "wait=N when a wait was honoured (with taskIds)." },
+      },
+    },
     errors: ["invalid_request", "unauthorized"],
   },
   {

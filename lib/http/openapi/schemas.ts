@@ -162,6 +162,13 @@ export const generationsPageSchema = z.looseObject({
   success: z.literal(true),
   generations: z.array(jobSchema),
   nextCursor: z.string().nullable(),
+  remainingCredits: credits
+    .optional()
+    .meta({ description: "With taskIds: the balance now (a job that ended may have changed it)." }),
+  notFound: z.array(z.string()).optional().meta({
+    description:
+      "With taskIds: the ids asked for that are no job of this user's; generations are the others, in the order asked.",
+  }),
 });
 
 export const creditsSchema = z.looseObject({ success: z.literal(true), balance: credits });

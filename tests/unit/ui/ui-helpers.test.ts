@@ -3,7 +3,7 @@ import { ApiProblem, readApi } from "@/lib/ui/api";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { fitPixels, sniffImageType } from "@/lib/ui/files";
 import { displayUrl, downloadName, ratioLabel } from "@/lib/ui/images";
-import { followJob, lineLabel, typicalSeconds } from "@/lib/ui/jobs";
+import { lineLabel, typicalSeconds } from "@/lib/ui/jobs";
 import { safeNextPath } from "@/lib/ui/next-path";
 import { supabaseBrowserOptions } from "@/lib/ui/supabase";
 
@@ -139,58 +139,7 @@ describe("after sign-in, only a path on this site", () => {
   });
 });
 
-describe("following a job", () => {
-  const answer = (body: object, headers: Record<string, string> = {}) =>
-    Response.json({ success: true, ...body }, { headers });
-
-  it("long-polls with Prefer: wait, and without Preference-Applied waits pollAfterMs", async () => {
-    const calls: Array<string | null> = [];
-    const sleeps: number[] = [];
-    const answers = [
-      answer({ taskId: "t", status: "pending", prompt: "p", pollAfterMs: 1500 }),
-      answer({ taskId: "t", status: "processing", prompt: "p" }, { "preference-applied": "wait=25" }),
-      answer({ taskId: "t", status: "succeeded", prompt: "p", imageUrl: "/x.png", remainingCredits: 9 }),
-    ];
-    const updates: string[] = [];
-    const job = await followJob("t", {
-      signal: new AbortController().signal,
-      onUpdate: (j) => updates.push(j.status),
-      fetchImpl: async (_url, init) => {
-        calls.push(new Headers(init?.headers).get("prefer"));
-        return answers.shift()!;
-      },
-      sleep: async (ms) => {
-        sleeps.push(ms);
-      },
-    });
-    expect(job).toMatchObject({ status: "succeeded", remainingCredits: 9 });
-    expect(updates).toEqual(["pending", "processing", "succeeded"]);
-    expect(calls).toEqual(["wait=25", "wait=25", "wait=25"]);
-    expect(sleeps).toEqual([1500]); // only after the answer that ignored the wait
-  });
-
-  it("rides out a network error and a 503, and stops on a 404", async () => {
-    const answers: Array<() => Response> = [
-      () => {
-        throw new TypeError("fetch failed");
-      },
-      () => Response.json({ success: false, error: { code: "service_unavailable" } }, { status: 503 }),
-      () =>
-        Response.json(
-          { success: false, error: { code: "not_found", message: "No such task." } },
-          { status: 404 },
-        ),
-    ];
-    const error = await followJob("t", {
-      signal: new AbortController().signal,
-      onUpdate: () => undefined,
-      fetchImpl: async () => answers.shift()!(),
-      sleep: async () => undefined,
-    }).catch((e) => e);
-    expect(error).toMatchObject({ code: "not_found", status: 404 });
-    expect(answers).toHaveLength(0);
-  });
-
+describe("typical duration", () => {
   it("estimates from the median of recent successful jobs", () => {
     const job = (seconds: number, status = "succeeded") => ({
       taskId: String(seconds),
