@@ -50,6 +50,6 @@ export function optionsForModel(
         : defaultResolution
       : undefined,
     googleSearch: googleSearch ? (previous.googleSearch ?? false) : undefined,
-    count: previous.count ?? 1,
+    count: previous.count,
   };
 }
