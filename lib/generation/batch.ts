@@ -7,15 +7,16 @@
  * batch exists: an error answering names its first job, which the Idempotency-Key claim keeps.
  */
 import { balance } from "@/lib/credits";
-import { findBatch, findGeneration, findUserGeneration } from "@/lib/db/generations";
+import { findBatch, findGeneration } from "@/lib/db/generations";
 import type { Generation } from "@/lib/db/schema";
 import { settleJob } from "./apply";
 import { callbacksEnabled, type GenerationContext, pollAfterMs } from "./context";
-import { JobUnansweredError } from "./errors";
+import { JobDeletedError, JobUnansweredError } from "./errors";
 import { enterLine, mustWaitInLine, type QueuedSubmit, viewWithPlace } from "./line";
 import { mayHaveTimedOut, messageOf, type OpenedJob, sendTask, submitOf } from "./open";
 import { backInLine, pauseForRateLimit, recordCreatedTask } from "./submit";
 import type { AnyCreateResult, BatchGenerationResult, CreateGenerationInput } from "./types";
+import { publicTaskId } from "./view";
 import { resume, waitForJob } from "./wait";
 import { isOpen } from "./watch";
 
@@ -49,12 +50,16 @@ export async function resumeJobOrBatch(
   jobId: string,
   options: { mode: "sync" | "async"; signal?: AbortSignal },
 ): Promise<AnyCreateResult | undefined> {
-  const found = await findUserGeneration(ctx.db, userId, jobId);
-  if (!found) return undefined;
-  if (!isOfBatch(found)) return resume(ctx, userId, jobId, options);
-  const rows = await findBatch(ctx.db, userId, found.batchId as string);
-  const deadline = ctx.now() + ctx.settings.pollBudgetMs;
-  return answerBatch(ctx, userId, rows, { ...options, deadline });
+  // Deleted or not, the job is this request's: a retry must never make (and charge) it again.
+  const found = await findGeneration(ctx.db, jobId);
+  if (!found || found.userId !== userId) return undefined;
+  const rows = isOfBatch(found) ? await findBatch(ctx.db, userId, found.batchId as string) : [];
+  if (rows.length > 0) {
+    const deadline = ctx.now() + ctx.settings.pollBudgetMs;
+    return answerBatch(ctx, userId, rows, { ...options, deadline });
+  }
+  if (found.deletedAt) throw new JobDeletedError(publicTaskId(found));
+  return resume(ctx, userId, jobId, options);
 }
 
 /** Whether the job was made with others (`n` > 1). */

@@ -52,6 +52,27 @@ export class JobUnansweredError extends Error implements HasProblem {
 }
 
 /**
+ * A retried request (same Idempotency-Key) whose earlier attempt made a job the user has deleted
+ * since (with every other job of its batch): nothing is left to answer from, and a new job would
+ * charge the same request twice. 404, naming the job.
+ */
+export class JobDeletedError extends Error implements HasProblem {
+  constructor(readonly taskId: string) {
+    super(`Job ${taskId} of this request was deleted`);
+    this.name = "JobDeletedError";
+  }
+
+  toProblem(): Problem {
+    return {
+      code: "not_found",
+      message: "The job this request made has been deleted; nothing new was made or charged.",
+      taskId: this.taskId,
+      logLevel: "info",
+    };
+  }
+}
+
+/**
  * A sync create whose job did not succeed: it failed, timed out, or was still running when the wait
  * budget ran out (it then carries on: the client follows it by its taskId).
  */
@@ -78,6 +99,7 @@ export class JobNotSucceededError extends Error implements HasProblem {
   }
 }
 
+brand(JobDeletedError, "generation.JobDeletedError");
 brand(JobInDoubtError, "generation.JobInDoubtError");
 brand(JobNotSucceededError, "generation.JobNotSucceededError");
 brand(JobUnansweredError, "generation.JobUnansweredError");

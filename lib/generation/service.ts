@@ -12,7 +12,7 @@ import { type CallbackInput, type CallbackVerdict, verifyCallback } from "./call
 import { createContext, type GenerationContext, type GenerationServiceDeps, pollAfterMs } from "./context";
 import { create } from "./create";
 import { drainPass } from "./drain";
-import { JobUnansweredError } from "./errors";
+import { JobDeletedError, JobUnansweredError } from "./errors";
 import { lineStatus } from "./line";
 import { getForUser, getManyForUser, lineage, list } from "./read";
 import { reconcile } from "./reconcile";
@@ -95,7 +95,7 @@ export class GenerationService {
   ): Promise<AnyCreateResult | undefined> {
     // The job exists: a failed read still names it, and the key's claim keeps it for the next retry.
     return resumeJobOrBatch(this.ctx, userId, jobId, options).catch((error) => {
-      throw new JobUnansweredError(jobId, { cause: error });
+      throw error instanceof JobDeletedError ? error : new JobUnansweredError(jobId, { cause: error });
     });
   }
 

@@ -115,9 +115,11 @@ export const generateBatchSchema = z
       .meta({ description: "pending (202) while any job is open; settled (200) once every job has ended." }),
     generations: z
       .array(jobSchema.extend({ statusUrl: z.string().meta({ description: "/api/generate/<taskId>" }) }))
-      .min(2)
+      .min(1)
+      .max(4)
       .meta({
-        description: "Every job of the batch, in the order asked; each says its own status and error.",
+        description:
+          "Every job of the batch, in the order asked (a retry's answer leaves out the jobs the user deleted meanwhile); each says its own status and error.",
       }),
     creditsUsed: credits.meta({ description: "Charged so far: the price of each job that succeeded." }),
     remainingCredits: credits,
