@@ -26,7 +26,7 @@ export async function settleJob(
   ctx.observer?.settled(settled);
   // The poll schedule learns the provider's own duration: our settledAt − createdAt would add the
   // copy and any late read, and the schedule built on it would read later and later (drift).
-  if (settled.status === "succeeded" && provider?.durationMs !== undefined) {
+  if (settled.status === "succeeded" && isPlausible(ctx, settled, provider?.durationMs)) {
     ctx.durations.record(settled.model, provider.durationMs);
   }
   ctx.logger.info(
@@ -34,6 +34,23 @@ export async function settleJob(
     "job settled",
   );
   return settled;
+}
+
+/** How far the database's clock (a job's created_at) and this process's may be apart. */
+const CLOCK_SKEW_MS = 2_000;
+
+/**
+ * KIE cannot have run a task for longer than its job has existed by our clock: a longer duration
+ * is a broken record (KIE's times are wrong), and learned — shared with every instance — it would
+ * put every job of the model on a schedule that reads it that much later.
+ */
+function isPlausible(
+  ctx: GenerationContext,
+  job: Generation,
+  durationMs: number | undefined,
+): durationMs is number {
+  if (durationMs === undefined) return false;
+  return durationMs <= ctx.now() - job.createdAt.getTime() + CLOCK_SKEW_MS;
 }
 
 /** Reads the task from KIE and applies it; a failed read leaves the job as it was. */

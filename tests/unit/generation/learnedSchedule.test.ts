@@ -84,6 +84,20 @@ describeEachDatabase("the learned poll schedule", (getDb) => {
     expect(generations.pollAfterMs(threeSecondsOld)).toBe(TRUE_MS - LEAD_MS - 3_000);
   });
 
+  it("learns nothing from a duration longer than the job has existed (a broken record): polls stay on schedule", async () => {
+    const { provider, generations, start } = service();
+    // KIE's record says 59 minutes for tasks we created a moment ago: its times are wrong.
+    for (let i = 0; i < 3; i++) {
+      const { job } = await start("user-poisoned");
+      provider.succeed(job.taskId, [`https://results.example/p${i}.png`], 59 * 60_000);
+      expect((await generations.getForUser("user-poisoned", job.taskId))?.job.status).toBe("succeeded");
+    }
+    // A job KIE got 3 s ago is read again on the schedule by age (in 1.5 s), not an hour later.
+    const sent = new Date(Date.now() - 3_000);
+    const threeSecondsOld = { model: "google/nano-banana", createdAt: sent, submittedAt: sent };
+    expect(generations.pollAfterMs(threeSecondsOld as never)).toBe(1_500);
+  });
+
   it("learns nothing from a success whose duration the provider does not give", async () => {
     const { provider, generations, start } = service();
     for (let i = 0; i < 5; i++) {

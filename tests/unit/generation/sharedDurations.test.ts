@@ -4,9 +4,10 @@
  * instance on the same database — started afterwards, or already running — polls that model's
  * jobs on the learned schedule from its first job, not on the cold schedule by age.
  */
+import { eq, sql } from "drizzle-orm";
 import { afterEach, expect, it } from "vitest";
 import { AccountRegistry } from "@/lib/credits";
-import { type Database, modelDurations } from "@/lib/db";
+import { type Database, generations as generationsTable, modelDurations } from "@/lib/db";
 import { createModelDurationStore } from "@/lib/db/modelDurations";
 import { GenerationService, JobEvents } from "@/lib/generation";
 import { REFRESH_EVERY_MS } from "@/lib/generation/learnedDurations";
@@ -28,10 +29,10 @@ describeEachDatabase("learned poll durations, shared by instances", (getDb) => {
   });
 
   /** One instance: its own service (and memory) on the shared database; `clock.offsetMs` moves its clock. */
-  function instance(options: { shared?: boolean; clock?: { offsetMs: number } } = {}) {
+  function instance(options: { shared?: boolean; clock?: { offsetMs: number; frozenAt?: number } } = {}) {
     const { db } = getDb();
     const provider = createFakeProvider();
-    const clock = options.clock ?? { offsetMs: 0 };
+    const clock: { offsetMs: number; frozenAt?: number } = options.clock ?? { offsetMs: 0 };
     const generations = new GenerationService({
       db,
       provider,
@@ -47,7 +48,7 @@ describeEachDatabase("learned poll durations, shared by instances", (getDb) => {
         notifyAcrossInstances: false,
       },
       ...(options.shared !== false && { durationStore: createModelDurationStore(db) }),
-      now: () => Date.now() + clock.offsetMs,
+      now: () => (clock.frozenAt ?? Date.now()) + clock.offsetMs,
     });
     services.push(generations);
     /** Runs `count` jobs to success, each KIE-timed at TRUE_MS. */
@@ -60,15 +61,22 @@ describeEachDatabase("learned poll durations, shared by instances", (getDb) => {
           mode: "async",
           requestId: "req",
         });
+        // As old as KIE's duration says, at least: a longer duration is a broken record (apply.ts).
+        await db
+          .update(generationsTable)
+          .set({ createdAt: sql`now() - interval '1 minute'` })
+          .where(eq(generationsTable.kieTaskId, created.job.taskId));
         provider.succeed(created.job.taskId, [`https://results.example/${i}.png`], TRUE_MS);
         expect((await generations.getForUser("user-warm", created.job.taskId))?.job.status).toBe("succeeded");
       }
     };
     /** The poll hint for a job of this model KIE got 3 s ago, by this instance's clock. */
     const hintAtThreeSeconds = () => {
-      const now = Date.now() + clock.offsetMs;
-      const sent = new Date(now - 3_000);
-      return generations.pollAfterMs({ model: MODEL, createdAt: sent, submittedAt: sent } as never);
+      clock.frozenAt = Date.now(); // the job's age is 3 s exactly, not a millisecond more
+      const sent = new Date(clock.frozenAt + clock.offsetMs - 3_000);
+      const hint = generations.pollAfterMs({ model: MODEL, createdAt: sent, submittedAt: sent } as never);
+      clock.frozenAt = undefined;
+      return hint;
     };
     return { generations, learn, hintAtThreeSeconds };
   }
