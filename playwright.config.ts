@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { defineConfig } from "@playwright/test";
 
 /**
@@ -7,6 +9,8 @@ import { defineConfig } from "@playwright/test";
  */
 const port = Number(process.env.BROWSER_TEST_PORT ?? 41250);
 const baseURL = `http://127.0.0.1:${port}`;
+/** The main server's DATA_DIR: tests read the inputs it stored (what it uploaded to KIE) there. */
+export const browserDataDir = path.join(tmpdir(), `nb-browser-${port}`);
 /** A second server in Supabase mode (tests/browser/supabase.spec.ts), on the next port. */
 export const supabaseServer = {
   url: `http://127.0.0.1:${port + 1}`,
@@ -38,7 +42,7 @@ export default defineConfig({
     {
       command: "node node_modules/tsx/dist/cli.mjs tests/browser/serve.ts",
       url: `${baseURL}/api/health`,
-      env: { PORT: String(port) },
+      env: { PORT: String(port), BROWSER_DATA_DIR: browserDataDir },
       timeout: 300_000,
       reuseExistingServer: false,
       gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },

@@ -1,14 +1,18 @@
 "use client";
 
-import { ImagePlusIcon, XIcon } from "lucide-react";
+import { CameraIcon, ImagePlusIcon, LinkIcon, XIcon } from "lucide-react";
 import { useDropzone } from "react-dropzone";
 import { cn } from "@/lib/ui/cn";
-import { formatBytes } from "@/lib/ui/files";
+import { formatBytes, PICKER_ACCEPT } from "@/lib/ui/files";
+import { linkIn } from "@/lib/ui/links";
 
+/** A file (shown from a blob: preview) or an https image link (sent as it is, never fetched here). */
 export interface Reference {
   id: string;
-  file: File;
-  previewUrl: string;
+  name: string;
+  file?: File;
+  previewUrl?: string;
+  url?: string;
 }
 
 interface Props {
@@ -16,6 +20,8 @@ interface Props {
   maxImages: number;
   maxUploadBytes: number;
   onAdd: (files: File[]) => void;
+  /** A link dragged in from another tab (`text/uri-list`, no file). */
+  onAddLink: (text: string) => void;
   onRemove: (id: string) => void;
   disabled?: boolean;
 }
@@ -24,7 +30,15 @@ interface Props {
  * Reference images by file picker, drag-and-drop or paste (the studio listens for paste on the
  * whole page). The file input itself stays in the tab order, so the picker is keyboard-usable.
  */
-export function ReferenceImages({ references, maxImages, maxUploadBytes, onAdd, onRemove, disabled }: Props) {
+export function ReferenceImages({
+  references,
+  maxImages,
+  maxUploadBytes,
+  onAdd,
+  onAddLink,
+  onRemove,
+  disabled,
+}: Props) {
   const full = references.length >= maxImages;
   const { getRootProps, getInputProps, isDragActive } = useDropzone({
     onDrop: (accepted, rejected) => onAdd([...accepted, ...rejected.map((rejection) => rejection.file)]),
@@ -47,6 +61,13 @@ export function ReferenceImages({ references, maxImages, maxUploadBytes, onAdd, 
       </div>
       <div
         {...getRootProps({
+          // An image dragged from another tab brings its address, not a file.
+          onDrop: (event) => {
+            const link = event.dataTransfer?.files.length
+              ? undefined
+              : linkIn(event.dataTransfer?.getData("text/uri-list") ?? "");
+            if (link && !disabled) onAddLink(link);
+          },
           className: cn(
             "rounded-lg border border-dashed border-input p-3 transition-colors",
             isDragActive && "border-foreground/60 bg-accent",
@@ -58,19 +79,29 @@ export function ReferenceImages({ references, maxImages, maxUploadBytes, onAdd, 
           <ul className="mb-3 grid grid-cols-3 gap-2 sm:grid-cols-5">
             {references.map((reference) => (
               <li key={reference.id} className="group relative">
-                {/* biome-ignore lint/performance/noImgElement: a local blob preview, nothing to optimise */}
-                <img
-                  src={reference.previewUrl}
-                  alt={`Reference: ${reference.file.name}`}
-                  className="aspect-square w-full rounded-md border object-cover"
-                />
-                <span className="sr-only">{formatBytes(reference.file.size)}</span>
+                {reference.file ? (
+                  <>
+                    {/* biome-ignore lint/performance/noImgElement: a local blob preview, nothing to optimise */}
+                    <img
+                      src={reference.previewUrl}
+                      alt={`Reference: ${reference.name}`}
+                      className="aspect-square w-full rounded-md border object-cover"
+                    />
+                    <span className="sr-only">{formatBytes(reference.file.size)}</span>
+                  </>
+                ) : (
+                  <span className="flex aspect-square w-full flex-col items-center justify-center gap-1 overflow-hidden rounded-md border bg-muted p-1 text-center text-[10px] leading-tight break-all text-muted-foreground">
+                    <LinkIcon className="size-4 shrink-0" aria-hidden />
+                    <span className="sr-only">Image link: </span>
+                    <span className="line-clamp-3">{reference.url?.replace(/^https:\/\//, "")}</span>
+                  </span>
+                )}
                 <button
                   type="button"
                   onClick={() => onRemove(reference.id)}
                   disabled={disabled}
                   className="absolute top-1 right-1 inline-flex size-7 items-center justify-center rounded-full bg-black/70 text-white shadow hover:bg-black/90"
-                  aria-label={`Remove ${reference.file.name}`}
+                  aria-label={`Remove ${reference.name}`}
                   title="Remove"
                 >
                   <XIcon className="size-4" aria-hidden />
@@ -93,18 +124,43 @@ export function ReferenceImages({ references, maxImages, maxUploadBytes, onAdd, 
               "aria-label": undefined,
               "aria-labelledby": "references-label",
               "aria-describedby": "references-hint",
-              accept: "image/png,image/jpeg,image/webp",
+              accept: PICKER_ACCEPT,
               disabled: full || disabled,
               className: "absolute inset-0 size-full cursor-pointer opacity-0",
             })}
           />
           <ImagePlusIcon className="size-5" aria-hidden />
           <span>
-            <span className="font-medium text-foreground">Choose images</span>, drop them here, or paste
+            <span className="font-medium text-foreground">Choose images</span>, drop them here, or paste an
+            image or its link
           </span>
           <span id="references-hint" className="text-xs">
-            PNG, JPEG or WebP · up to {maxImages} · {formatBytes(maxUploadBytes)} each
+            PNG, JPEG, WebP or HEIC · up to {maxImages} · {formatBytes(maxUploadBytes)} each (larger photos
+            are scaled down)
           </span>
+        </label>
+        {/* Phones open the camera for this one; laptops have no use for it. */}
+        <label
+          className={cn(
+            "relative mt-2 flex cursor-pointer items-center justify-center gap-2 rounded-md border px-3 py-2 text-sm font-medium hover:bg-accent sm:hidden",
+            "has-[:focus-visible]:outline-2 has-[:focus-visible]:outline-offset-2 has-[:focus-visible]:outline-ring",
+            (full || disabled) && "pointer-events-none opacity-60",
+          )}
+        >
+          <input
+            type="file"
+            accept="image/*"
+            capture="environment"
+            disabled={full || disabled}
+            className="absolute inset-0 size-full cursor-pointer opacity-0"
+            onChange={(event) => {
+              const files = Array.from(event.currentTarget.files ?? []);
+              event.currentTarget.value = "";
+              if (files.length > 0) onAdd(files);
+            }}
+          />
+          <CameraIcon className="size-4" aria-hidden />
+          Take photo
         </label>
       </div>
     </div>

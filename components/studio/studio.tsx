@@ -10,6 +10,7 @@ import type { EditSource } from "@/lib/ui/draft";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
 import { typicalSeconds } from "@/lib/ui/jobs";
+import { linkIn } from "@/lib/ui/links";
 import { type PendingSubmission, submissionFor } from "@/lib/ui/submission";
 import { isRunning, type Job, type Me, priceOf, type StudioSettings } from "@/lib/ui/types";
 import { newestBatch, runsOf } from "./batch";
@@ -156,7 +157,8 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
       ...options,
       n: options.count ?? 1,
       sourceTaskId: source?.taskId,
-      files: references.items.map((reference) => reference.file),
+      files: references.items.flatMap((reference) => (reference.file ? [reference.file] : [])),
+      urls: references.items.flatMap((reference) => (reference.url ? [reference.url] : [])),
     });
 
   // The result becomes the only reference, sent by its id (the server has it): the next edit sends
@@ -213,13 +215,22 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
     });
   }, [referenceFrom, origin, references]);
 
-  // Paste an image anywhere on the page to add it.
+  // Paste an image anywhere on the page to add it; its link too, outside the text fields (where a
+  // pasted link is text being typed).
   useEffect(() => {
     const onPaste = (event: ClipboardEvent) => {
       const files = Array.from(event.clipboardData?.files ?? []);
-      if (files.length === 0) return;
+      if (files.length > 0) {
+        event.preventDefault();
+        references.add(files);
+        return;
+      }
+      const target = event.target;
+      if (target instanceof HTMLTextAreaElement || target instanceof HTMLInputElement) return;
+      const text = event.clipboardData?.getData("text/plain") ?? "";
+      if (!linkIn(text)) return;
       event.preventDefault();
-      references.add(files);
+      references.addLink(text);
     };
     document.addEventListener("paste", onPaste);
     return () => document.removeEventListener("paste", onPaste);
@@ -264,6 +275,7 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
           maxImages={settings.maxImages - (source ? 1 : 0)}
           maxUploadBytes={settings.maxUploadBytes}
           onAdd={references.add}
+          onAddLink={references.addLink}
           onRemove={references.remove}
         />
         <GenerationOptions models={settings.models} value={options} onChange={setOptions} />

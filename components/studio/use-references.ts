@@ -2,14 +2,16 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { loadReferences, saveReferences } from "@/lib/ui/draft";
-import { checkImageFile, prepareForUpload } from "@/lib/ui/files";
+import { prepareImageFile } from "@/lib/ui/files";
 import { downloadName } from "@/lib/ui/images";
+import { linkReference } from "@/lib/ui/links";
 import type { StudioSettings } from "@/lib/ui/types";
 import type { Reference } from "./reference-images";
 
 /**
- * The reference images of the form: each file is checked like the server checks it (type by magic
- * bytes, size, count) and large photos are scaled down, before it is shown or uploaded.
+ * The reference images of the form: each file is made to fit first (HEIC converted, turned
+ * upright, scaled down) and then checked like the server checks it (type by magic bytes, size,
+ * count), before it is shown or uploaded. Image links (https) are kept as links: KIE fetches them.
  */
 export function useReferences(
   settings: Pick<StudioSettings, "maxImages" | "maxUploadBytes">,
@@ -39,13 +41,18 @@ export function useReferences(
             skipped++;
             continue;
           }
-          const check = await checkImageFile(file, { maxImages, maxUploadBytes });
-          if (!check.ok) {
-            problems.push(check.reason);
+          const prepared = await prepareImageFile(file, { maxImages, maxUploadBytes });
+          if (!prepared.ok) {
+            problems.push(prepared.reason);
             continue;
           }
-          const prepared = await prepareForUpload(file, check.type);
-          accepted.push({ id: newId(), file: prepared, previewUrl: URL.createObjectURL(prepared) });
+          const { file: ready } = prepared;
+          accepted.push({
+            id: newId(),
+            name: ready.name,
+            file: ready,
+            previewUrl: URL.createObjectURL(ready),
+          });
           room--;
         }
       } finally {
@@ -66,15 +73,36 @@ export function useReferences(
     [maxImages, maxUploadBytes],
   );
 
+  /** A pasted or dropped link: an https image URL becomes a reference; anything else says why. */
+  const addLink = useCallback(
+    (text: string): boolean => {
+      const link = linkReference(text);
+      if (!link.ok) {
+        reportRef.current(link.reason);
+        return false;
+      }
+      if (itemsRef.current.some((item) => item.url === link.url)) return true;
+      if (itemsRef.current.length >= maxImages) {
+        reportRef.current(`You can add up to ${maxImages} reference images; the link was not added.`);
+        return false;
+      }
+      itemsRef.current = [...itemsRef.current, { id: newId(), name: link.name, url: link.url }];
+      setItems(itemsRef.current);
+      reportRef.current(undefined);
+      return true;
+    },
+    [maxImages],
+  );
+
   const remove = useCallback((id: string) => {
     const gone = itemsRef.current.find((item) => item.id === id);
-    if (gone) URL.revokeObjectURL(gone.previewUrl);
+    if (gone?.previewUrl) URL.revokeObjectURL(gone.previewUrl);
     itemsRef.current = itemsRef.current.filter((item) => item.id !== id);
     setItems(itemsRef.current);
   }, []);
 
   const clear = useCallback(() => {
-    for (const item of itemsRef.current) URL.revokeObjectURL(item.previewUrl);
+    for (const item of itemsRef.current) if (item.previewUrl) URL.revokeObjectURL(item.previewUrl);
     itemsRef.current = [];
     setItems(itemsRef.current);
   }, []);
@@ -108,7 +136,7 @@ export function useReferences(
       if (!live) return;
       const back = kept.map(({ id, name, type, blob }) => {
         const file = new File([blob], name, { type });
-        return { id, file, previewUrl: URL.createObjectURL(file) };
+        return { id, name, file, previewUrl: URL.createObjectURL(file) };
       });
       itemsRef.current = [...back, ...itemsRef.current].slice(0, maxImages);
       setItems(itemsRef.current);
@@ -122,19 +150,22 @@ export function useReferences(
   // Kept for a reload once restored (before that, saving would forget what is being restored).
   useEffect(() => {
     if (!restored) return;
-    void saveReferences(items.map(({ id, file }) => ({ id, name: file.name, type: file.type, blob: file })));
+    // Links are not kept: they are one paste away, and IndexedDB holds the files.
+    void saveReferences(
+      items.flatMap(({ id, file }) => (file ? [{ id, name: file.name, type: file.type, blob: file }] : [])),
+    );
   }, [items, restored]);
 
   useEffect(
     () => () => {
-      for (const item of itemsRef.current) URL.revokeObjectURL(item.previewUrl);
+      for (const item of itemsRef.current) if (item.previewUrl) URL.revokeObjectURL(item.previewUrl);
     },
     [],
   );
 
   return useMemo(
-    () => ({ items, busy, restored, add, remove, addFromUrl }),
-    [items, busy, restored, add, remove, addFromUrl],
+    () => ({ items, busy, restored, add, addLink, remove, addFromUrl }),
+    [items, busy, restored, add, addLink, remove, addFromUrl],
   );
 }
 

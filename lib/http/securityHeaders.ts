@@ -30,7 +30,8 @@ export function contentSecurityPolicy(options: PagePolicyOptions): string {
   const directives = [
     "default-src 'self'",
     // 'strict-dynamic': scripts the nonced bootstrap loads are trusted, nothing else is.
-    `script-src 'self' 'nonce-${options.nonce}' 'strict-dynamic'${options.development ? " 'unsafe-eval'" : ""}`,
+    // 'wasm-unsafe-eval' compiles WebAssembly only (the HEIC converter, lib/ui/heic.ts), no eval().
+    `script-src 'self' 'nonce-${options.nonce}' 'strict-dynamic' 'wasm-unsafe-eval'${options.development ? " 'unsafe-eval'" : ""}`,
     // React style={…} attributes are inline styles; a nonce cannot cover them.
     "style-src 'self' 'unsafe-inline'",
     ["img-src 'self' data: blob:", ...(options.imageOrigins ?? [])].join(" "),

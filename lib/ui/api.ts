@@ -71,6 +71,8 @@ export interface GenerateInput {
   /** "Images": how many variations (1–4); more than one is answered as a batch. */
   n?: number;
   files: File[];
+  /** Image links (https) pasted or dropped in: sent as they are, KIE fetches them. */
+  urls?: string[];
 }
 
 /** The model options of a request, only those that are set. */
@@ -101,6 +103,7 @@ export function isBatch(answer: GenerateAnswer): answer is BatchAccepted {
 export function submitGeneration(input: GenerateInput, idempotencyKey: string): Promise<GenerateAnswer> {
   const headers: Record<string, string> = { prefer: "respond-async", "idempotency-key": idempotencyKey };
   let body: BodyInit;
+  const urls = input.urls ?? [];
   if (input.files.length === 0) {
     headers["content-type"] = "application/json";
     const { n, ...fields } = modelFields(input);
@@ -109,12 +112,14 @@ export function submitGeneration(input: GenerateInput, idempotencyKey: string): 
       ...fields,
       ...(n !== undefined && { n: Number(n) }),
       aspectRatio: input.aspectRatio,
+      ...(urls.length > 0 && { images: urls }),
     });
   } else {
     const form = new FormData();
     form.set("prompt", input.prompt);
     form.set("aspectRatio", input.aspectRatio);
     for (const [name, value] of Object.entries(modelFields(input))) form.set(name, String(value));
+    for (const url of urls) form.append("images", url);
     for (const file of input.files) form.append("images", file, file.name);
     body = form;
   }

@@ -33,7 +33,8 @@ export function sameInput(a: GenerateInput, b: GenerateInput): boolean {
     a.googleSearch === b.googleSearch &&
     (a.n ?? 1) === (b.n ?? 1) &&
     a.files.length === b.files.length &&
-    a.files.every((file, i) => file === b.files[i])
+    a.files.every((file, i) => file === b.files[i]) &&
+    (a.urls ?? []).join("\n") === (b.urls ?? []).join("\n")
   );
 }
 

@@ -6,12 +6,16 @@
  * user's whole balance in a minute, so the generate rate limits are raised above its needs.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 const root = path.resolve(import.meta.dirname, "..", "..");
-const dataDir = mkdtempSync(path.join(tmpdir(), "nb-browser-"));
+// BROWSER_DATA_DIR (playwright.config.ts) lets a test read what the server stored: the inputs it
+// uploaded to KIE (tests/browser/photos.spec.ts).
+const dataDir = process.env.BROWSER_DATA_DIR ?? mkdtempSync(path.join(tmpdir(), "nb-browser-"));
+rmSync(dataDir, { recursive: true, force: true });
+mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 const env: NodeJS.ProcessEnv = {
   ...process.env,
   DATA_DIR: dataDir,

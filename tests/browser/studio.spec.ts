@@ -307,7 +307,7 @@ test("files the server would refuse are refused in the browser, naming the file"
     mimeType: "image/png",
     buffer: Buffer.from("this is text, whatever the name says"),
   });
-  await expect(page.getByRole("alert")).toContainText("“notes.png” is not a PNG, JPEG or WebP image.");
+  await expect(page.getByRole("alert")).toContainText("“notes.png” is not a PNG, JPEG, WebP or HEIC image.");
   const six = await Promise.all(
     Array.from({ length: 6 }, async (_, i) => ({
       name: `tile-${i}.png`,
