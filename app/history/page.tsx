@@ -1,8 +1,10 @@
 import type { Metadata } from "next";
+import { Suspense } from "react";
 import { siteOrigin } from "@/app/_lib/origin";
-import { requirePageSession } from "@/app/_lib/session";
+import { type PageSession, requirePageSession } from "@/app/_lib/session";
 import { SignedInShell } from "@/app/_lib/shell";
 import { HistoryGrid } from "@/components/history/history-grid";
+import { LoadingGrid } from "@/components/pages/loading-grid";
 import { ASPECT_RATIOS, CATALOG } from "@/lib/catalog";
 import { encodeCursor } from "@/lib/http/cursor";
 import type { Job } from "@/lib/ui/types";
@@ -21,24 +23,35 @@ function modelLabels(): Record<string, string> {
   return labels;
 }
 
-/** Every job of this person, newest first; the server renders the first page (DESIGN.md §10). */
+/**
+ * Every job of this person, newest first; the server renders the first page (DESIGN.md §10). The
+ * session is read before anything streams (a signed-out visit is still a 307); the list streams in
+ * behind a Suspense boundary, with a loading grid until it arrives.
+ */
 export default async function HistoryPage() {
   const session = await requirePageSession("/history");
-  const { app, me } = session;
-  const page = await app.generations.list(me.user.id, { limit: PAGE_SIZE });
   return (
     <SignedInShell session={session}>
       <div className="mb-6 flex flex-col gap-1">
         <h1 className="text-2xl font-semibold tracking-tight sm:text-3xl">History</h1>
         <p className="text-sm text-muted-foreground">Every image you made, newest first.</p>
       </div>
-      <HistoryGrid
-        initial={page.jobs as Job[]}
-        initialCursor={page.next ? encodeCursor(page.next) : null}
-        origin={await siteOrigin(app)}
-        aspectRatios={ASPECT_RATIOS}
-        modelLabels={modelLabels()}
-      />
+      <Suspense fallback={<LoadingGrid label="Loading your images…" />}>
+        <HistoryList session={session} />
+      </Suspense>
     </SignedInShell>
+  );
+}
+
+async function HistoryList({ session: { app, me } }: { session: PageSession }) {
+  const page = await app.generations.list(me.user.id, { limit: PAGE_SIZE });
+  return (
+    <HistoryGrid
+      initial={page.jobs as Job[]}
+      initialCursor={page.next ? encodeCursor(page.next) : null}
+      origin={await siteOrigin(app)}
+      aspectRatios={ASPECT_RATIOS}
+      modelLabels={modelLabels()}
+    />
   );
 }

@@ -2,8 +2,11 @@
  * Issue 27 item 5–6: the pages that stand in when something is missing or slow, motion only for
  * those who want it, the studio without JavaScript, and the keyboard hint per platform.
  */
+import { randomUUID } from "node:crypto";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test } from "@playwright/test";
+import { generateKeyPair, SignJWT } from "jose";
+import { supabaseServer } from "../../playwright.config";
 import { signInFast, uniqueEmail } from "./helpers";
 
 test("an unknown address: a 404 page in the studio's style with a way back, axe clean", async ({ page }) => {
@@ -62,4 +65,41 @@ test("the keyboard hint says ⌘ on a Mac and Ctrl elsewhere", async ({ browser 
     await expect(page.locator("#prompt-hint kbd").first()).toHaveText(key);
     await context.close();
   }
+});
+
+test("a page whose server data fails: the error page in the studio's style, Try again and a way back, axe clean", async ({
+  browser,
+}) => {
+  // A real outage, no test switch: a Supabase project that signs with an asymmetric key (ES256),
+  // while its key endpoint (JWKS) cannot be reached. Rendering the studio needs to know who is
+  // signed in, so the page's server data call fails and error.tsx stands in.
+  const { privateKey } = await generateKeyPair("ES256");
+  const token = await new SignJWT({
+    email: "outage@example.com",
+    role: "authenticated",
+    aud: "authenticated",
+  })
+    .setProtectedHeader({ alg: "ES256", kid: "rotated-key", typ: "JWT" })
+    .setSubject(randomUUID())
+    .setIssuer(`${supabaseServer.supabaseUrl}/auth/v1`)
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(privateKey);
+  const context = await browser.newContext({
+    baseURL: supabaseServer.url,
+    extraHTTPHeaders: { authorization: `Bearer ${token}` },
+  });
+  const page = await context.newPage();
+  const response = await page.goto("/");
+  expect(response?.status()).toBe(500);
+  await expect(page.getByRole("heading", { name: "Something went wrong" })).toBeVisible();
+  await expect(page.getByRole("alert")).toContainText("Your images and credits are safe");
+  await expect(page).toHaveTitle(/Something went wrong/);
+  const results = await new AxeBuilder({ page }).analyze();
+  expect(results.violations.filter((v) => v.impact === "serious" || v.impact === "critical")).toEqual([]);
+  // Still down: Try again shows the same page rather than a blank one.
+  await page.getByRole("button", { name: "Try again" }).click();
+  await expect(page.getByRole("heading", { name: "Something went wrong" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Back to the studio" })).toHaveAttribute("href", "/");
+  await context.close();
 });
