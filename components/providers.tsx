@@ -1,10 +1,10 @@
 "use client";
 
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { ThemeProvider, useTheme } from "next-themes";
+import { ThemeProvider } from "next-themes";
 import { type ReactNode, useState } from "react";
-import { Toaster } from "sonner";
 import { RouteAnnouncerFix } from "./route-announcer-fix";
+import { LazyToaster } from "./toaster";
 
 /** Theme (light/dark/system), server state (react-query) and toasts for every page. */
 export function Providers({ children, nonce }: { children: ReactNode; nonce?: string }) {
@@ -24,15 +24,9 @@ export function Providers({ children, nonce }: { children: ReactNode; nonce?: st
     >
       <QueryClientProvider client={queryClient}>
         {children}
-        <ThemedToaster />
+        <LazyToaster />
         <RouteAnnouncerFix />
       </QueryClientProvider>
     </ThemeProvider>
   );
-}
-
-function ThemedToaster() {
-  const { resolvedTheme } = useTheme();
-  // No richColors: its palette fails colour contrast.
-  return <Toaster theme={resolvedTheme === "dark" ? "dark" : "light"} position="bottom-center" closeButton />;
 }

@@ -1,10 +1,10 @@
 "use client";
 
 import { CameraIcon, ImagePlusIcon, LinkIcon, XIcon } from "lucide-react";
-import { useDropzone } from "react-dropzone";
 import { cn } from "@/lib/ui/cn";
 import { formatBytes, PICKER_ACCEPT } from "@/lib/ui/files";
 import { linkIn } from "@/lib/ui/links";
+import { useFileDrop } from "./use-file-drop";
 
 /** A file (shown from a blob: preview) or an https image link (sent as it is, never fetched here). */
 export interface Reference {
@@ -40,12 +40,12 @@ export function ReferenceImages({
   disabled,
 }: Props) {
   const full = references.length >= maxImages;
-  const { getRootProps, getInputProps, isDragActive } = useDropzone({
-    onDrop: (accepted, rejected) => onAdd([...accepted, ...rejected.map((rejection) => rejection.file)]),
-    noClick: true,
-    noKeyboard: true,
-    noPaste: true,
-    multiple: true,
+  const { rootProps, isDragActive } = useFileDrop({
+    onFiles: onAdd,
+    onLink: (text) => {
+      const link = linkIn(text);
+      if (link) onAddLink(link);
+    },
     disabled,
   });
 
@@ -60,19 +60,11 @@ export function ReferenceImages({
         </span>
       </div>
       <div
-        {...getRootProps({
-          // An image dragged from another tab brings its address, not a file.
-          onDrop: (event) => {
-            const link = event.dataTransfer?.files.length
-              ? undefined
-              : linkIn(event.dataTransfer?.getData("text/uri-list") ?? "");
-            if (link && !disabled) onAddLink(link);
-          },
-          className: cn(
-            "rounded-lg border border-dashed border-input p-3 transition-colors",
-            isDragActive && "border-foreground/60 bg-accent",
-          ),
-        })}
+        {...rootProps}
+        className={cn(
+          "rounded-lg border border-dashed border-input p-3 transition-colors",
+          isDragActive && "border-foreground/60 bg-accent",
+        )}
         data-testid="dropzone"
       >
         {references.length > 0 && (
@@ -118,16 +110,19 @@ export function ReferenceImages({
           )}
         >
           <input
-            {...getInputProps({
-              style: undefined,
-              tabIndex: 0,
-              "aria-label": undefined,
-              "aria-labelledby": "references-label",
-              "aria-describedby": "references-hint",
-              accept: PICKER_ACCEPT,
-              disabled: full || disabled,
-              className: "absolute inset-0 size-full cursor-pointer opacity-0",
-            })}
+            type="file"
+            multiple
+            accept={PICKER_ACCEPT}
+            aria-labelledby="references-label"
+            aria-describedby="references-hint"
+            disabled={full || disabled}
+            className="absolute inset-0 size-full cursor-pointer opacity-0"
+            onChange={(event) => {
+              const files = Array.from(event.currentTarget.files ?? []);
+              // Cleared so choosing the same file again (after removing it) adds it again.
+              event.currentTarget.value = "";
+              if (files.length > 0) onAdd(files);
+            }}
           />
           <ImagePlusIcon className="size-5" aria-hidden />
           <span>

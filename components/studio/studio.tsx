@@ -2,9 +2,9 @@
 
 import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { toast } from "sonner";
 import { ME_KEY, useMe, useSetBalance } from "@/components/header/credits";
 import { NoScriptNotice } from "@/components/pages/noscript-notice";
+import { toast } from "@/components/toaster";
 import { ApiProblem, type GenerateInput, submitGeneration } from "@/lib/ui/api";
 import type { EditSource } from "@/lib/ui/draft";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
