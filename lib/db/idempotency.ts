@@ -263,11 +263,14 @@ export async function detachIdempotencyJob(
 /**
  * Deletes expired rows (finished replay windows and ended leases), at most `limit` per call so a
  * large backlog never holds locks for long; the reconciler calls it until it returns < limit.
- * Rows another transaction is claiming right now are skipped, not waited for.
+ * Rows another transaction is claiming right now are skipped, not waited for. A claim that holds
+ * a job (its request stopped, or its answer failed) stays for the replay window, like a stored
+ * response: a retry within it must find the job, never a free key that would make and charge a
+ * second one.
  */
 export async function purgeExpiredIdempotencyKeys(
   db: DbExecutor,
-  { now, limit = 1000 }: { now?: Date; limit?: number } = {},
+  { now, limit = 1000, ttlMs = IDEMPOTENCY_TTL_MS }: { now?: Date; limit?: number; ttlMs?: number } = {},
 ): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer`);
   const at = timestampOf(now);
@@ -278,6 +281,8 @@ export async function purgeExpiredIdempotencyKeys(
       WHERE (user_id, key) IN (
         SELECT user_id, key FROM ${idempotencyKeys}
         WHERE expires_at <= ${at}
+          AND (generation_id IS NULL OR state = 'completed'
+            OR created_at <= ${at} - ${millis(ttlMs)})
         ORDER BY expires_at
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED

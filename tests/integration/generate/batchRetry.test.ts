@@ -63,6 +63,26 @@ describeEachDatabase("POST /api/generate with n: retries of a batch", (getDb) =>
     expect((retry.body.generations as { taskId: string }[]).map((job) => job.taskId)).toEqual([taskIds[1]]);
   });
 
+  it("a stopped batch request: a same-key retry after the maintenance sweep still answers the batch, no second one", async () => {
+    const { token, userId } = await h.signIn();
+    const body = { prompt: "three dates", n: 3 };
+    const options = { token, prefer: "respond-async" as const, idempotencyKey: "swept" };
+    const first = await generateJson(h, body, options);
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    const [firstJobId] = await jobIdsOf(first.body.batchId);
+    await stopRequest(userId, "swept", firstJobId as string);
+    // The timer's sweep (reconciler + expired keys) runs before the client comes back.
+    await h.app.sweepJobs();
+    const work = kieWork(h);
+    const credits = await creditsOf(h, token);
+
+    const retry = await generateJson(h, body, options);
+    expect(retry.status, JSON.stringify(retry.body)).toBe(202);
+    expect(retry.body.batchId).toBe(first.body.batchId);
+    expect(kieWork(h)).toEqual(work);
+    expect(await creditsOf(h, token)).toBe(credits);
+  });
+
   it("a stopped single request whose job the user then deleted: a same-key retry is 404 for that job, nothing new made or charged", async () => {
     const { token, userId } = await h.signIn();
     const body = { prompt: "one lime" };
