@@ -140,6 +140,7 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-z0-9.:[\]-]+$/i, { error: "must be a host name or an IP address" })
     .optional(),
+  WEB_CONCURRENCY: integer(1, 64).default(1),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   IMAGE_STORE: z.enum(["local", "s3"], { error: "must be local or s3" }).default("local"),
   S3_ENDPOINT: httpUrl.optional(),
@@ -159,6 +160,8 @@ export type AuthMode = "supabase" | "dev";
 
 export interface AppConfig {
   port: number;
+  /** WEB_CONCURRENCY: server processes `npm start` runs on PORT (Postgres only; scripts/start.ts). */
+  webConcurrency: number;
   /** HOST: the address `npm start` binds; undefined → 127.0.0.1 with dev sign-in, all interfaces otherwise. */
   host?: string;
   appUrl?: string;
@@ -289,6 +292,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port: e.PORT,
+    webConcurrency: e.WEB_CONCURRENCY,
     host: e.HOST,
     appUrl: e.APP_URL,
     dataDir: path.resolve(e.DATA_DIR),
@@ -404,6 +408,35 @@ export function signInConfigError(config: AppConfig): ConfigError | undefined {
         problem:
           "must be true to run dev sign-in (anyone signs in as anyone) with KIE_API_KEY or DATABASE_URL set; " +
           "configure Supabase (SUPABASE_URL or SUPABASE_JWT_SECRET) instead for real users",
+      },
+    ]);
+  }
+  return undefined;
+}
+
+/**
+ * Several server processes (WEB_CONCURRENCY > 1) are several instances on one machine: they need
+ * what instances share — Postgres (PGlite is one process per data folder, STACK.md) and a KIE
+ * every process reaches (the embedded simulator lives inside one process; its tasks are unknown
+ * to the others).
+ */
+export function concurrencyConfigError(config: AppConfig): ConfigError | undefined {
+  if (config.webConcurrency === 1) return undefined;
+  if (!config.databaseUrl) {
+    return new ConfigError([
+      {
+        variable: "WEB_CONCURRENCY",
+        problem:
+          "above 1 needs DATABASE_URL (Postgres): the embedded database (PGlite) is opened by one process only; unset WEB_CONCURRENCY or set DATABASE_URL",
+      },
+    ]);
+  }
+  if (config.kie.mode === "simulator" && !config.kie.baseUrl) {
+    return new ConfigError([
+      {
+        variable: "WEB_CONCURRENCY",
+        problem:
+          "above 1 needs KIE_API_KEY, or KIE_BASE_URL naming a simulator of its own (`npm run sim`): the embedded simulator lives in one process",
       },
     ]);
   }

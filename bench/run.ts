@@ -35,6 +35,7 @@ import {
   userWithCredits,
 } from "./load";
 import { deliveryThroughApp, fixedPoller, manyClientsOneJob } from "./polling";
+import { benchProcesses, processesFigures } from "./processes";
 import { renderSection, writeReport } from "./report";
 import { ADMIN_URL, scratchDatabase } from "./scratch";
 import { type Client, mintToken } from "./util";
@@ -205,6 +206,8 @@ async function main(): Promise<void> {
     // Issue 28 item 4: its own database and servers (local store, S3), the others idle meanwhile.
     const history = await benchHistoryPages(RUNS, log);
     f.notes.push(describeHistoryBench(history));
+    // Issue 28 item 5: `npm start` itself, with 1 and then 2 server processes.
+    const processes = await benchProcesses(RUNS, log);
 
     log("waiting for open jobs to settle, then auditing both ledgers");
     await new Promise((resolve) => setTimeout(resolve, 5_000));
@@ -217,6 +220,7 @@ async function main(): Promise<void> {
 
     const figures = [
       ...figuresOf(f, problems),
+      ...processesFigures(processes),
       ...historyFigures(history),
       ...kieBurstFigures(withLine, noAdmission),
     ];

@@ -54,7 +54,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
       level: options.level ?? "info",
-      base: options.base ?? { service: "nano-banana-studio" },
+      // The pid tells apart the server processes of one machine (WEB_CONCURRENCY, scripts/start.ts).
+      base: options.base ?? { service: "nano-banana-studio", pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
       // A personal API key is never written, wherever it hides (a prompt, an error, a URL).

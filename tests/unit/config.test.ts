@@ -208,6 +208,14 @@ describe("config", () => {
     expect(() => loadConfig({ KIE_EDIT_MODEL: "google/imagen-4" })).toThrow(/KIE_EDIT_MODEL/);
   });
 
+  it("runs one server process unless WEB_CONCURRENCY says more (1–64)", () => {
+    expect(loadConfig({}).webConcurrency).toBe(1);
+    expect(loadConfig({ WEB_CONCURRENCY: "4" }).webConcurrency).toBe(4);
+    for (const value of ["0", "65", "2.5", "all"]) {
+      expect(() => loadConfig({ WEB_CONCURRENCY: value }), value).toThrow(/WEB_CONCURRENCY/);
+    }
+  });
+
   it("keeps images on local disk by default, in an S3 bucket with IMAGE_STORE=s3", () => {
     expect(loadConfig({}).images).toEqual({ store: { kind: "local" }, presignedRedirect: false });
     const s3 = loadConfig({

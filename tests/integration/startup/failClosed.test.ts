@@ -44,3 +44,29 @@ describe("npm start fails closed", () => {
     });
   }
 });
+
+describe("npm start with WEB_CONCURRENCY above 1 (issue 28 item 5)", () => {
+  it("refuses the embedded database (PGlite is one process), naming WEB_CONCURRENCY", () => {
+    const result = start({ WEB_CONCURRENCY: "2" });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/WEB_CONCURRENCY above 1 needs DATABASE_URL \(Postgres\)/);
+    expect(result.stdout).not.toMatch(/Building|Starting/);
+  });
+
+  it("refuses the embedded simulator (it lives in one process)", () => {
+    const result = start({
+      WEB_CONCURRENCY: "2",
+      DATABASE_URL: "postgres://127.0.0.1:1/none",
+      SUPABASE_JWT_SECRET: "a-supabase-jwt-secret-for-this-test-0123456789",
+      IMAGE_URL_SECRET: "an-image-link-secret-for-this-test-0123456789",
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/WEB_CONCURRENCY above 1 needs KIE_API_KEY, or KIE_BASE_URL/);
+  });
+
+  it("refuses a value that is not a small whole number", () => {
+    const result = start({ WEB_CONCURRENCY: "many" });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/WEB_CONCURRENCY must be an integer/);
+  });
+});
