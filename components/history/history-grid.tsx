@@ -3,20 +3,21 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { ImageIcon, LoaderCircleIcon } from "lucide-react";
 import Link from "next/link";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { toast } from "sonner";
 import { useSetBalance } from "@/components/header/credits";
 import { RECENT_KEY } from "@/components/studio/use-feed";
 import { type Run, useRuns } from "@/components/studio/use-runs";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
-import { ApiProblem, deleteGeneration, fetchGenerations } from "@/lib/ui/api";
+import { ApiProblem, deleteGeneration } from "@/lib/ui/api";
 import { problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
-import type { Job } from "@/lib/ui/types";
+import { isRunning, type Job } from "@/lib/ui/types";
 import { ConfirmDelete } from "./confirm-delete";
 import { HistoryItem } from "./history-item";
 import { JobDialog } from "./job-dialog";
+import { useHistory, useNearViewport } from "./use-history";
 
 interface Props {
   initial: Job[];
@@ -33,19 +34,33 @@ const toRun = (job: Job): Run => ({
   startedAt: Date.parse(job.createdAt ?? "") || 0,
 });
 
-/** The history grid: running jobs update in place, "Load more" pages with the cursor. */
+/**
+ * The history grid: running jobs update in place (the shared job watch), the next page loads as
+ * the end of the grid comes near ("Load more" too, for whoever prefers it or has no observer).
+ */
 export function HistoryGrid({ initial, initialCursor, origin, aspectRatios, modelLabels }: Props) {
   const queryClient = useQueryClient();
   const setBalance = useSetBalance();
-  const [cursor, setCursor] = useState(initialCursor);
-  const [loading, setLoading] = useState(false);
+  const history = useHistory(initial, initialCursor);
   const [alert, setAlert] = useState<string>();
   const [openId, setOpenId] = useState<string>();
   const [confirming, setConfirming] = useState(false);
-  const { runs, append, remove } = useRuns(initial.map(toRun), {
+  const {
+    runs: followed,
+    append,
+    remove,
+  } = useRuns(initial.filter((job) => isRunning(job.status)).map(toRun), {
     onSettled: (run) => setBalance(run.job.remainingCredits),
     onProblem: () => undefined,
   });
+  // Running jobs of later pages are followed too; each shows its latest state.
+  useEffect(
+    () => append(history.jobs.filter((job) => isRunning(job.status)).map(toRun)),
+    [history.jobs, append],
+  );
+  const latest = new Map(followed.map((run) => [run.taskId, run.job]));
+  const runs = history.jobs.map((job) => toRun(latest.get(job.taskId) ?? job));
+  const sentinel = useNearViewport<HTMLDivElement>(history.loadMore, history.hasMore, runs.length);
   // The dialog pages through the jobs that have an image, in the grid's order.
   const viewable = runs.filter((run) => run.job.imageUrl);
   const openIndex = viewable.findIndex((run) => run.taskId === openId);
@@ -57,6 +72,7 @@ export function HistoryGrid({ initial, initialCursor, origin, aspectRatios, mode
       setConfirming(false);
       setOpenId(undefined);
       remove(taskId);
+      history.forget(taskId);
       void queryClient.invalidateQueries({ queryKey: RECENT_KEY });
       toast.success("Image deleted");
     },
@@ -65,21 +81,6 @@ export function HistoryGrid({ initial, initialCursor, origin, aspectRatios, mode
       setAlert(problemMessage(error instanceof ApiProblem ? error : { code: "internal_error" }));
     },
   });
-
-  async function loadMore() {
-    if (!cursor || loading) return;
-    setLoading(true);
-    setAlert(undefined);
-    try {
-      const page = await fetchGenerations(cursor);
-      append(page.generations.map(toRun));
-      setCursor(page.nextCursor);
-    } catch (error) {
-      setAlert(problemMessage(error as { code: string }));
-    } finally {
-      setLoading(false);
-    }
-  }
 
   // Closing the dialog returns focus to the tile of the image last shown (it may have paged).
   function focusTile(event: Event) {
@@ -140,15 +141,16 @@ export function HistoryGrid({ initial, initialCursor, origin, aspectRatios, mode
         busy={deletion.isPending}
         onConfirm={() => open && deletion.mutate(open.taskId)}
       />
-      {alert && (
+      {(alert || history.error) && (
         <p role="alert" className="rounded-md bg-destructive-soft px-3 py-2 text-sm text-destructive">
-          {alert}
+          {alert ??
+            problemMessage(history.error instanceof ApiProblem ? history.error : { code: "internal_error" })}
         </p>
       )}
-      {cursor && (
-        <div className="flex justify-center">
-          <Button variant="outline" onClick={loadMore} disabled={loading}>
-            {loading && <LoaderCircleIcon className="animate-spin" aria-hidden />}
+      {history.hasMore && (
+        <div ref={sentinel} className="flex justify-center">
+          <Button variant="outline" onClick={history.loadMore} disabled={history.loading}>
+            {history.loading && <LoaderCircleIcon className="animate-spin" aria-hidden />}
             Load more
           </Button>
         </div>
