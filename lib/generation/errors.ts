@@ -73,6 +73,22 @@ export class JobDeletedError extends Error implements HasProblem {
 }
 
 /**
+ * The request's Idempotency-Key claim was taken over (its lease ended) before its credits were
+ * reserved: the request now holding the key answers for it, and a job made here would be a
+ * second, charged one for the same key. Nothing is reserved; 409 as for any key in use.
+ */
+export class IdempotencyClaimLostError extends Error implements HasProblem {
+  constructor() {
+    super("The Idempotency-Key was taken over by a retry of this request");
+    this.name = "IdempotencyClaimLostError";
+  }
+
+  toProblem(): Problem {
+    return { code: "idempotency_key_in_progress", logLevel: "warn" };
+  }
+}
+
+/**
  * A sync create whose job did not succeed: it failed, timed out, or was still running when the wait
  * budget ran out (it then carries on: the client follows it by its taskId).
  */
@@ -99,6 +115,7 @@ export class JobNotSucceededError extends Error implements HasProblem {
   }
 }
 
+brand(IdempotencyClaimLostError, "generation.IdempotencyClaimLostError");
 brand(JobDeletedError, "generation.JobDeletedError");
 brand(JobInDoubtError, "generation.JobInDoubtError");
 brand(JobNotSucceededError, "generation.JobNotSucceededError");

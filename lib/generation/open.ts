@@ -12,6 +12,7 @@ import type { Generation } from "@/lib/db/schema";
 import type { Logger } from "@/lib/observability/logger";
 import { callbackUrl, hashToken } from "./callbacks";
 import { callbacksEnabled, type GenerationContext } from "./context";
+import { IdempotencyClaimLostError } from "./errors";
 import type { QueuedSubmit } from "./line";
 import type { CreateGenerationInput } from "./types";
 
@@ -87,13 +88,15 @@ export async function openJobs(ctx: GenerationContext, input: CreateGenerationIn
       // InsufficientCreditsError here (the balance ran out within the batch) rolls all of it back.
       left = (await reserve(tx, { userId: input.userId, cost, generationId: jobId })).remaining;
     }
-    if (input.idempotencyClaim) {
-      await attachIdempotencyJob(tx, {
+    // A claim taken over meanwhile rolls everything back: its new holder answers for the key.
+    const attached =
+      !input.idempotencyClaim ||
+      (await attachIdempotencyJob(tx, {
         userId: input.userId,
         ...input.idempotencyClaim,
         generationId: planned[0]?.jobId as string,
-      });
-    }
+      }));
+    if (!attached) throw new IdempotencyClaimLostError();
     return { rows: inserted, remaining: left };
   });
   const openedAt = ctx.now();
