@@ -26,6 +26,11 @@ export const FORBIDDEN: [from: string, to: string[]][] = [
   // lib/generation reaches KIE only through its provider port; the adapter is wired in lib/app.ts.
   ["lib/generation/", ["lib/http/", "lib/app.ts", "lib/compose.ts", "lib/auth/", "lib/kie/"]],
   ["lib/http/", ["lib/app.ts", "lib/compose.ts"]],
+  // MCP tools reach jobs and credits only through the API's own handlers (an ApiPort): no second path to the money.
+  [
+    "lib/mcp/",
+    ["lib/generation/", "lib/credits/", "lib/db/", "lib/kie/", "lib/http/", "lib/app.ts", "lib/compose.ts"],
+  ],
   // The catalogue is read by every layer, so it reads none of them.
   ["lib/catalog/", ["lib/", "config.ts"]],
 ];

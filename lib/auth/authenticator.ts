@@ -267,6 +267,8 @@ function userFrom(payload: JWTPayload, options: AuthenticatorOptions): AuthUser 
   const email = typeof payload.email === "string" && payload.email ? payload.email : undefined;
   const user: AuthUser = { id: payload.sub.toLowerCase(), isAdmin: isAdmin(payload, email, options) };
   if (email) user.email = email;
+  // Supabase's OAuth server names the client a token was issued to; session tokens carry none.
+  if (typeof payload.client_id === "string" && payload.client_id) user.clientId = payload.client_id;
   return user;
 }
 

@@ -7,6 +7,8 @@ export interface AuthUser {
   isAdmin: boolean;
   /** Set when a personal API key (`nbk_…`) authenticated the request: that key's id. */
   apiKeyId?: string;
+  /** An OAuth access token's `client_id` (Supabase OAuth server): the app the user authorised. */
+  clientId?: string;
 }
 
 /** Lower-case, trimmed, NFC: the form under which emails are compared and dev ids derived. */

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { Readable, Writable } from "node:stream";
 import { afterAll, beforeAll } from "vitest";
+import * as resourceMetadata from "@/app/.well-known/oauth-protected-resource/route";
 import * as authDev from "@/app/api/auth/dev/route";
 import * as authSignout from "@/app/api/auth/signout/route";
 import * as credits from "@/app/api/credits/route";
@@ -25,6 +26,7 @@ import * as images from "@/app/api/images/[id]/route";
 import * as keyRevoke from "@/app/api/keys/[id]/route";
 import * as keys from "@/app/api/keys/route";
 import * as kieCallback from "@/app/api/kie/callback/route";
+import * as mcp from "@/app/api/mcp/route";
 import * as me from "@/app/api/me/route";
 import * as metrics from "@/app/api/metrics/route";
 import * as models from "@/app/api/models/route";
@@ -51,6 +53,8 @@ const ROUTES: [RegExp, RouteModule, string[]][] = [
   [/^\/api\/auth\/signout$/, authSignout, []],
   [/^\/api\/me$/, me, []],
   [/^\/api\/keys$/, keys, []],
+  [/^\/api\/mcp$/, mcp, []],
+  [/^\/\.well-known\/oauth-protected-resource$/, resourceMetadata, []],
   [/^\/api\/keys\/([^/]+)$/, keyRevoke, ["id"]],
   [/^\/api\/health$/, health, []],
   [/^\/api\/image-proxy$/, imageProxy, []],

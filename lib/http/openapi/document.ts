@@ -33,8 +33,12 @@ function operationObject(op: OperationSpec) {
           ]),
         ),
       }),
-      ...(spec.json && { content: { "application/json": { schema: jsonSchema(spec.json, "output") } } }),
-      ...(spec.content && { content: { [spec.content]: { schema: { type: "string", format: "binary" } } } }),
+      ...((spec.json || spec.content) && {
+        content: {
+          ...(spec.json && { "application/json": { schema: jsonSchema(spec.json, "output") } }),
+          ...(spec.content && { [spec.content]: { schema: { type: "string", format: "binary" } } }),
+        },
+      }),
     };
   }
   for (const code of op.errors ?? []) {

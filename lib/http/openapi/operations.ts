@@ -16,7 +16,7 @@ export type Access = "public" | "user" | "admin" | "secret";
 
 export interface ResponseSpec {
   description: string;
-  /** A JSON answer of this shape; or `content` for anything else. */
+  /** A JSON answer of this shape; and/or `content` for anything else. */
   json?: z.ZodType;
   content?: string;
   headers?: Record<string, string>;
@@ -40,6 +40,23 @@ export interface OperationSpec {
   responses: Record<string, ResponseSpec>;
   errors?: PublicErrorCode[];
 }
+
+/** What the MCP SDK answers: JSON-RPC messages (or an SSE stream of them); ours for the HTTP errors. */
+const mcpResponses: Record<string, ResponseSpec> = {
+  "200": {
+    description: "A JSON-RPC answer, or an SSE stream of them.",
+    json: answers.jsonRpcSchema,
+    content: "text/event-stream",
+  },
+  "202": { description: "A notification or response accepted (no body)." },
+  "400": { description: "A malformed JSON-RPC message.", json: answers.jsonRpcSchema },
+  "405": { description: "Not served in stateless mode.", json: answers.jsonRpcSchema },
+  "406": {
+    description: "The Accept header takes neither JSON nor an SSE stream.",
+    json: answers.jsonRpcSchema,
+  },
+  "415": { description: "Not application/json.", json: answers.jsonRpcSchema },
+};
 
 const taskIdParam: Parameter = {
   in: "path",
@@ -186,6 +203,39 @@ export const OPERATIONS: OperationSpec[] = [
     },
     responses: { "200": { description: "Revoked.", json: answers.apiKeyRevokedSchema } },
     errors: ["unauthorized", "forbidden", "not_found", "rate_limited"],
+  },
+  {
+    method: "post",
+    path: "/api/mcp",
+    summary:
+      "The MCP server (Streamable HTTP, stateless; JSON-RPC in, JSON or an SSE stream out): tools generate_image, get_generation, list_generations, list_models, get_credits. Bearer only: an API key or an OAuth access token; 401 carries WWW-Authenticate with resource_metadata",
+    access: "user",
+    responses: mcpResponses,
+    errors: ["unauthorized", "forbidden", "file_too_large", "rate_limited"],
+  },
+  {
+    method: "get",
+    path: "/api/mcp",
+    summary: "MCP: no server-initiated stream in stateless serving (405 after authentication)",
+    access: "user",
+    responses: mcpResponses,
+    errors: ["unauthorized", "forbidden", "file_too_large", "rate_limited"],
+  },
+  {
+    method: "delete",
+    path: "/api/mcp",
+    summary: "MCP: no session to end in stateless serving (405 after authentication)",
+    access: "user",
+    responses: mcpResponses,
+    errors: ["unauthorized", "forbidden", "file_too_large", "rate_limited"],
+  },
+  {
+    method: "get",
+    path: "/.well-known/oauth-protected-resource",
+    summary:
+      "RFC 9728 protected-resource metadata of /api/mcp (its authorization server: the Supabase project's)",
+    access: "public",
+    responses: { "200": { description: "The metadata.", json: answers.protectedResourceMetadataSchema } },
   },
   {
     method: "get",

@@ -263,3 +263,16 @@ export const apiKeyRevokedSchema = z.looseObject({
   id: z.string(),
   revoked: z.literal(true),
 });
+
+/** A JSON-RPC 2.0 message (or a batch) as the MCP SDK answers on /api/mcp; or one of our errors. */
+export const jsonRpcSchema = z.union([
+  z.looseObject({ jsonrpc: z.literal("2.0") }),
+  z.array(z.looseObject({ jsonrpc: z.literal("2.0") })),
+  errorSchema,
+]);
+
+export const protectedResourceMetadataSchema = z.looseObject({
+  resource: z.string(),
+  authorization_servers: z.array(z.string()),
+  bearer_methods_supported: z.array(z.string()),
+});

@@ -187,6 +187,17 @@ describe("the authenticator with API keys", () => {
     expect(user.apiKeyId).toBeUndefined();
   });
 
+  it("names an OAuth token's client (client_id), and no client for a session token", async () => {
+    const oauth = await signHs256(supabaseClaims({ client_id: "claude-desktop" }), JWT_SECRET);
+    expect((await auth.authenticate(bearer(oauth))).clientId).toBe("claude-desktop");
+    for (const clientId of ["", 42]) {
+      const odd = await signHs256(supabaseClaims({ client_id: clientId }), JWT_SECRET);
+      expect("clientId" in (await auth.authenticate(bearer(odd)))).toBe(false);
+    }
+    const session = await signHs256(supabaseClaims(), JWT_SECRET);
+    expect("clientId" in (await auth.authenticate(bearer(session)))).toBe(false);
+  });
+
   it("refuses an unknown key without falling back to the session cookie", async () => {
     const cookieToken = await signHs256(supabaseClaims(), JWT_SECRET);
     const request = bearer(generateApiKey().secret, { cookie: `nb_session=${cookieToken}` });

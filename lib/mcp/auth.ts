@@ -1,0 +1,44 @@
+/**
+ * /api/mcp as an OAuth protected resource (MCP authorization, RFC 9728; DESIGN.md §3 "MCP"):
+ * which bearers it takes, the 401 challenge that names the metadata document, and that document.
+ */
+import type { AuthUser } from "@/lib/auth";
+
+export const MCP_PATH = "/api/mcp";
+export const RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource";
+
+/**
+ * The public origin: APP_URL when set (set it behind a proxy: a Host header proves nothing there);
+ * else the request's scheme and the Host the client asked for (Next's request.url names its own
+ * bind address, not what the client used; while dev sign-in is on only our own hosts get here).
+ */
+export function publicOrigin(request: Request, appUrl: string | undefined): string {
+  if (appUrl) return new URL(appUrl).origin;
+  const url = new URL(request.url);
+  const host = request.headers.get("host");
+  return host ? `${url.protocol}//${host}` : url.origin;
+}
+
+/** `WWW-Authenticate` of a 401 from /api/mcp: where a client learns how to get a token. */
+export function mcpChallenge(origin: string): string {
+  return `Bearer resource_metadata="${origin}${RESOURCE_METADATA_PATH}"`;
+}
+
+/** RFC 9728's document: this resource, and the Supabase project's auth server when there is one. */
+export function protectedResourceMetadata(origin: string, supabaseUrl: string | undefined) {
+  return {
+    resource: `${origin}${MCP_PATH}`,
+    authorization_servers: supabaseUrl ? [`${new URL(supabaseUrl).origin}/auth/v1`] : [],
+    bearer_methods_supported: ["header"],
+    resource_name: "Nano Banana Studio",
+    resource_documentation: `${origin}/keys`,
+  };
+}
+
+/**
+ * /api/mcp takes a personal API key, or an OAuth access token (one that names the client it was
+ * issued to). A plain browser session token is refused: an MCP client never holds one legitimately.
+ */
+export function acceptedOnMcp(user: AuthUser): boolean {
+  return user.apiKeyId !== undefined || user.clientId !== undefined;
+}
