@@ -19,7 +19,7 @@ export function runsOf(answer: GenerateAnswer, input: GenerateInput): Run[] {
       ...accepted,
       prompt: input.prompt,
       // The server accepted them, so they are among its values (the form offers only those).
-      aspectRatio: input.aspectRatio as Job["aspectRatio"],
+      aspectRatio: (input.aspectRatio || undefined) as Job["aspectRatio"],
       outputFormat: input.outputFormat as Job["outputFormat"],
       createdAt: accepted.createdAt ?? new Date(now).toISOString(),
       ...(input.sourceTaskId && { parentTaskId: input.sourceTaskId }),

@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ME_KEY, useMe, useSetBalance } from "@/components/header/credits";
 import { NoScriptNotice } from "@/components/pages/noscript-notice";
 import { toast } from "@/components/toaster";
-import { ApiProblem, type GenerateInput, submitGeneration } from "@/lib/ui/api";
+import { ApiProblem, type GenerateInput, inputFromRequest, submitGeneration } from "@/lib/ui/api";
 import type { EditSource } from "@/lib/ui/draft";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
@@ -303,7 +303,13 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
         busy={submitting}
         onEdit={editResult}
         onCopy={copyPrompt}
-        againFor={(run) => (run.input ? () => generate(run.input!) : undefined)}
+        againFor={(run) => {
+          // Exactly what the job was asked (its stored request, references by their stored ids),
+          // else what this page sent.
+          const asked = run.job.request;
+          if (asked) return () => generate(inputFromRequest(asked));
+          return run.input ? () => generate(run.input!) : undefined;
+        }}
       />
     </div>
   );

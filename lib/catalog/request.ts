@@ -109,6 +109,17 @@ export const generateFieldsSchema = imageGenerationFieldsSchema.extend({
         `1–${MAX_VARIATIONS} images (default 1), each its own job and charge, grouped by batchId. ` +
         "With n > 1 the answer lists every job (generations).",
     }),
+  referenceImageIds: z
+    .array(z.string({ error: "referenceImageIds must be strings" }).max(64), {
+      error: "referenceImageIds must be an array of strings",
+    })
+    .max(MAX_IMAGES_PER_REQUEST, { error: `at most ${MAX_IMAGES_PER_REQUEST} images are allowed` })
+    .optional()
+    .meta({
+      description:
+        "Reference images uploaded before, by the ids a job's stored request names them with " +
+        "(request.referenceImageIds): used again from our store without an upload; they count toward the limit.",
+    }),
 });
 
 /** Every image a request brings: its URLs and data URIs, its files, and its source job's result. */

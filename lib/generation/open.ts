@@ -14,6 +14,7 @@ import { callbackUrl, hashToken } from "./callbacks";
 import { callbacksEnabled, type GenerationContext } from "./context";
 import { IdempotencyClaimLostError } from "./errors";
 import type { QueuedSubmit } from "./line";
+import { referenceImageId } from "./references";
 import type { CreateGenerationInput } from "./types";
 
 /** A job row written, its credits reserved, nothing sent to KIE yet. */
@@ -55,6 +56,7 @@ export async function openJobs(ctx: GenerationContext, input: CreateGenerationIn
     jobId: randomUUID(),
     callbackToken: callbacksEnabled(ctx) ? randomBytes(32).toString("base64url") : undefined,
   }));
+  const asked = storedRequestOf(ctx, input, choice, planned[0]?.jobId as string);
   const { rows, remaining } = await ctx.db.transaction(async (tx) => {
     const inserted: Generation[] = [];
     let left = 0;
@@ -76,6 +78,7 @@ export async function openJobs(ctx: GenerationContext, input: CreateGenerationIn
             uploadedImages: input.files.length,
             ...(input.parent && { parentTaskId: input.parent.taskId }),
             ...(count > 1 && { batchIndex, batchSize: count }),
+            request: asked,
           },
           parentId: input.parent?.id,
           batchId,
@@ -109,6 +112,39 @@ export async function openJobs(ctx: GenerationContext, input: CreateGenerationIn
     const { callbackToken } = planned[index] as { callbackToken?: string };
     return { jobId: row.id, row, openedAt, choice, callbackToken, remaining, log };
   });
+}
+
+/**
+ * What the job was asked, as a POST /api/generate body that asks it again exactly (DESIGN.md §3
+ * "Run again"): the model, ratio and resolution as priced and sent, the options, the URLs, the
+ * source job, and the local images by the ids of the copies stored under the batch's first job
+ * (`<jobId>.<index>`; `files` holds the source's image first). Without a store there are no copies
+ * to name: the request then has none (a re-run must upload them again).
+ */
+function storedRequestOf(
+  ctx: GenerationContext,
+  input: CreateGenerationInput,
+  choice: ModelChoice,
+  storedUnder: string,
+): Record<string, unknown> {
+  const { request } = input;
+  const first = input.parent ? 1 : 0;
+  const stored = ctx.images
+    ? input.files.slice(first).map((_, k) => referenceImageId(storedUnder, k + first))
+    : [];
+  return {
+    prompt: request.prompt,
+    model: choice.model.id,
+    ...(choice.aspectRatio && { aspectRatio: choice.aspectRatio }),
+    ...(choice.resolution && { resolution: choice.resolution }),
+    ...(request.outputFormat && { outputFormat: request.outputFormat }),
+    ...(request.googleSearch !== undefined && { googleSearch: request.googleSearch }),
+    ...(request.randomSeed !== undefined && { randomSeed: request.randomSeed }),
+    ...(request.images && request.images.length > 0 && { images: request.images }),
+    ...(input.parent && { sourceTaskId: input.parent.taskId }),
+    ...(stored.length > 0 && { referenceImageIds: stored }),
+    ...((input.count ?? 1) > 1 && { n: input.count }),
+  };
 }
 
 /**

@@ -38,6 +38,8 @@ export interface JobView {
   parentTaskId?: string;
   /** The request that made it (`n` variations share one); absent on jobs made before batches. */
   batchId?: string;
+  /** What it was asked, as a POST /api/generate body ("Run again"); absent on older jobs. */
+  request?: Record<string, unknown>;
   createdAt: string;
   settledAt?: string;
 }
@@ -51,7 +53,12 @@ export function publicTaskId(job: Pick<Generation, "id" | "kieTaskId">): string 
  * KIE's URL until the copy is made); without, KIE's URLs as they are.
  */
 export function toJobView(job: Generation, links?: ImageLinks): JobView {
-  const params = job.params as { aspectRatio?: string; outputFormat?: string; parentTaskId?: string };
+  const params = job.params as {
+    aspectRatio?: string;
+    outputFormat?: string;
+    parentTaskId?: string;
+    request?: Record<string, unknown>;
+  };
   const settled = !(OPEN_GENERATION_STATUSES as readonly string[]).includes(job.status);
   return {
     taskId: publicTaskId(job),
@@ -67,6 +74,7 @@ export function toJobView(job: Generation, links?: ImageLinks): JobView {
     ...(job.warnings && job.warnings.length > 0 && { warnings: job.warnings }),
     ...(params.parentTaskId && { parentTaskId: params.parentTaskId }),
     ...(job.batchId && { batchId: job.batchId }),
+    ...(params.request && { request: params.request }),
     createdAt: job.createdAt.toISOString(),
     ...(job.settledAt && { settledAt: job.settledAt.toISOString() }),
   };

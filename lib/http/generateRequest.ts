@@ -42,6 +42,8 @@ export interface ParsedGenerateRequest {
   request: ImageGenerationRequest;
   /** `n`: how many images (jobs) to make from the request, 1–4. */
   count: number;
+  /** `referenceImageIds`: stored inputs of the user's earlier jobs, used again (after `sourceTaskId`'s image). */
+  referenceImageIds: string[];
   files: LocalImageFile[];
   /** Hash of the whole request, file contents included (Idempotency-Key reuse detection). */
   fingerprint: string;
@@ -137,7 +139,7 @@ async function parseMultipart(
     maxBodyBytes: multipartBodyLimit(limits.maxUploadBytes),
     maxFileBytes: limits.maxUploadBytes,
     maxFiles: MAX_IMAGES_PER_REQUEST,
-    maxFields: MULTIPART_TEXT_FIELDS.size + MAX_IMAGES_PER_REQUEST,
+    maxFields: MULTIPART_TEXT_FIELDS.size + 2 * MAX_IMAGES_PER_REQUEST,
     maxFieldBytes: MAX_FIELD_BYTES,
     spoolDir: limits.spoolDir,
     idleTimeoutMs: limits.idleTimeoutMs,
@@ -153,9 +155,14 @@ async function parseMultipart(
 async function fromForm(form: MultipartForm, limits: GenerateRequestLimits) {
   const fields: Record<string, unknown> = {};
   const urls: string[] = [];
+  const referenceImageIds: string[] = [];
   for (const [name, value] of form.fields) {
     if (name === "images" || name === "images[]") {
       urls.push(value);
+      continue;
+    }
+    if (name === "referenceImageIds" || name === "referenceImageIds[]") {
+      referenceImageIds.push(value.trim());
       continue;
     }
     if (!MULTIPART_TEXT_FIELDS.has(name)) throw new ApiError("invalid_request", `Unknown field "${name}".`);
@@ -166,8 +173,15 @@ async function fromForm(form: MultipartForm, limits: GenerateRequestLimits) {
     if (file.name === "images" || file.name === "images[]") return true;
     throw new ApiError("invalid_request", `Field "${file.name}" must be text.`);
   });
-  validateImageCount(urls.length + parts.length + (fields.sourceTaskId ? 1 : 0), MAX_IMAGES_PER_REQUEST);
-  const parsed = generateFieldsSchema.parse({ ...fields, ...(urls.length > 0 && { images: urls }) });
+  validateImageCount(
+    urls.length + parts.length + referenceImageIds.length + (fields.sourceTaskId ? 1 : 0),
+    MAX_IMAGES_PER_REQUEST,
+  );
+  const parsed = generateFieldsSchema.parse({
+    ...fields,
+    ...(urls.length > 0 && { images: urls }),
+    ...(referenceImageIds.length > 0 && { referenceImageIds }),
+  });
   const files: HashedFile[] = [];
   for (const part of parts) {
     const checked = await validateImageFile(
@@ -212,13 +226,19 @@ function hashedFile(bytes: Uint8Array, mimeType: string): HashedFile {
 }
 
 function finish(
-  { n, ...fields }: ImageGenerationRequest & { n?: number },
+  {
+    n,
+    referenceImageIds = [],
+    ...fields
+  }: ImageGenerationRequest & { n?: number; referenceImageIds?: string[] },
   urls: string[],
   hashed: HashedFile[],
   models: DefaultModels | undefined,
 ): Omit<ParsedGenerateRequest, "retain" | "dispose"> {
   const files = hashed.map((entry) => entry.file);
-  const imageCount = imageCountOf({ images: urls, sourceTaskId: fields.sourceTaskId }, files.length);
+  const imageCount =
+    imageCountOf({ images: urls, sourceTaskId: fields.sourceTaskId }, files.length) +
+    referenceImageIds.length;
   validateImageCount(imageCount, MAX_IMAGES_PER_REQUEST);
   if (urls.some((url) => url.length > MAX_IMAGE_URL_LENGTH)) {
     throw new ApiError("invalid_request", `An image URL is longer than ${MAX_IMAGE_URL_LENGTH} characters.`);
@@ -231,6 +251,11 @@ function finish(
   const fileHashes = hashed.map((entry) => entry.sha256);
   const count = n ?? 1;
   // n is in the fingerprint only when asked for, so a key's fingerprint for n = 1 is as before.
-  const fingerprint = requestFingerprint({ request, files: fileHashes, ...(count > 1 && { n: count }) });
-  return { request, count, files, fingerprint };
+  const fingerprint = requestFingerprint({
+    request,
+    files: fileHashes,
+    ...(count > 1 && { n: count }),
+    ...(referenceImageIds.length > 0 && { referenceImageIds }),
+  });
+  return { request, count, referenceImageIds, files, fingerprint };
 }

@@ -70,9 +70,32 @@ export interface GenerateInput {
   sourceTaskId?: string;
   /** "Images": how many variations (1–4); more than one is answered as a batch. */
   n?: number;
+  /** "Run again": reference images uploaded before, by their stored ids (no upload). */
+  referenceImageIds?: string[];
+  /** "Run again": the seed the job was asked with. */
+  randomSeed?: number;
   files: File[];
   /** Image links (https) pasted or dropped in: sent as they are, KIE fetches them. */
   urls?: string[];
+}
+
+/** A job's stored request (its `request`: a POST /api/generate body) as the studio submits it again. */
+export function inputFromRequest(request: NonNullable<Job["request"]>): GenerateInput {
+  return {
+    prompt: request.prompt,
+    model: request.model,
+    // None asked (the model's default, not sent to KIE): none sent again.
+    aspectRatio: request.aspectRatio ?? "",
+    outputFormat: request.outputFormat,
+    resolution: request.resolution,
+    googleSearch: request.googleSearch,
+    sourceTaskId: request.sourceTaskId,
+    n: request.n,
+    referenceImageIds: request.referenceImageIds,
+    urls: request.images,
+    randomSeed: request.randomSeed,
+    files: [],
+  };
 }
 
 /** The model options of a request, only those that are set. */
@@ -111,15 +134,19 @@ export function submitGeneration(input: GenerateInput, idempotencyKey: string): 
       prompt: input.prompt,
       ...fields,
       ...(n !== undefined && { n: Number(n) }),
-      aspectRatio: input.aspectRatio,
+      ...(input.aspectRatio && { aspectRatio: input.aspectRatio }),
       ...(urls.length > 0 && { images: urls }),
+      ...(input.referenceImageIds?.length && { referenceImageIds: input.referenceImageIds }),
+      ...(input.randomSeed !== undefined && { randomSeed: input.randomSeed }),
     });
   } else {
     const form = new FormData();
     form.set("prompt", input.prompt);
-    form.set("aspectRatio", input.aspectRatio);
+    if (input.aspectRatio) form.set("aspectRatio", input.aspectRatio);
     for (const [name, value] of Object.entries(modelFields(input))) form.set(name, String(value));
+    for (const id of input.referenceImageIds ?? []) form.append("referenceImageIds", id);
     for (const url of urls) form.append("images", url);
+    if (input.randomSeed !== undefined) form.set("randomSeed", String(input.randomSeed));
     for (const file of input.files) form.append("images", file, file.name);
     body = form;
   }

@@ -32,6 +32,9 @@ export function sameInput(a: GenerateInput, b: GenerateInput): boolean {
     a.resolution === b.resolution &&
     a.googleSearch === b.googleSearch &&
     (a.n ?? 1) === (b.n ?? 1) &&
+    a.sourceTaskId === b.sourceTaskId &&
+    (a.referenceImageIds ?? []).join() === (b.referenceImageIds ?? []).join() &&
+    a.randomSeed === b.randomSeed &&
     a.files.length === b.files.length &&
     a.files.every((file, i) => file === b.files[i]) &&
     (a.urls ?? []).join("\n") === (b.urls ?? []).join("\n")

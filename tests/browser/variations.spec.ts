@@ -4,7 +4,15 @@
  * grid, each image charged on its own.
  */
 import { expect, test } from "@playwright/test";
-import { balanceOf, generationsOf, headerCredits, signInFast, uniqueEmail } from "./helpers";
+import {
+  balanceOf,
+  decodedResult,
+  generationsOf,
+  headerCredits,
+  pngBytes,
+  signInFast,
+  uniqueEmail,
+} from "./helpers";
 
 test("Images = 4: the button says 4 credits, 4 images arrive in the grid, the balance is down by 4", async ({
   page,
@@ -56,4 +64,61 @@ test("Images = 4: the button says 4 credits, 4 images arrive in the grid, the ba
     .check();
   await expect(generate).toBeDisabled();
   await expect(page.getByText(`You have ${before - 4} credits; this needs 16.`)).toBeVisible();
+});
+
+test("Run again repeats the exact request: its stored one, references by their stored ids, no upload", async ({
+  page,
+}) => {
+  await signInFast(page, uniqueEmail("again"));
+  await page.goto("/");
+  const prompt = "this bowl, in pencil";
+  await page.getByRole("textbox", { name: "Prompt" }).fill(prompt);
+  await page
+    .getByRole("radiogroup", { name: "Model" })
+    .getByRole("radio", { name: /Nano Banana 2\.1/ })
+    .check();
+  await page.getByRole("radiogroup", { name: "Aspect ratio" }).getByRole("radio", { name: "3:2" }).check();
+  await page.getByRole("radiogroup", { name: "Resolution" }).getByRole("radio", { name: /2K/ }).check();
+  await page.getByLabel("Reference images").setInputFiles({
+    name: "bowl.png",
+    mimeType: "image/png",
+    buffer: await pngBytes(60, 40, "#a05a2c"),
+  });
+  await page.getByRole("button", { name: /^Generate/ }).click();
+  await decodedResult(page, prompt);
+  const [first] = (await generationsOf(page)) as unknown as Array<{
+    taskId: string;
+    request: Record<string, unknown>;
+  }>;
+  expect(first?.request).toMatchObject({
+    prompt,
+    model: "nano-banana-2-1",
+    aspectRatio: "3:2",
+    resolution: "2K",
+  });
+  expect(first?.request.referenceImageIds).toHaveLength(1);
+
+  // Another prompt and options in the form meanwhile: Run again asks what the job was asked.
+  await page.getByRole("textbox", { name: "Prompt" }).fill("something else");
+  await page.getByRole("radiogroup", { name: "Aspect ratio" }).getByRole("radio", { name: "1:1" }).check();
+  const sent = page.waitForRequest(
+    (request) => request.url().endsWith("/api/generate") && request.method() === "POST",
+  );
+  await page.getByRole("button", { name: "Run again" }).click();
+  const request = await sent;
+  expect(request.headers()["content-type"]).toContain("application/json");
+  expect(request.postDataJSON()).toEqual(first?.request);
+  await expect
+    .poll(async () => (await generationsOf(page)).filter((job) => job.status === "succeeded").length)
+    .toBe(2);
+  const [again] = (await generationsOf(page)) as unknown as Array<{
+    taskId: string;
+    type: string;
+    request: Record<string, unknown>;
+  }>;
+  expect(again?.type).toBe("image_edit");
+  expect({ ...again?.request, referenceImageIds: undefined }).toEqual({
+    ...first?.request,
+    referenceImageIds: undefined,
+  });
 });

@@ -1,4 +1,5 @@
 import { route } from "@/app/_lib/route";
+import { storedReferencesOf } from "@/lib/generation/references";
 import { editSourceOf } from "@/lib/generation/source";
 import { parseGenerateRequest } from "@/lib/http/generateRequest";
 import { generationResponse, responseMode } from "@/lib/http/generateResponse";
@@ -65,13 +66,18 @@ export const POST = route("generate", async ({ request, app, requestId, log }) =
               signal: request.signal,
             })
           : undefined;
+        // referenceImageIds: earlier uploads from our store (404 / 400 before anything is charged).
+        const referenced = await storedReferencesOf(app, user.id, input.referenceImageIds, {
+          maxBytes: config.maxUploadBytes,
+          maxPixels: DEFAULT_MAX_PIXELS,
+        });
         return generationResponse(
           await app.generations.create({
             userId: user.id,
             email: user.email,
             request: input.request,
             count: input.count,
-            files: source ? [source.file, ...input.files] : input.files,
+            files: [...(source ? [source.file] : []), ...referenced, ...input.files],
             parent: source && { id: source.parentId, taskId: source.parentTaskId },
             retainFiles: input.retain,
             mode,

@@ -5,7 +5,7 @@
  * needs documenting here, never breaks a client.
  */
 import { z } from "zod";
-import { ASPECT_RATIOS, OUTPUT_FORMATS, publicModelSchema } from "@/lib/catalog";
+import { ASPECT_RATIOS, generateFieldsSchema, OUTPUT_FORMATS, publicModelSchema } from "@/lib/catalog";
 import { PUBLIC_ERRORS, type PublicErrorCode } from "../errors";
 
 const ERROR_CODES = Object.keys(PUBLIC_ERRORS) as [PublicErrorCode, ...PublicErrorCode[]];
@@ -100,6 +100,11 @@ export const jobSchema = z.looseObject({
     .string()
     .optional()
     .meta({ description: "The request that made it: the n jobs of one request share it." }),
+  request: generateFieldsSchema.optional().meta({
+    description:
+      "What it was asked, as a POST /api/generate body that asks it again exactly (Run again): uploaded " +
+      "references by their stored ids (referenceImageIds), the edited job as sourceTaskId, n for a batch.",
+  }),
   ...placeInLine,
   createdAt: z.iso.datetime(),
   settledAt: z.iso.datetime().optional(),
