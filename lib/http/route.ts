@@ -137,6 +137,9 @@ function wrap<Params, A extends RouteApp>(
     } catch (error) {
       response = errorResponse(error, requestId, log);
     }
+    // `next start` answers HEAD with the GET handler and never reads nor cancels its body: an
+    // image's open file (or an upstream fetch) would stay held until a garbage collection.
+    if (request.method === "HEAD") response = await withoutBody(response);
     response.headers.set("X-Request-Id", requestId);
     // An early answer leaves the body unread: drained, or the connection is closed (body.ts).
     if (settleUnreadBody(request) === "close") response.headers.set("Connection", "close");
@@ -176,4 +179,15 @@ function assertNoKeyInUrl(request: Request): void {
       "API keys go in the Authorization header (Bearer), never in a URL. Revoke this key: it may be in logs now.",
     );
   }
+}
+
+/** The answer's status and headers, its body let go of (RFC 9110 §9.3.2: a HEAD answer has none). */
+async function withoutBody(response: Response): Promise<Response> {
+  if (response.body === null) return response;
+  await response.body.cancel().catch(() => {});
+  return new Response(null, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
 }

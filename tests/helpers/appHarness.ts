@@ -165,7 +165,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     for (const [pattern, module, names] of ROUTES) {
       const match = pattern.exec(pathname);
       if (!match) continue;
-      const handler = module[request.method as "GET" | "POST" | "DELETE"];
+      // Like `next start`: a route without a HEAD of its own answers HEAD with its GET handler.
+      const method = request.method === "HEAD" ? "GET" : request.method;
+      const handler = module[method as "GET" | "POST" | "DELETE"];
       if (!handler) return new Response(null, { status: 405, headers: { "x-harness": "no-route" } });
       const params = Object.fromEntries(
         names.map((name, i) => [name, decodeURIComponent(match[i + 1] ?? "")]),

@@ -47,10 +47,16 @@ export function createAnswerChecker(document: unknown): AnswerChecker {
     const { pathname } = new URL(url, "http://localhost");
     const where = `${method} ${pathname} → ${response.status}`;
     const path = paths.find((p) => p.pattern.test(pathname));
-    const operation = path && doc.paths[path.template]?.[method.toLowerCase()];
+    // HEAD is GET's answer without its body (RFC 9110 §9.3.2): documented by the GET.
+    const head = method.toUpperCase() === "HEAD";
+    const operation = path && doc.paths[path.template]?.[head ? "get" : method.toLowerCase()];
     if (!operation) throw new Error(`${where}: not in /api/openapi.json`);
     const documented = operation.responses[String(response.status)] ?? operation.responses.default;
     if (!documented) throw new Error(`${where}: status not documented in /api/openapi.json`);
+    if (head) {
+      if (response.body !== null) throw new Error(`${where}: a HEAD answer carries a body`);
+      return;
+    }
     const type = response.headers.get("content-type")?.split(";")[0]?.trim() ?? "";
     const content = documented.content;
     if (!content) {
