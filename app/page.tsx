@@ -1,3 +1,4 @@
+import { asListedJobs } from "@/app/_lib/jobs";
 import { requirePageSession } from "@/app/_lib/session";
 import { SignedInShell } from "@/app/_lib/shell";
 import { Studio } from "@/components/studio/studio";
@@ -10,7 +11,6 @@ import {
   pickerOrder,
   publicCatalog,
 } from "@/lib/catalog";
-import type { Job } from "@/lib/ui/types";
 
 export const dynamic = "force-dynamic";
 
@@ -22,7 +22,7 @@ export default async function StudioPage({
 }) {
   const session = await requirePageSession("/");
   const { app, me } = session;
-  const recent = (await app.generations.list(me.user.id, { limit: 20 })).jobs as Job[];
+  const recent = asListedJobs((await app.generations.list(me.user.id, { limit: 20 })).jobs);
 
   // History's "Edit this image" (?edit=) makes that result the one being edited (by its id, no
   // upload); "Use as reference" (?reference=) adds the image to the references.

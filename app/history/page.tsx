@@ -1,5 +1,6 @@
 import type { Metadata } from "next";
 import { Suspense } from "react";
+import { asListedJobs } from "@/app/_lib/jobs";
 import { siteOrigin } from "@/app/_lib/origin";
 import { type PageSession, requirePageSession } from "@/app/_lib/session";
 import { SignedInShell } from "@/app/_lib/shell";
@@ -7,7 +8,6 @@ import { HistoryGrid } from "@/components/history/history-grid";
 import { LoadingGrid } from "@/components/pages/loading-grid";
 import { ASPECT_RATIOS, CATALOG } from "@/lib/catalog";
 import { encodeCursor } from "@/lib/http/cursor";
-import type { Job } from "@/lib/ui/types";
 
 export const dynamic = "force-dynamic";
 export const metadata: Metadata = { title: "History" };
@@ -47,7 +47,7 @@ async function HistoryList({ session: { app, me } }: { session: PageSession }) {
   const page = await app.generations.list(me.user.id, { limit: PAGE_SIZE });
   return (
     <HistoryGrid
-      initial={page.jobs as Job[]}
+      initial={asListedJobs(page.jobs)}
       initialCursor={page.next ? encodeCursor(page.next) : null}
       origin={await siteOrigin(app)}
       aspectRatios={ASPECT_RATIOS}

@@ -37,7 +37,8 @@ export function GenerationOptions({ models, value, onChange, disabled }: Props) 
         disabled={disabled}
         className="grid gap-2"
         renderOption={(id) => {
-          const m = byId.get(id) as StudioModel;
+          const m = byId.get(id);
+          if (!m) return null;
           return (
             <span className="flex w-full items-baseline justify-between gap-3 text-left">
               <span className="text-sm font-medium">

@@ -45,9 +45,7 @@ export function optionsForModel(
           model.defaults.outputFormat ??
           outputFormats[0]),
     resolution: resolutions
-      ? previous.resolution && resolutions.includes(previous.resolution)
-        ? previous.resolution
-        : defaultResolution
+      ? (resolutions.find((resolution) => resolution === previous.resolution) ?? defaultResolution)
       : undefined,
     googleSearch: googleSearch ? (previous.googleSearch ?? false) : undefined,
     count: previous.count,

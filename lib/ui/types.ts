@@ -13,6 +13,7 @@ import type {
   jobSchema,
   jobStatusSchema,
   meSchema,
+  modelsSchema,
   taskStatusSchema,
 } from "@/lib/http/openapi/schemas";
 
@@ -42,30 +43,13 @@ export type GenerationDetail = Omit<Known<z.infer<typeof generationDetailSchema>
 
 export type Me = Omit<Known<z.infer<typeof meSchema>>, "success">;
 
-/** A model of GET /api/models, as the studio's picker reads it. */
-export interface StudioModel {
-  id: string;
-  label: string;
-  description: string;
-  /** Set while the model is being retired upstream: the picker offers `successor` first. */
-  deprecated: { successor: string; reason: string } | null;
-  options: {
-    aspectRatios: readonly string[];
-    resolutions?: readonly string[];
-    defaultResolution?: string;
-    googleSearch: boolean;
-    /** Empty: the model has no format choice (none is sent). */
-    outputFormats: readonly string[];
-  };
-  /** What the model gives when an option is left out: the picker starts there. */
-  defaults: { aspectRatio: string; resolution: string | null; outputFormat: string | null };
-  limits: { maxImages: number; promptMaxChars: number };
-  credits: { default: number; byResolution?: Partial<Record<string, number>> };
-}
+/** A model of GET /api/models (its schema: lib/catalog/view.ts), as the studio's picker reads it. */
+export type StudioModel = Known<z.infer<typeof modelsSchema>["models"][number]>;
 
 /** What a request with these options costs (the server reserves the same price). */
 export function priceOf(model: StudioModel, resolution?: string): number {
-  const byResolution = resolution ? model.credits.byResolution?.[resolution] : undefined;
+  const prices = Object.entries(model.credits.byResolution ?? {});
+  const byResolution = prices.find(([name]) => name === resolution)?.[1];
   return byResolution ?? model.credits.default;
 }
 

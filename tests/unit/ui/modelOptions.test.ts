@@ -8,7 +8,7 @@ import { publicCatalog } from "@/lib/catalog";
 import { optionsForModel } from "@/lib/ui/modelOptions";
 import type { StudioModel } from "@/lib/ui/types";
 
-const models = publicCatalog({ perGeneration: 1, byModel: {} }, 10 * 1024 * 1024) as StudioModel[];
+const models = publicCatalog({ perGeneration: 1, byModel: {} }, 10 * 1024 * 1024) satisfies StudioModel[];
 const byId = (id: string) => {
   const model = models.find((m) => m.id === id);
   if (!model) throw new Error(`no ${id}`);
