@@ -10,6 +10,7 @@ import { freePort, type RunningApp, startApp } from "../helpers/server";
 describe("generate through the production server", () => {
   let app: RunningApp;
   let token = "";
+  let imageUrl = "";
 
   beforeAll(async () => {
     const port = await freePort();
@@ -51,11 +52,41 @@ describe("generate through the production server", () => {
     // Our stored copy, by its signed link, as the browser shows it (DESIGN.md §9).
     // (absolute on APP_URL, which this server has for callbacks).
     expect(body.imageUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/images\/[0-9a-f-]{36}\?/);
+    imageUrl = body.imageUrl;
     const proxied = await fetch(new URL(body.imageUrl, app.url));
     expect(proxied.status).toBe(200);
     expect(proxied.headers.get("x-content-type-options")).toBe("nosniff");
     const meta = await sharp(Buffer.from(await proxied.arrayBuffer())).metadata();
     expect(meta.width! / meta.height!).toBeCloseTo(16 / 9, 1);
+  });
+
+  it("the stored image through next start: HEAD, one byte range (206, 416) and 304 (issue 28)", async () => {
+    expect(imageUrl).not.toBe("");
+    const whole = await fetch(imageUrl);
+    const bytes = Buffer.from(await whole.arrayBuffer());
+    const etag = whole.headers.get("etag") as string;
+    expect(whole.headers.get("accept-ranges")).toBe("bytes");
+
+    // (Next sends every route handler's answer without Content-Length: chunked, or none for HEAD.)
+    const head = await fetch(imageUrl, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toBe(whole.headers.get("content-type"));
+    expect(head.headers.get("etag")).toBe(etag);
+    expect(head.headers.get("accept-ranges")).toBe("bytes");
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
+
+    const part = await fetch(imageUrl, { headers: { range: "bytes=100-199" } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes 100-199/${bytes.byteLength}`);
+    expect(part.headers.get("content-encoding")).toBeNull();
+    expect(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(100, 200))).toBe(true);
+
+    const past = await fetch(imageUrl, { headers: { range: `bytes=${bytes.byteLength}-` } });
+    expect(past.status).toBe(416);
+    expect(past.headers.get("content-range")).toBe(`bytes */${bytes.byteLength}`);
+    expect((await past.json()).error.code).toBe("range_not_satisfiable");
+
+    expect((await fetch(imageUrl, { headers: { "if-none-match": etag } })).status).toBe(304);
   });
 
   it("async + callback: a multipart edit is accepted, settled by KIE's callback, and listed", async () => {

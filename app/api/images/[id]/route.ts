@@ -1,4 +1,4 @@
-import { route } from "@/app/_lib/route";
+import { type RouteContext, route } from "@/app/_lib/route";
 import type { App } from "@/lib/app";
 import type { ImageAccess, ImageFile } from "@/lib/generation/images";
 import { ApiError } from "@/lib/http/errors";
@@ -16,7 +16,24 @@ export const dynamic = "force-dynamic";
  * the answer is a 302 to a presigned URL (S3_PRESIGNED_REDIRECT), decided after those checks;
  * otherwise the bytes, with ETag/304 and one byte range (206/416) where the store serves ranges.
  */
-export const GET = route<{ id: string }>("images", async ({ request, requestId, app, params }) => {
+export const GET = route<{ id: string }>("images", serveImage);
+
+/**
+ * HEAD: GET's answer without the body. Next would run GET for it and drop the body unread,
+ * leaving the open file to the garbage collector: here it is closed at once.
+ */
+export const HEAD = route<{ id: string }>("images", async (context) => {
+  const answer = await serveImage(context);
+  await answer.body?.cancel().catch(() => {});
+  return new Response(null, { status: answer.status, headers: answer.headers });
+});
+
+async function serveImage({
+  request,
+  requestId,
+  app,
+  params,
+}: RouteContext<{ id: string }>): Promise<Response> {
   const query = new URL(request.url).searchParams;
   const variant = parseVariant(query.get("variant"));
   const download = query.get("download");
@@ -68,7 +85,7 @@ export const GET = route<{ id: string }>("images", async ({ request, requestId, 
   }
   if (image.size !== undefined) headers.set("Content-Length", String(image.size));
   return new Response(image.body, { status: 200, headers });
-});
+}
 
 /** An answer without the image's bytes: the open file (or upstream read) is let go first. */
 async function withoutBody(image: ImageFile, response: Response): Promise<Response> {
