@@ -156,7 +156,11 @@ describeEachDatabase("run again: the stored request, asked again", (getDb) => {
     store.get = () => Promise.reject(new Error("EIO: store down"));
     try {
       await waitFor(async () => {
-        const down = await generateJson(h, { prompt: "again", referenceImageIds: ids }, { token: owner.token });
+        const down = await generateJson(
+          h,
+          { prompt: "again", referenceImageIds: ids },
+          { token: owner.token },
+        );
         return down.status === 503 && down.body.error.code === "service_unavailable";
       });
     } finally {
