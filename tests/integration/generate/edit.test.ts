@@ -11,6 +11,7 @@ import sharp from "sharp";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Harness, startHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
+import { eventually, jobRow } from "../jobs/jobKit";
 import {
   creditsOf,
   dataUri,
@@ -176,7 +177,7 @@ describeEachDatabase("POST /api/generate: image edits", (getDb) => {
     expect(at(15, 34)[2]).toBeGreaterThan(150); // blue below
   }
 
-  it("a photo turned by EXIF (orientation 6) reaches KIE upright, as a file and as a data: URI", async () => {
+  it("a photo turned by EXIF (orientation 6) reaches KIE upright and is stored upright, as a file and as a data: URI", async () => {
     const { token } = await h.signIn();
     const photo = await turnedPhoto();
     const form = new FormData();
@@ -187,6 +188,17 @@ describeEachDatabase("POST /api/generate: image edits", (getDb) => {
     await expectUpright(
       await bytesBehind((kieInputOf(h, viaFile.body.taskId).input.image_urls as string[])[0]!),
     );
+    // Our own copy of the input (DESIGN.md §9) is the upright one too.
+    const row = await eventually(
+      "the input to be stored",
+      () => jobRow(getDb(), viaFile.body.taskId),
+      (job) => (job.inputImages?.length ?? 0) > 0,
+    );
+    const stored = await h.app.imageStore.get(row.inputImages![0]!.key);
+    expect(stored).toBeDefined();
+    const chunks: Buffer[] = [];
+    for await (const chunk of stored!.body) chunks.push(Buffer.from(chunk));
+    await expectUpright(Buffer.concat(chunks));
 
     const viaUri = await generateJson(
       h,
