@@ -1,4 +1,5 @@
 import type { Metadata } from "next";
+import { siteOrigin } from "@/app/_lib/origin";
 import { requirePageSession } from "@/app/_lib/session";
 import { SignedInShell } from "@/app/_lib/shell";
 import { ApiKeys } from "@/components/keys/api-keys";
@@ -22,7 +23,7 @@ export default async function ApiKeysPage() {
           longer use.
         </p>
       </div>
-      <ApiKeys initial={keys} />
+      <ApiKeys initial={keys} mcpUrl={`${await siteOrigin(app)}/api/mcp`} />
     </SignedInShell>
   );
 }

@@ -20,7 +20,7 @@ function messageOf(error: unknown): string {
 }
 
 /** Create (the key shown once, with "Copy"), list and revoke personal API keys (DESIGN.md §10). */
-export function ApiKeys({ initial }: { initial: ApiKey[] }) {
+export function ApiKeys({ initial, mcpUrl }: { initial: ApiKey[]; mcpUrl: string }) {
   const [keys, setKeys] = useState(initial);
   const [name, setName] = useState("");
   const [busy, setBusy] = useState(false);
@@ -112,6 +112,11 @@ export function ApiKeys({ initial }: { initial: ApiKey[] }) {
             Your new key: {created.key.name}
           </h2>
           <p className="text-sm text-muted-foreground">Copy it now: it is shown only once.</p>
+          <p className="text-sm text-muted-foreground">
+            Send it as <code className="rounded bg-muted px-1">Authorization: Bearer …</code>. For an AI
+            assistant, add the MCP server <code className="rounded bg-muted px-1 break-all">{mcpUrl}</code>{" "}
+            with this key.
+          </p>
           <div className="flex gap-2">
             <Input
               aria-label="New API key"

@@ -23,6 +23,7 @@ test("create a key, copy it, use it, revoke it", async ({ browser, baseURL }) =>
   await expect(shown).toHaveValue(/^nbk_[A-Za-z0-9_-]{43}$/);
   const secret = await shown.inputValue();
   await expect(page.getByText("Copy it now: it is shown only once.")).toBeVisible();
+  await expect(page.getByText(`${baseURL}/api/mcp`)).toBeVisible();
   const row = page.getByRole("listitem").filter({ hasText: "nightly batch" });
   await expect(row).toContainText(`${secret.slice(0, 12)}…`);
   await expect(row).toContainText("Never");
