@@ -239,3 +239,53 @@ describeEachDatabase("POST /api/generate with n: variations as a batch", (getDb)
     }
   });
 });
+
+describeEachDatabase("POST /api/generate with n: the line and the sync budget", (getDb) => {
+  let h: Harness;
+  beforeAll(async () => {
+    // About one KIE create per 2 s: a batch's jobs wait in our line for their turns.
+    h = await startHarness({
+      database: getDb(),
+      env: { KIE_CREATE_LIMIT: "2/4s", KIE_POLL_BUDGET_MS: "1500" },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("each job of a batch takes its own create token: the rest wait in line, then all are sent and charged", async () => {
+    const { token } = await h.signIn();
+    const answer = await generateJson(
+      h,
+      { prompt: "three quinces", n: 3 },
+      { token, prefer: "respond-async" },
+    );
+    expect(answer.status, JSON.stringify(answer.body)).toBe(202);
+    const jobs = answer.body.generations as (BatchJob & { queuePosition?: number })[];
+    expect(jobs.filter((job) => job.queuePosition !== undefined).length).toBeGreaterThanOrEqual(2);
+    for (const job of jobs) {
+      expect((await pollUntilSettled(h, token, job.taskId, { timeoutMs: 30_000 })).body.status).toBe(
+        "succeeded",
+      );
+    }
+    expect(await creditsOf(h, token)).toBe(7);
+  });
+
+  it("sync: jobs still open when KIE_POLL_BUDGET_MS runs out are answered as they stand (202), not 504", async () => {
+    const { token } = await h.signIn();
+    const answer = await generateJson(
+      h,
+      { prompt: "two slow figs [sim:delay=4000]", n: 2 },
+      { token, prefer: "wait" },
+    );
+    expect(answer.status, JSON.stringify(answer.body)).toBe(202);
+    expect(answer.body).toMatchObject({ status: "pending", creditsUsed: 0 });
+    expect(answer.headers.get("location")).toBe(answer.body.statusUrl);
+    for (const job of answer.body.generations as BatchJob[]) {
+      expect((await pollUntilSettled(h, token, job.taskId, { timeoutMs: 30_000 })).body.status).toBe(
+        "succeeded",
+      );
+    }
+    expect(await creditsOf(h, token)).toBe(8);
+  });
+});
