@@ -4,6 +4,7 @@
  * whose statements are about a job's lifecycle and money.
  */
 import { and, eq, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
+import { batchImagesKept } from "./batchInputs";
 import type { DbExecutor } from "./client";
 import { queryRows } from "./rows";
 import { type Generation, generations, OPEN_GENERATION_STATUSES, type StoredInputImage } from "./schema";
@@ -176,24 +177,32 @@ export async function markExpiredImages(db: DbExecutor, days: number, limit: num
   });
 }
 
-/** Of these jobs, the store keys still in use (rows that exist and whose images are not deleted). */
+/**
+ * Of these jobs, the store keys still in use: the images of rows whose images are not deleted, and
+ * the inputs of a batch while any of its jobs keeps its images (batchInputs.ts).
+ */
 export async function keysInUse(db: DbExecutor, jobIds: string[]): Promise<Set<string>> {
   if (jobIds.length === 0) return new Set();
   const rows = await db
-    .select({ key: generations.imageKey, thumb: generations.imageThumbKey, inputs: generations.inputImages })
+    .select({
+      key: generations.imageKey,
+      thumb: generations.imageThumbKey,
+      inputs: generations.inputImages,
+      imagesKept: sql<boolean>`${generations.imagesDeletedAt} IS NULL`,
+      batchKept: batchImagesKept,
+    })
     .from(generations)
     .where(
       and(
         inArray(generations.id, jobIds),
-        isNull(generations.imagesDeletedAt),
         or(isNotNull(generations.imageKey), isNotNull(generations.inputImages)),
       ),
     );
   const keys = new Set<string>();
   for (const row of rows) {
-    if (row.key) keys.add(row.key);
-    if (row.thumb) keys.add(row.thumb);
-    for (const input of row.inputs ?? []) keys.add(input.key);
+    if (row.imagesKept && row.key) keys.add(row.key);
+    if (row.imagesKept && row.thumb) keys.add(row.thumb);
+    if (row.imagesKept || row.batchKept) for (const input of row.inputs ?? []) keys.add(input.key);
   }
   return keys;
 }

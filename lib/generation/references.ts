@@ -7,7 +7,8 @@
  */
 import { brand } from "@/lib/brand";
 import type { AppDatabase } from "@/lib/db";
-import { findUserGeneration } from "@/lib/db/generations";
+import { batchKeepsInputs } from "@/lib/db/batchInputs";
+import { findGeneration } from "@/lib/db/generations";
 import type { HasProblem, Problem } from "@/lib/problem";
 import { validateImageFile } from "@/lib/security/fileValidation";
 import type { ImageStore } from "@/lib/storage";
@@ -68,9 +69,12 @@ export async function storedReferencesOf(
   for (const id of ids) {
     const match = ID.exec(id.toLowerCase());
     if (!match) throw new ReferenceImageError(id, "not_found");
-    const job = await findUserGeneration(deps.database.db, userId, match[1] as string);
-    if (!job) throw new ReferenceImageError(id, "not_found");
-    const input = job.imagesDeletedAt ? undefined : job.inputImages?.[Number(match[2])];
+    // Deleted or not: a batch's inputs are stored under its first job and outlive it while
+    // another job of the batch keeps its images (lib/db/batchInputs.ts).
+    const job = await findGeneration(deps.database.db, match[1] as string);
+    if (!job || job.userId !== userId) throw new ReferenceImageError(id, "not_found");
+    const kept = !job.imagesDeletedAt || (await batchKeepsInputs(deps.database.db, job));
+    const input = kept ? job.inputImages?.[Number(match[2])] : undefined;
     if (!input) throw new ReferenceImageError(id, "not_stored");
     const bytes = await readStored(deps.imageStore, input.key).catch((error: unknown) => {
       throw new ReferenceImageError(id, "store_unavailable", { cause: error });

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { AppDatabase } from "@/lib/db";
+import { inputKeysToRemove } from "@/lib/db/batchInputs";
 import { findUserGeneration } from "@/lib/db/generations";
 import {
   claimUnstoredImages,
@@ -228,7 +229,9 @@ export class ResultImages {
 
   /** Best effort: a store that is down leaves the files to the orphan sweep. */
   private async removeFiles(job: Generation): Promise<void> {
-    const keys = [job.imageKey, job.imageThumbKey, ...(job.inputImages ?? []).map((input) => input.key)];
+    // A batch's inputs stay while another of its jobs keeps its images (the orphan sweep otherwise).
+    const inputs = await inputKeysToRemove(this.deps.db, job).catch(() => []);
+    const keys = [job.imageKey, job.imageThumbKey, ...inputs];
     for (const key of keys) {
       if (!key) continue;
       await this.deps.store.delete(key).catch((error) => {
