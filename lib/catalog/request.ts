@@ -47,6 +47,8 @@ export const imageGenerationFieldsSchema = z.strictObject({
     .trim()
     .min(1, { error: "prompt must not be blank" })
     .max(MAX_PROMPT_CHARS, { error: `prompt must be at most ${MAX_PROMPT_CHARS} characters` })
+    // Postgres text cannot hold U+0000: refused here, not a failed insert (a 500) later.
+    .refine((value) => !value.includes("\u0000"), { error: "prompt must not contain a NUL character" })
     .meta({ description: `1–${MAX_PROMPT_CHARS} characters after trimming.` }),
   model: z
     .enum(MODEL_IDS, { error: `model must be one of: ${MODEL_IDS.join(", ")}` })

@@ -37,6 +37,8 @@ export async function findUserGeneration(
   userId: string,
   taskId: string,
 ): Promise<Generation | undefined> {
+  // No job has one, and Postgres refuses a NUL in a text parameter (the query would fail: a 500).
+  if (taskId.includes("\u0000")) return undefined;
   const byId = isUuid(taskId) ? eq(generations.id, taskId) : undefined;
   const [row] = await db
     .select()

@@ -23,6 +23,8 @@ export const createApiKeySchema = z.strictObject({
     .trim()
     .min(1, "Give the key a name.")
     .max(64, "A key's name is at most 64 characters.")
+    // Postgres text cannot hold U+0000: refused here, not a failed insert (a 500) later.
+    .refine((value) => !value.includes("\u0000"), "A key's name cannot contain a NUL character.")
     .meta({ description: "What the key is for (shown in the list)." }),
 });
 
