@@ -172,6 +172,35 @@ describeEachDatabase("personal API keys", (getDb) => {
     expect(h.logs()).not.toContain(secret);
   });
 
+  it("perimeter: a key in a path, an empty Bearer beside a cookie, a cookie on /api/mcp, a key revoking itself", async () => {
+    const { token } = await h.signIn();
+    const { secret, key } = await createKey(token);
+    expect((await h.fetch(`/api/generate/${secret}`, { token })).status).toBe(400);
+    const emptyBearer = await h.fetch("/api/keys", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, cookie: `nb_session=${token}`, authorization: "Bearer" },
+      body: JSON.stringify({ name: "sneaky" }),
+    });
+    expect(emptyBearer.status).toBe(403); // not a bearer request: the same-origin rule applies
+    const cookieOnMcp = await h.fetch("/api/mcp", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, cookie: `nb_session=${token}`, origin: "http://localhost" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(cookieOnMcp.status).toBe(401);
+    const huge = await h.fetch("/api/mcp", {
+      method: "POST",
+      token: secret,
+      headers: JSON_HEADERS,
+      body: "a".repeat(300 * 1024),
+    });
+    expect(huge.status).toBe(413);
+    const rotated = await h.fetch(`/api/keys/${key.id}`, { method: "DELETE", token: secret });
+    expect(rotated.status).toBe(200);
+    expect((await h.fetch("/api/credits", { token: secret })).status).toBe(401);
+    expect(h.logs()).not.toContain(secret.slice(4));
+  });
+
   it("refuses a name that is empty or too long (400)", async () => {
     const { token } = await h.signIn();
     for (const name of ["   ", "x".repeat(65)]) {

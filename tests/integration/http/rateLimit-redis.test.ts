@@ -79,6 +79,30 @@ describe.skipIf(!TEST_REDIS_URL)(
   () => {
     const url = TEST_REDIS_URL!;
 
+    it("shares a personal API key's count between instances, apart from its user's (issue 29)", async () => {
+      const keyPrefix = `test:${randomUUID()}`;
+      const make = async () => {
+        const limiter = createRateLimiter({
+          redis: { url },
+          perUserPerMinute: 1,
+          perIpPerMinute: 1,
+          perApiKeyPerMinute: 3,
+          logger: recordingLogger(),
+          keyPrefix,
+        });
+        opened.push(limiter);
+        expect(await limiter.ready(5000)).toBe(true);
+        return limiter;
+      };
+      const [first, second] = [await make(), await make()];
+      await first.consumeApiKey("key-a");
+      await second.consumeApiKey("key-a");
+      await first.consumeApiKey("key-a");
+      await expect(second.consumeApiKey("key-a")).rejects.toMatchObject({ code: "rate_limited" });
+      await second.consumeApiKey("key-b"); // each key its own bucket
+      await first.consumeUser("key-a"); // a user id that happens to equal a key id: another bucket
+    });
+
     it("shares the counts between two instances", async () => {
       const keyPrefix = `test:${randomUUID()}`;
       const first = await sharedLimiter(url, keyPrefix);

@@ -116,6 +116,21 @@ describe("createRateLimiter (memory)", () => {
   it("refuses limits that are not positive integers", () => {
     expect(() => limiter({ perUserPerMinute: 0 })).toThrow(RangeError);
     expect(() => limiter({ perIpPerMinute: 1.5 })).toThrow(RangeError);
+    expect(() => limiter({ perApiKeyPerMinute: 0 })).toThrow(RangeError);
+  });
+
+  it("limits each personal API key on its own: 120 a minute unless set (issue 29)", async () => {
+    const byDefault = limiter();
+    for (let i = 0; i < 120; i++) await byDefault.consumeApiKey("k1");
+    const refused = (await rejectionOf(byDefault.consumeApiKey("k1"))) as Error;
+    expect(refused).toMatchObject({ code: "rate_limited" });
+    expect(refused.message).toMatch(/API key/);
+    await byDefault.consumeApiKey("k2");
+    await byDefault.consumeUser("k1"); // the user's bucket is another one
+    const two = limiter({ perApiKeyPerMinute: 2 });
+    await two.consumeApiKey("k1");
+    await two.consumeApiKey("k1");
+    await expect(two.consumeApiKey("k1")).rejects.toMatchObject({ code: "rate_limited" });
   });
 });
 
