@@ -15,18 +15,10 @@ export const dynamic = "force-dynamic";
  * else's image is 404, like an unknown one; a tampered or expired link is 403. With the S3 store
  * the answer is a 302 to a presigned URL (S3_PRESIGNED_REDIRECT), decided after those checks;
  * otherwise the bytes, with ETag/304 and one byte range (206/416) where the store serves ranges.
+ * HEAD is this answer without its body (next start runs GET for it; the route wrapper lets the
+ * body go).
  */
 export const GET = route<{ id: string }>("images", serveImage);
-
-/**
- * HEAD: GET's answer without the body. Next would run GET for it and drop the body unread,
- * leaving the open file to the garbage collector: here it is closed at once.
- */
-export const HEAD = route<{ id: string }>("images", async (context) => {
-  const answer = await serveImage(context);
-  await answer.body?.cancel().catch(() => {});
-  return new Response(null, { status: answer.status, headers: answer.headers });
-});
 
 async function serveImage({
   request,
