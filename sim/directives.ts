@@ -18,6 +18,11 @@ export type CallbackMode =
 
 export interface PromptDirectives {
   fail?: { message?: string };
+  /**
+   * `[sim:fail-once=<msg>]`: the first task of this account with this very prompt fails, the
+   * others succeed — one refused image of a batch whose jobs share a prompt.
+   */
+  failOnce?: { message?: string };
   never: boolean;
   /** Total time from creation to the final state, overriding the step timing. */
   delayMs?: number;
@@ -72,6 +77,14 @@ function applyDirective(into: PromptDirectives, item: SyntaxItem): void {
       into.fail = { message };
       return;
     }
+    case "fail-once": {
+      const message = item.value?.trim();
+      if (item.value !== undefined && !message) {
+        throw new KieSimFaultSyntaxError(item.source, "fail-once= needs a message");
+      }
+      into.failOnce = { message };
+      return;
+    }
     case "never":
       noValue(item);
       into.never = true;
@@ -97,7 +110,7 @@ function applyDirective(into: PromptDirectives, item: SyntaxItem): void {
     default:
       throw new KieSimFaultSyntaxError(
         item.source,
-        `unknown directive '${item.name}' (known: fail, never, delay, callback, result, ratio)`,
+        `unknown directive '${item.name}' (known: fail, fail-once, never, delay, callback, result, ratio)`,
       );
   }
 }

@@ -43,6 +43,8 @@ function snapshot(task: SimTask): KieSimTaskSnapshot {
 
 export class SimState {
   stats = emptyStats();
+  /** Prompts whose `[sim:fail-once]` task has failed already (per account and prompt). */
+  readonly failedOnce = new Set<string>();
   rules: FaultRule[];
   credits: number;
   /** The base of the file and result URLs handed out (publicUrl, or its own address). */

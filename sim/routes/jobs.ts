@@ -50,6 +50,13 @@ async function createTask(ctx: RequestContext): Promise<Reply> {
   sim.limits.createTask.record(account);
   // The `fail-task` fault: this task fails as if its prompt said [sim:fail=<msg>].
   if (ctx.failTask) task.directives = { ...task.directives, fail: ctx.failTask };
+  // `[sim:fail-once]`: the first task with this prompt (per account) fails, later ones succeed.
+  const once = task.directives.failOnce;
+  const onceKey = `${account}\n${task.input.prompt}`;
+  if (once && !sim.failedOnce.has(onceKey)) {
+    sim.failedOnce.add(onceKey);
+    task.directives = { ...task.directives, fail: once };
+  }
   const created = sim.engine.create(task);
   sim.stats.tasksCreated += 1;
   return KIE_ENVELOPE.ok({ taskId: created.record.taskId });

@@ -122,3 +122,19 @@ test("Run again repeats the exact request: its stored one, references by their s
     referenceImageIds: undefined,
   });
 });
+
+test("one of 4 refused by the model: 3 images and the 4th saying why; only 3 charged", async ({ page }) => {
+  await signInFast(page, uniqueEmail("batch-refused"));
+  await page.goto("/");
+  await page.getByRole("radiogroup", { name: "Images" }).getByRole("radio", { name: "4" }).check();
+  const before = await balanceOf(page);
+  const prompt = "four plums on a sill [sim:fail-once=Blocked by the safety filter]";
+  await page.getByRole("textbox", { name: "Prompt" }).fill(prompt);
+  await page.getByRole("button", { name: /^Generate/ }).click();
+  const grid = page.getByRole("list", { name: "Images of this request" });
+  await expect(grid.getByRole("img", { name: prompt })).toHaveCount(3);
+  await expect(grid.getByText(/Image \d of 4: .*Blocked by the safety filter/)).toBeVisible();
+  await expect(grid.getByText(/not charged/i)).toBeVisible();
+  await expect.poll(() => balanceOf(page)).toBe(before - 3);
+  await expect(headerCredits(page)).toHaveText(`${before - 3} credits`);
+});

@@ -152,6 +152,11 @@ describe("prompt directives", () => {
     });
   });
 
+  it("parses fail-once with its message", () => {
+    expect(parsePromptDirectives("a pear [sim:fail-once=Blocked]").failOnce).toEqual({ message: "Blocked" });
+    expect(() => parsePromptDirectives("a pear [sim:fail-once=]")).toThrow("fail-once= needs a message");
+  });
+
   it("leaves a prompt without directives alone", () => {
     expect(parsePromptDirectives("a [bracketed] word, sim: not a directive")).toMatchObject({
       never: false,
