@@ -6,11 +6,12 @@ import Link from "next/link";
 import { useEffect, useState } from "react";
 import { toast } from "sonner";
 import { useSetBalance } from "@/components/header/credits";
+import { runsOf } from "@/components/studio/batch";
 import { RECENT_KEY } from "@/components/studio/use-feed";
 import { type Run, useRuns } from "@/components/studio/use-runs";
 import { Button, buttonVariants } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
-import { ApiProblem, deleteGeneration } from "@/lib/ui/api";
+import { ApiProblem, deleteGeneration, inputFromRequest, submitGeneration } from "@/lib/ui/api";
 import { problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
 import { isRunning, type Job } from "@/lib/ui/types";
@@ -65,6 +66,21 @@ export function HistoryGrid({ initial, initialCursor, origin, aspectRatios, mode
   const viewable = runs.filter((run) => run.job.imageUrl);
   const openIndex = viewable.findIndex((run) => run.taskId === openId);
   const open = openIndex >= 0 ? viewable[openIndex] : undefined;
+
+  // "Run again": the job's stored request as it is (references by their stored ids, no upload).
+  const again = useMutation({
+    mutationFn: (request: NonNullable<Job["request"]>) =>
+      submitGeneration(inputFromRequest(request), crypto.randomUUID()),
+    onSuccess: (answer, request) => {
+      setBalance(answer.remainingCredits);
+      history.prepend(runsOf(answer, inputFromRequest(request)).map((run) => run.job));
+      setOpenId(undefined);
+      void queryClient.invalidateQueries({ queryKey: RECENT_KEY });
+      toast.success("Running again: the new image is first in your history.");
+    },
+    onError: (error) =>
+      setAlert(problemMessage(error instanceof ApiProblem ? error : { code: "internal_error" })),
+  });
 
   const deletion = useMutation({
     mutationFn: deleteGeneration,
@@ -131,6 +147,8 @@ export function HistoryGrid({ initial, initialCursor, origin, aspectRatios, mode
               openIndex < viewable.length - 1 ? () => setOpenId(viewable[openIndex + 1]?.taskId) : undefined
             }
             onDelete={() => setConfirming(true)}
+            onAgain={open.job.request ? () => again.mutate(open.job.request!) : undefined}
+            againBusy={again.isPending}
             onCloseFocus={focusTile}
           />
         )}

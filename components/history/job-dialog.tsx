@@ -7,6 +7,7 @@ import {
   DownloadIcon,
   ImagePlusIcon,
   PencilIcon,
+  RefreshCwIcon,
   SlidersHorizontalIcon,
   Trash2Icon,
 } from "lucide-react";
@@ -28,6 +29,9 @@ interface Props {
   onPrevious?: () => void;
   onNext?: () => void;
   onDelete: () => void;
+  /** "Run again" with the job's stored request; absent for a job made before requests were kept. */
+  onAgain?: () => void;
+  againBusy?: boolean;
   onCloseFocus: (event: Event) => void;
 }
 
@@ -40,6 +44,8 @@ export function JobDialog({
   onPrevious,
   onNext,
   onDelete,
+  onAgain,
+  againBusy,
   onCloseFocus,
 }: Props) {
   const date = useDate(job.createdAt);
@@ -156,6 +162,12 @@ export function JobDialog({
               <SlidersHorizontalIcon aria-hidden />
               Use these settings
             </Link>
+            {onAgain && (
+              <Button variant="outline" onClick={onAgain} disabled={againBusy}>
+                <RefreshCwIcon aria-hidden />
+                Run again
+              </Button>
+            )}
             <Button variant="outline" onClick={copy}>
               <CopyIcon aria-hidden />
               Copy prompt

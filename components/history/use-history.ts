@@ -54,10 +54,27 @@ export function useHistory(initial: Job[], initialCursor: string | null) {
     [client],
   );
 
+  /** Jobs just started (Run again) go first. */
+  const prepend = useCallback(
+    (started: Job[]) =>
+      client.setQueryData<Pages>(
+        HISTORY_KEY,
+        (data) =>
+          data && {
+            ...data,
+            pages: data.pages.map((page, index) =>
+              index === 0 ? { ...page, generations: [...started, ...page.generations] } : page,
+            ),
+          },
+      ),
+    [client],
+  );
+
   return {
     jobs,
     loadMore,
     forget,
+    prepend,
     hasMore: hasNextPage,
     loading: isFetchingNextPage,
     error: query.isFetchNextPageError ? query.error : undefined,
