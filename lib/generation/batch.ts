@@ -31,7 +31,9 @@ export async function createBatch(
   const first = batch[0] as OpenedJob;
   // One after the other: each takes its own create token, and once one waits in line the rest
   // follow it there (first come, first served).
-  for (const opened of batch) await sendOne(ctx, input, opened, submitOf(input, opened, uploadedUrls));
+  for (const opened of batch) {
+    await sendOne(ctx, input, opened, submitOf(input, opened, uploadedUrls), deadline);
+  }
   try {
     const rows = await Promise.all(batch.map(async (opened) => readJob(ctx, opened.jobId)));
     return await answerBatch(ctx, input.userId, rows, { mode: input.mode, signal: input.signal, deadline });
@@ -115,15 +117,20 @@ async function sendOne(
   input: CreateGenerationInput,
   opened: OpenedJob,
   submit: QueuedSubmit,
+  deadline: number,
 ): Promise<void> {
   const { jobId, log } = opened;
   try {
     // Slow uploads can outlast KIE_TIMEOUT_MS: a job the reconciler timed out is not sent.
     if (mayHaveTimedOut(ctx, opened) && !isOpen(await readJob(ctx, jobId))) return;
-    const waits = await mustWaitInLine(ctx).catch((error) => {
-      log.warn({ jobId, err: error }, "could not take a KIE create token; job waits in line");
-      return true;
-    });
+    // Past the answer's deadline the rest wait in line (its drain sends them): n slow creates in
+    // a row must not hold a sync answer past KIE_POLL_BUDGET_MS.
+    const waits =
+      ctx.now() >= deadline ||
+      (await mustWaitInLine(ctx).catch((error) => {
+        log.warn({ jobId, err: error }, "could not take a KIE create token; job waits in line");
+        return true;
+      }));
     if (waits) {
       await enterLine(ctx, jobId, submit);
       return;
