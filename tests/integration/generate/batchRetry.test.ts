@@ -83,6 +83,22 @@ describeEachDatabase("POST /api/generate with n: retries of a batch", (getDb) =>
     expect(await creditsOf(h, token)).toBe(credits);
   });
 
+  it("the same key sent twice at once with n = 4: one batch of 4 tasks and charges, the other 409; another n is 422", async () => {
+    const { token } = await h.signIn();
+    const body = { prompt: "four figs at once", n: 4 };
+    const options = { token, prefer: "respond-async" as const, idempotencyKey: "racing" };
+    const work = kieWork(h);
+    const answers = await Promise.all([generateJson(h, body, options), generateJson(h, body, options)]);
+    // The loser is 409 while the winner runs, or the winner's replayed 202 once it is done.
+    expect(answers.filter((answer) => answer.status === 409).length).toBeLessThanOrEqual(1);
+    expect(answers.every((answer) => [202, 409].includes(answer.status))).toBe(true);
+    expect(new Set(answers.flatMap((answer) => answer.body.batchId ?? [])).size).toBe(1);
+    expect(kieWork(h).createTask - work.createTask).toBe(4);
+    expect(await creditsOf(h, token)).toBe(6);
+    const again = await generateJson(h, { ...body, n: 3 }, options);
+    expect(again.status).toBe(422);
+  });
+
   it("a stopped single request whose job the user then deleted: a same-key retry is 404 for that job, nothing new made or charged", async () => {
     const { token, userId } = await h.signIn();
     const body = { prompt: "one lime" };
