@@ -5,15 +5,15 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ME_KEY, useMe, useSetBalance } from "@/components/header/credits";
 import { NoScriptNotice } from "@/components/pages/noscript-notice";
 import { toast } from "@/components/toaster";
-import { ApiProblem, type GenerateInput, inputFromRequest, submitGeneration } from "@/lib/ui/api";
+import { ApiProblem, type GenerateInput, submitGeneration } from "@/lib/ui/api";
 import type { EditSource } from "@/lib/ui/draft";
 import { failedJobMessage, problemMessage } from "@/lib/ui/errors";
 import { displayUrl } from "@/lib/ui/images";
 import { typicalSeconds } from "@/lib/ui/jobs";
 import { linkIn } from "@/lib/ui/links";
 import { type PendingSubmission, submissionFor } from "@/lib/ui/submission";
-import { isRunning, type Job, type Me, priceOf, type StudioSettings } from "@/lib/ui/types";
-import { newestBatch, runsOf } from "./batch";
+import { isRunning, type Job, type Me, type StudioSettings } from "@/lib/ui/types";
+import { againOf, newestBatch, priceCheck, runsOf } from "./batch";
 import { EditSourceImage } from "./edit-source";
 import { GenerateBar } from "./generate-bar";
 import { GenerationOptions } from "./generation-options";
@@ -46,15 +46,8 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
     settingsFrom,
     editFrom,
   );
-  const model = settings.models.find((m) => m.id === options.model);
-  // "Images": the price of the whole batch (each image is charged on its own).
-  const cost = (model ? priceOf(model, options.resolution) : settings.cost) * (options.count ?? 1);
   // Checked before sending (the server checks again): the price against the balance in the header.
-  const balance = useMe().data?.balance;
-  const shortOfCredits =
-    balance !== undefined && balance < cost
-      ? `You have ${balance === 1 ? "1 credit" : `${balance} credits`}; this needs ${cost}.`
-      : undefined;
+  const { cost, shortOfCredits } = priceCheck(settings, options, useMe().data?.balance);
   const [alert, setAlert] = useState<string>();
   const alertRef = useRef<HTMLDivElement>(null);
   const resultRef = useRef<HTMLElement>(null);
@@ -303,13 +296,7 @@ export function Studio({ settings, recent, editFrom, referenceFrom, settingsFrom
         busy={submitting}
         onEdit={editResult}
         onCopy={copyPrompt}
-        againFor={(run) => {
-          // Exactly what the job was asked (its stored request, references by their stored ids),
-          // else what this page sent.
-          const asked = run.job.request;
-          if (asked) return () => generate(inputFromRequest(asked));
-          return run.input ? () => generate(run.input!) : undefined;
-        }}
+        againFor={(run) => againOf(run, generate)}
       />
     </div>
   );
