@@ -40,18 +40,26 @@ export default async function StudioPage({
     ? { imageUrl: referenced.imageUrl, prompt: referenced.prompt }
     : undefined;
 
-  // History's "Use these settings" (?settings=): the form takes that job's prompt and options.
+  // History's "Use these settings" (?settings=): the form takes what that job was asked — its
+  // stored request (checked by the API's schema) — or, for an older job, what its view knows.
   let settingsFrom: SettingsFrom | undefined;
-  if (typeof query.settings === "string" && query.settings.length <= 100) {
-    const found = await app.generations.getForUser(me.user.id, query.settings).catch(() => undefined);
-    if (found) {
-      settingsFrom = {
-        prompt: found.job.prompt,
-        model: lookupModel(found.job.model)?.model.id,
-        aspectRatio: found.job.aspectRatio,
-        outputFormat: found.job.outputFormat,
-      };
-    }
+  const settingsJob = await findJob(query.settings);
+  if (settingsJob) {
+    const [job] = asListedJobs([settingsJob]);
+    const asked = job?.request;
+    const source = await findJob(asked?.sourceTaskId);
+    settingsFrom = {
+      prompt: asked?.prompt ?? settingsJob.prompt,
+      model: asked?.model ?? lookupModel(settingsJob.model)?.model.id,
+      aspectRatio: asked ? asked.aspectRatio : settingsJob.aspectRatio,
+      outputFormat: asked?.outputFormat ?? settingsJob.outputFormat,
+      resolution: asked?.resolution,
+      googleSearch: asked?.googleSearch,
+      count: asked?.n,
+      ...(source?.imageUrl && {
+        source: { taskId: source.taskId, imageUrl: source.imageUrl, prompt: source.prompt },
+      }),
+    };
   }
 
   const { credits, kie } = app.config;

@@ -32,6 +32,12 @@ export interface SettingsFrom {
   model?: string;
   aspectRatio?: string;
   outputFormat?: string;
+  resolution?: string;
+  googleSearch?: boolean;
+  /** "Images": the job's `n`. */
+  count?: number;
+  /** The image the job edited (its `sourceTaskId`): the form edits it again. */
+  source?: EditSource;
 }
 
 /**
@@ -56,7 +62,7 @@ export function useDraft(settings: StudioSettings, settingsFrom?: SettingsFrom, 
       setOptions(keptOptions(settings, kept.options));
     }
     // History's "Edit this image" (?edit=) replaces whatever was being edited.
-    const keptSource = editFrom ?? (settingsFrom ? undefined : loadTextDraft()?.source);
+    const keptSource = editFrom ?? (settingsFrom ? settingsFrom.source : loadTextDraft()?.source);
     if (keptSource) setSource(keptSource);
     setLoaded(true);
   }, []);

@@ -274,24 +274,28 @@ test("History: Use as reference and Edit this image take the image to the studio
   await page.context().close();
 });
 
-test("History: Use these settings fills the studio's form with that job's prompt, model, ratio and format", async ({
+test("History: Use these settings fills the studio's form with what the job was asked: prompt, model, ratio, resolution, format and the image it edited", async ({
   browser,
   baseURL,
 }) => {
   const page = await laptop(browser, "history-settings");
   const prompt = "a copper kettle on a stove";
-  const answer = await sameOrigin(page.request, baseURL!).generate({
+  const api = sameOrigin(page.request, baseURL!);
+  const settled = async (id: string) => (await (await page.request.get(`/api/generate/${id}`)).json()).status;
+  const original = (await (await api.generate({ prompt: "a kitchen at dawn" })).json()).taskId;
+  await expect.poll(() => settled(original)).toBe("succeeded");
+  const answer = await api.generate({
     prompt,
     model: "nano-banana-pro",
     aspectRatio: "3:2",
+    resolution: "2K",
     outputFormat: "jpeg",
+    sourceTaskId: original,
   });
   const { taskId } = await answer.json();
-  await expect
-    .poll(async () => (await (await page.request.get(`/api/generate/${taskId}`)).json()).status)
-    .toBe("succeeded");
+  await expect.poll(() => settled(taskId)).toBe("succeeded");
   await page.goto("/history");
-  await page.getByRole("button", { name: /^Open:/ }).click();
+  await page.getByRole("button", { name: `Open: ${prompt}` }).click();
   await page.getByRole("dialog").getByRole("link", { name: "Use these settings" }).click();
   await expect(page).toHaveURL(/\/$/);
   await expect(page.getByRole("textbox", { name: "Prompt" })).toHaveValue(prompt);
@@ -302,6 +306,10 @@ test("History: Use these settings fills the studio's form with that job's prompt
     page.getByRole("radiogroup", { name: "Aspect ratio" }).getByRole("radio", { name: "3:2" }),
   ).toBeChecked();
   await expect(page.getByRole("radio", { name: "JPEG" })).toBeChecked();
+  await expect(
+    page.getByRole("radiogroup", { name: "Resolution" }).getByRole("radio", { name: /2K/ }),
+  ).toBeChecked();
+  await expect(page.getByRole("img", { name: "Reference: a kitchen at dawn" })).toBeVisible();
   await expect(page.getByRole("button", { name: /^Generate/ })).toHaveText("Generate · 4 credits");
   await page.context().close();
 });
