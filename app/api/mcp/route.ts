@@ -11,6 +11,7 @@ import { publicCatalog } from "@/lib/catalog";
 import { readBytes } from "@/lib/http/body";
 import { errorResponse } from "@/lib/http/route";
 import { acceptedOnMcp, mcpChallenge, publicOrigin } from "@/lib/mcp/auth";
+import { batchRefusal, isJsonRpcBatch } from "@/lib/mcp/batch";
 import { type ApiPort, registerTools } from "@/lib/mcp/tools";
 
 export const runtime = "nodejs";
@@ -87,6 +88,7 @@ async function serveMcp({ request, app, requestId }: RouteContext<Record<string,
   if (refusal) return refusal;
   const body =
     request.method === "POST" ? new Uint8Array(await readBytes(request, MCP_BODY_LIMIT)) : undefined;
+  if (body && isJsonRpcBatch(body)) return batchRefusal();
   const headers = new Headers(request.headers);
   for (const name of HOP_BY_HOP) headers.delete(name);
   const inner = new Request(request.url, { method: request.method, headers, body, signal: request.signal });
