@@ -86,6 +86,11 @@ async function serveMcp({ request, app, requestId }: RouteContext<Record<string,
   const origin = publicOrigin(request, app.config.appUrl);
   const { user, refusal } = await authenticate(request, app, origin, requestId);
   if (refusal) return refusal;
+  // A key's requests count against the key (the authenticator did it); an OAuth token's count
+  // against its user and client alike, the same API_KEY_RATE_LIMIT_PER_MINUTE (429 beyond).
+  const signedIn = user as AuthUser;
+  if (signedIn.apiKeyId === undefined)
+    await app.rateLimiter.consumeApiKey(`oauth:${signedIn.id}:${signedIn.clientId}`);
   const body =
     request.method === "POST" ? new Uint8Array(await readBytes(request, MCP_BODY_LIMIT)) : undefined;
   if (body && isJsonRpcBatch(body)) return batchRefusal();

@@ -208,6 +208,41 @@ describeEachDatabase("the MCP endpoint", (getDb) => {
     expect(JSON.stringify(result)).not.toContain("mine only");
   });
 
+  describe("an OAuth client's limit", () => {
+    const limited = useHarness(() => ({
+      database: getDb(),
+      callbacks: true,
+      env: { API_KEY_RATE_LIMIT_PER_MINUTE: "3" },
+    }));
+
+    it("counts an OAuth token's MCP requests per user and client, like a key's (429 with Retry-After)", async () => {
+      const { userId } = await limited.signIn();
+      const now = Math.floor(Date.now() / 1000);
+      const oauth = await new SignJWT({ role: "authenticated", client_id: "some-agent" })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(userId)
+        .setAudience("authenticated")
+        .setIssuer(DEV_TOKEN_ISSUER)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 600)
+        .sign(limited.app.devSecret!);
+      const call = () =>
+        fetch(`${limited.url}/api/mcp`, {
+          method: "POST",
+          headers: {
+            ...JSON_HEADERS,
+            authorization: `Bearer ${oauth}`,
+            accept: "application/json, text/event-stream",
+          },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+        });
+      for (let i = 0; i < 3; i++) expect((await call()).status).not.toBe(429);
+      const refused = await call();
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    });
+  });
+
   describe("an image that takes longer than the tool waits", () => {
     const slow = useHarness(() => ({ database: getDb(), callbacks: true, sim: { stepMs: 60_000 } }));
 
