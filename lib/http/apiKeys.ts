@@ -39,10 +39,17 @@ export function keyView(key: ApiKeyListing) {
   };
 }
 
-/** Only a signed-in person manages keys: a key cannot make another (a leaked key stays one key). */
-export function assertNotByApiKey(user: AuthUser, what: string): void {
+/**
+ * Only the person, signed in to the studio, makes keys: not a key (a leaked key stays one key),
+ * nor an OAuth client's access token (`client_id`) — a key it made would outlive the grant the
+ * person can revoke, a credential of the third party's own.
+ */
+export function assertSignedInPerson(user: AuthUser, what: string): void {
   if (user.apiKeyId !== undefined) {
     throw new ApiError("forbidden", `An API key cannot ${what}; sign in to the studio to do it.`);
+  }
+  if (user.clientId !== undefined) {
+    throw new ApiError("forbidden", `An app's access token cannot ${what}; sign in to the studio to do it.`);
   }
 }
 

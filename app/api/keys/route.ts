@@ -1,5 +1,5 @@
 import { route } from "@/app/_lib/route";
-import { assertNotByApiKey, createApiKeySchema, createKey, listKeys } from "@/lib/http/apiKeys";
+import { assertSignedInPerson, createApiKeySchema, createKey, listKeys } from "@/lib/http/apiKeys";
 import { readJson } from "@/lib/http/body";
 import { json } from "@/lib/http/route";
 
@@ -14,11 +14,12 @@ export const GET = route("keys.list", async ({ request, app }) => {
 
 /**
  * POST /api/keys `{ name }` — a new key, shown this once (201). Signed-in people only: a request
- * made with a key is 403. No Idempotency-Key: a replayed answer would have to store the key.
+ * made with a key or an OAuth client's token is 403. No Idempotency-Key: a replayed answer would
+ * have to store the key.
  */
 export const POST = route("keys.create", async ({ request, app, log }) => {
   const user = await app.auth.authenticate(request);
-  assertNotByApiKey(user, "create API keys");
+  assertSignedInPerson(user, "create API keys");
   const { name } = await readJson(request, createApiKeySchema);
   await app.accounts.ensure(user.id, user.email);
   const created = await createKey(app.database.db, user.id, name);

@@ -5,7 +5,9 @@
  * cannot make keys, and nobody can touch another user's key.
  */
 import { sql } from "drizzle-orm";
+import { SignJWT } from "jose";
 import { expect, it } from "vitest";
+import { DEV_TOKEN_ISSUER } from "@/lib/auth";
 import { useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
 
@@ -138,6 +140,29 @@ describeEachDatabase("personal API keys", (getDb) => {
     expect(response.status).toBe(403);
     expect((await response.json()).error.code).toBe("forbidden");
     expect((await (await h.fetch("/api/keys", { token })).json()).keys).toHaveLength(1);
+  });
+
+  it("an OAuth client's access token (client_id) cannot create keys either (403): a key would outlive its grant", async () => {
+    const { token, userId } = await h.signIn();
+    const now = Math.floor(Date.now() / 1000);
+    const oauth = await new SignJWT({ role: "authenticated", client_id: "some-mcp-client" })
+      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+      .setSubject(userId)
+      .setAudience("authenticated")
+      .setIssuer(DEV_TOKEN_ISSUER)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(h.app.devSecret!);
+    expect((await h.fetch("/api/credits", { token: oauth })).status).toBe(200);
+    const response = await h.fetch("/api/keys", {
+      method: "POST",
+      token: oauth,
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ name: "persistence" }),
+    });
+    expect(response.status).toBe(403);
+    expect((await response.json()).error.code).toBe("forbidden");
+    expect((await (await h.fetch("/api/keys", { token })).json()).keys).toEqual([]);
   });
 
   it("another user's key id, an unknown one and a malformed one are all 404; the key keeps working", async () => {
