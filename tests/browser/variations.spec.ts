@@ -10,6 +10,7 @@ import {
   generationsOf,
   headerCredits,
   pngBytes,
+  shot,
   signInFast,
   uniqueEmail,
 } from "./helpers";
@@ -51,6 +52,11 @@ test("Images = 4: the button says 4 credits, 4 images arrive in the grid, the ba
   }
   await expect.poll(() => balanceOf(page)).toBe(before - 4);
   await expect(headerCredits(page)).toHaveText(`${before - 4} credits`);
+  // The picture: the whole grid in a taller window.
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await expect(grid).toBeInViewport();
+  await shot(page, "studio-batch");
   const jobs = (await generationsOf(page)).filter((job) => job.prompt === prompt);
   expect(jobs).toHaveLength(4);
   expect(new Set(jobs.map((job) => (job as { batchId?: string }).batchId)).size).toBe(1);
