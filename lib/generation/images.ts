@@ -115,7 +115,7 @@ export class ImageLibrary {
     const { key, contentType } = objectOf(job, variant);
     const plan = presignPlan(this.now(), access);
     const url = await store.presign(key, {
-      expiresInSeconds: PRESIGN_TTL_SECONDS,
+      expiresInSeconds: plan.expiresInSeconds,
       signingDate: plan.signingDate,
       contentType,
       cacheControl: plan.objectCacheControl,
@@ -182,22 +182,29 @@ function objectOf(
 }
 
 /**
- * When the URL is signed, and how long the redirect and the store's answer may be cached. Signed
- * in, nothing is kept (a shared browser after sign-out, §9). With a signed link: the redirect until
- * the end of its minute (the URL it names lives ≥ 4 minutes past that), the bytes 4 minutes at
- * most and never past the link's end — computed from the minute, not the second, so the URL
- * (which carries them) is the same for the whole minute.
+ * When the URL is signed, how long it lives, and how long the redirect and the store's answer may
+ * be cached. Signed in, nothing is kept (a shared browser after sign-out, §9). With a signed link:
+ * the URL lives 5 minutes but never past the link's end; the redirect is kept until the end of its
+ * minute or the link's, whichever is first (the URL it names lives at least as long), the bytes
+ * 4 minutes at most and never past the link's end — computed from the minute, not the second, so
+ * the URL (which carries them) is the same for the whole minute.
  */
 export function presignPlan(
   nowMs: number,
   access: ImageAccess,
-): { signingDate: Date; redirectCacheControl: string; objectCacheControl: string } {
+): {
+  signingDate: Date;
+  expiresInSeconds: number;
+  redirectCacheControl: string;
+  objectCacheControl: string;
+} {
   const nowSeconds = Math.floor(nowMs / 1000);
   const windowStart = nowSeconds - (nowSeconds % PRESIGN_WINDOW_SECONDS);
   const signingDate = new Date(windowStart * 1000);
   if (access.kind === "user") {
     return {
       signingDate,
+      expiresInSeconds: PRESIGN_TTL_SECONDS,
       redirectCacheControl: "private, no-store",
       objectCacheControl: "private, no-store",
     };
@@ -213,6 +220,9 @@ export function presignPlan(
   );
   return {
     signingDate,
+    // Never past the link: its holder must not keep the image through a URL sent before its end
+    // (the link was checked unexpired, so at least 1 s is left of it since windowStart).
+    expiresInSeconds: Math.max(1, Math.min(PRESIGN_TTL_SECONDS, access.expires - windowStart)),
     redirectCacheControl: `private, max-age=${redirectAge}`,
     objectCacheControl: `private, max-age=${objectAge}, immutable`,
   };

@@ -148,6 +148,21 @@ describeEachDatabase("S3: images answered by a redirect to a presigned URL", (ge
     expect(again.searchParams.get("X-Amz-Date")).toBe(location.searchParams.get("X-Amz-Date"));
   });
 
+  it("a link that ends within the URL's 5 minutes sends to a URL that ends with it, not after", async () => {
+    const linkEnd = Math.floor(Date.now() / 1000) + 20;
+    const answer = await h.app.images.serve(jobId, "original", { kind: "link", expires: linkEnd });
+    expect(answer?.kind).toBe("redirect");
+    const url = new URL(answer?.kind === "redirect" ? answer.url : "");
+    const signed = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(
+      url.searchParams.get("X-Amz-Date") ?? "",
+    );
+    const [, y, mo, d, hh, mm, ss] = (signed ?? []).map(Number);
+    const signedAt = Date.UTC(y as number, (mo as number) - 1, d, hh, mm, ss) / 1000;
+    // The holder of an expired link must not keep the image through a URL it was sent to before.
+    expect(signedAt + Number(url.searchParams.get("X-Amz-Expires"))).toBeLessThanOrEqual(linkEnd);
+    expect((await fetch(url)).status).toBe(200);
+  });
+
   it("someone else, no credentials or a bad link never get a redirect", async () => {
     const link = new URL(linkPath(), "http://localhost");
     const sig = link.searchParams.get("sig") as string;
