@@ -7,6 +7,9 @@ import type { AuthUser } from "@/lib/auth";
 export const MCP_PATH = "/api/mcp";
 export const RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource";
 
+/** A Host header's shape: a DNS name or IPv4 address, or a bracketed IPv6 one; an optional port. */
+const HOST = /^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
 /**
  * The public origin: APP_URL when set (set it behind a proxy: a Host header proves nothing there);
  * else the request's scheme and the Host the client asked for (Next's request.url names its own
@@ -16,7 +19,9 @@ export function publicOrigin(request: Request, appUrl: string | undefined): stri
   if (appUrl) return new URL(appUrl).origin;
   const url = new URL(request.url);
   const host = request.headers.get("host");
-  return host ? `${url.protocol}//${host}` : url.origin;
+  // The client writes the Host: only a host name or address (and port) goes into the challenge and
+  // the document, never quotes, paths or user info (`x" error="…` would add a parameter of its own).
+  return host && HOST.test(host) ? `${url.protocol}//${host}` : url.origin;
 }
 
 /** `WWW-Authenticate` of a 401 from /api/mcp: where a client learns how to get a token. */

@@ -19,6 +19,27 @@ describe("the protected resource", () => {
     );
   });
 
+  it("writes no Host that is not a host name into the challenge (without APP_URL the Host is the client's)", () => {
+    for (const host of [
+      'evil.example" error="invalid_token',
+      "evil.example/x",
+      "a b",
+      "u@evil.example",
+      "",
+    ]) {
+      const asked = new Request("http://localhost:3000/api/mcp", { headers: { host } });
+      const origin = publicOrigin(asked, undefined);
+      expect(origin, host).toBe("http://localhost:3000");
+      expect(mcpChallenge(origin), host).toBe(
+        'Bearer resource_metadata="http://localhost:3000/.well-known/oauth-protected-resource"',
+      );
+    }
+    for (const host of ["studio.example.com", "studio.example.com:8443", "[::1]:3000", "127.0.0.1"]) {
+      const asked = new Request("http://localhost:3000/api/mcp", { headers: { host } });
+      expect(publicOrigin(asked, undefined), host).toBe(`http://${host}`);
+    }
+  });
+
   it("names the Supabase project's auth server when there is one", () => {
     expect(protectedResourceMetadata("https://s.example", "https://abc.supabase.co")).toMatchObject({
       resource: "https://s.example/api/mcp",
