@@ -123,10 +123,10 @@ async function sendOne(
   try {
     // Slow uploads can outlast KIE_TIMEOUT_MS: a job the reconciler timed out is not sent.
     if (mayHaveTimedOut(ctx, opened) && !isOpen(await readJob(ctx, jobId))) return;
-    // Past the answer's deadline the rest wait in line (its drain sends them): n slow creates in
-    // a row must not hold a sync answer past KIE_POLL_BUDGET_MS.
+    // Past a sync answer's deadline the rest wait in line (its drain sends them): n slow creates
+    // in a row must not hold it past KIE_POLL_BUDGET_MS.
     const waits =
-      ctx.now() >= deadline ||
+      (input.mode === "sync" && ctx.now() >= deadline) ||
       (await mustWaitInLine(ctx).catch((error) => {
         log.warn({ jobId, err: error }, "could not take a KIE create token; job waits in line");
         return true;
