@@ -113,7 +113,7 @@ export async function addTaskWarnings(
   kieTaskId: string,
   warnings: string[],
 ): Promise<void> {
-  if (warnings.length === 0) return;
+  // No early return for []: the guard below already makes it a no-op (`x @> '[]'` always holds).
   await db
     .update(generations)
     .set({ warnings: mergedWarnings(warnings) })

@@ -10,8 +10,10 @@ import {
   addTaskWarnings,
   attachKieTask,
   claimStaleGenerations,
+  findBatch,
   findChildren,
   findGeneration,
+  findUserGeneration,
   insertGeneration,
   recordKieCredits,
 } from "@/lib/db/generations";
@@ -24,7 +26,13 @@ describeEachDatabase("generation statements: KIE's side of a job", (getDb) => {
   const db = () => getDb().db;
 
   async function job(
-    options: { userId?: string; ageMs?: number; parentId?: string; status?: "queued" } = {},
+    options: {
+      userId?: string;
+      ageMs?: number;
+      parentId?: string;
+      status?: "queued";
+      batch?: { id: string; index: number };
+    } = {},
   ) {
     const userId = options.userId ?? "u1";
     await ensureAccount(db(), userId, { initialCredits: 10 });
@@ -37,6 +45,8 @@ describeEachDatabase("generation statements: KIE's side of a job", (getDb) => {
       createdAt: new Date(Date.now() - (options.ageMs ?? 0)),
       parentId: options.parentId,
       status: options.status,
+      batchId: options.batch?.id,
+      params: options.batch ? { batchIndex: options.batch.index } : {},
     });
     await reserve(db(), { userId, cost: row.cost, generationId: row.id });
     return row;
@@ -126,5 +136,33 @@ describeEachDatabase("generation statements: KIE's side of a job", (getDb) => {
     expect((await findChildren(db(), "u1", parent.id)).map((row) => row.id)).toEqual([first.id, second.id]);
     expect(await findChildren(db(), "u1", second.id)).toEqual([]);
     expect(await findChildren(db(), "u3", parent.id)).toEqual([]);
+  });
+
+  it("findBatch lists the user's jobs of one batch in the order they were asked for, without deleted ones", async () => {
+    const batchId = "6f1d2c3b-4a5e-4f60-8b7a-9c0d1e2f3a4b";
+    // Inserted out of order: the batch's order is its jobs' batchIndex, not the rows' order.
+    const third = await job({ batch: { id: batchId, index: 2 } });
+    const first = await job({ batch: { id: batchId, index: 0 } });
+    const fourth = await job({ batch: { id: batchId, index: 3 } });
+    const second = await job({ batch: { id: batchId, index: 1 } });
+    await db().update(generations).set({ deletedAt: new Date() }).where(eq(generations.id, fourth.id));
+    await job({ userId: "u2", batch: { id: batchId, index: 0 } });
+    await job(); // not in a batch
+
+    expect((await findBatch(db(), "u1", batchId)).map((row) => row.id)).toEqual([
+      first.id,
+      second.id,
+      third.id,
+    ]);
+    expect(await findBatch(db(), "u3", batchId)).toEqual([]);
+    expect(await findBatch(db(), "u1", "00000000-0000-4000-8000-000000000000")).toEqual([]);
+  });
+
+  it("findUserGeneration: a task id holding a NUL character finds nothing (no query error)", async () => {
+    const row = await job();
+    await attachKieTask(db(), row.id, "task-nul");
+    expect((await findUserGeneration(db(), "u1", "task-nul"))?.id).toBe(row.id);
+    expect(await findUserGeneration(db(), "u1", "task-nul\u0000")).toBeUndefined();
+    expect(await findUserGeneration(db(), "u1", `${row.id}\u0000`)).toBeUndefined();
   });
 });
