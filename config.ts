@@ -444,6 +444,15 @@ export function concurrencyConfigError(config: AppConfig): ConfigError | undefin
 }
 
 /**
+ * What several processes without REDIS_URL mean, said at start-up rather than found out: each keeps
+ * its own per-user, per-IP and per-key rate limits in memory, so a user gets up to N times the limit.
+ */
+export function concurrencyWarning(config: AppConfig): string | undefined {
+  if (config.webConcurrency === 1 || config.redisUrl) return undefined;
+  return `WEB_CONCURRENCY=${config.webConcurrency} without REDIS_URL: each process keeps its own rate limits, so a user, an address or a key gets up to ${config.webConcurrency} times RATE_LIMIT_PER_MINUTE, RATE_LIMIT_IP_PER_MINUTE and API_KEY_RATE_LIMIT_PER_MINUTE; set REDIS_URL to share them.`;
+}
+
+/**
  * Image links are signed with IMAGE_URL_SECRET or else a secret kept in DATA_DIR, which is one
  * host's own. With a shared database or S3 store (several instances), a link made by one would
  * fail on the others, and the file secret would be copied around by hand: the variable is

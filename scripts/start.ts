@@ -15,6 +15,7 @@ import path from "node:path";
 import {
   ConfigError,
   concurrencyConfigError,
+  concurrencyWarning,
   imageSecretConfigError,
   loadConfig,
   signInConfigError,
@@ -124,6 +125,8 @@ async function main(): Promise<number> {
     if (refusal) throw refusal;
     port = config.port;
     workers = config.webConcurrency;
+    const warning = concurrencyWarning(config);
+    if (warning) console.warn(warning);
     // Dev sign-in lets anyone in as anyone: only this machine may reach it unless HOST says otherwise.
     host = config.host ?? (config.auth.mode === "dev" ? "127.0.0.1" : "0.0.0.0");
   } catch (error) {

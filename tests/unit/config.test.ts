@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   ConfigError,
+  concurrencyWarning,
   imageSecretConfigError,
   KIE_DEFAULT_BASE_URL,
   KIE_DEFAULT_UPLOAD_BASE_URL,
@@ -214,6 +215,17 @@ describe("config", () => {
     for (const value of ["0", "65", "2.5", "all"]) {
       expect(() => loadConfig({ WEB_CONCURRENCY: value }), value).toThrow(/WEB_CONCURRENCY/);
     }
+  });
+
+  it("says at start-up that several processes without REDIS_URL each keep their own rate limits", () => {
+    const database = { DATABASE_URL: "postgres://db.internal/app", KIE_API_KEY: "k" };
+    expect(concurrencyWarning(loadConfig({ ...database }))).toBeUndefined();
+    expect(
+      concurrencyWarning(loadConfig({ ...database, WEB_CONCURRENCY: "3", REDIS_URL: "redis://cache:6379" })),
+    ).toBeUndefined();
+    const warning = concurrencyWarning(loadConfig({ ...database, WEB_CONCURRENCY: "3" }));
+    expect(warning).toContain("WEB_CONCURRENCY=3 without REDIS_URL");
+    expect(warning).toContain("up to 3 times RATE_LIMIT_PER_MINUTE");
   });
 
   it("keeps images on local disk by default, in an S3 bucket with IMAGE_STORE=s3", () => {
