@@ -9,6 +9,7 @@ import type { App } from "@/lib/app";
 import { type AuthUser, bearerToken, UnauthorizedError } from "@/lib/auth";
 import { publicCatalog } from "@/lib/catalog";
 import { readBytes } from "@/lib/http/body";
+import { ApiError } from "@/lib/http/errors";
 import { errorResponse } from "@/lib/http/route";
 import { acceptedOnMcp, mcpChallenge, publicOrigin } from "@/lib/mcp/auth";
 import { batchRefusal, isJsonRpcBatch } from "@/lib/mcp/batch";
@@ -50,7 +51,14 @@ function apiPort(outer: Request, requestId: string): ApiPort {
       if (header) headers.set(name, header);
     }
     headers.set("x-request-id", requestId);
-    for (const [name, header] of Object.entries(init.headers ?? {})) headers.set(name, header);
+    for (const [name, header] of Object.entries(init.headers ?? {})) {
+      // A tool argument sent as a header (idempotencyKey) with a control character cannot be one:
+      // answered as the API answers a bad header, not as a thrown TypeError's text.
+      if (!isHeaderValue(header)) {
+        return errorResponse(new ApiError("invalid_request", `${name} must be printable ASCII.`), requestId);
+      }
+      headers.set(name, header);
+    }
     if (init.body !== undefined) headers.set("content-type", "application/json");
     const request = new Request(url, {
       method,
@@ -61,6 +69,11 @@ function apiPort(outer: Request, requestId: string): ApiPort {
     const params = param && value ? { [param]: decodeURIComponent(value) } : {};
     return handler(request, { params: Promise.resolve(params) as Promise<never> });
   };
+}
+
+/** What Headers.set takes (RFC 9110 field-value): no NUL, CR or LF, nothing past U+00FF. */
+function isHeaderValue(value: string): boolean {
+  return !/[\0\r\n\u0100-\uffff]/.test(value);
 }
 
 /** 401 with the challenge that sends an MCP client to the protected-resource metadata. */
