@@ -41,6 +41,16 @@ export function protectedResourceMetadata(origin: string, supabaseUrl: string | 
 }
 
 /**
+ * The document's cache headers: public for 5 minutes; without APP_URL it names the Host it was asked
+ * on, so a shared cache must key it by Host (else one client's Host is served to the others).
+ */
+export function protectedResourceMetadataHeaders(appUrl: string | undefined): Headers {
+  const headers = new Headers({ "Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*" });
+  if (!appUrl) headers.set("Vary", "Host");
+  return headers;
+}
+
+/**
  * /api/mcp takes a personal API key, or an OAuth access token (one that names the client it was
  * issued to). A plain browser session token is refused: an MCP client never holds one legitimately.
  */

@@ -1,5 +1,5 @@
 import { route } from "@/app/_lib/route";
-import { protectedResourceMetadata, publicOrigin } from "@/lib/mcp/auth";
+import { protectedResourceMetadata, protectedResourceMetadataHeaders, publicOrigin } from "@/lib/mcp/auth";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";
@@ -11,6 +11,6 @@ export const dynamic = "force-dynamic";
 export const GET = route("oauth-protected-resource", async ({ request, app }) => {
   const origin = publicOrigin(request, app.config.appUrl);
   return Response.json(protectedResourceMetadata(origin, app.config.auth.supabaseUrl), {
-    headers: { "Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*" },
+    headers: protectedResourceMetadataHeaders(app.config.appUrl),
   });
 });

@@ -3,7 +3,13 @@
  * bearers are MCP credentials; and what a tool result carries (links, never full images).
  */
 import { describe, expect, it } from "vitest";
-import { acceptedOnMcp, mcpChallenge, protectedResourceMetadata, publicOrigin } from "@/lib/mcp/auth";
+import {
+  acceptedOnMcp,
+  mcpChallenge,
+  protectedResourceMetadata,
+  protectedResourceMetadataHeaders,
+  publicOrigin,
+} from "@/lib/mcp/auth";
 import { generationOutput, jobOutput, toolResult } from "@/lib/mcp/results";
 
 describe("the protected resource", () => {
@@ -38,6 +44,13 @@ describe("the protected resource", () => {
       const asked = new Request("http://localhost:3000/api/mcp", { headers: { host } });
       expect(publicOrigin(asked, undefined), host).toBe(`http://${host}`);
     }
+  });
+
+  it("has its cached document keyed by Host when it is built from the Host (no APP_URL)", () => {
+    const fromHost = protectedResourceMetadataHeaders(undefined);
+    expect(fromHost.get("vary")).toBe("Host");
+    expect(fromHost.get("cache-control")).toBe("public, max-age=300");
+    expect(protectedResourceMetadataHeaders("https://studio.example.com").get("vary")).toBeNull();
   });
 
   it("names the Supabase project's auth server when there is one", () => {
