@@ -7,6 +7,7 @@
 import type { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { PublicModel } from "@/lib/catalog";
+import { referenceFields } from "./references";
 import {
   generationOutput,
   generationOutputSchema,
@@ -35,7 +36,6 @@ export interface ToolContext {
 }
 
 export const DEFAULT_WAIT_MS = 20_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 interface ErrorBody {
   error?: { code?: string; message?: string };
@@ -130,9 +130,14 @@ export function registerTools(server: McpServer, context: ToolContext): void {
           .max(5)
           .optional()
           .describe(
-            "Reference images: https URLs, or the taskId of one of your own images (at most one id).",
+            "Up to 5 reference images, mixed: https URLs; ids of images you uploaded before (a job's " +
+              "referenceImageIds, as list_generations shows them); and the taskId of " +
+              "one of your own results (at most one, like sourceTaskId).",
           ),
-        sourceTaskId: z.string().optional().describe("Edit one of your own earlier images (its taskId)."),
+        sourceTaskId: z
+          .string()
+          .optional()
+          .describe("Edit one of your own earlier results (its taskId); it counts toward the 5."),
         idempotencyKey: z
           .string()
           .max(255)
@@ -148,22 +153,15 @@ export function registerTools(server: McpServer, context: ToolContext): void {
       },
     },
     async (input) => {
-      const ids = (input.references ?? []).filter((ref) => UUID.test(ref));
-      const urls = (input.references ?? []).filter((ref) => !UUID.test(ref));
-      if (ids.length > 1 || (ids.length === 1 && input.sourceTaskId)) {
-        return toolError(
-          "invalid_request",
-          "Give at most one of your own images (a taskId in references or sourceTaskId).",
-        );
-      }
+      const references = referenceFields(input.references ?? [], input.sourceTaskId);
+      if (!references.ok) return toolError("invalid_request", references.message);
       const body = {
         prompt: input.prompt,
         ...(input.model && { model: input.model }),
         ...(input.aspectRatio && { aspectRatio: input.aspectRatio }),
         ...(input.resolution && { resolution: input.resolution }),
         ...(input.n && input.n > 1 && { n: input.n }),
-        ...(urls.length > 0 && { images: urls }),
-        ...((input.sourceTaskId ?? ids[0]) && { sourceTaskId: input.sourceTaskId ?? ids[0] }),
+        ...references.fields,
       };
       const created = await answer<JobAnswer & { generations?: JobAnswer[] }>(
         await api("POST", "/api/generate", {
@@ -202,14 +200,20 @@ export function registerTools(server: McpServer, context: ToolContext): void {
     "list_generations",
     {
       title: "List your generations",
-      description: "Your jobs, newest first, 20 a page; pass nextCursor for the next page.",
+      description:
+        "Your jobs, newest first, 20 a page; pass nextCursor for the next page. A job's referenceImageIds " +
+        "name the images uploaded for it: pass them in generate_image's references to use them again.",
       inputSchema: z.object({ cursor: z.string().max(500).optional() }),
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
     },
     async ({ cursor }) => {
       const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
       const page = await answer<{
-        generations: (JobAnswer & { prompt: string; createdAt: string })[];
+        generations: (JobAnswer & {
+          prompt: string;
+          createdAt: string;
+          request?: { referenceImageIds?: string[] };
+        })[];
         nextCursor: string | null;
       }>(await api("GET", `/api/generations${query}`));
       if (!page.ok) return page.result;
@@ -219,6 +223,7 @@ export function registerTools(server: McpServer, context: ToolContext): void {
         prompt: job.prompt,
         createdAt: job.createdAt,
         images: (job.images ?? []).map((url) => new URL(url, origin).toString()),
+        ...(job.request?.referenceImageIds && { referenceImageIds: job.request.referenceImageIds }),
       }));
       const structured = { generations, nextCursor: page.body.nextCursor };
       return {

@@ -11,8 +11,9 @@ import sharp from "sharp";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEV_TOKEN_ISSUER } from "@/lib/auth";
 import { auditLedger } from "@/lib/credits/audit";
-import { useHarness } from "../../helpers/appHarness";
+import { type Harness, useHarness } from "../../helpers/appHarness";
 import { describeEachDatabase } from "../../helpers/database";
+import { dataUri, kieInputOf, pngImage, waitFor } from "../generate/generateKit";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -23,8 +24,8 @@ describeEachDatabase("the MCP endpoint", (getDb) => {
     await Promise.all(clients.splice(0).map((client) => client.close()));
   });
 
-  async function keyFor(token: string): Promise<string> {
-    const response = await h.fetch("/api/keys", {
+  async function keyFor(token: string, on: Harness = h): Promise<string> {
+    const response = await on.fetch("/api/keys", {
       method: "POST",
       token,
       headers: JSON_HEADERS,
@@ -33,9 +34,9 @@ describeEachDatabase("the MCP endpoint", (getDb) => {
     return (await response.json()).secret;
   }
 
-  async function connect(bearer: string): Promise<Client> {
+  async function connect(bearer: string, on: Harness = h): Promise<Client> {
     const client = new Client({ name: "test-client", version: "1.0.0" });
-    const transport = new StreamableHTTPClientTransport(new URL(`${h.url}/api/mcp`), {
+    const transport = new StreamableHTTPClientTransport(new URL(`${on.url}/api/mcp`), {
       requestInit: { headers: { authorization: `Bearer ${bearer}` } },
     });
     await client.connect(transport);
@@ -206,6 +207,85 @@ describeEachDatabase("the MCP endpoint", (getDb) => {
     expect(result.isError).toBe(true);
     expect(result.content[0].text).toMatch(/^not_found/);
     expect(JSON.stringify(result)).not.toContain("mine only");
+  });
+
+  describe("reference images by id", () => {
+    const r = useHarness(() => ({
+      database: getDb(),
+      callbacks: true,
+      sim: { publicUrl: "https://kie-sim.test", ownResultUrls: true },
+    }));
+
+    it("generate_image takes several of your own images by id (stored ids and a taskId) mixed with https URLs", async () => {
+      const owner = await r.signIn();
+      // A job with two uploaded references: its request names their stored copies.
+      const uploaded = await r.fetch("/api/generate", {
+        method: "POST",
+        token: owner.token,
+        headers: { ...JSON_HEADERS, prefer: "wait" },
+        body: JSON.stringify({
+          prompt: "two fruits",
+          images: [
+            dataUri("image/png", await pngImage(20, 20, { r: 10, g: 120, b: 200 })),
+            dataUri("image/png", await pngImage(24, 20, { r: 220, g: 200, b: 20 })),
+          ],
+        }),
+      });
+      const first = await uploaded.json();
+      expect(first.status, JSON.stringify(first)).toBe("succeeded");
+      const client = await connect(await keyFor(owner.token, r), r);
+      const listed: Result = await client.callTool({ name: "list_generations", arguments: {} });
+      const storedIds: string[] = listed.structuredContent.generations[0].referenceImageIds;
+      expect(storedIds).toHaveLength(2);
+
+      // An https URL KIE can fetch (kie-sim's own copy of an upload, on its public https address).
+      const kieGot = kieInputOf(r, first.taskId).input;
+      const httpsUrl = ((kieGot.image_urls ?? kieGot.image_input) as string[])[0] as string;
+      expect(httpsUrl).toMatch(/^https:/);
+      const references = [...storedIds, first.taskId, httpsUrl];
+      let result: Result;
+      // The copies are stored in the background: until then the API says the image is not stored (400).
+      await waitFor(
+        async () => {
+          result = await client.callTool({
+            name: "generate_image",
+            arguments: { prompt: "all of them in a bowl", references },
+          });
+          return !result.isError || !String(result.content[0].text).startsWith("invalid_request");
+        },
+        { what: "the references to be stored" },
+      );
+      expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+      expect(result.structuredContent, JSON.stringify(result.structuredContent)).toMatchObject({
+        status: "succeeded",
+        creditsCharged: 1,
+      });
+      const taskId = result.structuredContent.taskId;
+      // The API's request, exactly: the result as sourceTaskId, the uploads by id, the URL as images.
+      const detail = await (await r.fetch(`/api/generations/${taskId}`, { token: owner.token })).json();
+      expect(detail.generation.request).toMatchObject({
+        sourceTaskId: first.taskId,
+        images: [httpsUrl],
+      });
+      expect(detail.generation.request.referenceImageIds).toHaveLength(2);
+      expect(detail.generation.parentTaskId).toBe(first.taskId);
+      const sent = kieInputOf(r, taskId).input;
+      expect((sent.image_urls ?? sent.image_input) as string[]).toHaveLength(4);
+
+      // Another user's ids, stored or task: not found, nothing charged.
+      const other = await r.signIn();
+      const stranger = await connect(await keyFor(other.token, r), r);
+      for (const id of [storedIds[0], first.taskId]) {
+        const refused: Result = await stranger.callTool({
+          name: "generate_image",
+          arguments: { prompt: "theirs", references: [id, "https://images.example/a.png"] },
+        });
+        expect(refused.isError).toBe(true);
+        expect(refused.content[0].text).toMatch(/^not_found/);
+      }
+      const credits: Result = await stranger.callTool({ name: "get_credits", arguments: {} });
+      expect(credits.structuredContent).toEqual({ balance: 10 });
+    });
   });
 
   describe("an OAuth client's limit", () => {
