@@ -31,7 +31,9 @@ describe("security headers (production server)", () => {
     const csp = first.headers.get("content-security-policy") ?? "";
     expect(csp).toMatch(/frame-ancestors 'none'/);
     expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9+/=]+' 'strict-dynamic'/);
-    expect(csp).not.toMatch(/unsafe-eval/);
+    // No string eval; WebAssembly compilation only (the HEIC converter, DESIGN §6).
+    expect(csp).not.toMatch(/'unsafe-eval'/);
+    expect(csp).toMatch(/script-src [^;]*'wasm-unsafe-eval'/);
     const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
     // Fresh per request, and on the page's own scripts.
     expect(second.headers.get("content-security-policy")).not.toContain(nonce);
